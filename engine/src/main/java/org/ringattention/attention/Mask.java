@@ -1,0 +1,124 @@
+package org.ringattention.attention;
+
+/**
+ * The one place that decides which keys a query sees.
+ *
+ * <p>Query row i (0 ≤ i &lt; N_q) sits at absolute position p = i + N_k − N_q, so causal masking is
+ * bottom-right aligned (the last query sees every key). Key j sits at position j. Query p sees key
+ * j when all rules in force allow it:
+ * <pre>
+ *   causal:    j ≤ p
+ *   window W:  p − W &lt; j ≤ p
+ *   segments:  seg[b, i] = seg[b, j]        (N_q = N_k)
+ * </pre>
+ * Blockwise code asks first about a whole tile of rows [i0, i1) × keys [j0, j1) ({@link #classify}):
+ * a {@link Visibility#HIDDEN} tile is skipped, a {@link Visibility#FULL} tile needs no per-element
+ * test, and only a {@link Visibility#PARTIAL} tile is masked element by element ({@link #apply}).
+ */
+public final class Mask {
+
+    /** What a tile of queries × keys sees. */
+    public enum Visibility {
+        /** No query of the tile sees any key of it: skip the tile. */
+        HIDDEN,
+        /** Some pairs are visible: mask element by element. */
+        PARTIAL,
+        /** Every query sees every key of the tile. */
+        FULL
+    }
+
+    private final boolean causal;
+    private final int window;
+    private final SegmentIds segments;
+    private final int offset;
+
+    private Mask(boolean causal, int window, SegmentIds segments, int offset) {
+        this.causal = causal;
+        this.window = window;
+        this.segments = segments;
+        this.offset = offset;
+    }
+
+    /** The mask of {@code spec} for {@code shape}; checks the segment ids against the shape. */
+    public static Mask of(AttentionSpec spec, AttentionShape shape) {
+        shape.checkSegments(spec.segments());
+        return new Mask(spec.causal(), spec.window(), spec.segments(), shape.kvLen() - shape.qLen());
+    }
+
+    /** True when query row i of batch b sees key j. */
+    public boolean visible(int b, int i, int j) {
+        int p = i + offset;
+        if (causal && j > p) {
+            return false;
+        }
+        if (window > 0 && j <= p - window) {
+            return false;
+        }
+        return segments == null || segments.id(b, i) == segments.id(b, j);
+    }
+
+    /** What query rows [i0, i1) of batch b see of keys [j0, j1); both ranges non-empty. */
+    public Visibility classify(int b, int i0, int i1, int j0, int j1) {
+        int pFirst = i0 + offset;
+        int pLast = i1 - 1 + offset;
+        boolean full = true;
+        if (causal) {
+            if (j0 > pLast) {
+                return Visibility.HIDDEN; // every key is after the last query
+            }
+            full = j1 - 1 <= pFirst;
+        }
+        if (window > 0) {
+            if (j1 - 1 <= pFirst - window) {
+                return Visibility.HIDDEN; // every key is too old even for the first query
+            }
+            full &= j0 > pLast - window;
+        }
+        if (segments != null) {
+            long qMin = Long.MAX_VALUE, qMax = Long.MIN_VALUE, kMin = Long.MAX_VALUE, kMax = Long.MIN_VALUE;
+            for (int i = i0; i < i1; i++) {
+                long s = segments.id(b, i);
+                qMin = Math.min(qMin, s);
+                qMax = Math.max(qMax, s);
+            }
+            for (int j = j0; j < j1; j++) {
+                long s = segments.id(b, j);
+                kMin = Math.min(kMin, s);
+                kMax = Math.max(kMax, s);
+            }
+            if (qMax < kMin || kMax < qMin) {
+                return Visibility.HIDDEN; // id ranges do not overlap: no pair shares a segment
+            }
+            full &= qMin == qMax && kMin == kMax;
+        }
+        return full ? Visibility.FULL : Visibility.PARTIAL;
+    }
+
+    /**
+     * Sets to −∞ the scores of pairs hidden from each other in the tile of query rows
+     * [i0, i0 + rows) × keys [j0, j0 + cols), stored row-major in {@code scores} with row stride
+     * {@code cols}.
+     */
+    public void apply(int b, int i0, int rows, int j0, int cols, float[] scores) {
+        for (int r = 0; r < rows; r++) {
+            int base = r * cols;
+            for (int c = 0; c < cols; c++) {
+                if (!visible(b, i0 + r, j0 + c)) {
+                    scores[base + c] = Float.NEGATIVE_INFINITY;
+                }
+            }
+        }
+    }
+
+    /** The same as {@link #apply(int, int, int, int, int, float[])} for float64 scores. */
+    public void apply(int b, int i0, int rows, int j0, int cols, double[] scores) {
+        for (int r = 0; r < rows; r++) {
+            int base = r * cols;
+            for (int c = 0; c < cols; c++) {
+                if (!visible(b, i0 + r, j0 + c)) {
+                    scores[base + c] = Double.NEGATIVE_INFINITY;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+package org.ringattention.attention;
+
+import java.util.Arrays;
+import org.ringattention.kernel.Kernels;
+
+/**
+ * The running state of one query block: the one place where the online-softmax rule lives.
+ *
+ * <p>For each query row the state holds the running max m, the running sum l and the
+ * unnormalized output õ. Absorbing a tile of scores S_j = scale · q K_jᵀ (−∞ where masked) with its
+ * values V_j:
+ * <pre>
+ *   m'  = max(m, rowmax(S_j))
+ *   P_j = exp(S_j − m')
+ *   l'  = exp(m − m') · l + rowsum(P_j)
+ *   õ'  = exp(m − m') · õ + P_j V_j
+ * </pre>
+ * and at the end {@code o = õ / l}, {@code LSE = m + log l}. A row that has seen no key keeps
+ * m = −∞ and l = 0 and finishes as o = 0, LSE = −∞.
+ *
+ * <p>Two partial results over disjoint key sets merge by the same rule written in LSE form
+ * ({@link #merge}): with L = logaddexp(L₁, L₂), o = exp(L₁ − L) o₁ + exp(L₂ − L) o₂.
+ *
+ * <p>Layout: m and l are arrays over rows; õ is row-major [rows × d]. One instance per worker;
+ * not thread-safe.
+ */
+final class OnlineSoftmax {
+
+    private final int dim;
+    private final float[] max;
+    private final float[] sum;
+    private final float[] acc;
+    private int rows;
+
+    OnlineSoftmax(int maxRows, int dim) {
+        this.dim = dim;
+        this.max = new float[maxRows];
+        this.sum = new float[maxRows];
+        this.acc = new float[maxRows * dim];
+    }
+
+    /** Starts a new query block of {@code rows} rows. */
+    void reset(int rows) {
+        this.rows = rows;
+        Arrays.fill(max, 0, rows, Float.NEGATIVE_INFINITY);
+        Arrays.fill(sum, 0, rows, 0f);
+        Arrays.fill(acc, 0, rows * dim, 0f);
+    }
+
+    /**
+     * Absorbs the score tile {@code s} [rows × cols] (overwritten with P_j) and the value block
+     * {@code v} [cols × d].
+     */
+    void absorb(float[] s, int cols, float[] v, Kernels kernels) {
+        for (int r = 0; r < rows; r++) {
+            int off = r * cols;
+            float mOld = max[r];
+            float mNew = Math.max(mOld, kernels.max(s, off, cols));
+            if (mNew == Float.NEGATIVE_INFINITY) {
+                Arrays.fill(s, off, off + cols, 0f); // nothing visible yet: exp(−∞ − (−∞)) would be NaN
+                continue;
+            }
+            float rowSum = kernels.expShifted(s, off, cols, mNew);
+            float alpha = (float) Math.exp(mOld - mNew); // 0 on the first visible tile, 1 when the max stays
+            if (alpha != 1f) {
+                for (int x = r * dim, end = x + dim; x < end; x++) {
+                    acc[x] *= alpha;
+                }
+            }
+            sum[r] = Math.fma(alpha, sum[r], rowSum);
+            max[r] = mNew;
+        }
+        kernels.accumulateProduct(s, rows, cols, v, dim, acc, 0);
+    }
+
+    /** Writes o = õ / l into {@code out} [rows × d] and LSE = m + log l into {@code lse[lseOff ..]}. */
+    void finish(float[] out, float[] lse, int lseOff) {
+        for (int r = 0; r < rows; r++) {
+            int base = r * dim;
+            float l = sum[r];
+            if (l == 0f) {
+                Arrays.fill(out, base, base + dim, 0f);
+                lse[lseOff + r] = Float.NEGATIVE_INFINITY;
+                continue;
+            }
+            for (int x = base; x < base + dim; x++) {
+                out[x] = acc[x] / l;
+            }
+            lse[lseOff + r] = (float) (max[r] + Math.log(l));
+        }
+    }
+
+    /**
+     * Merges partial result 2 into partial result 1, row by row: o₁ [rows × d] and lse₁ are
+     * overwritten with the result over the union of both key sets. Rows whose LSE is −∞ have seen
+     * no key and contribute nothing.
+     */
+    static void merge(float[] o1, float[] lse1, int lseOff1, float[] o2, float[] lse2, int lseOff2, int rows,
+            int dim) {
+        for (int r = 0; r < rows; r++) {
+            float a = lse1[lseOff1 + r];
+            float b = lse2[lseOff2 + r];
+            if (b == Float.NEGATIVE_INFINITY) {
+                continue;
+            }
+            if (a == Float.NEGATIVE_INFINITY) {
+                System.arraycopy(o2, r * dim, o1, r * dim, dim);
+                lse1[lseOff1 + r] = b;
+                continue;
+            }
+            double hi = Math.max(a, b);
+            double l = hi + Math.log(Math.exp(a - hi) + Math.exp(b - hi));
+            float w1 = (float) Math.exp(a - l);
+            float w2 = (float) Math.exp(b - l);
+            for (int x = r * dim, end = x + dim; x < end; x++) {
+                o1[x] = Math.fma(w2, o2[x], w1 * o1[x]);
+            }
+            lse1[lseOff1 + r] = (float) l;
+        }
+    }
+}

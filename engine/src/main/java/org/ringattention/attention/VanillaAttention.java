@@ -1,0 +1,212 @@
+package org.ringattention.attention;
+
+import java.util.Arrays;
+
+/**
+ * Attention by its definition, with the score matrix materialized: the oracle every other path is
+ * checked against. Deliberately simple; no blocking, no online softmax.
+ * <pre>
+ *   S    = scale · Q Kᵀ,   masked entries −∞
+ *   m_i  = max_j S_ij,     l_i = Σ_j exp(S_ij − m_i)
+ *   O    = (exp(S − m) V) / l,        LSE_i = m_i + log l_i
+ *   P    = exp(S − LSE)
+ *   dV   = Pᵀ dO,   dP = dO Vᵀ,   D_i = Σ_k dO_ik O_ik,   dS = P ∘ (dP − D)
+ *   dQ   = scale · dS K,          dK = scale · dSᵀ Q
+ * </pre>
+ * A row that sees no key gives O = 0, LSE = −∞ and zero gradients. With GQA, dK and dV sum over
+ * the query heads that share a key/value head.
+ *
+ * <p>{@link Precision#FLOAT64} is the oracle. {@link Precision#FLOAT32} runs the same algorithm
+ * with every operation rounded to float32 (a product and the sum it joins are rounded once, as a
+ * fused multiply-add would): plain float32 vanilla attention, the baseline of the accuracy rule
+ * "the engine's error against the float64 oracle is at most twice the baseline's".
+ *
+ * <p>Layout: plain {@code double[]} arrays, row-major [B, H, N, d] for tensors and [B, H, N] for
+ * LSE; float32 results are held in doubles exactly.
+ */
+public final class VanillaAttention {
+
+    /** The arithmetic the algorithm runs in. */
+    public enum Precision {
+        FLOAT32,
+        FLOAT64
+    }
+
+    /** O [B, Hq, Nq, d] and LSE [B, Hq, Nq]. */
+    public record Result(double[] out, double[] lse) {
+    }
+
+    /** dQ, dK, dV, shaped like q, k, v. */
+    public record Grads(double[] dq, double[] dk, double[] dv) {
+    }
+
+    private final boolean single;
+
+    public VanillaAttention(Precision precision) {
+        this.single = precision == Precision.FLOAT32;
+    }
+
+    /** The float64 oracle. */
+    public static VanillaAttention oracle() {
+        return new VanillaAttention(Precision.FLOAT64);
+    }
+
+    private double r(double x) {
+        return single ? (float) x : x;
+    }
+
+    public Result forward(AttentionShape shape, AttentionSpec spec, double[] q, double[] k, double[] v) {
+        checkSizes(shape, q, k, v);
+        Mask mask = Mask.of(spec, shape);
+        int nq = shape.qLen();
+        int d = shape.dim();
+        double[] out = new double[q.length];
+        double[] lse = new double[shape.batch() * shape.qHeads() * nq];
+        double[] s = new double[nq * shape.kvLen()];
+        double[] rowSums = new double[nq];
+        for (int b = 0; b < shape.batch(); b++) {
+            for (int h = 0; h < shape.qHeads(); h++) {
+                scores(shape, spec, mask, q, k, b, h, s);
+                int head = b * shape.qHeads() + h;
+                int vBase = (b * shape.kvHeads() + shape.kvHead(h)) * shape.kvLen() * d;
+                softmaxRows(shape, s, lse, head * nq, rowSums);
+                for (int i = 0; i < nq; i++) {
+                    double l = rowSums[i];
+                    int oBase = (head * nq + i) * d;
+                    if (l == 0) {
+                        continue; // sees no key: O stays 0
+                    }
+                    for (int x = 0; x < d; x++) {
+                        double acc = 0;
+                        for (int j = 0; j < shape.kvLen(); j++) {
+                            acc = r(acc + s[i * shape.kvLen() + j] * v[vBase + j * d + x]);
+                        }
+                        out[oBase + x] = r(acc / l);
+                    }
+                }
+            }
+        }
+        return new Result(out, lse);
+    }
+
+    /** Gradients of Σ dO ∘ O; runs the forward pass itself. */
+    public Grads backward(AttentionShape shape, AttentionSpec spec, double[] q, double[] k, double[] v,
+            double[] dOut) {
+        Result fwd = forward(shape, spec, q, k, v);
+        if (dOut.length != q.length) {
+            throw new IllegalArgumentException("dO holds " + dOut.length + " values, q " + q.length);
+        }
+        Mask mask = Mask.of(spec, shape);
+        int nq = shape.qLen();
+        int nk = shape.kvLen();
+        int d = shape.dim();
+        double scale = spec.scaleFor(d);
+        double[] dq = new double[q.length];
+        double[] dk = new double[k.length];
+        double[] dv = new double[v.length];
+        double[] p = new double[nq * nk];
+        double[] ds = new double[nq * nk];
+        for (int b = 0; b < shape.batch(); b++) {
+            for (int h = 0; h < shape.qHeads(); h++) {
+                int head = b * shape.qHeads() + h;
+                int qBase = head * nq * d;
+                int kvBase = (b * shape.kvHeads() + shape.kvHead(h)) * nk * d;
+                scores(shape, spec, mask, q, k, b, h, p);
+                for (int i = 0; i < nq; i++) {
+                    double lse = fwd.lse()[head * nq + i];
+                    double delta = 0;
+                    for (int x = 0; x < d; x++) {
+                        delta = r(delta + dOut[qBase + i * d + x] * fwd.out()[qBase + i * d + x]);
+                    }
+                    for (int j = 0; j < nk; j++) {
+                        int ij = i * nk + j;
+                        p[ij] = lse == Double.NEGATIVE_INFINITY ? 0 : r(Math.exp(r(p[ij] - lse)));
+                        double dp = 0;
+                        for (int x = 0; x < d; x++) {
+                            dp = r(dp + dOut[qBase + i * d + x] * v[kvBase + j * d + x]);
+                        }
+                        ds[ij] = r(p[ij] * r(dp - delta));
+                    }
+                }
+                for (int j = 0; j < nk; j++) {
+                    for (int x = 0; x < d; x++) {
+                        double accV = dv[kvBase + j * d + x];
+                        double accK = 0;
+                        for (int i = 0; i < nq; i++) {
+                            accV = r(accV + p[i * nk + j] * dOut[qBase + i * d + x]);
+                            accK = r(accK + ds[i * nk + j] * q[qBase + i * d + x]);
+                        }
+                        dv[kvBase + j * d + x] = accV;
+                        dk[kvBase + j * d + x] = r(dk[kvBase + j * d + x] + r(scale * accK));
+                    }
+                }
+                for (int i = 0; i < nq; i++) {
+                    for (int x = 0; x < d; x++) {
+                        double acc = 0;
+                        for (int j = 0; j < nk; j++) {
+                            acc = r(acc + ds[i * nk + j] * k[kvBase + j * d + x]);
+                        }
+                        dq[qBase + i * d + x] = r(scale * acc);
+                    }
+                }
+            }
+        }
+        return new Grads(dq, dk, dv);
+    }
+
+    /** s [Nq × Nk] = scale · q kᵀ for head (b, h), masked entries −∞. */
+    private void scores(AttentionShape shape, AttentionSpec spec, Mask mask, double[] q, double[] k, int b, int h,
+            double[] s) {
+        int nq = shape.qLen();
+        int nk = shape.kvLen();
+        int d = shape.dim();
+        double scale = r(spec.scaleFor(d));
+        int qBase = (b * shape.qHeads() + h) * nq * d;
+        int kBase = (b * shape.kvHeads() + shape.kvHead(h)) * nk * d;
+        for (int i = 0; i < nq; i++) {
+            for (int j = 0; j < nk; j++) {
+                double dot = 0;
+                for (int x = 0; x < d; x++) {
+                    dot = r(dot + q[qBase + i * d + x] * k[kBase + j * d + x]);
+                }
+                s[i * nk + j] = r(scale * dot);
+            }
+        }
+        mask.apply(b, 0, nq, 0, nk, s);
+    }
+
+    /**
+     * Turns each score row into exp(S − m), writes l to {@code rowSums} and LSE = m + log l to
+     * {@code lse}; a row that sees nothing becomes 0 with l = 0, LSE = −∞.
+     */
+    private void softmaxRows(AttentionShape shape, double[] s, double[] lse, int lseOff, double[] rowSums) {
+        int nk = shape.kvLen();
+        for (int i = 0; i < shape.qLen(); i++) {
+            int row = i * nk;
+            double m = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < nk; j++) {
+                m = Math.max(m, s[row + j]);
+            }
+            if (m == Double.NEGATIVE_INFINITY) {
+                Arrays.fill(s, row, row + nk, 0);
+                rowSums[i] = 0;
+                lse[lseOff + i] = Double.NEGATIVE_INFINITY;
+                continue;
+            }
+            double l = 0;
+            for (int j = 0; j < nk; j++) {
+                s[row + j] = r(Math.exp(r(s[row + j] - m)));
+                l = r(l + s[row + j]);
+            }
+            rowSums[i] = l;
+            lse[lseOff + i] = r(m + Math.log(l));
+        }
+    }
+
+    private static void checkSizes(AttentionShape shape, double[] q, double[] k, double[] v) {
+        if (q.length != shape.qSize() || k.length != shape.kvSize() || v.length != shape.kvSize()) {
+            throw new IllegalArgumentException("array sizes q=" + q.length + " k=" + k.length + " v=" + v.length
+                    + " do not match " + shape);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+package org.ringattention.attention;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+
+/** The mask rule, tile classification, skipped tiles and rows that see no key. */
+class MaskProperties {
+
+    @Provide
+    Arbitrary<Problem> problems() {
+        return ProblemArbitraries.problems();
+    }
+
+    @Provide
+    Arbitrary<Integer> blocks() {
+        return ProblemArbitraries.blockSizes();
+    }
+
+    @Property
+    void tileClassificationAgreesWithThePairRule(@ForAll("problems") Problem p, @ForAll("blocks") int bq,
+            @ForAll("blocks") int bkv) {
+        AttentionShape s = p.shape();
+        Mask mask = Mask.of(p.spec(), s);
+        for (int b = 0; b < s.batch(); b++) {
+            for (int i0 = 0; i0 < s.qLen(); i0 += bq) {
+                int i1 = Math.min(s.qLen(), i0 + bq);
+                for (int j0 = 0; j0 < s.kvLen(); j0 += bkv) {
+                    int j1 = Math.min(s.kvLen(), j0 + bkv);
+                    int seen = 0;
+                    for (int i = i0; i < i1; i++) {
+                        for (int j = j0; j < j1; j++) {
+                            seen += mask.visible(b, i, j) ? 1 : 0;
+                        }
+                    }
+                    Mask.Visibility v = mask.classify(b, i0, i1, j0, j1);
+                    int all = (i1 - i0) * (j1 - j0);
+                    switch (v) {
+                        case HIDDEN -> assertThat(seen).as("hidden tile %d..%d x %d..%d", i0, i1, j0, j1).isZero();
+                        case FULL -> assertThat(seen).as("full tile %d..%d x %d..%d", i0, i1, j0, j1).isEqualTo(all);
+                        case PARTIAL -> assertThat(seen).isBetween(0, all);
+                    }
+                }
+            }
+        }
+    }
+
+    @Property
+    void hiddenTilesAreSkipped(@ForAll("problems") Problem p, @ForAll("blocks") int bq, @ForAll("blocks") int bkv) {
+        AttentionShape s = p.shape();
+        Mask mask = Mask.of(p.spec(), s);
+        long expectSkipped = 0;
+        long tiles = 0;
+        for (int b = 0; b < s.batch(); b++) {
+            for (int i0 = 0; i0 < s.qLen(); i0 += bq) {
+                for (int j0 = 0; j0 < s.kvLen(); j0 += bkv) {
+                    tiles++;
+                    boolean any = false;
+                    for (int i = i0; i < Math.min(s.qLen(), i0 + bq) && !any; i++) {
+                        for (int j = j0; j < Math.min(s.kvLen(), j0 + bkv) && !any; j++) {
+                            any = mask.visible(b, i, j);
+                        }
+                    }
+                    expectSkipped += any ? 0 : 1;
+                }
+            }
+        }
+        AttentionOutput out = p.blockwise(bq, bkv);
+        long perBatch = s.qHeads(); // every head of a batch shares the mask
+        if (!hasUnsortedSegments(p)) {
+            assertThat(out.tilesSkipped()).as("skipped tiles of %s", p).isEqualTo(expectSkipped * perBatch);
+        } else {
+            // Ranges of unsorted ids may overlap without a shared id: then a tile is computed, not skipped.
+            assertThat(out.tilesSkipped()).isLessThanOrEqualTo(expectSkipped * perBatch);
+        }
+        assertThat(out.tilesComputed() + out.tilesSkipped()).isEqualTo(tiles * perBatch);
+    }
+
+    /** Sorted ids make id-range overlap the same as a shared id; unsorted ones do not. */
+    private static boolean hasUnsortedSegments(Problem p) {
+        SegmentIds seg = p.spec().segments();
+        if (seg == null) {
+            return false;
+        }
+        for (int b = 0; b < seg.batch(); b++) {
+            for (int i = 1; i < seg.length(); i++) {
+                if (seg.id(b, i) < seg.id(b, i - 1)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    @Property
+    void rowsThatSeeNoKeyGiveZeros(@ForAll @IntRange(min = 2, max = 60) int nq, @ForAll @IntRange(min = 1, max = 30) int nk,
+            @ForAll @IntRange(min = 1, max = 40) int d, @ForAll("blocks") int block, @ForAll long seed) {
+        // Causal with Nq > Nk: query i sits at p = i + Nk − Nq < 0 for the first Nq − Nk rows.
+        Problem p = Problem.random(new AttentionShape(1, 2, 1, nq + nk, nk, d), AttentionSpec.DEFAULT.withCausal(true),
+                seed, 1);
+        int blind = p.shape().qLen() - nk;
+        AttentionOutput out = p.blockwise(block, block);
+        Gradients g = p.blockwiseGrads(block, block);
+        VanillaAttention.Result ref = p.vanilla(VanillaAttention.Precision.FLOAT64);
+        VanillaAttention.Grads refG = p.vanillaGrads(VanillaAttention.Precision.FLOAT64);
+        for (int h = 0; h < 2; h++) {
+            for (int i = 0; i < p.shape().qLen(); i++) {
+                boolean seesNothing = i < blind;
+                assertThat(out.lse(0, h, i) == Float.NEGATIVE_INFINITY).as("LSE -inf at row %d", i).isEqualTo(seesNothing);
+                assertThat(ref.lse()[h * p.shape().qLen() + i] == Double.NEGATIVE_INFINITY).isEqualTo(seesNothing);
+                if (seesNothing) {
+                    for (int x = 0; x < d; x++) {
+                        assertThat(out.out().get(0, h, i, x)).isEqualTo(0f);
+                        assertThat(g.dq().get(0, h, i, x)).isEqualTo(0f);
+                        assertThat(refG.dq()[(h * p.shape().qLen() + i) * d + x]).isEqualTo(0.0);
+                    }
+                }
+            }
+        }
+        Accuracy.assertForward(p, out, "block " + block);
+        Accuracy.assertGradients(p, g, "block " + block);
+    }
+
+    @Test
+    void causalIsBottomRightAligned() {
+        AttentionShape s = new AttentionShape(1, 1, 1, 2, 5, 4);
+        Mask m = Mask.of(AttentionSpec.DEFAULT.withCausal(true), s);
+        // query 0 sits at position 3, query 1 at position 4 (the last key)
+        assertThat(m.visible(0, 0, 3)).isTrue();
+        assertThat(m.visible(0, 0, 4)).isFalse();
+        assertThat(m.visible(0, 1, 4)).isTrue();
+        Mask w = Mask.of(AttentionSpec.DEFAULT.withWindow(2), s);
+        assertThat(w.visible(0, 0, 1)).isFalse();
+        assertThat(w.visible(0, 0, 2)).isTrue();
+        assertThat(w.visible(0, 0, 3)).isTrue();
+        assertThat(w.visible(0, 0, 4)).isFalse();
+    }
+
+    @Test
+    void segmentsSeparateDocuments() {
+        SegmentIds seg = SegmentIds.of(new long[] {7, 7, 9, 9, 9}, 1, 5);
+        AttentionShape s = new AttentionShape(1, 1, 1, 5, 5, 2);
+        Mask m = Mask.of(AttentionSpec.DEFAULT.withSegments(seg), s);
+        assertThat(m.visible(0, 0, 1)).isTrue();
+        assertThat(m.visible(0, 1, 2)).isFalse();
+        assertThat(m.visible(0, 4, 2)).isTrue();
+        Mask mc = Mask.of(AttentionSpec.DEFAULT.withSegments(seg).withCausal(true), s);
+        assertThat(mc.visible(0, 2, 4)).isFalse();
+        assertThat(mc.classify(0, 0, 2, 2, 5)).isEqualTo(Mask.Visibility.HIDDEN);
+        assertThat(m.classify(0, 2, 5, 2, 5)).isEqualTo(Mask.Visibility.FULL);
+    }
+}

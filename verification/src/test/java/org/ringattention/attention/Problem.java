@@ -1,0 +1,114 @@
+package org.ringattention.attention;
+
+import java.util.SplittableRandom;
+import org.ringattention.tensor.Tensor;
+
+/**
+ * One attention problem for the tests: shapes, mask and float32 inputs (q, k, v and an upstream
+ * gradient dO), with the float64 copies the oracle reads. Inputs are float32 values, so the oracle
+ * and the engine see exactly the same numbers.
+ */
+public record Problem(AttentionShape shape, AttentionSpec spec, float[] q, float[] k, float[] v, float[] dOut) {
+
+    /** Which mask a generated problem uses. */
+    public enum MaskKind {
+        NONE, CAUSAL, WINDOW, SEGMENTS, CAUSAL_SEGMENTS
+    }
+
+    /** Standard-normal inputs from {@code seed}; queries multiplied by {@code qScale}. */
+    public static Problem random(AttentionShape shape, AttentionSpec spec, long seed, double qScale) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] q = gaussian(rnd, shape.qSize(), qScale);
+        float[] k = gaussian(rnd, shape.kvSize(), 1);
+        float[] v = gaussian(rnd, shape.kvSize(), 1);
+        float[] dOut = gaussian(rnd, shape.qSize(), 1);
+        return new Problem(shape, spec, q, k, v, dOut);
+    }
+
+    /** Segment ids for {@code kind}: sorted documents of random lengths, or unsorted ids from a few values. */
+    public static SegmentIds segments(int batch, int n, long seed, boolean sorted) {
+        SplittableRandom rnd = new SplittableRandom(seed ^ 0x5E6L);
+        long[] ids = new long[batch * n];
+        for (int b = 0; b < batch; b++) {
+            long id = rnd.nextInt(3);
+            for (int i = 0; i < n; i++) {
+                if (sorted) {
+                    if (i > 0 && rnd.nextInt(Math.max(2, n / 4 + 1)) == 0) {
+                        id += 1 + rnd.nextInt(2);
+                    }
+                    ids[b * n + i] = id;
+                } else {
+                    ids[b * n + i] = rnd.nextInt(3);
+                }
+            }
+        }
+        return SegmentIds.of(ids, batch, n);
+    }
+
+    public Problem withSpec(AttentionSpec s) {
+        return new Problem(shape, s, q, k, v, dOut);
+    }
+
+    public Problem withInputs(float[] q2, float[] k2, float[] v2) {
+        return new Problem(shape, spec, q2, k2, v2, dOut);
+    }
+
+    public Tensor qTensor() {
+        return Tensor.wrap(q.clone(), shape.batch(), shape.qHeads(), shape.qLen(), shape.dim());
+    }
+
+    public Tensor kTensor() {
+        return Tensor.wrap(k.clone(), shape.batch(), shape.kvHeads(), shape.kvLen(), shape.dim());
+    }
+
+    public Tensor vTensor() {
+        return Tensor.wrap(v.clone(), shape.batch(), shape.kvHeads(), shape.kvLen(), shape.dim());
+    }
+
+    public Tensor dOutTensor() {
+        return Tensor.wrap(dOut.clone(), shape.batch(), shape.qHeads(), shape.qLen(), shape.dim());
+    }
+
+    public AttentionOutput blockwise(int blockQ, int blockKv) {
+        return new BlockwiseAttention(org.ringattention.kernel.Kernels.preferred(), blockQ, blockKv)
+                .forward(qTensor(), kTensor(), vTensor(), spec);
+    }
+
+    public Gradients blockwiseGrads(int blockQ, int blockKv) {
+        return new BlockwiseAttention(org.ringattention.kernel.Kernels.preferred(), blockQ, blockKv)
+                .backward(qTensor(), kTensor(), vTensor(), dOutTensor(), spec);
+    }
+
+    public VanillaAttention.Result vanilla(VanillaAttention.Precision p) {
+        return new VanillaAttention(p).forward(shape, spec, widen(q), widen(k), widen(v));
+    }
+
+    public VanillaAttention.Grads vanillaGrads(VanillaAttention.Precision p) {
+        return new VanillaAttention(p).backward(shape, spec, widen(q), widen(k), widen(v), widen(dOut));
+    }
+
+    public static double[] widen(float[] x) {
+        double[] d = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            d[i] = x[i];
+        }
+        return d;
+    }
+
+    public static double[] widen(Tensor t) {
+        return widen(t.toArray());
+    }
+
+    private static float[] gaussian(SplittableRandom rnd, long n, double scale) {
+        float[] x = new float[Math.toIntExact(n)];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (rnd.nextGaussian() * scale);
+        }
+        return x;
+    }
+
+    @Override
+    public String toString() {
+        return shape + " " + spec;
+    }
+}

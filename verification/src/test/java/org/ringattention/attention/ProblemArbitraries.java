@@ -1,0 +1,73 @@
+package org.ringattention.attention;
+
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.Tuple;
+
+/**
+ * Generators of attention problems: shapes biased towards edge cases (lengths 1, primes, 97,
+ * 1025; head dims 1, 59, 111, 128), every mask, GQA and MQA, block sizes from 1 to beyond the
+ * length. The work B·Hq·Nq·Nk·d is capped so that the float64 oracle stays fast: a problem over
+ * the budget gets a smaller head dim, so long sequences come with small heads.
+ */
+final class ProblemArbitraries {
+
+    /** Multiply-adds of one oracle pass allowed per generated problem. */
+    static final long WORK_BUDGET = 6_000_000L;
+
+    private ProblemArbitraries() {
+    }
+
+    static Arbitrary<Integer> lengths() {
+        return Arbitraries.frequencyOf(
+                Tuple.of(3, Arbitraries.of(1, 2, 3, 5, 7, 13, 31, 64, 97, 128, 1025)),
+                Tuple.of(2, Arbitraries.integers().between(1, 160)));
+    }
+
+    static Arbitrary<Integer> headDims() {
+        return Arbitraries.frequencyOf(
+                Tuple.of(3, Arbitraries.of(1, 2, 16, 59, 64, 111, 128)),
+                Tuple.of(1, Arbitraries.integers().between(1, 130)));
+    }
+
+    static Arbitrary<Integer> blockSizes() {
+        return Arbitraries.frequencyOf(
+                Tuple.of(3, Arbitraries.of(1, 2, 3, 16, 32, 64, 97, 128, 2000)),
+                Tuple.of(1, Arbitraries.integers().between(1, 300)));
+    }
+
+    /** Random problems with every mask kind, sized within {@link #WORK_BUDGET}. */
+    static Arbitrary<Problem> problems() {
+        return problems(Arbitraries.of(Problem.MaskKind.values()));
+    }
+
+    static Arbitrary<Problem> problems(Arbitrary<Problem.MaskKind> masks) {
+        Arbitrary<int[]> heads = Combinators.combine(Arbitraries.integers().between(1, 3),
+                Arbitraries.of(1, 1, 2, 3, 4)).as((kv, group) -> new int[] {kv, kv * group});
+        Arbitrary<int[]> lens = Combinators.combine(lengths(), lengths(), Arbitraries.of(true, false, false))
+                .as((nq, nk, same) -> new int[] {nq, same ? nq : nk});
+        return Combinators.combine(Arbitraries.integers().between(1, 2), heads, lens, headDims(), masks,
+                Arbitraries.integers().between(1, 40), Arbitraries.longs(), Arbitraries.of(true, false))
+                .as((batch, h, n, d, mask, window, seed, sortedSegments) -> {
+                    int nq = n[0];
+                    int nk = n[1];
+                    if (mask == Problem.MaskKind.SEGMENTS || mask == Problem.MaskKind.CAUSAL_SEGMENTS) {
+                        nk = nq; // segment ids need equal lengths
+                    }
+                    long rest = (long) batch * h[1] * nq * nk;
+                    int dim = (int) Math.max(1, Math.min(d, WORK_BUDGET / rest));
+                    AttentionShape shape = new AttentionShape(batch, h[1], h[0], nq, nk, dim);
+                    AttentionSpec spec = switch (mask) {
+                        case NONE -> AttentionSpec.DEFAULT;
+                        case CAUSAL -> AttentionSpec.DEFAULT.withCausal(true);
+                        case WINDOW -> AttentionSpec.DEFAULT.withWindow(window);
+                        case SEGMENTS -> AttentionSpec.DEFAULT.withSegments(Problem.segments(batch, nq, seed,
+                                sortedSegments));
+                        case CAUSAL_SEGMENTS -> AttentionSpec.DEFAULT.withCausal(true)
+                                .withSegments(Problem.segments(batch, nq, seed, sortedSegments));
+                    };
+                    return Problem.random(shape, spec, seed, 1);
+                });
+    }
+}

@@ -1,0 +1,255 @@
+package org.ringattention.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import org.ringattention.attention.AttentionOutput;
+import org.ringattention.attention.AttentionShape;
+import org.ringattention.attention.AttentionSpec;
+import org.ringattention.attention.BlockwiseAttention;
+import org.ringattention.attention.Gradients;
+import org.ringattention.attention.SegmentIds;
+import org.ringattention.attention.VanillaAttention;
+import org.ringattention.kernel.Kernels;
+import org.ringattention.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code attend}: attention of .npy inputs into .npy outputs, the contract other implementations
+ * are checked against. float32 runs the blockwise engine; float64 runs the float64 oracle.
+ */
+@Command(name = "attend", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Computes O = softmax(scale * Q K^T, masked) V (and LSE, and with --do the gradients)"
+            + " from .npy files.",
+            "q is [B, Hq, Nq, d], k and v [B, Hkv, Nk, d] with Hq a multiple of Hkv ([N, d] and [H, N, d] are"
+            + " read as B = H = 1). LSE is natural-log, shaped like q without d; rows that see no key give"
+            + " O = 0 and LSE = -inf. Outputs replace existing files only when every output is written."},
+        footer = {"", "Exit codes: 0 success, 1 bad input data, 2 bad usage."})
+final class AttendCommand implements Callable<Integer> {
+
+    @Option(names = "--q", required = true, paramLabel = "Q.npy", description = "Queries [B, Hq, Nq, d].")
+    Path q;
+
+    @Option(names = "--k", required = true, paramLabel = "K.npy", description = "Keys [B, Hkv, Nk, d].")
+    Path k;
+
+    @Option(names = "--v", required = true, paramLabel = "V.npy", description = "Values [B, Hkv, Nk, d].")
+    Path v;
+
+    @Option(names = "--out", required = true, paramLabel = "O.npy", description = "Output O, shaped like q.")
+    Path out;
+
+    @Option(names = "--lse", paramLabel = "LSE.npy", description = "Also write LSE [B, Hq, Nq].")
+    Path lse;
+
+    @Option(names = "--causal", description = "Causal mask, bottom-right aligned: query i sees keys j <= i + Nk - Nq.")
+    boolean causal;
+
+    @Option(names = "--window", paramLabel = "W", description = "Sliding window (implies --causal): query at p sees"
+            + " keys p - W < j <= p.")
+    Integer window;
+
+    @Option(names = "--segments", paramLabel = "SEG.npy", description = "Segment ids [B, N] (int32/int64): a query"
+            + " sees only keys of its own segment. Needs Nq = Nk.")
+    Path segments;
+
+    @Option(names = "--scale", paramLabel = "S", description = "Score scale (default 1/sqrt(d)).")
+    Double scale;
+
+    @Option(names = "--block-q", paramLabel = "N", defaultValue = "128", description = "Query block size (default"
+            + " ${DEFAULT-VALUE}).")
+    int blockQ;
+
+    @Option(names = "--block-kv", paramLabel = "N", defaultValue = "128", description = "Key/value block size"
+            + " (default ${DEFAULT-VALUE}).")
+    int blockKv;
+
+    @Option(names = "--precision", paramLabel = "P", defaultValue = "float32", description = "float32 (blockwise"
+            + " engine, float32 outputs) or float64 (the float64 oracle, float64 outputs). Default ${DEFAULT-VALUE}.")
+    String precision;
+
+    @Option(names = "--do", paramLabel = "DO.npy", description = "Upstream gradient dO, shaped like q: also compute"
+            + " dQ, dK, dV of sum(dO * O).")
+    Path dOut;
+
+    @Option(names = "--dq", paramLabel = "DQ.npy", description = "Output dQ (with --do).")
+    Path dq;
+
+    @Option(names = "--dk", paramLabel = "DK.npy", description = "Output dK (with --do).")
+    Path dk;
+
+    @Option(names = "--dv", paramLabel = "DV.npy", description = "Output dV (with --do).")
+    Path dv;
+
+    @Option(names = "--quiet", description = "Print nothing on success.")
+    boolean quiet;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        boolean float64 = checkOptions();
+        long start = System.nanoTime();
+
+        NpyInputs.Input qIn = NpyInputs.tensor(q);
+        NpyInputs.Input kIn = NpyInputs.tensor(k);
+        NpyInputs.Input vIn = NpyInputs.tensor(v);
+        NpyInputs.Input doIn = dOut == null ? null : NpyInputs.tensor(dOut);
+        AttentionShape shape = checkShapes(qIn, kIn, vIn, doIn);
+        AttentionSpec attention = AttentionSpec.DEFAULT.withCausal(causal);
+        if (window != null) {
+            attention = attention.withWindow(window);
+        }
+        if (scale != null) {
+            attention = attention.withScale(scale);
+        }
+        if (segments != null) {
+            if (shape.qLen() != shape.kvLen()) {
+                throw CliException.data(segments + ": segment ids need Nq = Nk, but " + q + " has Nq = " + shape.qLen()
+                        + " and " + k + " has Nk = " + shape.kvLen());
+            }
+            SegmentIds ids = NpyInputs.segments(segments, shape.batch(), shape.qLen());
+            attention = attention.withSegments(ids);
+        }
+
+        long[] oShape = qIn.array().shape();
+        long[] lseShape = Arrays.copyOf(oShape, oShape.length - 1);
+        String what;
+        try (AtomicOutputs outputs = new AtomicOutputs()) {
+            if (float64) {
+                VanillaAttention oracle = VanillaAttention.oracle();
+                double[] qd = qIn.toDoubles();
+                double[] kd = kIn.toDoubles();
+                double[] vd = vIn.toDoubles();
+                VanillaAttention.Result r = oracle.forward(shape, attention, qd, kd, vd);
+                outputs.stage(out, oShape, r.out());
+                if (lse != null) {
+                    outputs.stage(lse, lseShape, r.lse());
+                }
+                if (doIn != null) {
+                    VanillaAttention.Grads g = oracle.backward(shape, attention, qd, kd, vd, doIn.toDoubles());
+                    outputs.stage(dq, oShape, g.dq());
+                    outputs.stage(dk, kIn.array().shape(), g.dk());
+                    outputs.stage(dv, vIn.array().shape(), g.dv());
+                }
+                what = "float64 oracle";
+            } else {
+                BlockwiseAttention engine = new BlockwiseAttention(Kernels.preferred(), blockQ, blockKv);
+                Tensor qt = qIn.toTensor();
+                Tensor kt = kIn.toTensor();
+                Tensor vt = vIn.toTensor();
+                AttentionOutput r = engine.forward(qt, kt, vt, attention);
+                outputs.stage(out, oShape, r.out().toArray());
+                if (lse != null) {
+                    outputs.stage(lse, lseShape, r.lse());
+                }
+                if (doIn != null) {
+                    Gradients g = engine.backward(qt, kt, vt, r, doIn.toTensor(), attention);
+                    outputs.stage(dq, oShape, g.dq().toArray());
+                    outputs.stage(dk, kIn.array().shape(), g.dk().toArray());
+                    outputs.stage(dv, vIn.array().shape(), g.dv().toArray());
+                }
+                what = "blockwise float32, blocks " + blockQ + "x" + blockKv + ", " + engine.kernels().name()
+                        + " kernels";
+            }
+            outputs.commit();
+        }
+        if (!quiet) {
+            spec.commandLine().getErr().printf("attend: %s, %s, %s%s in %.3f s -> %s%n", shape, attention, what,
+                    doIn != null ? ", with gradients" : "", (System.nanoTime() - start) / 1e9, out);
+        }
+        return 0;
+    }
+
+    /** Checks option values and combinations; returns whether float64 was asked for. */
+    private boolean checkOptions() {
+        if (blockQ < 1) {
+            throw CliException.usage("--block-q must be >= 1, got " + blockQ);
+        }
+        if (blockKv < 1) {
+            throw CliException.usage("--block-kv must be >= 1, got " + blockKv);
+        }
+        if (window != null && window < 1) {
+            throw CliException.usage("--window must be >= 1, got " + window);
+        }
+        if (scale != null && (!Double.isFinite(scale) || scale == 0)) {
+            throw CliException.usage("--scale must be a finite non-zero number, got " + scale);
+        }
+        boolean float64 = switch (precision) {
+            case "float32" -> false;
+            case "float64" -> true;
+            default -> throw CliException.usage("--precision must be float32 or float64, got '" + precision + "'");
+        };
+        boolean anyGrad = dq != null || dk != null || dv != null;
+        if (dOut != null && (dq == null || dk == null || dv == null)) {
+            throw CliException.usage("--do needs all of --dq, --dk and --dv");
+        }
+        if (dOut == null && anyGrad) {
+            throw CliException.usage("--dq, --dk and --dv need --do (the upstream gradient)");
+        }
+        Map<String, Path> outs = new LinkedHashMap<>();
+        outs.put("--out", out);
+        outs.put("--lse", lse);
+        outs.put("--dq", dq);
+        outs.put("--dk", dk);
+        outs.put("--dv", dv);
+        Set<Path> inputs = new HashSet<>();
+        for (Path p : new Path[] {q, k, v, segments, dOut}) {
+            if (p != null) {
+                inputs.add(p.toAbsolutePath().normalize());
+            }
+        }
+        Set<Path> seen = new HashSet<>();
+        List<String> names = new ArrayList<>(outs.keySet());
+        for (String name : names) {
+            Path p = outs.get(name);
+            if (p == null) {
+                continue;
+            }
+            Path norm = p.toAbsolutePath().normalize();
+            if (inputs.contains(norm)) {
+                throw CliException.usage(name + " " + p + ": is also an input");
+            }
+            if (!seen.add(norm)) {
+                throw CliException.usage(name + " " + p + ": is named by another output option too");
+            }
+            AtomicOutputs.checkWritable(p, name);
+        }
+        return float64;
+    }
+
+    private AttentionShape checkShapes(NpyInputs.Input qIn, NpyInputs.Input kIn, NpyInputs.Input vIn,
+            NpyInputs.Input doIn) {
+        if (kIn.rank() != qIn.rank() || vIn.rank() != qIn.rank()) {
+            throw CliException.data("ranks differ: " + q + " " + qIn.shape() + ", " + k + " " + kIn.shape() + ", " + v
+                    + " " + vIn.shape());
+        }
+        if (kIn.dim() != qIn.dim()) {
+            throw CliException.data(k + ": head dim " + kIn.dim() + " (shape " + kIn.shape() + ") differs from " + q
+                    + " head dim " + qIn.dim() + " (shape " + qIn.shape() + ")");
+        }
+        if (!Arrays.equals(vIn.dims(), kIn.dims())) {
+            throw CliException.data(v + ": shape " + vIn.shape() + " differs from " + k + " shape " + kIn.shape());
+        }
+        if (kIn.batch() != qIn.batch()) {
+            throw CliException.data(k + ": batch " + kIn.batch() + " differs from " + q + " batch " + qIn.batch());
+        }
+        if (qIn.heads() % kIn.heads() != 0) {
+            throw CliException.data(q + ": " + qIn.heads() + " query heads are not a multiple of the " + kIn.heads()
+                    + " key/value heads of " + k);
+        }
+        if (doIn != null && !Arrays.equals(doIn.array().shape(), qIn.array().shape())) {
+            throw CliException.data(dOut + ": shape " + doIn.shape() + " differs from " + q + " shape " + qIn.shape());
+        }
+        return new AttentionShape(qIn.batch(), qIn.heads(), kIn.heads(), qIn.rows(), kIn.rows(), qIn.dim());
+    }
+}

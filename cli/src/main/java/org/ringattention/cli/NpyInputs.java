@@ -1,0 +1,123 @@
+package org.ringattention.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.ringattention.attention.SegmentIds;
+import org.ringattention.tensor.DType;
+import org.ringattention.tensor.Npy;
+import org.ringattention.tensor.NpyArray;
+import org.ringattention.tensor.Tensor;
+
+/**
+ * Loads the attend command's {@code .npy} inputs and checks them, naming the file in every
+ * message. Tensors of rank 2 [N, d] and 3 [H, N, d] are taken as [1, 1, N, d] and [1, H, N, d].
+ */
+final class NpyInputs {
+
+    private NpyInputs() {
+    }
+
+    /** A loaded floating-point input: its file, its [B, H, N, d] sizes, its rank in the file. */
+    record Input(Path file, int[] dims, int rank, NpyArray array) {
+
+        int batch() {
+            return dims[0];
+        }
+
+        int heads() {
+            return dims[1];
+        }
+
+        int rows() {
+            return dims[2];
+        }
+
+        int dim() {
+            return dims[3];
+        }
+
+        String shape() {
+            return Arrays.toString(array.shape());
+        }
+
+        /** float32 values as a tensor; refuses NaN and infinities, and float64 values beyond float32's range. */
+        Tensor toTensor() throws IOException {
+            float[] data = array.toFloatArray();
+            for (int i = 0; i < data.length; i++) {
+                if (!Float.isFinite(data[i])) {
+                    double original = array.dtype() == DType.FLOAT64 ? array.toDoubleArray()[i] : data[i];
+                    throw CliException.data(file + ": " + (Double.isFinite(original)
+                            ? "value " + original + " at index " + index(i) + " overflows float32 (use --precision float64)"
+                            : "contains " + original + " at index " + index(i) + "; inputs must be finite"));
+                }
+            }
+            return Tensor.wrap(data, dims[0], dims[1], dims[2], dims[3]);
+        }
+
+        /** float64 values; refuses NaN and infinities. */
+        double[] toDoubles() throws IOException {
+            double[] data = array.toDoubleArray();
+            for (int i = 0; i < data.length; i++) {
+                if (!Double.isFinite(data[i])) {
+                    throw CliException.data(file + ": contains " + data[i] + " at index " + index(i)
+                            + "; inputs must be finite");
+                }
+            }
+            return data;
+        }
+
+        /** Flat index i as the file's own multi-index, e.g. [0, 3, 17, 5]. */
+        String index(long i) {
+            long[] shape = array.shape();
+            long[] at = new long[shape.length];
+            for (int x = shape.length - 1; x >= 0; x--) {
+                at[x] = i % shape[x];
+                i /= shape[x];
+            }
+            return Arrays.toString(at);
+        }
+    }
+
+    /** Reads a q, k, v or dO file: floating point, rank 2 to 4, no zero-size dimension. */
+    static Input tensor(Path file) throws IOException {
+        NpyArray a = Npy.read(file);
+        if (!a.dtype().isFloating()) {
+            throw CliException.data(file + ": dtype " + a.dtype() + " is not floating point (need float16, float32 or"
+                    + " float64)");
+        }
+        long[] shape = a.shape();
+        if (shape.length < 2 || shape.length > 4) {
+            throw CliException.data(file + ": shape " + Arrays.toString(shape) + " has rank " + shape.length
+                    + "; need [B, H, N, d], [H, N, d] or [N, d]");
+        }
+        int[] dims = {1, 1, 1, 1};
+        for (int i = 0; i < shape.length; i++) {
+            long n = shape[i];
+            if (n < 1) {
+                throw CliException.data(file + ": shape " + Arrays.toString(shape) + " has an empty dimension");
+            }
+            if (n > Integer.MAX_VALUE - 8) {
+                throw CliException.data(file + ": dimension " + n + " is too large");
+            }
+            dims[4 - shape.length + i] = (int) n;
+        }
+        return new Input(file, dims, shape.length, a);
+    }
+
+    /** Reads segment ids: int32 or int64, shape [B, N] (or [N] when B = 1). */
+    static SegmentIds segments(Path file, int batch, int length) throws IOException {
+        NpyArray a = Npy.read(file);
+        if (a.dtype() != DType.INT32 && a.dtype() != DType.INT64) {
+            throw CliException.data(file + ": segment ids must be int32 or int64, got " + a.dtype());
+        }
+        long[] shape = a.shape();
+        boolean ok = (shape.length == 2 && shape[0] == batch && shape[1] == length)
+                || (shape.length == 1 && batch == 1 && shape[0] == length);
+        if (!ok) {
+            throw CliException.data(file + ": segment ids have shape " + Arrays.toString(shape) + ", expected ["
+                    + batch + ", " + length + "] (batch, sequence length of q and k)");
+        }
+        return SegmentIds.of(a.toLongArray(), batch, length);
+    }
+}

@@ -8,15 +8,15 @@ import picocli.CommandLine.Option;
 
 /**
  * The {@code ring-attention} command. Exit codes: 0 success, 1 bad input data, 2 bad usage,
- * 3 an internal error (a bug: please report it with the --verbose output).
+ * 70 an internal error (a bug: please report it with the --verbose output).
  */
 @Command(name = "ring-attention", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Exact blockwise and ring attention on the CPU.",
         subcommands = {DemoCommand.class, AttendCommand.class, CommandLine.HelpCommand.class},
-        footer = {"", "Exit codes: 0 success, 1 bad input data, 2 bad usage, 3 internal error."})
+        footer = {"", "Exit codes: 0 success, 1 bad input data, 2 bad usage, 70 internal error (a bug)."})
 public final class Main implements Runnable {
 
-    static final int INTERNAL_ERROR = 3;
+    static final int INTERNAL_ERROR = 70; // EX_SOFTWARE of sysexits.h
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -1,6 +1,5 @@
 package org.ringattention.attention;
 
-import java.util.Arrays;
 import java.util.Objects;
 import org.ringattention.kernel.Kernels;
 import org.ringattention.tensor.Tensor;
@@ -11,7 +10,7 @@ import org.ringattention.tensor.Tensor;
  * <p><b>Forward.</b> For each head and each query block Q_i (B_q rows) the key/value blocks K_j, V_j
  * (B_kv rows) stream through an {@link OnlineSoftmax}: scores S_ij = scale · Q_i K_jᵀ, masked by
  * the {@link Mask}, update the running max, sum and unnormalized output. Tiles the mask hides
- * entirely are skipped. Memory beyond inputs and outputs: O(B_q·d + B_kv·d + B_q·B_kv).
+ * entirely are skipped. Memory per worker: O(B_q·d + B_kv·d + B_q·B_kv).
  *
  * <p><b>Backward</b> (given dO and the forward's O and LSE), with P recomputed block by block:
  * <pre>
@@ -23,25 +22,42 @@ import org.ringattention.tensor.Tensor;
  *   dQ_i += scale · dS_ij K_j
  *   dK_j += scale · dS_ijᵀ Q_i
  * </pre>
- * Key/value blocks form the outer loop so that dK_j and dV_j finish in a small buffer; dQ
- * accumulates over them. With GQA, dK and dV of a key/value head sum over the query heads of its
- * group, in increasing head order. The factor {@code scale} is applied once, after the sums.
+ * It runs in two passes so that every output element has one owner: one task per key/value block
+ * sums dK_j and dV_j over all query blocks (and, with GQA, over the query heads of the group, in
+ * increasing head order); one task per query block sums dQ_i over all key/value blocks. P and dS
+ * are computed in both passes, which costs 7 tile products per tile instead of 5 but needs no
+ * shared accumulators. The factor {@code scale} is applied once, after the sums.
  *
- * <p>Block sizes are free: any ≥ 1, they need not divide N and may exceed it. Every reduction runs
- * in a fixed order, so results do not depend on anything but inputs, spec, block sizes and kernels.
+ * <p><b>Threads and determinism.</b> Tasks (one per head and block) run on a fixed pool
+ * ({@link ParallelTasks}). Each output row is computed by one task, in a fixed order, with kernels
+ * whose results do not depend on the vector width ({@link Kernels}): results are bit-identical for
+ * any number of threads and for every kernel implementation.
+ *
+ * <p>Block sizes are free: any ≥ 1, they need not divide N and may exceed it.
  */
 public final class BlockwiseAttention {
 
     private final Kernels kernels;
     private final int blockQ;
     private final int blockKv;
+    private final int threads;
 
+    /** Single-threaded. */
     public BlockwiseAttention(Kernels kernels, int blockQ, int blockKv) {
+        this(kernels, blockQ, blockKv, 1);
+    }
+
+    /** With {@code threads} worker threads; results are bit-identical for any number of threads. */
+    public BlockwiseAttention(Kernels kernels, int blockQ, int blockKv, int threads) {
         this.kernels = Objects.requireNonNull(kernels, "kernels");
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        }
         if (blockQ < 1 || blockKv < 1) {
             throw new IllegalArgumentException("block sizes must be >= 1, got block-q " + blockQ + ", block-kv "
                     + blockKv);
         }
+        this.threads = threads;
         this.blockQ = blockQ;
         this.blockKv = blockKv;
     }
@@ -54,62 +70,62 @@ public final class BlockwiseAttention {
         return blockKv;
     }
 
+    public int threads() {
+        return threads;
+    }
+
     public Kernels kernels() {
         return kernels;
     }
 
     /** O and LSE of softmax(scale · Q Kᵀ, masked) V. Inputs must be finite. */
     public AttentionOutput forward(Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
-        AttentionShape shape = AttentionShape.of(q, k, v);
-        Mask mask = Mask.of(spec, shape);
+        Problem p = new Problem(q, k, v, spec);
         q.requireFinite("q");
         k.requireFinite("k");
         v.requireFinite("v");
-        int d = shape.dim();
-        int bq = Math.min(blockQ, shape.qLen());
-        int bkv = Math.min(blockKv, shape.kvLen());
-        float scale = (float) spec.scaleFor(d);
-
-        Tensor out = Tensor.zeros(shape.batch(), shape.qHeads(), shape.qLen(), d);
-        float[] lse = new float[shape.batch() * shape.qHeads() * shape.qLen()];
-        float[] qBuf = new float[bq * d];
-        float[] kBuf = new float[bkv * d];
-        float[] vBuf = new float[bkv * d];
-        float[] sBuf = new float[bq * bkv];
-        float[] oBuf = new float[bq * d];
-        OnlineSoftmax state = new OnlineSoftmax(bq, d);
+        Tensor out = Tensor.zeros(p.shape.batch(), p.shape.qHeads(), p.shape.qLen(), p.shape.dim());
+        float[] lse = new float[p.shape.batch() * p.shape.qHeads() * p.shape.qLen()];
+        int qBlocks = p.qBlocks();
+        Workspace[] ws = workspaces(p);
+        ParallelTasks.run(p.shape.batch() * p.shape.qHeads() * qBlocks, ws, (w, task) -> {
+            int head = task / qBlocks;
+            forwardBlock(p, w, head / p.shape.qHeads(), head % p.shape.qHeads(), (task % qBlocks) * p.bq, out, lse);
+        });
         long computed = 0;
         long skipped = 0;
-
-        for (int b = 0; b < shape.batch(); b++) {
-            for (int h = 0; h < shape.qHeads(); h++) {
-                int g = shape.kvHead(h);
-                for (int i0 = 0; i0 < shape.qLen(); i0 += bq) {
-                    int rows = Math.min(bq, shape.qLen() - i0);
-                    q.rows(b, h, i0, rows).copyTo(qBuf, 0);
-                    state.reset(rows);
-                    for (int j0 = 0; j0 < shape.kvLen(); j0 += bkv) {
-                        int cols = Math.min(bkv, shape.kvLen() - j0);
-                        Mask.Visibility vis = mask.classify(b, i0, i0 + rows, j0, j0 + cols);
-                        if (vis == Mask.Visibility.HIDDEN) {
-                            skipped++;
-                            continue;
-                        }
-                        computed++;
-                        k.rows(b, g, j0, cols).copyTo(kBuf, 0);
-                        v.rows(b, g, j0, cols).copyTo(vBuf, 0);
-                        kernels.scoreTile(qBuf, 0, kBuf, 0, rows, cols, d, scale, sBuf);
-                        if (vis == Mask.Visibility.PARTIAL) {
-                            mask.apply(b, i0, rows, j0, cols, sBuf);
-                        }
-                        state.absorb(sBuf, cols, vBuf, kernels);
-                    }
-                    state.finish(oBuf, lse, (b * shape.qHeads() + h) * shape.qLen() + i0);
-                    out.rows(b, h, i0, rows).copyFrom(oBuf, 0);
-                }
-            }
+        for (Workspace w : ws) {
+            computed += w.tilesComputed;
+            skipped += w.tilesSkipped;
         }
         return new AttentionOutput(out, lse, computed, skipped);
+    }
+
+    private void forwardBlock(Problem p, Workspace w, int b, int h, int i0, Tensor out, float[] lse) {
+        int d = p.shape.dim();
+        int rows = Math.min(p.bq, p.shape.qLen() - i0);
+        int g = p.shape.kvHead(h);
+        p.q.rows(b, h, i0, rows).copyTo(w.q, 0);
+        w.softmax.reset(rows);
+        for (int j0 = 0; j0 < p.shape.kvLen(); j0 += p.bkv) {
+            int cols = Math.min(p.bkv, p.shape.kvLen() - j0);
+            Mask.Visibility vis = p.mask.classify(b, i0, i0 + rows, j0, j0 + cols);
+            if (vis == Mask.Visibility.HIDDEN) {
+                w.tilesSkipped++;
+                continue;
+            }
+            w.tilesComputed++;
+            p.k.rows(b, g, j0, cols).copyTo(w.k, 0);
+            kernels.packTransposed(w.k, cols, d, w.kT);
+            p.v.rows(b, g, j0, cols).copyTo(w.v, 0);
+            kernels.scoreTile(w.q, 0, rows, w.kT, cols, d, p.scale, w.s);
+            if (vis == Mask.Visibility.PARTIAL) {
+                p.mask.apply(b, i0, rows, j0, cols, w.s);
+            }
+            w.softmax.absorb(w.s, cols, w.v, kernels);
+        }
+        w.softmax.finish(w.o, lse, (b * p.shape.qHeads() + h) * p.shape.qLen() + i0);
+        out.rows(b, h, i0, rows).copyFrom(w.o, 0);
     }
 
     /** Runs the forward pass, then the backward pass with {@code dOut}. */
@@ -119,120 +135,232 @@ public final class BlockwiseAttention {
 
     /** Gradients of Σ dO ∘ O with respect to q, k and v, given the forward result {@code fwd}. */
     public Gradients backward(Tensor q, Tensor k, Tensor v, AttentionOutput fwd, Tensor dOut, AttentionSpec spec) {
-        AttentionShape shape = AttentionShape.of(q, k, v);
-        Mask mask = Mask.of(spec, shape);
-        Tensor out = fwd.out();
+        Problem p = new Problem(q, k, v, spec);
         if (dOut.batch() != q.batch() || dOut.heads() != q.heads() || dOut.rows() != q.rows()
                 || dOut.dim() != q.dim()) {
             throw new IllegalArgumentException("dO has shape " + dOut.shape() + ", expected the shape of q "
                     + q.shape());
         }
         dOut.requireFinite("dO");
-        int d = shape.dim();
-        int nq = shape.qLen();
-        int nk = shape.kvLen();
-        int group = shape.group();
-        int bq = Math.min(blockQ, nq);
-        int bkv = Math.min(blockKv, nk);
-        float scale = (float) spec.scaleFor(d);
-
-        Tensor dq = Tensor.zeros(shape.batch(), shape.qHeads(), nq, d);
-        Tensor dk = Tensor.zeros(shape.batch(), shape.kvHeads(), nk, d);
-        Tensor dv = Tensor.zeros(shape.batch(), shape.kvHeads(), nk, d);
-
-        float[] qBuf = new float[bq * d];
-        float[] doBuf = new float[bq * d];
-        float[] kBuf = new float[bkv * d];
-        float[] vBuf = new float[bkv * d];
-        float[] dkAcc = new float[bkv * d];
-        float[] dvAcc = new float[bkv * d];
-        float[] pBuf = new float[bq * bkv];
-        float[] dsBuf = new float[bq * bkv];
-        float[] rowsA = new float[nq * d];
-        float[] rowsB = new float[nq * d];
-        float[] dqAcc = new float[group * nq * d]; // unscaled dQ of the query heads of one kv head
-        float[] delta = new float[group * nq];    // D = rowsum(dO ∘ O)
-
-        for (int b = 0; b < shape.batch(); b++) {
-            for (int g = 0; g < shape.kvHeads(); g++) {
-                for (int m = 0; m < group; m++) {
-                    int h = g * group + m;
-                    rowDots(dOut, out, b, h, nq, d, rowsA, rowsB, delta, m * nq);
-                }
-                Arrays.fill(dqAcc, 0f);
-                for (int j0 = 0; j0 < nk; j0 += bkv) {
-                    int cols = Math.min(bkv, nk - j0);
-                    k.rows(b, g, j0, cols).copyTo(kBuf, 0);
-                    v.rows(b, g, j0, cols).copyTo(vBuf, 0);
-                    Arrays.fill(dkAcc, 0f);
-                    Arrays.fill(dvAcc, 0f);
-                    for (int m = 0; m < group; m++) {
-                        int h = g * group + m;
-                        int lseBase = (b * shape.qHeads() + h) * nq;
-                        for (int i0 = 0; i0 < nq; i0 += bq) {
-                            int rows = Math.min(bq, nq - i0);
-                            Mask.Visibility vis = mask.classify(b, i0, i0 + rows, j0, j0 + cols);
-                            if (vis == Mask.Visibility.HIDDEN) {
-                                continue;
-                            }
-                            q.rows(b, h, i0, rows).copyTo(qBuf, 0);
-                            dOut.rows(b, h, i0, rows).copyTo(doBuf, 0);
-                            // P = exp(scale·Q Kᵀ − LSE)
-                            kernels.scoreTile(qBuf, 0, kBuf, 0, rows, cols, d, scale, pBuf);
-                            if (vis == Mask.Visibility.PARTIAL) {
-                                mask.apply(b, i0, rows, j0, cols, pBuf);
-                            }
-                            for (int r = 0; r < rows; r++) {
-                                float lse = fwd.lse()[lseBase + i0 + r];
-                                if (lse == Float.NEGATIVE_INFINITY) {
-                                    Arrays.fill(pBuf, r * cols, (r + 1) * cols, 0f); // row sees no key
-                                } else {
-                                    kernels.expShifted(pBuf, r * cols, cols, lse);
-                                }
-                            }
-                            kernels.accumulateTransposedProduct(pBuf, rows, cols, doBuf, d, dvAcc, 0);
-                            // dS = P ∘ (dO Vᵀ − D)
-                            kernels.scoreTile(doBuf, 0, vBuf, 0, rows, cols, d, 1f, dsBuf);
-                            for (int r = 0; r < rows; r++) {
-                                float dr = delta[m * nq + i0 + r];
-                                for (int c = r * cols, end = c + cols; c < end; c++) {
-                                    dsBuf[c] = pBuf[c] * (dsBuf[c] - dr);
-                                }
-                            }
-                            kernels.accumulateProduct(dsBuf, rows, cols, kBuf, d, dqAcc, (m * nq + i0) * d);
-                            kernels.accumulateTransposedProduct(dsBuf, rows, cols, qBuf, d, dkAcc, 0);
-                        }
-                    }
-                    scaleInPlace(dkAcc, cols * d, scale);
-                    dk.rows(b, g, j0, cols).copyFrom(dkAcc, 0);
-                    dv.rows(b, g, j0, cols).copyFrom(dvAcc, 0);
-                }
-                scaleInPlace(dqAcc, group * nq * d, scale);
-                for (int m = 0; m < group; m++) {
-                    dq.rows(b, g * group + m, 0, nq).copyFrom(dqAcc, m * nq * d);
-                }
-            }
-        }
+        AttentionShape s = p.shape;
+        float[] delta = rowDots(dOut, fwd.out(), s);
+        Backward bw = new Backward(p, dOut, fwd.lse(), delta);
+        Tensor dq = Tensor.zeros(s.batch(), s.qHeads(), s.qLen(), s.dim());
+        Tensor dk = Tensor.zeros(s.batch(), s.kvHeads(), s.kvLen(), s.dim());
+        Tensor dv = Tensor.zeros(s.batch(), s.kvHeads(), s.kvLen(), s.dim());
+        Workspace[] ws = workspaces(p);
+        int kvBlocks = p.kvBlocks();
+        ParallelTasks.run(s.batch() * s.kvHeads() * kvBlocks, ws, (w, task) -> {
+            int head = task / kvBlocks;
+            keyValueGradients(bw, w, head / s.kvHeads(), head % s.kvHeads(), (task % kvBlocks) * p.bkv, dk, dv);
+        });
+        int qBlocks = p.qBlocks();
+        ParallelTasks.run(s.batch() * s.qHeads() * qBlocks, ws, (w, task) -> {
+            int head = task / qBlocks;
+            queryGradients(bw, w, head / s.qHeads(), head % s.qHeads(), (task % qBlocks) * p.bq, dq);
+        });
         return new Gradients(dq, dk, dv);
     }
 
-    /** dst[off + i] = Σ_k a[i,k]·b[i,k] over the rows of head (bi, h), k in increasing order. */
-    private static void rowDots(Tensor a, Tensor b, int bi, int h, int n, int d, float[] aRows, float[] bRows,
-            float[] dst, int off) {
-        a.rows(bi, h, 0, n).copyTo(aRows, 0);
-        b.rows(bi, h, 0, n).copyTo(bRows, 0);
-        for (int i = 0; i < n; i++) {
-            float s = 0f;
-            for (int x = i * d, end = x + d; x < end; x++) {
-                s = Math.fma(aRows[x], bRows[x], s);
+    /** What both backward passes read. */
+    private record Backward(Problem p, Tensor dOut, float[] lse, float[] delta) {
+    }
+
+    /** dK_j and dV_j of key/value block [j0, j0 + cols) of head (b, g). */
+    private void keyValueGradients(Backward bw, Workspace w, int b, int g, int j0, Tensor dk, Tensor dv) {
+        Problem p = bw.p;
+        AttentionShape s = p.shape;
+        int d = s.dim();
+        int cols = Math.min(p.bkv, s.kvLen() - j0);
+        loadKeyValues(p, w, b, g, j0, cols);
+        w.gradA.reset(cols * d); // dK
+        w.gradB.reset(cols * d); // dV
+        for (int h = g * s.group(); h < (g + 1) * s.group(); h++) {
+            for (int i0 = 0; i0 < s.qLen(); i0 += p.bq) {
+                int rows = Math.min(p.bq, s.qLen() - i0);
+                Mask.Visibility vis = p.mask.classify(b, i0, i0 + rows, j0, j0 + cols);
+                if (vis == Mask.Visibility.HIDDEN) {
+                    continue;
+                }
+                p.q.rows(b, h, i0, rows).copyTo(w.q, 0);
+                bw.dOut.rows(b, h, i0, rows).copyTo(w.dOut, 0);
+                probabilitiesAndScoreGradients(bw, w, vis, b, h, i0, rows, j0, cols);
+                kernels.accumulateTransposedProduct(w.s, rows, cols, w.dOut, d, w.gradB.part, 0);
+                kernels.accumulateTransposedProduct(w.ds, rows, cols, w.q, d, w.gradA.part, 0);
+                w.gradA.added(rows);
+                w.gradB.added(rows);
             }
-            dst[off + i] = s;
+        }
+        w.gradA.fold();
+        w.gradB.fold();
+        scale(w.gradA.total, cols * d, p.scale);
+        dk.rows(b, g, j0, cols).copyFrom(w.gradA.total, 0);
+        dv.rows(b, g, j0, cols).copyFrom(w.gradB.total, 0);
+    }
+
+    /** dQ_i of query block [i0, i0 + rows) of head (b, h). */
+    private void queryGradients(Backward bw, Workspace w, int b, int h, int i0, Tensor dq) {
+        Problem p = bw.p;
+        AttentionShape s = p.shape;
+        int d = s.dim();
+        int rows = Math.min(p.bq, s.qLen() - i0);
+        int g = s.kvHead(h);
+        p.q.rows(b, h, i0, rows).copyTo(w.q, 0);
+        bw.dOut.rows(b, h, i0, rows).copyTo(w.dOut, 0);
+        w.gradA.reset(rows * d);
+        for (int j0 = 0; j0 < s.kvLen(); j0 += p.bkv) {
+            int cols = Math.min(p.bkv, s.kvLen() - j0);
+            Mask.Visibility vis = p.mask.classify(b, i0, i0 + rows, j0, j0 + cols);
+            if (vis == Mask.Visibility.HIDDEN) {
+                continue;
+            }
+            loadKeyValues(p, w, b, g, j0, cols);
+            probabilitiesAndScoreGradients(bw, w, vis, b, h, i0, rows, j0, cols);
+            kernels.accumulateProduct(w.ds, rows, cols, w.k, d, w.gradA.part, 0);
+            w.gradA.added(cols);
+        }
+        w.gradA.fold();
+        scale(w.gradA.total, rows * d, p.scale);
+        dq.rows(b, h, i0, rows).copyFrom(w.gradA.total, 0);
+    }
+
+    private void loadKeyValues(Problem p, Workspace w, int b, int g, int j0, int cols) {
+        int d = p.shape.dim();
+        p.k.rows(b, g, j0, cols).copyTo(w.k, 0);
+        kernels.packTransposed(w.k, cols, d, w.kT);
+        p.v.rows(b, g, j0, cols).copyTo(w.v, 0);
+        kernels.packTransposed(w.v, cols, d, w.vT);
+    }
+
+    /**
+     * With Q_i, dO_i, K_j and V_j loaded: w.s = P_ij = exp(scale·Q_i K_jᵀ − LSE_i) (0 where masked
+     * or where a row sees no key) and w.ds = P_ij ∘ (dO_i V_jᵀ − D_i).
+     */
+    private void probabilitiesAndScoreGradients(Backward bw, Workspace w, Mask.Visibility vis, int b, int h, int i0,
+            int rows, int j0, int cols) {
+        Problem p = bw.p;
+        int d = p.shape.dim();
+        int rowBase = (b * p.shape.qHeads() + h) * p.shape.qLen() + i0;
+        kernels.scoreTile(w.q, 0, rows, w.kT, cols, d, p.scale, w.s);
+        if (vis == Mask.Visibility.PARTIAL) {
+            p.mask.apply(b, i0, rows, j0, cols, w.s);
+        }
+        for (int r = 0; r < rows; r++) {
+            float lse = bw.lse[rowBase + r];
+            if (lse == Float.NEGATIVE_INFINITY) {
+                java.util.Arrays.fill(w.s, r * cols, (r + 1) * cols, 0f); // the row sees no key
+            } else {
+                kernels.expShifted(w.s, r * cols, cols, lse);
+            }
+        }
+        kernels.scoreTile(w.dOut, 0, rows, w.vT, cols, d, 1f, w.ds);
+        for (int r = 0; r < rows; r++) {
+            float dr = bw.delta[rowBase + r];
+            for (int c = r * cols, end = c + cols; c < end; c++) {
+                w.ds[c] = w.s[c] * (w.ds[c] - dr);
+            }
         }
     }
 
-    private static void scaleInPlace(float[] x, int len, float s) {
+    /** D = rowsum(dO ∘ O) for every query row, [B, Hq, Nq], each sum in increasing order. */
+    private static float[] rowDots(Tensor dOut, Tensor out, AttentionShape s) {
+        int d = s.dim();
+        int n = s.qLen();
+        float[] delta = new float[s.batch() * s.qHeads() * n];
+        float[] a = new float[n * d];
+        float[] o = new float[n * d];
+        for (int b = 0; b < s.batch(); b++) {
+            for (int h = 0; h < s.qHeads(); h++) {
+                dOut.rows(b, h, 0, n).copyTo(a, 0);
+                out.rows(b, h, 0, n).copyTo(o, 0);
+                int base = (b * s.qHeads() + h) * n;
+                for (int i = 0; i < n; i++) {
+                    float acc = 0f;
+                    for (int x = i * d, end = x + d; x < end; x++) {
+                        acc = Math.fma(a[x], o[x], acc);
+                    }
+                    delta[base + i] = acc;
+                }
+            }
+        }
+        return delta;
+    }
+
+    private static void scale(float[] x, int len, float s) {
         for (int i = 0; i < len; i++) {
             x[i] *= s;
+        }
+    }
+
+    private Workspace[] workspaces(Problem p) {
+        Workspace[] ws = new Workspace[threads];
+        for (int t = 0; t < threads; t++) {
+            ws[t] = new Workspace(p.bq, p.bkv, p.shape.dim());
+        }
+        return ws;
+    }
+
+    /** The inputs of one call, checked, with derived sizes. */
+    private final class Problem {
+        final Tensor q;
+        final Tensor k;
+        final Tensor v;
+        final AttentionShape shape;
+        final Mask mask;
+        final float scale;
+        final int bq;
+        final int bkv;
+
+        Problem(Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
+            this.q = q;
+            this.k = k;
+            this.v = v;
+            this.shape = AttentionShape.of(q, k, v);
+            this.mask = Mask.of(spec, shape);
+            this.scale = (float) spec.scaleFor(shape.dim());
+            this.bq = Math.min(blockQ, shape.qLen());
+            this.bkv = Math.min(blockKv, shape.kvLen());
+        }
+
+        int qBlocks() {
+            return (shape.qLen() + bq - 1) / bq;
+        }
+
+        int kvBlocks() {
+            return (shape.kvLen() + bkv - 1) / bkv;
+        }
+    }
+
+    /** One worker's buffers, allocated once per call: nothing is allocated per tile. */
+    private static final class Workspace {
+        final float[] q;
+        final float[] dOut;
+        final float[] o;
+        final float[] k;
+        final float[] kT;
+        final float[] v;
+        final float[] vT;
+        final float[] s;
+        final float[] ds;
+        final OnlineSoftmax softmax;
+        final ChunkedSum gradA;
+        final ChunkedSum gradB;
+        long tilesComputed;
+        long tilesSkipped;
+
+        Workspace(int bq, int bkv, int d) {
+            q = new float[bq * d];
+            dOut = new float[bq * d];
+            o = new float[bq * d];
+            k = new float[bkv * d];
+            kT = new float[bkv * d];
+            v = new float[bkv * d];
+            vT = new float[bkv * d];
+            s = new float[bq * bkv];
+            ds = new float[bq * bkv];
+            softmax = new OnlineSoftmax(bq, d);
+            gradA = new ChunkedSum(Math.max(bq, bkv) * d);
+            gradB = new ChunkedSum(bkv * d);
         }
     }
 }

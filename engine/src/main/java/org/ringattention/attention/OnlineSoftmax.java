@@ -2,6 +2,7 @@ package org.ringattention.attention;
 
 import java.util.Arrays;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.kernel.PolynomialExp;
 
 /**
  * The running state of one query block: the one place where the online-softmax rule lives.
@@ -16,7 +17,8 @@ import org.ringattention.kernel.Kernels;
  *   õ'  = exp(m − m') · õ + P_j V_j
  * </pre>
  * and at the end {@code o = õ / l}, {@code LSE = m + log l}. A row that has seen no key keeps
- * m = −∞ and l = 0 and finishes as o = 0, LSE = −∞.
+ * m = −∞ and l = 0 and finishes as o = 0, LSE = −∞. l and õ are {@link ChunkedSum}s, so their
+ * accuracy does not depend on the block size.
  *
  * <p>Two partial results over disjoint key sets merge by the same rule written in LSE form
  * ({@link #merge}): with L = logaddexp(L₁, L₂), o = exp(L₁ − L) o₁ + exp(L₂ − L) o₂.
@@ -28,23 +30,23 @@ final class OnlineSoftmax {
 
     private final int dim;
     private final float[] max;
-    private final float[] sum;
-    private final float[] acc;
+    private final ChunkedSum sum;
+    private final ChunkedSum acc;
     private int rows;
 
     OnlineSoftmax(int maxRows, int dim) {
         this.dim = dim;
         this.max = new float[maxRows];
-        this.sum = new float[maxRows];
-        this.acc = new float[maxRows * dim];
+        this.sum = new ChunkedSum(maxRows);
+        this.acc = new ChunkedSum(maxRows * dim);
     }
 
     /** Starts a new query block of {@code rows} rows. */
     void reset(int rows) {
         this.rows = rows;
         Arrays.fill(max, 0, rows, Float.NEGATIVE_INFINITY);
-        Arrays.fill(sum, 0, rows, 0f);
-        Arrays.fill(acc, 0, rows * dim, 0f);
+        sum.reset(rows);
+        acc.reset(rows * dim);
     }
 
     /**
@@ -61,30 +63,33 @@ final class OnlineSoftmax {
                 continue;
             }
             float rowSum = kernels.expShifted(s, off, cols, mNew);
-            float alpha = (float) Math.exp(mOld - mNew); // 0 on the first visible tile, 1 when the max stays
-            if (alpha != 1f) {
-                for (int x = r * dim, end = x + dim; x < end; x++) {
-                    acc[x] *= alpha;
-                }
+            if (mNew != mOld) {
+                float alpha = PolynomialExp.exp(mOld - mNew); // 0 on the first visible tile
+                acc.scale(r * dim, dim, alpha);
+                sum.scale(r, 1, alpha);
+                max[r] = mNew;
             }
-            sum[r] = Math.fma(alpha, sum[r], rowSum);
-            max[r] = mNew;
+            sum.part[r] += rowSum;
         }
-        kernels.accumulateProduct(s, rows, cols, v, dim, acc, 0);
+        kernels.accumulateProduct(s, rows, cols, v, dim, acc.part, 0);
+        sum.added(cols);
+        acc.added(cols);
     }
 
     /** Writes o = õ / l into {@code out} [rows × d] and LSE = m + log l into {@code lse[lseOff ..]}. */
     void finish(float[] out, float[] lse, int lseOff) {
+        sum.fold();
+        acc.fold();
         for (int r = 0; r < rows; r++) {
             int base = r * dim;
-            float l = sum[r];
+            float l = sum.total[r];
             if (l == 0f) {
                 Arrays.fill(out, base, base + dim, 0f);
                 lse[lseOff + r] = Float.NEGATIVE_INFINITY;
                 continue;
             }
             for (int x = base; x < base + dim; x++) {
-                out[x] = acc[x] / l;
+                out[x] = acc.total[x] / l;
             }
             lse[lseOff + r] = (float) (max[r] + Math.log(l));
         }

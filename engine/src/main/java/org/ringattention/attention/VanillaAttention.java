@@ -18,8 +18,12 @@ import java.util.Arrays;
  *
  * <p>{@link Precision#FLOAT64} is the oracle. {@link Precision#FLOAT32} runs the same algorithm
  * with every operation rounded to float32 (a product and the sum it joins are rounded once, as a
- * fused multiply-add would): plain float32 vanilla attention, the baseline of the accuracy rule
- * "the engine's error against the float64 oracle is at most twice the baseline's".
+ * fused multiply-add would): plain float32 vanilla attention as NumPy with a BLAS computes it, the
+ * baseline of the accuracy rule "the engine's error against the float64 oracle is at most twice
+ * the baseline's". To be as accurate as that baseline, sums run as they do there: dot products
+ * over d in order; the long sums of matrix products (over keys or queries) in chunks of
+ * {@value #CHUNK} terms, as a blocked matrix product sums them; the softmax denominator l by
+ * NumPy's pairwise summation.
  *
  * <p>Layout: plain {@code double[]} arrays, row-major [B, H, N, d] for tensors and [B, H, N] for
  * LSE; float32 results are held in doubles exactly.
@@ -39,6 +43,9 @@ public final class VanillaAttention {
     /** dQ, dK, dV, shaped like q, k, v. */
     public record Grads(double[] dq, double[] dk, double[] dv) {
     }
+
+    /** Terms per chunk of a long sum. */
+    static final int CHUNK = 128;
 
     private final boolean single;
 
@@ -77,11 +84,16 @@ public final class VanillaAttention {
                         continue; // sees no key: O stays 0
                     }
                     for (int x = 0; x < d; x++) {
+                        double total = 0;
                         double acc = 0;
                         for (int j = 0; j < shape.kvLen(); j++) {
                             acc = r(acc + s[i * shape.kvLen() + j] * v[vBase + j * d + x]);
+                            if ((j + 1) % CHUNK == 0) {
+                                total = r(total + acc);
+                                acc = 0;
+                            }
                         }
-                        out[oBase + x] = r(acc / l);
+                        out[oBase + x] = r(r(total + acc) / l);
                     }
                 }
             }
@@ -130,23 +142,37 @@ public final class VanillaAttention {
                 }
                 for (int j = 0; j < nk; j++) {
                     for (int x = 0; x < d; x++) {
-                        double accV = dv[kvBase + j * d + x];
+                        double totalV = 0;
+                        double totalK = 0;
+                        double accV = 0;
                         double accK = 0;
                         for (int i = 0; i < nq; i++) {
                             accV = r(accV + p[i * nk + j] * dOut[qBase + i * d + x]);
                             accK = r(accK + ds[i * nk + j] * q[qBase + i * d + x]);
+                            if ((i + 1) % CHUNK == 0) {
+                                totalV = r(totalV + accV);
+                                totalK = r(totalK + accK);
+                                accV = 0;
+                                accK = 0;
+                            }
                         }
-                        dv[kvBase + j * d + x] = accV;
-                        dk[kvBase + j * d + x] = r(dk[kvBase + j * d + x] + r(scale * accK));
+                        // the heads of a GQA group add up as separate products would
+                        dv[kvBase + j * d + x] = r(dv[kvBase + j * d + x] + r(totalV + accV));
+                        dk[kvBase + j * d + x] = r(dk[kvBase + j * d + x] + r(scale * r(totalK + accK)));
                     }
                 }
                 for (int i = 0; i < nq; i++) {
                     for (int x = 0; x < d; x++) {
+                        double total = 0;
                         double acc = 0;
                         for (int j = 0; j < nk; j++) {
                             acc = r(acc + ds[i * nk + j] * k[kvBase + j * d + x]);
+                            if ((j + 1) % CHUNK == 0) {
+                                total = r(total + acc);
+                                acc = 0;
+                            }
                         }
-                        dq[qBase + i * d + x] = r(scale * acc);
+                        dq[qBase + i * d + x] = r(scale * r(total + acc));
                     }
                 }
             }
@@ -193,14 +219,42 @@ public final class VanillaAttention {
                 lse[lseOff + i] = Double.NEGATIVE_INFINITY;
                 continue;
             }
-            double l = 0;
             for (int j = 0; j < nk; j++) {
                 s[row + j] = r(Math.exp(r(s[row + j] - m)));
-                l = r(l + s[row + j]);
             }
+            double l = pairwiseSum(s, row, nk);
             rowSums[i] = l;
             lse[lseOff + i] = r(m + Math.log(l));
         }
+    }
+
+    /** Σ x[off .. off + n) in NumPy's pairwise order (8 interleaved sums up to 128 terms, halves above). */
+    private double pairwiseSum(double[] x, int off, int n) {
+        if (n < 8) {
+            double res = 0;
+            for (int i = 0; i < n; i++) {
+                res = r(res + x[off + i]);
+            }
+            return res;
+        }
+        if (n <= CHUNK) {
+            double[] acc = new double[8];
+            System.arraycopy(x, off, acc, 0, 8);
+            int i = 8;
+            for (; i < n - n % 8; i += 8) {
+                for (int t = 0; t < 8; t++) {
+                    acc[t] = r(acc[t] + x[off + i + t]);
+                }
+            }
+            double res = r(r(r(acc[0] + acc[1]) + r(acc[2] + acc[3])) + r(r(acc[4] + acc[5]) + r(acc[6] + acc[7])));
+            for (; i < n; i++) {
+                res = r(res + x[off + i]);
+            }
+            return res;
+        }
+        int half = n / 2;
+        half -= half % 8;
+        return r(pairwiseSum(x, off, half) + pairwiseSum(x, off + half, n - half));
     }
 
     private static void checkSizes(AttentionShape shape, double[] q, double[] k, double[] v) {

@@ -2,8 +2,9 @@ package org.ringattention.kernel;
 
 /**
  * Plain-Java kernels: the reference twin of the SIMD kernels and the fallback when the Vector API
- * is missing. Loops are written in the summation order the interface promises, with fused
- * multiply-adds so that each product is rounded once, as in the SIMD kernels.
+ * is missing. Each loop computes each element with exactly the operations, in exactly the order,
+ * that {@link Kernels} prescribes, so the results are the SIMD kernels' bits. Written for clarity,
+ * not speed.
  */
 public final class ScalarKernels implements Kernels {
 
@@ -18,30 +19,26 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void scoreTile(float[] a, int aOff, float[] b, int bOff, int rows, int cols, int d, float scale,
-            float[] s) {
-        for (int r = 0; r < rows; r++) {
-            int ar = aOff + r * d;
-            for (int c = 0; c < cols; c++) {
-                int bc = bOff + c * d;
-                float acc = 0f;
-                for (int k = 0; k < d; k++) {
-                    acc = Math.fma(a[ar + k], b[bc + k], acc);
-                }
-                s[r * cols + c] = scale * acc;
+    public void packTransposed(float[] src, int rows, int d, float[] dst) {
+        for (int c = 0; c < rows; c++) {
+            for (int k = 0; k < d; k++) {
+                dst[k * rows + c] = src[c * d + k];
             }
         }
     }
 
     @Override
-    public float expShifted(float[] x, int off, int len, float shift) {
-        float sum = 0f;
-        for (int t = off; t < off + len; t++) {
-            float e = (float) Math.exp(x[t] - shift);
-            x[t] = e;
-            sum += e;
+    public void scoreTile(float[] q, int qOff, int rows, float[] kT, int cols, int d, float scale, float[] s) {
+        for (int r = 0; r < rows; r++) {
+            int qr = qOff + r * d;
+            for (int c = 0; c < cols; c++) {
+                float acc = 0f;
+                for (int k = 0; k < d; k++) {
+                    acc = Math.fma(q[qr + k], kT[k * cols + c], acc);
+                }
+                s[r * cols + c] = scale * acc;
+            }
         }
-        return sum;
     }
 
     @Override
@@ -54,36 +51,50 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public float expShifted(float[] x, int off, int len, float shift) {
+        float[] partial = new float[SUM_LANES];
+        for (int t = 0; t < len; t++) {
+            float e = PolynomialExp.exp(x[off + t] - shift);
+            x[off + t] = e;
+            partial[t % SUM_LANES] += e;
+        }
+        float sum = 0f;
+        for (float p : partial) {
+            sum += p;
+        }
+        return sum;
+    }
+
+    @Override
     public void accumulateProduct(float[] p, int rows, int inner, float[] b, int n, float[] c, int cOff) {
         for (int r = 0; r < rows; r++) {
-            int cr = cOff + r * n;
-            for (int t = 0; t < inner; t++) {
-                float w = p[r * inner + t];
-                if (w == 0f) {
-                    continue; // masked or underflowed: adds nothing (skipping keeps 0·∞ out, inputs are finite)
+            for (int x = 0; x < n; x++) {
+                float total = c[cOff + r * n + x];
+                for (int t0 = 0; t0 < inner; t0 += CHUNK) {
+                    float acc = 0f;
+                    for (int t = t0; t < Math.min(inner, t0 + CHUNK); t++) {
+                        acc = Math.fma(p[r * inner + t], b[t * n + x], acc);
+                    }
+                    total += acc;
                 }
-                int bt = t * n;
-                for (int x = 0; x < n; x++) {
-                    c[cr + x] = Math.fma(w, b[bt + x], c[cr + x]);
-                }
+                c[cOff + r * n + x] = total;
             }
         }
     }
 
     @Override
-    public void accumulateTransposedProduct(float[] p, int rows, int cols, float[] b, int n, float[] c,
-            int cOff) {
-        for (int r = 0; r < rows; r++) {
-            int br = r * n;
-            for (int t = 0; t < cols; t++) {
-                float w = p[r * cols + t];
-                if (w == 0f) {
-                    continue;
+    public void accumulateTransposedProduct(float[] p, int rows, int cols, float[] b, int n, float[] c, int cOff) {
+        for (int t = 0; t < cols; t++) {
+            for (int x = 0; x < n; x++) {
+                float total = c[cOff + t * n + x];
+                for (int r0 = 0; r0 < rows; r0 += CHUNK) {
+                    float acc = 0f;
+                    for (int r = r0; r < Math.min(rows, r0 + CHUNK); r++) {
+                        acc = Math.fma(p[r * cols + t], b[r * n + x], acc);
+                    }
+                    total += acc;
                 }
-                int ct = cOff + t * n;
-                for (int x = 0; x < n; x++) {
-                    c[ct + x] = Math.fma(w, b[br + x], c[ct + x]);
-                }
+                c[cOff + t * n + x] = total;
             }
         }
     }

@@ -7,23 +7,23 @@ package org.ringattention.kernel;
  * <pre>
  *   n = round(x · log₂e)                   (by adding and subtracting 1.5·2²³)
  *   r = x − n·ln2                          (Cody–Waite: ln2 split in a high part exact in float32 and a low part)
- *   exp(x) = 2ⁿ · p(r),   p(r) = Σ_{i=0..7} rⁱ / i!   (Horner, fused multiply-adds)
+ *   exp(x) = p(r) · 2^⌊n/2⌋ · 2^(n−⌊n/2⌋),   p(r) = Σ_{i=0..7} rⁱ / i!   (Horner, fused multiply-adds)
  * </pre>
  * |r| ≤ ln2/2, where the degree-7 Taylor remainder is below 6·10⁻⁹ relative (0.1 ulp); with the
  * roundings of the reduction and of Horner's scheme the result is within {@link #MAX_ULP} ulp
- * of the correctly rounded exp(x) for x in [{@link #LOWEST}, 88.37] (measured: at most 1 ulp over
- * every third float of [−87.3, 0]; {@code PolynomialExpTest} checks strided sweeps of
- * [−87.3, 88.3]). Results below the smallest normal float (x &lt; {@link #LOWEST}) are flushed to
- * 0: next to the row maximum's exp(0) = 1 they are below float32 resolution by 30 orders of
- * magnitude. x = −∞ gives 0.
+ * of the correctly rounded exp(x) (measured over every third float of [−104, 0] and strided sweeps
+ * of [0, 88.3] in {@code PolynomialExpTest}). Scaling by two powers of two, the first exact, keeps
+ * subnormal results (x below −87.3) as the correctly rounded product instead of flushing them to
+ * zero: a float32 baseline keeps them too, and a gradient made only of such terms would otherwise
+ * vanish. x is clamped to [−104, 88.37]: exp(−104) rounds to 0, and x = −∞ gives 0.
  */
 public final class PolynomialExp {
 
     /** Largest error in units in the last place against the correctly rounded exp, measured. */
     public static final int MAX_ULP = 1;
 
-    /** Below this, exp(x) is under Float.MIN_NORMAL and the result is 0. */
-    public static final float LOWEST = -87.33654f;
+    /** Below this, exp(x) rounds to 0. */
+    public static final float LOWEST = -104f;
     static final float HIGHEST = 88.37626f;
     static final float LOG2E = 1.44269504088896341f;
     static final float ROUND = 12582912f; // 1.5·2²³: adding it rounds to an integer kept in the low mantissa bits
@@ -42,10 +42,7 @@ public final class PolynomialExp {
 
     /** exp(x) as described in the class comment. */
     public static float exp(float x) {
-        if (x < LOWEST) {
-            return 0f;
-        }
-        x = Math.min(x, HIGHEST);
+        x = Math.min(Math.max(x, LOWEST), HIGHEST);
         float t = Math.fma(x, LOG2E, ROUND);
         float n = t - ROUND;
         float r = Math.fma(n, -LN2_HI, x);
@@ -57,7 +54,9 @@ public final class PolynomialExp {
         p = Math.fma(p, r, C2);
         p = Math.fma(p, r, 1f);
         p = Math.fma(p, r, 1f);
-        int e = Float.floatToRawIntBits(t) - ROUND_BITS;
-        return p * Float.intBitsToFloat((e + 127) << 23);
+        int e = Float.floatToRawIntBits(t) - ROUND_BITS; // n, in [−150, 128]
+        int e1 = e >> 1;
+        int e2 = e - e1;
+        return p * Float.intBitsToFloat((e1 + 127) << 23) * Float.intBitsToFloat((e2 + 127) << 23);
     }
 }

@@ -10,7 +10,9 @@ import org.ringattention.tensor.Tensor;
  * <p><b>Forward.</b> For each head and each query block Q_i (B_q rows) the key/value blocks K_j, V_j
  * (B_kv rows) stream through an {@link OnlineSoftmax}: scores S_ij = scale · Q_i K_jᵀ, masked by
  * the {@link Mask}, update the running max, sum and unnormalized output. Tiles the mask hides
- * entirely are skipped. Memory per worker: O(B_q·d + B_kv·d + B_q·B_kv).
+ * entirely are skipped. K is packed once per call, block by block and transposed, for the
+ * register-tiled score kernel. Memory: a packed copy of K, plus O(B_q·d + B_kv·d + B_q·B_kv) per
+ * worker.
  *
  * <p><b>Backward</b> (given dO and the forward's O and LSE), with P recomputed block by block:
  * <pre>
@@ -88,9 +90,11 @@ public final class BlockwiseAttention {
         float[] lse = new float[p.shape.batch() * p.shape.qHeads() * p.shape.qLen()];
         int qBlocks = p.qBlocks();
         Workspace[] ws = workspaces(p);
+        float[] kPacked = packBlocks(p, p.k);
         ParallelTasks.run(p.shape.batch() * p.shape.qHeads() * qBlocks, ws, (w, task) -> {
             int head = task / qBlocks;
-            forwardBlock(p, w, head / p.shape.qHeads(), head % p.shape.qHeads(), (task % qBlocks) * p.bq, out, lse);
+            forwardBlock(p, w, kPacked, head / p.shape.qHeads(), head % p.shape.qHeads(), (task % qBlocks) * p.bq,
+                    out, lse);
         });
         long computed = 0;
         long skipped = 0;
@@ -101,7 +105,8 @@ public final class BlockwiseAttention {
         return new AttentionOutput(out, lse, computed, skipped);
     }
 
-    private void forwardBlock(Problem p, Workspace w, int b, int h, int i0, Tensor out, float[] lse) {
+    private void forwardBlock(Problem p, Workspace w, float[] kPacked, int b, int h, int i0, Tensor out,
+            float[] lse) {
         int d = p.shape.dim();
         int rows = Math.min(p.bq, p.shape.qLen() - i0);
         int g = p.shape.kvHead(h);
@@ -115,14 +120,12 @@ public final class BlockwiseAttention {
                 continue;
             }
             w.tilesComputed++;
-            p.k.rows(b, g, j0, cols).copyTo(w.k, 0);
-            kernels.packTransposed(w.k, cols, d, w.kT);
             p.v.rows(b, g, j0, cols).copyTo(w.v, 0);
-            kernels.scoreTile(w.q, 0, rows, w.kT, cols, d, p.scale, w.s);
+            kernels.scoreTile(w.q, 0, rows, kPacked, p.packedOffset(b, g, j0), cols, d, p.scale, w.s);
             if (vis == Mask.Visibility.PARTIAL) {
                 p.mask.apply(b, i0, rows, j0, cols, w.s);
             }
-            w.softmax.absorb(w.s, cols, w.v, kernels);
+            w.softmax.absorb(w.s, j0, cols, w.v, kernels);
         }
         w.softmax.finish(w.o, lse, (b * p.shape.qHeads() + h) * p.shape.qLen() + i0);
         out.rows(b, h, i0, rows).copyFrom(w.o, 0);
@@ -144,7 +147,7 @@ public final class BlockwiseAttention {
         dOut.requireFinite("dO");
         AttentionShape s = p.shape;
         float[] delta = rowDots(dOut, fwd.out(), s);
-        Backward bw = new Backward(p, dOut, fwd.lse(), delta);
+        Backward bw = new Backward(p, dOut, fwd.lse(), delta, packBlocks(p, k), packBlocks(p, v));
         Tensor dq = Tensor.zeros(s.batch(), s.qHeads(), s.qLen(), s.dim());
         Tensor dk = Tensor.zeros(s.batch(), s.kvHeads(), s.kvLen(), s.dim());
         Tensor dv = Tensor.zeros(s.batch(), s.kvHeads(), s.kvLen(), s.dim());
@@ -162,8 +165,8 @@ public final class BlockwiseAttention {
         return new Gradients(dq, dk, dv);
     }
 
-    /** What both backward passes read. */
-    private record Backward(Problem p, Tensor dOut, float[] lse, float[] delta) {
+    /** What both backward passes read: K and V packed block by block, transposed. */
+    private record Backward(Problem p, Tensor dOut, float[] lse, float[] delta, float[] kPacked, float[] vPacked) {
     }
 
     /** dK_j and dV_j of key/value block [j0, j0 + cols) of head (b, g). */
@@ -172,7 +175,6 @@ public final class BlockwiseAttention {
         AttentionShape s = p.shape;
         int d = s.dim();
         int cols = Math.min(p.bkv, s.kvLen() - j0);
-        loadKeyValues(p, w, b, g, j0, cols);
         w.gradA.reset(cols * d); // dK
         w.gradB.reset(cols * d); // dV
         for (int h = g * s.group(); h < (g + 1) * s.group(); h++) {
@@ -185,10 +187,10 @@ public final class BlockwiseAttention {
                 p.q.rows(b, h, i0, rows).copyTo(w.q, 0);
                 bw.dOut.rows(b, h, i0, rows).copyTo(w.dOut, 0);
                 probabilitiesAndScoreGradients(bw, w, vis, b, h, i0, rows, j0, cols);
+                w.gradA.startBlock(h, i0);
+                w.gradB.startBlock(h, i0);
                 kernels.accumulateTransposedProduct(w.s, rows, cols, w.dOut, d, w.gradB.part, 0);
                 kernels.accumulateTransposedProduct(w.ds, rows, cols, w.q, d, w.gradA.part, 0);
-                w.gradA.added(rows);
-                w.gradB.added(rows);
             }
         }
         w.gradA.fold();
@@ -214,26 +216,18 @@ public final class BlockwiseAttention {
             if (vis == Mask.Visibility.HIDDEN) {
                 continue;
             }
-            loadKeyValues(p, w, b, g, j0, cols);
+            p.k.rows(b, g, j0, cols).copyTo(w.k, 0);
             probabilitiesAndScoreGradients(bw, w, vis, b, h, i0, rows, j0, cols);
+            w.gradA.startBlock(0, j0);
             kernels.accumulateProduct(w.ds, rows, cols, w.k, d, w.gradA.part, 0);
-            w.gradA.added(cols);
         }
         w.gradA.fold();
         scale(w.gradA.total, rows * d, p.scale);
         dq.rows(b, h, i0, rows).copyFrom(w.gradA.total, 0);
     }
 
-    private void loadKeyValues(Problem p, Workspace w, int b, int g, int j0, int cols) {
-        int d = p.shape.dim();
-        p.k.rows(b, g, j0, cols).copyTo(w.k, 0);
-        kernels.packTransposed(w.k, cols, d, w.kT);
-        p.v.rows(b, g, j0, cols).copyTo(w.v, 0);
-        kernels.packTransposed(w.v, cols, d, w.vT);
-    }
-
     /**
-     * With Q_i, dO_i, K_j and V_j loaded: w.s = P_ij = exp(scale·Q_i K_jᵀ − LSE_i) (0 where masked
+     * With Q_i and dO_i loaded: w.s = P_ij = exp(scale·Q_i K_jᵀ − LSE_i) (0 where masked
      * or where a row sees no key) and w.ds = P_ij ∘ (dO_i V_jᵀ − D_i).
      */
     private void probabilitiesAndScoreGradients(Backward bw, Workspace w, Mask.Visibility vis, int b, int h, int i0,
@@ -241,7 +235,8 @@ public final class BlockwiseAttention {
         Problem p = bw.p;
         int d = p.shape.dim();
         int rowBase = (b * p.shape.qHeads() + h) * p.shape.qLen() + i0;
-        kernels.scoreTile(w.q, 0, rows, w.kT, cols, d, p.scale, w.s);
+        int g = p.shape.kvHead(h);
+        kernels.scoreTile(w.q, 0, rows, bw.kPacked, p.packedOffset(b, g, j0), cols, d, p.scale, w.s);
         if (vis == Mask.Visibility.PARTIAL) {
             p.mask.apply(b, i0, rows, j0, cols, w.s);
         }
@@ -253,13 +248,36 @@ public final class BlockwiseAttention {
                 kernels.expShifted(w.s, r * cols, cols, lse);
             }
         }
-        kernels.scoreTile(w.dOut, 0, rows, w.vT, cols, d, 1f, w.ds);
+        kernels.scoreTile(w.dOut, 0, rows, bw.vPacked, p.packedOffset(b, g, j0), cols, d, 1f, w.ds);
         for (int r = 0; r < rows; r++) {
             float dr = bw.delta[rowBase + r];
             for (int c = r * cols, end = c + cols; c < end; c++) {
                 w.ds[c] = w.s[c] * (w.ds[c] - dr);
             }
         }
+    }
+
+    /**
+     * {@code x} [B, Hkv, Nk, d] with each key/value block stored transposed (d × cols) where the
+     * block's rows were, as {@link Kernels#scoreTile} reads it: packed once per call instead of once
+     * per tile.
+     */
+    private float[] packBlocks(Problem p, Tensor x) {
+        AttentionShape s = p.shape;
+        int d = s.dim();
+        int n = s.kvLen();
+        float[] packed = new float[Math.toIntExact(s.kvSize())];
+        float[] rows = new float[n * d];
+        for (int b = 0; b < s.batch(); b++) {
+            for (int g = 0; g < s.kvHeads(); g++) {
+                x.rows(b, g, 0, n).copyTo(rows, 0);
+                for (int j0 = 0; j0 < n; j0 += p.bkv) {
+                    int cols = Math.min(p.bkv, n - j0);
+                    kernels.packTransposed(rows, j0 * d, cols, d, packed, p.packedOffset(b, g, j0));
+                }
+            }
+        }
+        return packed;
     }
 
     /** D = rowsum(dO ∘ O) for every query row, [B, Hq, Nq], each sum in increasing order. */
@@ -329,6 +347,11 @@ public final class BlockwiseAttention {
         int kvBlocks() {
             return (shape.kvLen() + bkv - 1) / bkv;
         }
+
+        /** Where key/value block j0 of head (b, g) starts in a packed array. */
+        int packedOffset(int b, int g, int j0) {
+            return ((b * shape.kvHeads() + g) * shape.kvLen() + j0) * shape.dim();
+        }
     }
 
     /** One worker's buffers, allocated once per call: nothing is allocated per tile. */
@@ -337,9 +360,7 @@ public final class BlockwiseAttention {
         final float[] dOut;
         final float[] o;
         final float[] k;
-        final float[] kT;
         final float[] v;
-        final float[] vT;
         final float[] s;
         final float[] ds;
         final OnlineSoftmax softmax;
@@ -353,9 +374,7 @@ public final class BlockwiseAttention {
             dOut = new float[bq * d];
             o = new float[bq * d];
             k = new float[bkv * d];
-            kT = new float[bkv * d];
             v = new float[bkv * d];
-            vT = new float[bkv * d];
             s = new float[bq * bkv];
             ds = new float[bq * bkv];
             softmax = new OnlineSoftmax(bq, d);

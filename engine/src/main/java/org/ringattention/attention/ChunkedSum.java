@@ -5,16 +5,23 @@ import org.ringattention.kernel.Kernels;
 
 /**
  * A sum of many tile products kept in two levels: products are added into {@link #part}, and the
- * part is folded into {@link #total} once it holds at least {@link Kernels#CHUNK} terms. With small
- * blocks this gives the same chunked summation the kernels use inside one large block, so the
- * rounding error of a sum over n keys (or queries) stays near (CHUNK + n/CHUNK)·u whatever the block
- * size. Rows are scaled together when the online softmax rescales them.
+ * part is folded into {@link #total} when a block from another {@link Kernels#CHUNK}-wide region of
+ * positions arrives. With small blocks this gives the chunked summation the kernels use inside one
+ * large block, so the rounding error of a sum over n keys (or queries) stays near
+ * (CHUNK + n/CHUNK)·u whatever the block size.
+ *
+ * <p>Folding by region of absolute positions, not by count of terms, keeps results independent of
+ * skipped tiles: a tile whose terms are all zero (a row it hides completely) changes nothing
+ * whether it is absorbed or skipped. Rows are scaled together when the online softmax rescales
+ * them.
  */
 final class ChunkedSum {
 
+    private static final long NONE = Long.MIN_VALUE;
+
     final float[] total;
     final float[] part;
-    private int pending;
+    private long region = NONE;
     private int length;
 
     ChunkedSum(int capacity) {
@@ -27,15 +34,19 @@ final class ChunkedSum {
         this.length = length;
         Arrays.fill(total, 0, length, 0f);
         Arrays.fill(part, 0, length, 0f);
-        pending = 0;
+        region = NONE;
     }
 
-    /** Records that {@code terms} more terms were added into {@link #part}; folds after a chunk. */
-    void added(int terms) {
-        pending += terms;
-        if (pending >= Kernels.CHUNK) {
+    /**
+     * Announces a block whose first position is {@code position} in sequence {@code sequence} (a
+     * head, for sums over several heads): folds first when the part holds another region's terms.
+     */
+    void startBlock(int sequence, int position) {
+        long r = ((long) sequence << 32) | (position / Kernels.CHUNK);
+        if (region != NONE && r != region) {
             fold();
         }
+        region = r;
     }
 
     /** total += part; part = 0. */
@@ -44,7 +55,7 @@ final class ChunkedSum {
             total[i] += part[i];
             part[i] = 0f;
         }
-        pending = 0;
+        region = NONE;
     }
 
     /** Multiplies elements [from, from + n) of both levels by {@code alpha}. */

@@ -51,9 +51,11 @@ final class OnlineSoftmax {
 
     /**
      * Absorbs the score tile {@code s} [rows × cols] (overwritten with P_j) and the value block
-     * {@code v} [cols × d].
+     * {@code v} [cols × d] of keys from position {@code j0}.
      */
-    void absorb(float[] s, int cols, float[] v, Kernels kernels) {
+    void absorb(float[] s, int j0, int cols, float[] v, Kernels kernels) {
+        sum.startBlock(0, j0);
+        acc.startBlock(0, j0);
         for (int r = 0; r < rows; r++) {
             int off = r * cols;
             float mOld = max[r];
@@ -72,8 +74,6 @@ final class OnlineSoftmax {
             sum.part[r] += rowSum;
         }
         kernels.accumulateProduct(s, rows, cols, v, dim, acc.part, 0);
-        sum.added(cols);
-        acc.added(cols);
     }
 
     /** Writes o = õ / l into {@code out} [rows × d] and LSE = m + log l into {@code lse[lseOff ..]}. */

@@ -10,8 +10,8 @@ package org.ringattention.kernel;
  * multiply-adds; long sums run in {@link #CHUNK}-term chunks, each summed from zero in increasing
  * order and then added to the accumulator (the two-level order of a blocked matrix product, which
  * keeps the rounding error of a sum of n terms near (CHUNK + n/CHUNK)·u instead of n·u); row sums
- * of a score tile use {@link #SUM_LANES} interleaved partial sums added in lane order at the end;
- * exp is {@link PolynomialExp}.
+ * of a score tile use {@link #SUM_LANES} interleaved partial sums combined by a fixed tree; exp
+ * is {@link PolynomialExp}.
  *
  * <p>Layout: tiles are row-major {@code float[]}: element (r, c) of a rows × cols tile sits at
  * {@code r·cols + c}. Rows of q, k, v, dO are vectors of length d. A key block used by
@@ -37,15 +37,15 @@ public interface Kernels {
     /** A short name for reports: "scalar", "vector-512", ... */
     String name();
 
-    /** {@code dst[k·rows + c] = src[c·d + k]}: a rows × d block stored as d × rows. */
-    void packTransposed(float[] src, int rows, int d, float[] dst);
+    /** {@code dst[dstOff + k·rows + c] = src[srcOff + c·d + k]}: a rows × d block stored as d × rows. */
+    void packTransposed(float[] src, int srcOff, int rows, int d, float[] dst, int dstOff);
 
     /**
-     * {@code s[r·cols + c] = scale · Σ_k q[qOff + r·d + k] · kT[k·cols + c]} for r &lt; rows,
+     * {@code s[r·cols + c] = scale · Σ_k q[qOff + r·d + k] · kT[kOff + k·cols + c]} for r &lt; rows,
      * c &lt; cols, with {@code kT} packed by {@link #packTransposed}. The sum runs over k in
      * increasing order, one fused multiply-add per term.
      */
-    void scoreTile(float[] q, int qOff, int rows, float[] kT, int cols, int d, float scale, float[] s);
+    void scoreTile(float[] q, int qOff, int rows, float[] kT, int kOff, int cols, int d, float scale, float[] s);
 
     /** The largest of {@code x[off .. off + len)}; −∞ when all are −∞. */
     float max(float[] x, int off, int len);
@@ -53,8 +53,9 @@ public interface Kernels {
     /**
      * {@code x[off + t] = exp(x[off + t] − shift)} ({@link PolynomialExp}, the difference rounded
      * to float first) for t &lt; len, and returns the sum of the new values: value t goes to partial
-     * sum t mod {@link #SUM_LANES}, and the partial sums are added in order. {@code x = −∞} gives
-     * 0; {@code shift} is finite.
+     * sum p[t mod 16] ({@link #SUM_LANES}), and the partial sums are combined as a fixed tree,
+     * p[j] += p[j + w] for j &lt; w, w = 8, 4, 2, 1, giving p[0]. {@code x = −∞} gives 0;
+     * {@code shift} is finite.
      */
     float expShifted(float[] x, int off, int len, float shift);
 
@@ -70,13 +71,26 @@ public interface Kernels {
      */
     void accumulateTransposedProduct(float[] p, int rows, int cols, float[] b, int n, float[] c, int cOff);
 
-    /** The implementation chosen for this JVM. */
+    /**
+     * The implementation chosen once for this JVM: the Vector API kernels when the
+     * {@code jdk.incubator.vector} module is present, else the scalar twin (one warning says why).
+     * The system property {@code ringattention.kernels=scalar} forces the scalar twin.
+     */
     static Kernels preferred() {
-        return ScalarKernels.INSTANCE;
+        return KernelChoice.PREFERRED;
     }
 
     /** The plain-Java twin, always available. */
     static Kernels scalar() {
         return ScalarKernels.INSTANCE;
+    }
+
+    /**
+     * The Vector API kernels at the preferred species.
+     *
+     * @throws UnsupportedOperationException when the Vector API is not available
+     */
+    static Kernels vector() {
+        return KernelChoice.vector();
     }
 }

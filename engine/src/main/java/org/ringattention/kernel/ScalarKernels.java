@@ -19,22 +19,23 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void packTransposed(float[] src, int rows, int d, float[] dst) {
-        for (int c = 0; c < rows; c++) {
-            for (int k = 0; k < d; k++) {
-                dst[k * rows + c] = src[c * d + k];
+    public void packTransposed(float[] src, int srcOff, int rows, int d, float[] dst, int dstOff) {
+        for (int k = 0; k < d; k++) {
+            for (int c = 0; c < rows; c++) {
+                dst[dstOff + k * rows + c] = src[srcOff + c * d + k];
             }
         }
     }
 
     @Override
-    public void scoreTile(float[] q, int qOff, int rows, float[] kT, int cols, int d, float scale, float[] s) {
+    public void scoreTile(float[] q, int qOff, int rows, float[] kT, int kOff, int cols, int d, float scale,
+            float[] s) {
         for (int r = 0; r < rows; r++) {
             int qr = qOff + r * d;
             for (int c = 0; c < cols; c++) {
                 float acc = 0f;
                 for (int k = 0; k < d; k++) {
-                    acc = Math.fma(q[qr + k], kT[k * cols + c], acc);
+                    acc = Math.fma(q[qr + k], kT[kOff + k * cols + c], acc);
                 }
                 s[r * cols + c] = scale * acc;
             }
@@ -58,11 +59,12 @@ public final class ScalarKernels implements Kernels {
             x[off + t] = e;
             partial[t % SUM_LANES] += e;
         }
-        float sum = 0f;
-        for (float p : partial) {
-            sum += p;
+        for (int width = SUM_LANES / 2; width >= 1; width /= 2) {
+            for (int j = 0; j < width; j++) {
+                partial[j] += partial[j + width];
+            }
         }
-        return sum;
+        return partial[0];
     }
 
     @Override

@@ -1,0 +1,398 @@
+package org.ringattention.kernel;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Kernels on the Vector API at the preferred species, register-tiled: each tile method keeps its
+ * accumulators in local variables of one method (vectors passed across calls that are not
+ * inlined would be boxed) and touches memory only to load a vector of keys or values and to
+ * broadcast one scalar per row.
+ *
+ * <ul>
+ *   <li>{@link #scoreTile}: 4 query rows × 4 vectors of keys (64 scores at 16 lanes) per tile;
+ *       per step k, four key vectors are loaded from the transposed block, four query elements
+ *       broadcast, and 16 fused multiply-adds issued.
+ *   <li>{@link #accumulateProduct} and {@link #accumulateTransposedProduct}: 4 output rows × 4
+ *       vectors along d; per step, four weights broadcast and four rows of the right-hand block
+ *       loaded. The two differ only in where the weights sit (row or column of P), so they share
+ *       one tile method with strides.
+ *   <li>{@link #expShifted}: {@link PolynomialExp}'s operations lane by lane; partial sums in
+ *       16 / lanes accumulators so that value t lands in partial sum t mod 16 at every width,
+ *       then the fixed tree of {@link Kernels#expShifted} by lane slices.
+ * </ul>
+ * Tails (rows not a multiple of 4, lengths not a multiple of the lane count) use narrower tiles
+ * and masked loads and stores. Every element is computed with the operations and order that
+ * {@link Kernels} prescribes, so results equal {@link ScalarKernels}' bit for bit.
+ */
+public final class VectorKernels implements Kernels {
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    private static final int MR = 4;
+    private static final int NR = 4;
+
+    static final VectorKernels INSTANCE = new VectorKernels();
+
+    private VectorKernels() {
+        if (SUM_LANES % L != 0) {
+            throw new UnsupportedOperationException("vector width of " + L + " floats does not divide " + SUM_LANES);
+        }
+    }
+
+    /** Lanes per float vector at the preferred species. */
+    public static int lanes() {
+        return L;
+    }
+
+    @Override
+    public String name() {
+        return "vector-" + F.vectorBitSize();
+    }
+
+    @Override
+    public void packTransposed(float[] src, int srcOff, int rows, int d, float[] dst, int dstOff) {
+        for (int k = 0; k < d; k++) {
+            int dk = dstOff + k * rows;
+            for (int c = 0; c < rows; c++) {
+                dst[dk + c] = src[srcOff + c * d + k];
+            }
+        }
+    }
+
+    @Override
+    public void scoreTile(float[] q, int qOff, int rows, float[] kT, int kOff, int cols, int d, float scale,
+            float[] s) {
+        int r = 0;
+        for (; r + MR <= rows; r += MR) {
+            int c = 0;
+            for (; c + NR * L <= cols; c += NR * L) {
+                scores4x4(q, qOff + r * d, kT, kOff + c, cols, d, scale, s, r * cols + c);
+            }
+            for (; c < cols; c += L) {
+                scores4x1(q, qOff + r * d, kT, kOff + c, cols, d, scale, s, r * cols + c, F.indexInRange(c, cols));
+            }
+        }
+        for (; r < rows; r++) {
+            for (int c = 0; c < cols; c += L) {
+                scores1x1(q, qOff + r * d, kT, kOff + c, cols, d, scale, s, r * cols + c, F.indexInRange(c, cols));
+            }
+        }
+    }
+
+    private static void scores4x4(float[] q, int q0, float[] kT, int k0, int cols, int d, float scale, float[] s,
+            int s0) {
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        int q1 = q0 + d;
+        int q2 = q1 + d;
+        int q3 = q2 + d;
+        for (int k = 0; k < d; k++) {
+            int kb = k0 + k * cols;
+            FloatVector kv0 = FloatVector.fromArray(F, kT, kb);
+            FloatVector kv1 = FloatVector.fromArray(F, kT, kb + L);
+            FloatVector kv2 = FloatVector.fromArray(F, kT, kb + 2 * L);
+            FloatVector kv3 = FloatVector.fromArray(F, kT, kb + 3 * L);
+            FloatVector b = FloatVector.broadcast(F, q[q0 + k]);
+            a00 = kv0.fma(b, a00);
+            a01 = kv1.fma(b, a01);
+            a02 = kv2.fma(b, a02);
+            a03 = kv3.fma(b, a03);
+            b = FloatVector.broadcast(F, q[q1 + k]);
+            a10 = kv0.fma(b, a10);
+            a11 = kv1.fma(b, a11);
+            a12 = kv2.fma(b, a12);
+            a13 = kv3.fma(b, a13);
+            b = FloatVector.broadcast(F, q[q2 + k]);
+            a20 = kv0.fma(b, a20);
+            a21 = kv1.fma(b, a21);
+            a22 = kv2.fma(b, a22);
+            a23 = kv3.fma(b, a23);
+            b = FloatVector.broadcast(F, q[q3 + k]);
+            a30 = kv0.fma(b, a30);
+            a31 = kv1.fma(b, a31);
+            a32 = kv2.fma(b, a32);
+            a33 = kv3.fma(b, a33);
+        }
+        int s1 = s0 + cols;
+        int s2 = s1 + cols;
+        int s3 = s2 + cols;
+        a00.mul(scale).intoArray(s, s0);
+        a01.mul(scale).intoArray(s, s0 + L);
+        a02.mul(scale).intoArray(s, s0 + 2 * L);
+        a03.mul(scale).intoArray(s, s0 + 3 * L);
+        a10.mul(scale).intoArray(s, s1);
+        a11.mul(scale).intoArray(s, s1 + L);
+        a12.mul(scale).intoArray(s, s1 + 2 * L);
+        a13.mul(scale).intoArray(s, s1 + 3 * L);
+        a20.mul(scale).intoArray(s, s2);
+        a21.mul(scale).intoArray(s, s2 + L);
+        a22.mul(scale).intoArray(s, s2 + 2 * L);
+        a23.mul(scale).intoArray(s, s2 + 3 * L);
+        a30.mul(scale).intoArray(s, s3);
+        a31.mul(scale).intoArray(s, s3 + L);
+        a32.mul(scale).intoArray(s, s3 + 2 * L);
+        a33.mul(scale).intoArray(s, s3 + 3 * L);
+    }
+
+    private static void scores4x1(float[] q, int q0, float[] kT, int k0, int cols, int d, float scale, float[] s,
+            int s0, VectorMask<Float> m) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0; k < d; k++) {
+            FloatVector kv = FloatVector.fromArray(F, kT, k0 + k * cols, m);
+            a0 = kv.fma(FloatVector.broadcast(F, q[q0 + k]), a0);
+            a1 = kv.fma(FloatVector.broadcast(F, q[q0 + d + k]), a1);
+            a2 = kv.fma(FloatVector.broadcast(F, q[q0 + 2 * d + k]), a2);
+            a3 = kv.fma(FloatVector.broadcast(F, q[q0 + 3 * d + k]), a3);
+        }
+        a0.mul(scale).intoArray(s, s0, m);
+        a1.mul(scale).intoArray(s, s0 + cols, m);
+        a2.mul(scale).intoArray(s, s0 + 2 * cols, m);
+        a3.mul(scale).intoArray(s, s0 + 3 * cols, m);
+    }
+
+    private static void scores1x1(float[] q, int q0, float[] kT, int k0, int cols, int d, float scale, float[] s,
+            int s0, VectorMask<Float> m) {
+        FloatVector a = FloatVector.zero(F);
+        for (int k = 0; k < d; k++) {
+            a = FloatVector.fromArray(F, kT, k0 + k * cols, m).fma(FloatVector.broadcast(F, q[q0 + k]), a);
+        }
+        a.mul(scale).intoArray(s, s0, m);
+    }
+
+    @Override
+    public float max(float[] x, int off, int len) {
+        FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int t = 0;
+        for (; t + L <= len; t += L) {
+            m = m.max(FloatVector.fromArray(F, x, off + t));
+        }
+        float result = m.reduceLanes(VectorOperators.MAX); // exact: order does not matter
+        for (; t < len; t++) {
+            result = Math.max(result, x[off + t]);
+        }
+        return result;
+    }
+
+    @Override
+    public float expShifted(float[] x, int off, int len, float shift) {
+        if (L < 8) {
+            return ScalarKernels.INSTANCE.expShifted(x, off, len, shift); // same bits, narrow hardware only
+        }
+        // Partial sum t mod 16 of the interface is lane (t mod L) of accumulator (t / L) mod (16 / L).
+        FloatVector sh = FloatVector.broadcast(F, shift);
+        FloatVector s0 = FloatVector.zero(F);
+        FloatVector s1 = s0;
+        int t = 0;
+        if (L == SUM_LANES) {
+            for (; t + L <= len; t += L) {
+                FloatVector e = exp(FloatVector.fromArray(F, x, off + t).sub(sh));
+                e.intoArray(x, off + t);
+                s0 = s0.add(e);
+            }
+        } else {
+            for (; t + 2 * L <= len; t += 2 * L) {
+                FloatVector e = exp(FloatVector.fromArray(F, x, off + t).sub(sh));
+                e.intoArray(x, off + t);
+                s0 = s0.add(e);
+                e = exp(FloatVector.fromArray(F, x, off + t + L).sub(sh));
+                e.intoArray(x, off + t + L);
+                s1 = s1.add(e);
+            }
+        }
+        for (; t < len; t += L) {
+            VectorMask<Float> m = F.indexInRange(t, len);
+            FloatVector e = exp(FloatVector.fromArray(F, x, off + t, m).sub(sh));
+            e.intoArray(x, off + t, m);
+            e = e.blend(0f, m.not());
+            if (L == SUM_LANES || (t / L) % 2 == 0) {
+                s0 = s0.add(e);
+            } else {
+                s1 = s1.add(e);
+            }
+        }
+        // The fixed tree of the interface: partial j + partial j+8, then +4, +2, +1.
+        FloatVector v = s0;
+        if (L == SUM_LANES) {
+            float h0 = v.lane(0) + v.lane(8);
+            float h1 = v.lane(1) + v.lane(9);
+            float h2 = v.lane(2) + v.lane(10);
+            float h3 = v.lane(3) + v.lane(11);
+            float h4 = v.lane(4) + v.lane(12);
+            float h5 = v.lane(5) + v.lane(13);
+            float h6 = v.lane(6) + v.lane(14);
+            float h7 = v.lane(7) + v.lane(15);
+            return tree8(h0, h1, h2, h3, h4, h5, h6, h7);
+        }
+        v = s0.add(s1);
+        return tree8(v.lane(0), v.lane(1), v.lane(2), v.lane(3), v.lane(4), v.lane(5), v.lane(6), v.lane(7));
+    }
+
+    private static float tree8(float h0, float h1, float h2, float h3, float h4, float h5, float h6, float h7) {
+        return ((h0 + h4) + (h2 + h6)) + ((h1 + h5) + (h3 + h7));
+    }
+
+    private static final FloatVector LOWEST = FloatVector.broadcast(F, PolynomialExp.LOWEST);
+    private static final FloatVector HIGHEST = FloatVector.broadcast(F, PolynomialExp.HIGHEST);
+    private static final FloatVector LOG2E = FloatVector.broadcast(F, PolynomialExp.LOG2E);
+    private static final FloatVector ROUND = FloatVector.broadcast(F, PolynomialExp.ROUND);
+    private static final FloatVector MINUS_LN2_HI = FloatVector.broadcast(F, -PolynomialExp.LN2_HI);
+    private static final FloatVector MINUS_LN2_LO = FloatVector.broadcast(F, -PolynomialExp.LN2_LO);
+    private static final FloatVector C7 = FloatVector.broadcast(F, PolynomialExp.C7);
+    private static final FloatVector C6 = FloatVector.broadcast(F, PolynomialExp.C6);
+    private static final FloatVector C5 = FloatVector.broadcast(F, PolynomialExp.C5);
+    private static final FloatVector C4 = FloatVector.broadcast(F, PolynomialExp.C4);
+    private static final FloatVector C3 = FloatVector.broadcast(F, PolynomialExp.C3);
+    private static final FloatVector C2 = FloatVector.broadcast(F, PolynomialExp.C2);
+    private static final FloatVector ONE = FloatVector.broadcast(F, 1f);
+
+    /**
+     * {@link PolynomialExp#exp} lane by lane, with the same operations. Constants are vectors:
+     * scalar operands of lanewise operations measured several times slower here.
+     */
+    private static FloatVector exp(FloatVector x) {
+        x = x.max(LOWEST).min(HIGHEST);
+        FloatVector t = x.fma(LOG2E, ROUND);
+        FloatVector n = t.sub(ROUND);
+        FloatVector r = n.fma(MINUS_LN2_HI, x);
+        r = n.fma(MINUS_LN2_LO, r);
+        FloatVector p = C7.fma(r, C6);
+        p = p.fma(r, C5);
+        p = p.fma(r, C4);
+        p = p.fma(r, C3);
+        p = p.fma(r, C2);
+        p = p.fma(r, ONE);
+        p = p.fma(r, ONE);
+        IntVector e = t.viewAsIntegralLanes().sub(PolynomialExp.ROUND_BITS);
+        IntVector e1 = e.lanewise(VectorOperators.ASHR, 1);
+        IntVector e2 = e.sub(e1);
+        FloatVector f1 = e1.add(127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes();
+        FloatVector f2 = e2.add(127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes();
+        return p.mul(f1).mul(f2);
+    }
+
+    @Override
+    public void accumulateProduct(float[] p, int rows, int inner, float[] b, int n, float[] c, int cOff) {
+        product(p, rows, inner, 1, inner, b, n, c, cOff);
+    }
+
+    @Override
+    public void accumulateTransposedProduct(float[] p, int rows, int cols, float[] b, int n, float[] c, int cOff) {
+        product(p, cols, 1, cols, rows, b, n, c, cOff);
+    }
+
+    /**
+     * c[cOff + i·n + x] += Σ_u w(i, u) · b[u·n + x] for i &lt; outRows, u &lt; steps, with the weight
+     * w(i, u) = p[i·rowStride + u·stepStride], summed in chunks of {@link #CHUNK} steps.
+     */
+    private static void product(float[] p, int outRows, int rowStride, int stepStride, int steps, float[] b, int n,
+            float[] c, int cOff) {
+        for (int u0 = 0; u0 < steps; u0 += CHUNK) {
+            int u1 = Math.min(steps, u0 + CHUNK);
+            int i = 0;
+            for (; i + MR <= outRows; i += MR) {
+                int x = 0;
+                for (; x + NR * L <= n; x += NR * L) {
+                    product4x4(p, i * rowStride, rowStride, stepStride, u0, u1, b, n, x, c, cOff + i * n + x);
+                }
+                for (; x < n; x += L) {
+                    product4x1(p, i * rowStride, rowStride, stepStride, u0, u1, b, n, x, c, cOff + i * n + x,
+                            F.indexInRange(x, n));
+                }
+            }
+            for (; i < outRows; i++) {
+                for (int x = 0; x < n; x += L) {
+                    product1x1(p, i * rowStride, stepStride, u0, u1, b, n, x, c, cOff + i * n + x,
+                            F.indexInRange(x, n));
+                }
+            }
+        }
+    }
+
+    private static void product4x4(float[] p, int p0, int rowStride, int stepStride, int u0, int u1, float[] b, int n,
+            int x, float[] c, int c0) {
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        for (int u = u0; u < u1; u++) {
+            int bb = u * n + x;
+            FloatVector v0 = FloatVector.fromArray(F, b, bb);
+            FloatVector v1 = FloatVector.fromArray(F, b, bb + L);
+            FloatVector v2 = FloatVector.fromArray(F, b, bb + 2 * L);
+            FloatVector v3 = FloatVector.fromArray(F, b, bb + 3 * L);
+            int pu = p0 + u * stepStride;
+            FloatVector w = FloatVector.broadcast(F, p[pu]);
+            a00 = v0.fma(w, a00);
+            a01 = v1.fma(w, a01);
+            a02 = v2.fma(w, a02);
+            a03 = v3.fma(w, a03);
+            w = FloatVector.broadcast(F, p[pu + rowStride]);
+            a10 = v0.fma(w, a10);
+            a11 = v1.fma(w, a11);
+            a12 = v2.fma(w, a12);
+            a13 = v3.fma(w, a13);
+            w = FloatVector.broadcast(F, p[pu + 2 * rowStride]);
+            a20 = v0.fma(w, a20);
+            a21 = v1.fma(w, a21);
+            a22 = v2.fma(w, a22);
+            a23 = v3.fma(w, a23);
+            w = FloatVector.broadcast(F, p[pu + 3 * rowStride]);
+            a30 = v0.fma(w, a30);
+            a31 = v1.fma(w, a31);
+            a32 = v2.fma(w, a32);
+            a33 = v3.fma(w, a33);
+        }
+        // c += a, written out: a helper taking vectors would box them when not inlined
+        int c1 = c0 + n;
+        int c2 = c1 + n;
+        int c3 = c2 + n;
+        FloatVector.fromArray(F, c, c0).add(a00).intoArray(c, c0);
+        FloatVector.fromArray(F, c, c0 + L).add(a01).intoArray(c, c0 + L);
+        FloatVector.fromArray(F, c, c0 + 2 * L).add(a02).intoArray(c, c0 + 2 * L);
+        FloatVector.fromArray(F, c, c0 + 3 * L).add(a03).intoArray(c, c0 + 3 * L);
+        FloatVector.fromArray(F, c, c1).add(a10).intoArray(c, c1);
+        FloatVector.fromArray(F, c, c1 + L).add(a11).intoArray(c, c1 + L);
+        FloatVector.fromArray(F, c, c1 + 2 * L).add(a12).intoArray(c, c1 + 2 * L);
+        FloatVector.fromArray(F, c, c1 + 3 * L).add(a13).intoArray(c, c1 + 3 * L);
+        FloatVector.fromArray(F, c, c2).add(a20).intoArray(c, c2);
+        FloatVector.fromArray(F, c, c2 + L).add(a21).intoArray(c, c2 + L);
+        FloatVector.fromArray(F, c, c2 + 2 * L).add(a22).intoArray(c, c2 + 2 * L);
+        FloatVector.fromArray(F, c, c2 + 3 * L).add(a23).intoArray(c, c2 + 3 * L);
+        FloatVector.fromArray(F, c, c3).add(a30).intoArray(c, c3);
+        FloatVector.fromArray(F, c, c3 + L).add(a31).intoArray(c, c3 + L);
+        FloatVector.fromArray(F, c, c3 + 2 * L).add(a32).intoArray(c, c3 + 2 * L);
+        FloatVector.fromArray(F, c, c3 + 3 * L).add(a33).intoArray(c, c3 + 3 * L);
+    }
+
+    private static void product4x1(float[] p, int p0, int rowStride, int stepStride, int u0, int u1, float[] b, int n,
+            int x, float[] c, int c0, VectorMask<Float> m) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        for (int u = u0; u < u1; u++) {
+            FloatVector v = FloatVector.fromArray(F, b, u * n + x, m);
+            int pu = p0 + u * stepStride;
+            a0 = v.fma(FloatVector.broadcast(F, p[pu]), a0);
+            a1 = v.fma(FloatVector.broadcast(F, p[pu + rowStride]), a1);
+            a2 = v.fma(FloatVector.broadcast(F, p[pu + 2 * rowStride]), a2);
+            a3 = v.fma(FloatVector.broadcast(F, p[pu + 3 * rowStride]), a3);
+        }
+        FloatVector.fromArray(F, c, c0, m).add(a0).intoArray(c, c0, m);
+        FloatVector.fromArray(F, c, c0 + n, m).add(a1).intoArray(c, c0 + n, m);
+        FloatVector.fromArray(F, c, c0 + 2 * n, m).add(a2).intoArray(c, c0 + 2 * n, m);
+        FloatVector.fromArray(F, c, c0 + 3 * n, m).add(a3).intoArray(c, c0 + 3 * n, m);
+    }
+
+    private static void product1x1(float[] p, int p0, int stepStride, int u0, int u1, float[] b, int n, int x,
+            float[] c, int c0, VectorMask<Float> m) {
+        FloatVector a = FloatVector.zero(F);
+        for (int u = u0; u < u1; u++) {
+            a = FloatVector.fromArray(F, b, u * n + x, m).fma(FloatVector.broadcast(F, p[p0 + u * stepStride]), a);
+        }
+        FloatVector.fromArray(F, c, c0, m).add(a).intoArray(c, c0, m);
+    }
+}

@@ -5,8 +5,12 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.ringattention.tensor.Npy;
 
 /**
@@ -74,6 +78,26 @@ final class AtomicOutputs implements AutoCloseable {
         Path abs = target.toAbsolutePath();
         Path temp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
         staged.add(new Staged(target, temp));
+        permissionsFor(abs, temp);
         return temp;
+    }
+
+    /**
+     * Temporary files are created owner-only (0600): give the new file the permissions of the
+     * file it replaces, or rw-r--r-- (what the usual umask gives) for a new file. No-op off POSIX.
+     */
+    private static void permissionsFor(Path target, Path temp) throws IOException {
+        if (!Files.getFileStore(temp).supportsFileAttributeView(PosixFileAttributeView.class)) {
+            return;
+        }
+        Set<PosixFilePermission> perms = PosixFilePermissions.fromString("rw-r--r--");
+        if (Files.isRegularFile(target)) {
+            try {
+                perms = Files.getPosixFilePermissions(target);
+            } catch (IOException ignored) {
+                // keep the default
+            }
+        }
+        Files.setPosixFilePermissions(temp, perms);
     }
 }

@@ -124,19 +124,22 @@ final class AttendCommand implements Callable<Integer> {
         long[] oShape = qIn.array().shape();
         long[] lseShape = Arrays.copyOf(oShape, oShape.length - 1);
         String what;
-        try (AtomicOutputs outputs = new AtomicOutputs()) {
+        try (AtomicOutputs outputs = new AtomicOutputs();
+             Progress progress = Progress.start(spec.commandLine().getErr(), "attend", doIn != null ? 3 : 2, quiet)) {
             if (float64) {
                 VanillaAttention oracle = VanillaAttention.oracle();
                 double[] qd = qIn.toDoubles();
                 double[] kd = kIn.toDoubles();
                 double[] vd = vIn.toDoubles();
                 VanillaAttention.Result r = oracle.forward(shape, attention, qd, kd, vd);
+                progress.step("forward done");
                 outputs.stage(out, oShape, r.out());
                 if (lse != null) {
                     outputs.stage(lse, lseShape, r.lse());
                 }
                 if (doIn != null) {
                     VanillaAttention.Grads g = oracle.backward(shape, attention, qd, kd, vd, doIn.toDoubles());
+                    progress.step("backward done");
                     outputs.stage(dq, oShape, g.dq());
                     outputs.stage(dk, kIn.array().shape(), g.dk());
                     outputs.stage(dv, vIn.array().shape(), g.dv());
@@ -148,12 +151,14 @@ final class AttendCommand implements Callable<Integer> {
                 Tensor kt = kIn.toTensor();
                 Tensor vt = vIn.toTensor();
                 AttentionOutput r = engine.forward(qt, kt, vt, attention);
+                progress.step("forward done");
                 outputs.stage(out, oShape, r.out().toArray());
                 if (lse != null) {
                     outputs.stage(lse, lseShape, r.lse());
                 }
                 if (doIn != null) {
                     Gradients g = engine.backward(qt, kt, vt, r, doIn.toTensor(), attention);
+                    progress.step("backward done");
                     outputs.stage(dq, oShape, g.dq().toArray());
                     outputs.stage(dk, kIn.array().shape(), g.dk().toArray());
                     outputs.stage(dv, vIn.array().shape(), g.dv().toArray());
@@ -162,6 +167,7 @@ final class AttendCommand implements Callable<Integer> {
                         + " kernels";
             }
             outputs.commit();
+            progress.step("written");
         }
         if (!quiet) {
             spec.commandLine().getErr().printf("attend: %s, %s, %s%s in %.3f s -> %s%n", shape, attention, what,

@@ -25,6 +25,9 @@ import java.util.Arrays;
  * {@value #CHUNK} terms, as a blocked matrix product sums them; the softmax denominator l by
  * NumPy's pairwise summation.
  *
+ * <p>exp and log are {@link StrictMath}'s, so the oracle gives the same bits on every machine and
+ * golden data regenerates byte for byte.
+ *
  * <p>Layout: plain {@code double[]} arrays, row-major [B, H, N, d] for tensors and [B, H, N] for
  * LSE; float32 results are held in doubles exactly.
  */
@@ -132,7 +135,7 @@ public final class VanillaAttention {
                     }
                     for (int j = 0; j < nk; j++) {
                         int ij = i * nk + j;
-                        p[ij] = lse == Double.NEGATIVE_INFINITY ? 0 : r(Math.exp(r(p[ij] - lse)));
+                        p[ij] = lse == Double.NEGATIVE_INFINITY ? 0 : r(StrictMath.exp(r(p[ij] - lse)));
                         double dp = 0;
                         for (int x = 0; x < d; x++) {
                             dp = r(dp + dOut[qBase + i * d + x] * v[kvBase + j * d + x]);
@@ -220,11 +223,11 @@ public final class VanillaAttention {
                 continue;
             }
             for (int j = 0; j < nk; j++) {
-                s[row + j] = r(Math.exp(r(s[row + j] - m)));
+                s[row + j] = r(StrictMath.exp(r(s[row + j] - m)));
             }
             double l = pairwiseSum(s, row, nk);
             rowSums[i] = l;
-            lse[lseOff + i] = r(m + Math.log(l));
+            lse[lseOff + i] = r(m + StrictMath.log(l));
         }
     }
 

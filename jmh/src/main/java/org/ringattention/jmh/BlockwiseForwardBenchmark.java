@@ -17,12 +17,12 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.ringattention.attention.AttentionOutput;
 import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.BlockwiseAttention;
-import org.ringattention.kernel.Kernels;
 import org.ringattention.tensor.Tensor;
 
 /**
- * Time of one blockwise forward pass (full, non-causal attention) over float32 q, k, v of shape
- * [1, 1, seq, dim]. Throughput: GFLOP/s = 4 · seq² · dim · heads / seconds / 1e9 (heads = 1 here).
+ * Time of one blockwise forward pass over float32 q, k, v of shape [1, heads, seq, dim] (full
+ * attention unless {@code causal}). Throughput: GFLOP/s = 4 · seq² · dim · heads / seconds / 1e9,
+ * half of it when causal.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -48,6 +48,24 @@ public class BlockwiseForwardBenchmark {
     @Param({"64"})
     public int blockKv;
 
+    /** Heads (queries and keys/values). */
+    @Param({"1"})
+    public int heads;
+
+    /** Threads of the engine. */
+    @Param({"1", "2"})
+    public int threads;
+
+    /** Tile kernels: preferred or scalar. */
+    @Param({"preferred", "scalar"})
+    public String kernels;
+
+    /** Causal mask. */
+    @Param({"false"})
+    public boolean causal;
+
+    private AttentionSpec spec;
+
     private Tensor q;
     private Tensor k;
     private Tensor v;
@@ -60,19 +78,20 @@ public class BlockwiseForwardBenchmark {
         q = randomTensor(random);
         k = randomTensor(random);
         v = randomTensor(random);
-        attention = new BlockwiseAttention(Kernels.preferred(), blockQ, blockKv);
+        attention = new BlockwiseAttention(Inputs.kernels(kernels), blockQ, blockKv, threads);
+        spec = AttentionSpec.DEFAULT.withCausal(causal);
     }
 
     private Tensor randomTensor(SplittableRandom random) {
-        float[] data = new float[seq * dim];
+        float[] data = new float[heads * seq * dim];
         for (int i = 0; i < data.length; i++) {
             data[i] = (float) (random.nextDouble() * 2.0 - 1.0);
         }
-        return Tensor.wrap(data, 1, 1, seq, dim);
+        return Tensor.wrap(data, 1, heads, seq, dim);
     }
 
     @Benchmark
     public AttentionOutput forward() {
-        return attention.forward(q, k, v, AttentionSpec.DEFAULT);
+        return attention.forward(q, k, v, spec);
     }
 }

@@ -1,0 +1,42 @@
+package org.ringattention.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** Runs the command line in-process and keeps what it printed. */
+record CliRun(int code, String out, String err) {
+
+    static CliRun of(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(args, new PrintWriter(out), new PrintWriter(err));
+        return new CliRun(code, out.toString(), err.toString());
+    }
+
+    /** stderr is one line (besides picocli's "Try ... --help" hint) containing every fragment, no stack trace. */
+    CliRun assertOneLineError(int expectedCode, String... fragments) {
+        assertThat(code).as("exit code; stderr: %s", err).isEqualTo(expectedCode);
+        List<String> lines = err.lines().filter(l -> !l.startsWith("Try '")).toList();
+        assertThat(lines).as(err).hasSize(1);
+        assertThat(lines.get(0)).startsWith("ring-attention: ").doesNotContain("Exception").doesNotContain("\tat ");
+        for (String f : fragments) {
+            assertThat(lines.get(0)).contains(f);
+        }
+        return this;
+    }
+
+    /** The repository's golden-data folder, found upwards from the working directory. */
+    static Path goldenDir() {
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.isRegularFile(p.resolve("golden-data/manifest.json"))) {
+                return p.resolve("golden-data");
+            }
+        }
+        throw new IllegalStateException("no golden-data/manifest.json above the working directory");
+    }
+}

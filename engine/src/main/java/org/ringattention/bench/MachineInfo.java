@@ -1,0 +1,46 @@
+package org.ringattention.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** What to print beside benchmark numbers: the CPU model and the Java runtime. */
+public final class MachineInfo {
+
+    private MachineInfo() {
+    }
+
+    /**
+     * The CPU model: the first "model name" of {@code /proc/cpuinfo} (Linux), else the OS
+     * architecture and processor count.
+     */
+    public static String cpuModel() {
+        try {
+            List<String> lines = Files.readAllLines(Path.of("/proc/cpuinfo"));
+            for (String line : lines) {
+                int colon = line.indexOf(':');
+                if (colon > 0 && line.substring(0, colon).trim().equals("model name")) {
+                    String model = line.substring(colon + 1).trim().replaceAll("\\s+", " ");
+                    if (!model.isEmpty()) {
+                        return model;
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or not readable: fall through
+        }
+        return System.getProperty("os.arch") + " (" + Runtime.getRuntime().availableProcessors() + " processors)";
+    }
+
+    /** For example "25.0.1+8-LTS (OpenJDK 64-Bit Server VM, Eclipse Adoptium)". */
+    public static String javaVersion() {
+        return Runtime.version() + " (" + System.getProperty("java.vm.name") + ", " + System.getProperty("java.vendor")
+                + ")";
+    }
+
+    /** Processors available to this JVM. */
+    public static int processors() {
+        return Runtime.getRuntime().availableProcessors();
+    }
+}

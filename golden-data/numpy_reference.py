@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+# Copyright the ring-attention authors. Licensed under the Apache License 2.0.
+"""Independent check of the golden set: attention in float64 NumPy, written from the semantics in
+the project's README.md (not from the Java code), compared with the stored reference outputs.
+
+    python3 golden-data/numpy_reference.py [--dir golden-data] [--quiet]
+
+For every case of manifest.json it loads the inputs, computes O, LSE, dQ, dK, dV and requires
+
+    max |numpy - reference| <= numpy_relative * max |reference|     (numpy_relative = 1e-10)
+
+with -inf in LSE (a query row that sees no key) at exactly the same places. Prints one line per
+case and a summary line "numpy cross-check: N passed, M failed"; exits 0 when every case passes,
+1 when one fails, 2 when the set cannot be read.
+
+Semantics (README.md, "Semantics" and "Formulas"):
+  q [B, Hq, Nq, d], k and v [B, Hkv, Nk, d]; query head h reads key/value head h // (Hq // Hkv).
+  S = scale * q k^T, scale defaulting to 1/sqrt(d).
+  causal is bottom-right aligned: query i sits at p = i + Nk - Nq and sees keys j <= p;
+  a window W (implies causal) keeps keys p - W < j <= p; segment ids keep keys of the query's segment.
+  O = softmax(S) v over the visible keys, LSE = log sum exp S (natural log); a row that sees no key
+  has O = 0, LSE = -inf and zero gradients.
+  Backward, for the loss sum(dO * O): D = rowsum(dO * O), P = exp(S - LSE), dV = P^T dO,
+  dP = dO v^T, dS = P * (dP - D), dQ = scale dS k, dK = scale dS^T q; with GQA, dK and dV of a
+  key/value head sum over the query heads that read it.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+OUTPUTS = ("o", "lse", "dq", "dk", "dv")
+
+
+def visible_keys(nq, nk, causal, window, seg_row):
+    """Boolean [nq, nk]: which keys each query row sees."""
+    pos = np.arange(nq)[:, None] + (nk - nq)  # absolute position of each query row
+    key = np.arange(nk)[None, :]
+    vis = np.ones((nq, nk), dtype=bool)
+    if causal or window > 0:
+        vis &= key <= pos
+    if window > 0:
+        vis &= key > pos - window
+    if seg_row is not None:
+        vis &= seg_row[:, None] == seg_row[None, :]
+    return vis
+
+
+def attention(q, k, v, do, scale, causal, window, segments):
+    """Forward and backward in float64; returns dict of o, lse, dq, dk, dv."""
+    batch, hq, nq, d = q.shape
+    _, hkv, nk, _ = k.shape
+    group = hq // hkv
+    o = np.zeros_like(q)
+    lse = np.full((batch, hq, nq), -np.inf)
+    dq = np.zeros_like(q)
+    dk = np.zeros_like(k)
+    dv = np.zeros_like(v)
+    for b in range(batch):
+        vis = visible_keys(nq, nk, causal, window, None if segments is None else segments[b])
+        sees = vis.any(axis=1)
+        for h in range(hq):
+            g = h // group
+            s = scale * (q[b, h] @ k[b, g].T)
+            s = np.where(vis, s, -np.inf)
+            m = np.where(sees, s.max(axis=1, initial=-np.inf), 0.0)
+            e = np.where(vis, np.exp(s - m[:, None]), 0.0)
+            l = e.sum(axis=1)
+            safe_l = np.where(sees, l, 1.0)
+            p = e / safe_l[:, None]  # softmax rows; all-zero rows for queries that see nothing
+            o[b, h] = p @ v[b, g]
+            lse[b, h] = np.where(sees, m + np.log(safe_l), -np.inf)
+
+            delta = (do[b, h] * o[b, h]).sum(axis=1)
+            dp = do[b, h] @ v[b, g].T
+            ds = p * (dp - delta[:, None])
+            dv[b, g] += p.T @ do[b, h]
+            dq[b, h] = scale * (ds @ k[b, g])
+            dk[b, g] += scale * (ds.T @ q[b, h])
+    return {"o": o, "lse": lse, "dq": dq, "dk": dk, "dv": dv}
+
+
+def load(folder, relative, shape, dtypes):
+    path = os.path.join(folder, relative)
+    arr = np.load(path, allow_pickle=False)
+    if tuple(arr.shape) != tuple(shape):
+        raise ValueError(f"{path}: shape {arr.shape} differs from the manifest's {tuple(shape)}")
+    if arr.dtype.name not in dtypes:
+        raise ValueError(f"{path}: dtype {arr.dtype.name}, expected {' or '.join(dtypes)}")
+    return arr
+
+
+def check_case(folder, case, rel):
+    """Returns (ok, message)."""
+    sh = case["shape"]
+    b, hq, hkv, nq, nk, d = (sh[x] for x in ("batch", "q_heads", "kv_heads", "q_len", "kv_len", "dim"))
+    files = case["files"]
+    dt = (case["dtype"],)
+    q = load(folder, files["q"], (b, hq, nq, d), dt).astype(np.float64)
+    k = load(folder, files["k"], (b, hkv, nk, d), dt).astype(np.float64)
+    v = load(folder, files["v"], (b, hkv, nk, d), dt).astype(np.float64)
+    do = load(folder, files["do"], (b, hq, nq, d), dt).astype(np.float64)
+    mask = case["mask"]
+    segments = None
+    if mask["segments"] != "none":
+        segments = load(folder, files["segments"], (b, nq), (mask["segment_dtype"],)).astype(np.int64)
+    scale = 1.0 / np.sqrt(d) if case["scale_is_default"] else float(case["scale"])
+    if case["scale_is_default"] and abs(scale - case["scale"]) > 1e-15 * scale:
+        return False, f"manifest scale {case['scale']} is not 1/sqrt({d})"
+
+    mine = attention(q, k, v, do, scale, mask["causal"], mask["window"], segments)
+    shapes = {"o": (b, hq, nq, d), "lse": (b, hq, nq), "dq": (b, hq, nq, d), "dk": (b, hkv, nk, d),
+              "dv": (b, hkv, nk, d)}
+    worst = []
+    ok = True
+    for name in OUTPUTS:
+        ref = load(folder, files[name], shapes[name], ("float64",))
+        got = mine[name]
+        ref_inf = np.isinf(ref)
+        if not np.array_equal(ref_inf, np.isinf(got)) or not np.array_equal(ref[ref_inf], got[ref_inf]):
+            return False, f"{name}: infinities differ (reference has {int(ref_inf.sum())})"
+        if np.isnan(ref).any():
+            return False, f"{name}: the reference holds NaN"
+        finite = ~ref_inf
+        scale_ref = np.abs(ref[finite]).max(initial=0.0)
+        err = np.abs(ref[finite] - got[finite]).max(initial=0.0)
+        relative = err / scale_ref if scale_ref > 0 else err
+        worst.append(f"{name} {relative:.1e}")
+        if not relative <= rel:
+            ok = False
+    empty = int(np.isinf(mine["lse"]).sum())
+    if empty != case["rows_seeing_no_key"]:
+        return False, f"{empty} rows see no key, the manifest says {case['rows_seeing_no_key']}"
+    return ok, "max |numpy - ref| / max|ref|: " + ", ".join(worst)
+
+
+def main(argv):
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dir", default=here, help="the golden set's folder (default: this script's folder)")
+    parser.add_argument("--quiet", action="store_true", help="print only failures and the summary")
+    args = parser.parse_args(argv)
+    manifest_path = os.path.join(args.dir, "manifest.json")
+    try:
+        with open(manifest_path, encoding="utf-8") as f:
+            manifest = json.load(f)
+        rel = float(manifest["tolerance"]["numpy_relative"])
+        cases = manifest["cases"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print(f"numpy cross-check: cannot read {manifest_path}: {e}", file=sys.stderr)
+        return 2
+    passed = failed = 0
+    for case in cases:
+        try:
+            ok, message = check_case(args.dir, case, rel)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            ok, message = False, str(e)
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+        if not ok or not args.quiet:
+            print(f"{'ok  ' if ok else 'FAIL'} {case.get('name', '?'):<28} {message}")
+    print(f"numpy cross-check: {passed} passed, {failed} failed (NumPy {np.__version__}, tolerance {rel:g} x max|ref|)")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

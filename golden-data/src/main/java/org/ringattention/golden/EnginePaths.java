@@ -1,0 +1,63 @@
+package org.ringattention.golden;
+
+import org.ringattention.attention.AttentionOutput;
+import org.ringattention.attention.AttentionShape;
+import org.ringattention.attention.AttentionSpec;
+import org.ringattention.attention.BlockwiseAttention;
+import org.ringattention.attention.Gradients;
+import org.ringattention.attention.VanillaAttention;
+import org.ringattention.kernel.Kernels;
+import org.ringattention.tensor.Tensor;
+
+/** Runs the engine's paths on a case's inputs and returns all five outputs as doubles. */
+public final class EnginePaths {
+
+    private EnginePaths() {
+    }
+
+    /** The float64 oracle on the stored values: the reference. */
+    public static Outputs reference(GoldenCase c, CaseInputs in) {
+        return vanilla(VanillaAttention.oracle(), c, in.q(), in.k(), in.v(), in.dOut(), c.spec(in.segmentIds(c)));
+    }
+
+    /**
+     * The baseline of the accuracy rule: plain float32 vanilla attention (every operation rounded to
+     * float32) on the inputs rounded to float32.
+     */
+    public static Outputs baseline(GoldenCase c, CaseInputs in) {
+        return vanilla(new VanillaAttention(VanillaAttention.Precision.FLOAT32), c,
+                CaseInputs.roundedToFloat(in.q()), CaseInputs.roundedToFloat(in.k()),
+                CaseInputs.roundedToFloat(in.v()), CaseInputs.roundedToFloat(in.dOut()), c.spec(in.segmentIds(c)));
+    }
+
+    /** The blockwise float32 engine with the given kernels, block sizes and threads. */
+    public static Outputs blockwise(GoldenCase c, CaseInputs in, Kernels kernels, GoldenCase.Block block,
+            int threads) {
+        BlockwiseAttention engine = new BlockwiseAttention(kernels, block.q(), block.kv(), threads);
+        AttentionSpec spec = c.spec(in.segmentIds(c));
+        Tensor q = Tensor.wrap(CaseInputs.toFloats(in.q()), c.batch(), c.qHeads(), c.qLen(), c.dim());
+        Tensor k = Tensor.wrap(CaseInputs.toFloats(in.k()), c.batch(), c.kvHeads(), c.kvLen(), c.dim());
+        Tensor v = Tensor.wrap(CaseInputs.toFloats(in.v()), c.batch(), c.kvHeads(), c.kvLen(), c.dim());
+        Tensor dOut = Tensor.wrap(CaseInputs.toFloats(in.dOut()), c.batch(), c.qHeads(), c.qLen(), c.dim());
+        AttentionOutput fwd = engine.forward(q, k, v, spec);
+        Gradients g = engine.backward(q, k, v, fwd, dOut, spec);
+        return new Outputs(widen(fwd.out().toArray()), widen(fwd.lse()), widen(g.dq().toArray()),
+                widen(g.dk().toArray()), widen(g.dv().toArray()));
+    }
+
+    private static Outputs vanilla(VanillaAttention attention, GoldenCase c, double[] q, double[] k, double[] v,
+            double[] dOut, AttentionSpec spec) {
+        AttentionShape shape = c.shape();
+        VanillaAttention.Result fwd = attention.forward(shape, spec, q, k, v);
+        VanillaAttention.Grads g = attention.backward(shape, spec, q, k, v, dOut);
+        return new Outputs(fwd.out(), fwd.lse(), g.dq(), g.dk(), g.dv());
+    }
+
+    static double[] widen(float[] x) {
+        double[] d = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            d[i] = x[i];
+        }
+        return d;
+    }
+}

@@ -1,0 +1,359 @@
+package org.ringattention.golden;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.ringattention.attention.AttentionShape;
+import org.ringattention.attention.AttentionSpec;
+import org.ringattention.attention.SegmentIds;
+import org.ringattention.tensor.DType;
+
+/**
+ * The definition of one golden case: everything its data is generated from (shape, mask, scale,
+ * input dtype, seed) and the engine configurations it is checked with (block sizes, threads, ring
+ * devices and layouts).
+ *
+ * @param name          folder name under {@code cases/}: letters, digits, '_' and '-'
+ * @param description   one line for people
+ * @param segments      how segment ids are drawn, or {@link Segments#NONE}
+ * @param segmentDtype  int32 or int64 (ignored without segments)
+ * @param scale         score scale, NaN for the default 1/√d
+ * @param dtype         dtype of the stored inputs q, k, v, dO: float16, float32 or float64
+ * @param queryScale    the standard-normal queries are multiplied by this (sharper softmax)
+ */
+public record GoldenCase(String name, String description, int batch, int qHeads, int kvHeads, int qLen, int kvLen,
+        int dim, boolean causal, int window, Segments segments, DType segmentDtype, double scale, DType dtype,
+        long seed, double queryScale, List<Block> blocks, List<Integer> threads, Ring ring) {
+
+    /** Largest tensor (elements) and score matrix (Nq·Nk) of a case: a golden set stays small. */
+    public static final long MAX_ELEMENTS = 1 << 22;
+
+    /** How segment ids are drawn. */
+    public enum Segments {
+        /** No segment ids. */
+        NONE("none"),
+        /** Runs of consecutive tokens, ids increasing: packed documents. */
+        SORTED("sorted"),
+        /** Each token's id drawn at random from a few values, not sorted. */
+        UNSORTED("unsorted");
+
+        private final String json;
+
+        Segments(String json) {
+            this.json = json;
+        }
+
+        public String json() {
+            return json;
+        }
+
+        static Segments of(String s) {
+            for (Segments x : values()) {
+                if (x.json.equals(s)) {
+                    return x;
+                }
+            }
+            throw new IllegalArgumentException("segments must be none, sorted or unsorted, got '" + s + "'");
+        }
+    }
+
+    /** A block configuration: query block size × key/value block size. */
+    public record Block(int q, int kv) {
+        public Block {
+            if (q < 1 || kv < 1) {
+                throw new IllegalArgumentException("block sizes must be >= 1, got " + q + "x" + kv);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return q + "x" + kv;
+        }
+    }
+
+    /** The ring configurations to check: device counts and sequence layouts. */
+    public record Ring(List<Integer> devices, List<String> layouts) {
+        public Ring {
+            devices = List.copyOf(devices);
+            layouts = List.copyOf(layouts);
+        }
+
+        /** One device, contiguous layout: what there is until the ring engine exists. */
+        public static final Ring SINGLE = new Ring(List.of(1), List.of("contiguous"));
+    }
+
+    public GoldenCase {
+        Objects.requireNonNull(name, "name");
+        if (!name.matches("[A-Za-z0-9_-]{1,64}")) {
+            throw new IllegalArgumentException("case name must be 1 to 64 letters, digits, '_' or '-', got '" + name
+                    + "'");
+        }
+        if (dtype != DType.FLOAT16 && dtype != DType.FLOAT32 && dtype != DType.FLOAT64) {
+            throw new IllegalArgumentException("input dtype must be float16, float32 or float64, got " + dtype);
+        }
+        if (segments != Segments.NONE && segmentDtype != DType.INT32 && segmentDtype != DType.INT64) {
+            throw new IllegalArgumentException("segment dtype must be int32 or int64, got " + segmentDtype);
+        }
+        if (segments != Segments.NONE && qLen != kvLen) {
+            throw new IllegalArgumentException("segments need Nq = Nk, got " + qLen + " and " + kvLen);
+        }
+        if (!(queryScale > 0) || !Double.isFinite(queryScale)) {
+            throw new IllegalArgumentException("query scale must be finite and > 0, got " + queryScale);
+        }
+        if ((long) batch * qHeads * Math.max(qLen, kvLen) * dim > MAX_ELEMENTS || (long) qLen * kvLen > MAX_ELEMENTS) {
+            throw new IllegalArgumentException("case " + name + " is too large for the golden set (at most "
+                    + MAX_ELEMENTS + " elements per tensor and Nq*Nk <= " + MAX_ELEMENTS + ")");
+        }
+        new AttentionShape(batch, qHeads, kvHeads, qLen, kvLen, dim); // validates the sizes
+        new AttentionSpec(scale, causal, window, null); // validates scale and window
+        if (window > 0) {
+            causal = true;
+        }
+        if (blocks.isEmpty() || threads.isEmpty()) {
+            throw new IllegalArgumentException("case " + name + " needs at least one block size and thread count");
+        }
+        for (int t : threads) {
+            if (t < 1) {
+                throw new IllegalArgumentException("thread counts must be >= 1, got " + t);
+            }
+        }
+        blocks = List.copyOf(blocks);
+        threads = List.copyOf(threads);
+        Objects.requireNonNull(ring, "ring");
+    }
+
+    public AttentionShape shape() {
+        return new AttentionShape(batch, qHeads, kvHeads, qLen, kvLen, dim);
+    }
+
+    /** The attention spec, with {@code ids} as the segment ids (null without segments). */
+    public AttentionSpec spec(SegmentIds ids) {
+        return new AttentionSpec(scale, causal, window, ids);
+    }
+
+    /** The scale in force: the given one, or 1/√d. */
+    public double effectiveScale() {
+        return Double.isNaN(scale) ? 1.0 / Math.sqrt(dim) : scale;
+    }
+
+    public boolean hasSegments() {
+        return segments != Segments.NONE;
+    }
+
+    public long[] qShape() {
+        return new long[] {batch, qHeads, qLen, dim};
+    }
+
+    public long[] kvShape() {
+        return new long[] {batch, kvHeads, kvLen, dim};
+    }
+
+    public long[] lseShape() {
+        return new long[] {batch, qHeads, qLen};
+    }
+
+    public long[] segmentShape() {
+        return new long[] {batch, qLen};
+    }
+
+    /** The mask in words: "full", "causal", "window=16", with "+segments(sorted)". */
+    public String maskString() {
+        String m = window > 0 ? "window=" + window : causal ? "causal" : "full";
+        return hasSegments() ? m + "+segments(" + segments.json() + ")" : m;
+    }
+
+    /** The definition as manifest members (the generated parts, files and bounds, come separately). */
+    Map<String, Object> toJson() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", name);
+        m.put("description", description);
+        Map<String, Object> shape = new LinkedHashMap<>();
+        shape.put("batch", batch);
+        shape.put("q_heads", qHeads);
+        shape.put("kv_heads", kvHeads);
+        shape.put("q_len", qLen);
+        shape.put("kv_len", kvLen);
+        shape.put("dim", dim);
+        m.put("shape", shape);
+        Map<String, Object> mask = new LinkedHashMap<>();
+        mask.put("causal", causal);
+        mask.put("window", window);
+        mask.put("segments", segments.json());
+        if (hasSegments()) {
+            mask.put("segment_dtype", segmentDtype.numpyName());
+        }
+        m.put("mask", mask);
+        m.put("scale", effectiveScale());
+        m.put("scale_is_default", Double.isNaN(scale));
+        m.put("dtype", dtype.numpyName());
+        m.put("seed", seed);
+        m.put("query_scale", queryScale);
+        List<Object> bl = new ArrayList<>();
+        for (Block b : blocks) {
+            bl.add(List.of(b.q(), b.kv()));
+        }
+        m.put("blocks", bl);
+        m.put("threads", new ArrayList<Object>(threads));
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("devices", new ArrayList<Object>(ring.devices()));
+        r.put("layouts", new ArrayList<Object>(ring.layouts()));
+        m.put("ring", r);
+        return m;
+    }
+
+    /** Reads the definition members of a manifest case; throws IllegalArgumentException naming the member. */
+    static GoldenCase fromJson(Map<String, Object> m) {
+        JsonFields f = new JsonFields(m, "case");
+        String name = f.string("name");
+        f = new JsonFields(m, "case '" + name + "'");
+        JsonFields shape = f.object("shape");
+        JsonFields mask = f.object("mask");
+        Segments seg = Segments.of(mask.string("segments"));
+        DType segDtype = seg == Segments.NONE ? DType.INT32 : dtype(mask.string("segment_dtype"), "segment_dtype");
+        boolean isDefault = f.bool("scale_is_default");
+        double scale = f.number("scale");
+        List<Block> blocks = new ArrayList<>();
+        for (Object o : f.list("blocks")) {
+            if (!(o instanceof List<?> pair) || pair.size() != 2 || !(pair.get(0) instanceof Long q)
+                    || !(pair.get(1) instanceof Long kv)) {
+                throw new IllegalArgumentException(f.where() + ": 'blocks' must be a list of [block_q, block_kv]"
+                        + " pairs of integers");
+            }
+            blocks.add(new Block(JsonFields.toInt(q, "blocks"), JsonFields.toInt(kv, "blocks")));
+        }
+        List<Integer> threads = new ArrayList<>();
+        for (Object o : f.list("threads")) {
+            if (!(o instanceof Long t)) {
+                throw new IllegalArgumentException(f.where() + ": 'threads' must be a list of integers");
+            }
+            threads.add(JsonFields.toInt(t, "threads"));
+        }
+        JsonFields ring = f.object("ring");
+        List<Integer> devices = new ArrayList<>();
+        for (Object o : ring.list("devices")) {
+            if (!(o instanceof Long d)) {
+                throw new IllegalArgumentException(f.where() + ": 'ring.devices' must be a list of integers");
+            }
+            devices.add(JsonFields.toInt(d, "ring.devices"));
+        }
+        List<String> layouts = new ArrayList<>();
+        for (Object o : ring.list("layouts")) {
+            if (!(o instanceof String s)) {
+                throw new IllegalArgumentException(f.where() + ": 'ring.layouts' must be a list of strings");
+            }
+            layouts.add(s);
+        }
+        GoldenCase c = new GoldenCase(name, f.string("description"), shape.integer("batch"),
+                shape.integer("q_heads"), shape.integer("kv_heads"), shape.integer("q_len"), shape.integer("kv_len"),
+                shape.integer("dim"), mask.bool("causal"), mask.integer("window"), seg, segDtype,
+                isDefault ? Double.NaN : scale, dtype(f.string("dtype"), "dtype"), f.longValue("seed"),
+                f.number("query_scale"), blocks, threads, new Ring(devices, layouts));
+        if (isDefault && scale != c.effectiveScale()) {
+            throw new IllegalArgumentException(f.where() + ": 'scale' is " + scale + " but the default 1/sqrt("
+                    + c.dim() + ") is " + c.effectiveScale());
+        }
+        return c;
+    }
+
+    private static DType dtype(String s, String member) {
+        for (DType t : DType.values()) {
+            if (t.numpyName().equals(s)) {
+                return t;
+            }
+        }
+        throw new IllegalArgumentException("'" + member + "' is not a known dtype: '" + s + "'");
+    }
+
+    /** Builds case definitions with the defaults of the golden set. */
+    static final class Builder {
+        private final String name;
+        private final String description;
+        private int batch = 1;
+        private int qHeads = 1;
+        private int kvHeads = 1;
+        private int qLen;
+        private int kvLen;
+        private int dim;
+        private boolean causal;
+        private int window;
+        private Segments segments = Segments.NONE;
+        private DType segmentDtype = DType.INT32;
+        private double scale = Double.NaN;
+        private DType dtype = DType.FLOAT32;
+        private long seed;
+        private double queryScale = 1;
+        private final List<Block> blocks = new ArrayList<>();
+        private List<Integer> threads = List.of(1, 2);
+
+        Builder(String name, String description, long seed) {
+            this.name = name;
+            this.description = description;
+            this.seed = seed;
+        }
+
+        Builder heads(int b, int hq, int hkv) {
+            batch = b;
+            qHeads = hq;
+            kvHeads = hkv;
+            return this;
+        }
+
+        Builder lengths(int nq, int nk, int d) {
+            qLen = nq;
+            kvLen = nk;
+            dim = d;
+            return this;
+        }
+
+        Builder causal() {
+            causal = true;
+            return this;
+        }
+
+        Builder window(int w) {
+            window = w;
+            causal = true;
+            return this;
+        }
+
+        Builder segments(Segments s, DType t) {
+            segments = s;
+            segmentDtype = t;
+            return this;
+        }
+
+        Builder scale(double s) {
+            scale = s;
+            return this;
+        }
+
+        Builder dtype(DType t) {
+            dtype = t;
+            return this;
+        }
+
+        Builder queryScale(double s) {
+            queryScale = s;
+            return this;
+        }
+
+        Builder blocks(int... qkv) {
+            for (int i = 0; i < qkv.length; i += 2) {
+                blocks.add(new Block(qkv[i], qkv[i + 1]));
+            }
+            return this;
+        }
+
+        Builder threads(Integer... t) {
+            threads = List.of(t);
+            return this;
+        }
+
+        GoldenCase build() {
+            return new GoldenCase(name, description, batch, qHeads, kvHeads, qLen, kvLen, dim, causal, window,
+                    segments, segmentDtype, scale, dtype, seed, queryScale, blocks, threads, Ring.SINGLE);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+package org.ringattention.golden;
+
+import java.util.List;
+import org.ringattention.golden.GoldenCase.Builder;
+import org.ringattention.golden.GoldenCase.Segments;
+import org.ringattention.tensor.DType;
+
+/**
+ * The cases of the golden set. Each covers something an attention implementation can get wrong:
+ * rectangular and degenerate shapes, every mask and their combinations, rows that see no key,
+ * MHA/GQA/MQA, odd head dimensions, a custom scale, sharp softmax, batches, float16 and float64
+ * inputs. Tensors stay small (the set is a few MB); block sizes include ones that do not divide N
+ * and ones larger than N.
+ *
+ * <p>Changing this list changes the golden data: run {@code ring-attention golden generate} and
+ * commit the result (the tests check that the committed files are what the list generates).
+ */
+public final class GoldenCases {
+
+    private GoldenCases() {
+    }
+
+    /** Every case, in manifest order. */
+    public static List<GoldenCase> all() {
+        return List.of(
+                new Builder("tiny_n1_d1", "one query, one key, d = 1: O = v, LSE = scale * q * k", 1001)
+                        .lengths(1, 1, 1).blocks(1, 1, 4, 4).build(),
+                new Builder("causal_d1", "d = 1, causal: every score is a product of two scalars", 1002)
+                        .lengths(29, 29, 1).causal().blocks(1, 1, 4, 7, 32, 32).build(),
+                new Builder("full_mha", "multi-head, no mask", 1003)
+                        .heads(1, 2, 2).lengths(64, 64, 32).blocks(16, 16, 7, 13, 128, 128).build(),
+                new Builder("full_gqa_b2_rect", "batch 2, grouped-query (4 query heads on 2), Nq < Nk, no mask",
+                        1004)
+                        .heads(2, 4, 2).lengths(70, 90, 24).blocks(16, 32, 9, 11, 70, 90).build(),
+                new Builder("causal_gqa_d59", "causal, grouped-query, odd head dimension 59", 1005)
+                        .heads(1, 4, 2).lengths(100, 100, 59).causal().blocks(32, 32, 17, 23, 100, 1).build(),
+                new Builder("causal_short_queries", "causal with Nq < Nk (bottom-right aligned: the last query"
+                        + " sees every key)", 1006)
+                        .heads(1, 2, 2).lengths(37, 120, 16).causal().blocks(8, 16, 37, 120, 5, 7).build(),
+                new Builder("causal_empty_rows", "causal with Nq > Nk: the first 83 query rows see no key"
+                        + " (O = 0, LSE = -inf, zero gradients)", 1007)
+                        .heads(1, 2, 1).lengths(120, 37, 16).causal().blocks(16, 16, 13, 5, 128, 64).build(),
+                new Builder("window16_mqa", "sliding window 16, multi-query (4 query heads on 1)", 1008)
+                        .heads(1, 4, 1).lengths(160, 160, 24).window(16).blocks(32, 32, 15, 17, 160, 160).build(),
+                new Builder("window1", "window 1: each query sees only its own key", 1009)
+                        .heads(1, 2, 2).lengths(50, 50, 8).window(1).blocks(8, 8, 3, 5, 64, 64).build(),
+                new Builder("segments_sorted_int32", "batch 2, packed documents (sorted int32 ids), no causal mask",
+                        1010)
+                        .heads(2, 2, 2).lengths(150, 150, 16).segments(Segments.SORTED, DType.INT32)
+                        .blocks(32, 32, 19, 41, 150, 150).build(),
+                new Builder("segments_unsorted_int64", "unsorted int64 segment ids (one beyond int32), no causal"
+                        + " mask", 1011)
+                        .heads(1, 3, 3).lengths(97, 97, 8).segments(Segments.UNSORTED, DType.INT64)
+                        .blocks(16, 16, 7, 13, 97, 97).build(),
+                new Builder("causal_segments_b2", "batch 2, causal and packed documents, grouped-query",
+                        1012)
+                        .heads(2, 4, 2).lengths(128, 128, 32).causal().segments(Segments.SORTED, DType.INT32)
+                        .blocks(32, 32, 48, 20, 128, 128).build(),
+                new Builder("window_segments_unsorted", "window 12 and unsorted segment ids, grouped-query", 1013)
+                        .heads(1, 2, 1).lengths(90, 90, 16).window(12).segments(Segments.UNSORTED, DType.INT32)
+                        .blocks(16, 16, 10, 7, 90, 90).build(),
+                new Builder("full_gqa_d111", "no mask, grouped-query (4 on 2), odd head dimension 111", 1014)
+                        .heads(1, 4, 2).lengths(67, 67, 111).blocks(16, 16, 27, 10, 67, 67).build(),
+                new Builder("causal_mqa_d128", "causal, multi-query (3 on 1), d = 128", 1015)
+                        .heads(1, 3, 1).lengths(64, 64, 128).causal().blocks(16, 16, 24, 40, 64, 64).build(),
+                new Builder("causal_n1025_d4", "causal, N = 1025 (one past a power of two), d = 4", 1016)
+                        .lengths(1025, 1025, 4).causal().blocks(128, 128, 100, 37, 1025, 1025).build(),
+                new Builder("custom_scale", "scale 0.9 instead of 1/sqrt(16) = 0.25 (sharper softmax), Nq < Nk",
+                        1017)
+                        .heads(1, 2, 2).lengths(33, 47, 16).scale(0.9).blocks(8, 8, 33, 47, 1, 1).build(),
+                new Builder("sharp_queries", "queries x 8: nearly one-hot softmax rows, causal", 1018)
+                        .heads(1, 2, 2).lengths(64, 64, 32).causal().queryScale(8).blocks(16, 16, 11, 29, 64, 64)
+                        .build(),
+                new Builder("float64_inputs", "float64 inputs (the float32 paths round them), causal, Nq < Nk,"
+                        + " multi-query", 1019)
+                        .heads(1, 2, 1).lengths(48, 56, 20).causal().dtype(DType.FLOAT64).blocks(16, 16, 7, 9, 64, 64)
+                        .build(),
+                new Builder("float16_inputs", "float16 inputs (exact in float32), no mask", 1020)
+                        .heads(1, 2, 2).lengths(40, 40, 16).dtype(DType.FLOAT16).blocks(8, 8, 13, 6, 40, 40)
+                        .build());
+    }
+}

@@ -91,10 +91,12 @@ public final class BlockwiseAttention {
         int qBlocks = p.qBlocks();
         Workspace[] ws = workspaces(p);
         float[] kPacked = packBlocks(p, p.k);
+        // Last query blocks first: under a causal mask they carry the most work, and starting them
+        // early keeps a worker from being left alone with one at the end.
         ParallelTasks.run(p.shape.batch() * p.shape.qHeads() * qBlocks, ws, (w, task) -> {
             int head = task / qBlocks;
-            forwardBlock(p, w, kPacked, head / p.shape.qHeads(), head % p.shape.qHeads(), (task % qBlocks) * p.bq,
-                    out, lse);
+            int block = qBlocks - 1 - task % qBlocks;
+            forwardBlock(p, w, kPacked, head / p.shape.qHeads(), head % p.shape.qHeads(), block * p.bq, out, lse);
         });
         long computed = 0;
         long skipped = 0;
@@ -160,7 +162,7 @@ public final class BlockwiseAttention {
         int qBlocks = p.qBlocks();
         ParallelTasks.run(s.batch() * s.qHeads() * qBlocks, ws, (w, task) -> {
             int head = task / qBlocks;
-            queryGradients(bw, w, head / s.qHeads(), head % s.qHeads(), (task % qBlocks) * p.bq, dq);
+            queryGradients(bw, w, head / s.qHeads(), head % s.qHeads(), (qBlocks - 1 - task % qBlocks) * p.bq, dq);
         });
         return new Gradients(dq, dk, dv);
     }

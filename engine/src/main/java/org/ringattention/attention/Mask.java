@@ -1,5 +1,7 @@
 package org.ringattention.attention;
 
+import java.util.Arrays;
+
 /**
  * The one place that decides which keys a query sees.
  *
@@ -102,6 +104,15 @@ public final class Mask {
     public void apply(int b, int i0, int rows, int j0, int cols, float[] scores) {
         for (int r = 0; r < rows; r++) {
             int base = r * cols;
+            if (segments == null) {
+                // causal and window hide a prefix and a suffix of each row: fill them
+                int p = i0 + r + offset;
+                int first = window > 0 ? Math.max(0, Math.min(cols, p - window + 1 - j0)) : 0;
+                int end = causal ? Math.max(first, Math.min(cols, p + 1 - j0)) : cols;
+                Arrays.fill(scores, base, base + first, Float.NEGATIVE_INFINITY);
+                Arrays.fill(scores, base + end, base + cols, Float.NEGATIVE_INFINITY);
+                continue;
+            }
             for (int c = 0; c < cols; c++) {
                 if (!visible(b, i0 + r, j0 + c)) {
                     scores[base + c] = Float.NEGATIVE_INFINITY;

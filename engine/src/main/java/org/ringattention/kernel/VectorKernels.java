@@ -191,9 +191,26 @@ public final class VectorKernels implements Kernels {
         int t = 0;
         if (L == SUM_LANES) {
             for (; t + L <= len; t += L) {
-                FloatVector e = exp(FloatVector.fromArray(F, x, off + t).sub(sh));
-                e.intoArray(x, off + t);
-                s0 = s0.add(e);
+                // exp(x − shift), written out: a call of exp() that C2 does not inline boxes vectors
+                FloatVector y = FloatVector.fromArray(F, x, off + t).sub(sh).max(LOWEST).min(HIGHEST);
+                FloatVector tt = y.fma(LOG2E, ROUND);
+                FloatVector n = tt.sub(ROUND);
+                FloatVector r = n.fma(MINUS_LN2_HI, y);
+                r = n.fma(MINUS_LN2_LO, r);
+                FloatVector p = C7.fma(r, C6);
+                p = p.fma(r, C5);
+                p = p.fma(r, C4);
+                p = p.fma(r, C3);
+                p = p.fma(r, C2);
+                p = p.fma(r, ONE);
+                p = p.fma(r, ONE);
+                IntVector e = tt.viewAsIntegralLanes().sub(PolynomialExp.ROUND_BITS);
+                IntVector e1 = e.lanewise(VectorOperators.ASHR, 1);
+                IntVector e2 = e.sub(e1);
+                p = p.mul(e1.add(127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes())
+                        .mul(e2.add(127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes());
+                p.intoArray(x, off + t);
+                s0 = s0.add(p);
             }
         } else {
             for (; t + 2 * L <= len; t += 2 * L) {

@@ -31,7 +31,8 @@ import org.ringattention.tensor.Tensor;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 1, timeUnit = TimeUnit.SECONDS)
 @Measurement(iterations = 5, time = 1, timeUnit = TimeUnit.SECONDS)
-@Fork(value = 3, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
+@Fork(value = 3, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector",
+    "-Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0"})
 public class BlockwiseBackwardBenchmark {
 
     /** Sequence length N of queries and keys/values (try up to 32768 with -p). */

@@ -32,7 +32,8 @@ import org.ringattention.bench.FmaPeak;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1, timeUnit = TimeUnit.SECONDS)
 @Measurement(iterations = 5, time = 1, timeUnit = TimeUnit.SECONDS)
-@Fork(value = 3, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
+@Fork(value = 3, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector",
+    "-Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0"})
 @OperationsPerInvocation(FmaPeakBenchmark.ITERATIONS * FmaPeak.CHAINS)
 public class FmaPeakBenchmark {
 

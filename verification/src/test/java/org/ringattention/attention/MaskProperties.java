@@ -51,6 +51,30 @@ class MaskProperties {
     }
 
     @Property
+    void applyHidesExactlyThePairsTheRuleHides(@ForAll("problems") Problem p, @ForAll("blocks") int bq,
+            @ForAll("blocks") int bkv) {
+        AttentionShape s = p.shape();
+        Mask mask = Mask.of(p.spec(), s);
+        for (int b = 0; b < s.batch(); b++) {
+            for (int i0 = 0; i0 < s.qLen(); i0 += bq) {
+                int rows = Math.min(bq, s.qLen() - i0);
+                for (int j0 = 0; j0 < s.kvLen(); j0 += bkv) {
+                    int cols = Math.min(bkv, s.kvLen() - j0);
+                    float[] tile = new float[rows * cols];
+                    mask.apply(b, i0, rows, j0, cols, tile);
+                    for (int r = 0; r < rows; r++) {
+                        for (int c = 0; c < cols; c++) {
+                            boolean hidden = tile[r * cols + c] == Float.NEGATIVE_INFINITY;
+                            assertThat(hidden).as("pair (%d, %d) of %s", i0 + r, j0 + c, p)
+                                    .isEqualTo(!mask.visible(b, i0 + r, j0 + c));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Property
     void hiddenTilesAreSkipped(@ForAll("problems") Problem p, @ForAll("blocks") int bq, @ForAll("blocks") int bkv) {
         AttentionShape s = p.shape();
         Mask mask = Mask.of(p.spec(), s);

@@ -123,11 +123,13 @@ public final class BlockwiseAttention {
             }
             w.tilesComputed++;
             p.v.rows(b, g, j0, cols).copyTo(w.v, 0);
-            kernels.scoreTile(w.q, 0, rows, kPacked, p.packedOffset(b, g, j0), cols, d, p.scale, w.s);
-            if (vis == Mask.Visibility.PARTIAL) {
+            boolean full = vis == Mask.Visibility.FULL;
+            kernels.scoreTile(w.q, 0, rows, kPacked, p.packedOffset(b, g, j0), cols, d, p.scale, w.s,
+                    full ? w.rowMax : null);
+            if (!full) {
                 p.mask.apply(b, i0, rows, j0, cols, w.s);
             }
-            w.softmax.absorb(w.s, j0, cols, w.v, kernels);
+            w.softmax.absorb(w.s, j0, cols, w.v, kernels, full ? w.rowMax : null);
         }
         w.softmax.finish(w.o, lse, (b * p.shape.qHeads() + h) * p.shape.qLen() + i0);
         out.rows(b, h, i0, rows).copyFrom(w.o, 0);
@@ -238,7 +240,7 @@ public final class BlockwiseAttention {
         int d = p.shape.dim();
         int rowBase = (b * p.shape.qHeads() + h) * p.shape.qLen() + i0;
         int g = p.shape.kvHead(h);
-        kernels.scoreTile(w.q, 0, rows, bw.kPacked, p.packedOffset(b, g, j0), cols, d, p.scale, w.s);
+        kernels.scoreTile(w.q, 0, rows, bw.kPacked, p.packedOffset(b, g, j0), cols, d, p.scale, w.s, null);
         if (vis == Mask.Visibility.PARTIAL) {
             p.mask.apply(b, i0, rows, j0, cols, w.s);
         }
@@ -250,7 +252,7 @@ public final class BlockwiseAttention {
                 kernels.expShifted(w.s, r * cols, cols, lse);
             }
         }
-        kernels.scoreTile(w.dOut, 0, rows, bw.vPacked, p.packedOffset(b, g, j0), cols, d, 1f, w.ds);
+        kernels.scoreTile(w.dOut, 0, rows, bw.vPacked, p.packedOffset(b, g, j0), cols, d, 1f, w.ds, null);
         for (int r = 0; r < rows; r++) {
             float dr = bw.delta[rowBase + r];
             for (int c = r * cols, end = c + cols; c < end; c++) {
@@ -365,6 +367,7 @@ public final class BlockwiseAttention {
         final float[] v;
         final float[] s;
         final float[] ds;
+        final float[] rowMax;
         final OnlineSoftmax softmax;
         final ChunkedSum gradA;
         final ChunkedSum gradB;
@@ -379,6 +382,7 @@ public final class BlockwiseAttention {
             v = new float[bkv * d];
             s = new float[bq * bkv];
             ds = new float[bq * bkv];
+            rowMax = new float[bq];
             softmax = new OnlineSoftmax(bq, d);
             gradA = new ChunkedSum(Math.max(bq, bkv) * d);
             gradB = new ChunkedSum(bkv * d);

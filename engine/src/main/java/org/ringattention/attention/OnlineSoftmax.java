@@ -51,15 +51,16 @@ final class OnlineSoftmax {
 
     /**
      * Absorbs the score tile {@code s} [rows × cols] (overwritten with P_j) and the value block
-     * {@code v} [cols × d] of keys from position {@code j0}.
+     * {@code v} [cols × d] of keys from position {@code j0}. {@code rowMax} holds each row's largest
+     * score when the score kernel found it, or is null.
      */
-    void absorb(float[] s, int j0, int cols, float[] v, Kernels kernels) {
+    void absorb(float[] s, int j0, int cols, float[] v, Kernels kernels, float[] rowMax) {
         sum.startBlock(0, j0);
         acc.startBlock(0, j0);
         for (int r = 0; r < rows; r++) {
             int off = r * cols;
             float mOld = max[r];
-            float mNew = Math.max(mOld, kernels.max(s, off, cols));
+            float mNew = Math.max(mOld, rowMax != null ? rowMax[r] : kernels.max(s, off, cols));
             if (mNew == Float.NEGATIVE_INFINITY) {
                 Arrays.fill(s, off, off + cols, 0f); // nothing visible yet: exp(−∞ − (−∞)) would be NaN
                 continue;

@@ -43,9 +43,11 @@ public interface Kernels {
     /**
      * {@code s[r·cols + c] = scale · Σ_k q[qOff + r·d + k] · kT[kOff + k·cols + c]} for r &lt; rows,
      * c &lt; cols, with {@code kT} packed by {@link #packTransposed}. The sum runs over k in
-     * increasing order, one fused multiply-add per term.
+     * increasing order, one fused multiply-add per term. When {@code rowMax} is not null it receives
+     * the largest score of each row, found while the scores are still in registers.
      */
-    void scoreTile(float[] q, int qOff, int rows, float[] kT, int kOff, int cols, int d, float scale, float[] s);
+    void scoreTile(float[] q, int qOff, int rows, float[] kT, int kOff, int cols, int d, float scale, float[] s,
+            float[] rowMax);
 
     /** The largest of {@code x[off .. off + len)}; −∞ when all are −∞. */
     float max(float[] x, int off, int len);

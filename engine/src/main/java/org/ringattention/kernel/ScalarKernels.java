@@ -29,15 +29,20 @@ public final class ScalarKernels implements Kernels {
 
     @Override
     public void scoreTile(float[] q, int qOff, int rows, float[] kT, int kOff, int cols, int d, float scale,
-            float[] s) {
+            float[] s, float[] rowMax) {
         for (int r = 0; r < rows; r++) {
             int qr = qOff + r * d;
+            float m = Float.NEGATIVE_INFINITY;
             for (int c = 0; c < cols; c++) {
                 float acc = 0f;
                 for (int k = 0; k < d; k++) {
                     acc = Math.fma(q[qr + k], kT[kOff + k * cols + c], acc);
                 }
                 s[r * cols + c] = scale * acc;
+                m = Math.max(m, s[r * cols + c]);
+            }
+            if (rowMax != null) {
+                rowMax[r] = m;
             }
         }
     }

@@ -65,26 +65,32 @@ public final class VectorKernels implements Kernels {
 
     @Override
     public void scoreTile(float[] q, int qOff, int rows, float[] kT, int kOff, int cols, int d, float scale,
-            float[] s) {
+            float[] s, float[] rowMax) {
+        float[] mx = rowMax;
+        if (mx != null) {
+            java.util.Arrays.fill(mx, 0, rows, Float.NEGATIVE_INFINITY);
+        }
         int r = 0;
         for (; r + MR <= rows; r += MR) {
             int c = 0;
             for (; c + NR * L <= cols; c += NR * L) {
-                scores4x4(q, qOff + r * d, kT, kOff + c, cols, d, scale, s, r * cols + c);
+                scores4x4(q, qOff + r * d, kT, kOff + c, cols, d, scale, s, r * cols + c, mx, r);
             }
             for (; c < cols; c += L) {
-                scores4x1(q, qOff + r * d, kT, kOff + c, cols, d, scale, s, r * cols + c, F.indexInRange(c, cols));
+                scores4x1(q, qOff + r * d, kT, kOff + c, cols, d, scale, s, r * cols + c, F.indexInRange(c, cols), mx,
+                        r);
             }
         }
         for (; r < rows; r++) {
             for (int c = 0; c < cols; c += L) {
-                scores1x1(q, qOff + r * d, kT, kOff + c, cols, d, scale, s, r * cols + c, F.indexInRange(c, cols));
+                scores1x1(q, qOff + r * d, kT, kOff + c, cols, d, scale, s, r * cols + c, F.indexInRange(c, cols), mx,
+                        r);
             }
         }
     }
 
     private static void scores4x4(float[] q, int q0, float[] kT, int k0, int cols, int d, float scale, float[] s,
-            int s0) {
+            int s0, float[] mx, int r) {
         FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
         FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
         FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
@@ -119,29 +125,51 @@ public final class VectorKernels implements Kernels {
             a32 = kv2.fma(b, a32);
             a33 = kv3.fma(b, a33);
         }
+        a00 = a00.mul(scale);
+        a01 = a01.mul(scale);
+        a02 = a02.mul(scale);
+        a03 = a03.mul(scale);
+        a10 = a10.mul(scale);
+        a11 = a11.mul(scale);
+        a12 = a12.mul(scale);
+        a13 = a13.mul(scale);
+        a20 = a20.mul(scale);
+        a21 = a21.mul(scale);
+        a22 = a22.mul(scale);
+        a23 = a23.mul(scale);
+        a30 = a30.mul(scale);
+        a31 = a31.mul(scale);
+        a32 = a32.mul(scale);
+        a33 = a33.mul(scale);
         int s1 = s0 + cols;
         int s2 = s1 + cols;
         int s3 = s2 + cols;
-        a00.mul(scale).intoArray(s, s0);
-        a01.mul(scale).intoArray(s, s0 + L);
-        a02.mul(scale).intoArray(s, s0 + 2 * L);
-        a03.mul(scale).intoArray(s, s0 + 3 * L);
-        a10.mul(scale).intoArray(s, s1);
-        a11.mul(scale).intoArray(s, s1 + L);
-        a12.mul(scale).intoArray(s, s1 + 2 * L);
-        a13.mul(scale).intoArray(s, s1 + 3 * L);
-        a20.mul(scale).intoArray(s, s2);
-        a21.mul(scale).intoArray(s, s2 + L);
-        a22.mul(scale).intoArray(s, s2 + 2 * L);
-        a23.mul(scale).intoArray(s, s2 + 3 * L);
-        a30.mul(scale).intoArray(s, s3);
-        a31.mul(scale).intoArray(s, s3 + L);
-        a32.mul(scale).intoArray(s, s3 + 2 * L);
-        a33.mul(scale).intoArray(s, s3 + 3 * L);
+        a00.intoArray(s, s0);
+        a01.intoArray(s, s0 + L);
+        a02.intoArray(s, s0 + 2 * L);
+        a03.intoArray(s, s0 + 3 * L);
+        a10.intoArray(s, s1);
+        a11.intoArray(s, s1 + L);
+        a12.intoArray(s, s1 + 2 * L);
+        a13.intoArray(s, s1 + 3 * L);
+        a20.intoArray(s, s2);
+        a21.intoArray(s, s2 + L);
+        a22.intoArray(s, s2 + 2 * L);
+        a23.intoArray(s, s2 + 3 * L);
+        a30.intoArray(s, s3);
+        a31.intoArray(s, s3 + L);
+        a32.intoArray(s, s3 + 2 * L);
+        a33.intoArray(s, s3 + 3 * L);
+        if (mx != null) { // max is exact: the order of the lane reduction does not matter
+            mx[r] = Math.max(mx[r], a00.max(a01).max(a02).max(a03).reduceLanes(VectorOperators.MAX));
+            mx[r + 1] = Math.max(mx[r + 1], a10.max(a11).max(a12).max(a13).reduceLanes(VectorOperators.MAX));
+            mx[r + 2] = Math.max(mx[r + 2], a20.max(a21).max(a22).max(a23).reduceLanes(VectorOperators.MAX));
+            mx[r + 3] = Math.max(mx[r + 3], a30.max(a31).max(a32).max(a33).reduceLanes(VectorOperators.MAX));
+        }
     }
 
     private static void scores4x1(float[] q, int q0, float[] kT, int k0, int cols, int d, float scale, float[] s,
-            int s0, VectorMask<Float> m) {
+            int s0, VectorMask<Float> m, float[] mx, int r) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         for (int k = 0; k < d; k++) {
             FloatVector kv = FloatVector.fromArray(F, kT, k0 + k * cols, m);
@@ -150,19 +178,33 @@ public final class VectorKernels implements Kernels {
             a2 = kv.fma(FloatVector.broadcast(F, q[q0 + 2 * d + k]), a2);
             a3 = kv.fma(FloatVector.broadcast(F, q[q0 + 3 * d + k]), a3);
         }
-        a0.mul(scale).intoArray(s, s0, m);
-        a1.mul(scale).intoArray(s, s0 + cols, m);
-        a2.mul(scale).intoArray(s, s0 + 2 * cols, m);
-        a3.mul(scale).intoArray(s, s0 + 3 * cols, m);
+        a0 = a0.mul(scale);
+        a1 = a1.mul(scale);
+        a2 = a2.mul(scale);
+        a3 = a3.mul(scale);
+        a0.intoArray(s, s0, m);
+        a1.intoArray(s, s0 + cols, m);
+        a2.intoArray(s, s0 + 2 * cols, m);
+        a3.intoArray(s, s0 + 3 * cols, m);
+        if (mx != null) {
+            mx[r] = Math.max(mx[r], a0.reduceLanes(VectorOperators.MAX, m));
+            mx[r + 1] = Math.max(mx[r + 1], a1.reduceLanes(VectorOperators.MAX, m));
+            mx[r + 2] = Math.max(mx[r + 2], a2.reduceLanes(VectorOperators.MAX, m));
+            mx[r + 3] = Math.max(mx[r + 3], a3.reduceLanes(VectorOperators.MAX, m));
+        }
     }
 
     private static void scores1x1(float[] q, int q0, float[] kT, int k0, int cols, int d, float scale, float[] s,
-            int s0, VectorMask<Float> m) {
+            int s0, VectorMask<Float> m, float[] mx, int r) {
         FloatVector a = FloatVector.zero(F);
         for (int k = 0; k < d; k++) {
             a = FloatVector.fromArray(F, kT, k0 + k * cols, m).fma(FloatVector.broadcast(F, q[q0 + k]), a);
         }
-        a.mul(scale).intoArray(s, s0, m);
+        a = a.mul(scale);
+        a.intoArray(s, s0, m);
+        if (mx != null) {
+            mx[r] = Math.max(mx[r], a.reduceLanes(VectorOperators.MAX, m));
+        }
     }
 
     @Override

@@ -31,9 +31,18 @@ class KernelTwinProperties {
         float scale = (float) rnd.nextDouble(0.01, 2);
         float[] s1 = new float[rows * cols];
         float[] s2 = new float[rows * cols];
-        scalar.scoreTile(q, 3, rows, kT1, 5, cols, d, scale, s1);
-        vector.scoreTile(q, 3, rows, kT1, 5, cols, d, scale, s2);
+        float[] m1 = new float[rows];
+        float[] m2 = new float[rows];
+        scalar.scoreTile(q, 3, rows, kT1, 5, cols, d, scale, s1, m1);
+        vector.scoreTile(q, 3, rows, kT1, 5, cols, d, scale, s2, m2);
         assertThat(s2).isEqualTo(s1);
+        assertThat(m2).isEqualTo(m1);
+        for (int r = 0; r < rows; r++) {
+            assertThat(m1[r]).isEqualTo(scalar.max(s1, r * cols, cols));
+        }
+        float[] s3 = new float[rows * cols];
+        vector.scoreTile(q, 3, rows, kT1, 5, cols, d, scale, s3, null);
+        assertThat(s3).isEqualTo(s1);
     }
 
     @Property

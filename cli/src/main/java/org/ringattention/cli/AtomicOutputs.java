@@ -1,17 +1,10 @@
 package org.ringattention.cli;
 
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Set;
 import org.ringattention.tensor.Npy;
+import org.ringattention.tensor.StagedFiles;
 
 /**
  * Writes several output files so that a failed run leaves every existing file as it was: each
@@ -20,10 +13,7 @@ import org.ringattention.tensor.Npy;
  */
 final class AtomicOutputs implements AutoCloseable {
 
-    private record Staged(Path target, Path temp) {
-    }
-
-    private final List<Staged> staged = new ArrayList<>();
+    private final StagedFiles staged = new StagedFiles();
 
     /** Refuses a target whose folder does not exist or is not writable, before any work is done. */
     static void checkWritable(Path target, String option) {
@@ -41,63 +31,20 @@ final class AtomicOutputs implements AutoCloseable {
     }
 
     void stage(Path target, long[] shape, float[] data) throws IOException {
-        Path temp = tempFor(target);
-        Npy.write(temp, shape, data);
+        staged.stage(target, temp -> Npy.write(temp, shape, data));
     }
 
     void stage(Path target, long[] shape, double[] data) throws IOException {
-        Path temp = tempFor(target);
-        Npy.write(temp, shape, data);
+        staged.stage(target, temp -> Npy.write(temp, shape, data));
     }
 
     /** Renames every staged file over its target. */
     void commit() throws IOException {
-        for (Staged s : staged) {
-            try {
-                Files.move(s.temp(), s.target(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(s.temp(), s.target(), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
-        staged.clear();
+        staged.commit();
     }
 
     @Override
     public void close() {
-        for (Staged s : staged) {
-            try {
-                Files.deleteIfExists(s.temp());
-            } catch (IOException ignored) {
-                // best effort: a leftover temporary file is named after its target
-            }
-        }
-        staged.clear();
-    }
-
-    private Path tempFor(Path target) throws IOException {
-        Path abs = target.toAbsolutePath();
-        Path temp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
-        staged.add(new Staged(target, temp));
-        permissionsFor(abs, temp);
-        return temp;
-    }
-
-    /**
-     * Temporary files are created owner-only (0600): give the new file the permissions of the
-     * file it replaces, or rw-r--r-- (what the usual umask gives) for a new file. No-op off POSIX.
-     */
-    private static void permissionsFor(Path target, Path temp) throws IOException {
-        if (!Files.getFileStore(temp).supportsFileAttributeView(PosixFileAttributeView.class)) {
-            return;
-        }
-        Set<PosixFilePermission> perms = PosixFilePermissions.fromString("rw-r--r--");
-        if (Files.isRegularFile(target)) {
-            try {
-                perms = Files.getPosixFilePermissions(target);
-            } catch (IOException ignored) {
-                // keep the default
-            }
-        }
-        Files.setPosixFilePermissions(temp, perms);
+        staged.close();
     }
 }

@@ -20,6 +20,7 @@ import org.ringattention.attention.VanillaAttention;
 import org.ringattention.kernel.Kernels;
 import org.ringattention.tensor.Tensor;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -64,13 +65,8 @@ final class AttendCommand implements Callable<Integer> {
     @Option(names = "--scale", paramLabel = "S", description = "Score scale (default 1/sqrt(d)).")
     Double scale;
 
-    @Option(names = "--block-q", paramLabel = "N", defaultValue = "128", description = "Query block size (default"
-            + " ${DEFAULT-VALUE}).")
-    int blockQ;
-
-    @Option(names = "--block-kv", paramLabel = "N", defaultValue = "128", description = "Key/value block size"
-            + " (default ${DEFAULT-VALUE}).")
-    int blockKv;
+    @Mixin
+    EngineOptions engineOptions;
 
     @Option(names = "--precision", paramLabel = "P", defaultValue = "float32", description = "float32 (blockwise"
             + " engine, float32 outputs) or float64 (the float64 oracle, float64 outputs). Default ${DEFAULT-VALUE}.")
@@ -146,7 +142,7 @@ final class AttendCommand implements Callable<Integer> {
                 }
                 what = "float64 oracle";
             } else {
-                BlockwiseAttention engine = new BlockwiseAttention(Kernels.preferred(), blockQ, blockKv);
+                BlockwiseAttention engine = engineOptions.engine(Kernels.preferred());
                 Tensor qt = qIn.toTensor();
                 Tensor kt = kIn.toTensor();
                 Tensor vt = vIn.toTensor();
@@ -163,8 +159,8 @@ final class AttendCommand implements Callable<Integer> {
                     outputs.stage(dk, kIn.array().shape(), g.dk().toArray());
                     outputs.stage(dv, vIn.array().shape(), g.dv().toArray());
                 }
-                what = "blockwise float32, blocks " + blockQ + "x" + blockKv + ", " + engine.kernels().name()
-                        + " kernels";
+                what = "blockwise float32, blocks " + engine.blockQ() + "x" + engine.blockKv() + ", "
+                        + engine.kernels().name() + " kernels, " + engine.threads() + " threads";
             }
             outputs.commit();
             progress.step("written");
@@ -178,12 +174,7 @@ final class AttendCommand implements Callable<Integer> {
 
     /** Checks option values and combinations; returns whether float64 was asked for. */
     private boolean checkOptions() {
-        if (blockQ < 1) {
-            throw CliException.usage("--block-q must be >= 1, got " + blockQ);
-        }
-        if (blockKv < 1) {
-            throw CliException.usage("--block-kv must be >= 1, got " + blockKv);
-        }
+        engineOptions.check();
         if (window != null && window < 1) {
             throw CliException.usage("--window must be >= 1, got " + window);
         }

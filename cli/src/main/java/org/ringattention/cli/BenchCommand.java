@@ -16,6 +16,7 @@ import org.ringattention.bench.MachineInfo;
 import org.ringattention.kernel.Kernels;
 import org.ringattention.tensor.Tensor;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -54,17 +55,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--backward", description = "Time the backward pass (the forward pass runs once, untimed).")
     boolean backward;
 
-    @Option(names = "--threads", paramLabel = "T", description = "Threads of the engine and of the FMA peak"
-            + " (default: the available processors).")
-    Integer threads;
-
-    @Option(names = "--block-q", paramLabel = "N", defaultValue = "128", description = "Query block size (default"
-            + " ${DEFAULT-VALUE}).")
-    int blockQ;
-
-    @Option(names = "--block-kv", paramLabel = "N", defaultValue = "128", description = "Key/value block size"
-            + " (default ${DEFAULT-VALUE}).")
-    int blockKv;
+    @Mixin
+    EngineOptions engineOptions;
 
     @Option(names = "--kernels", paramLabel = "preferred|scalar", defaultValue = "preferred", description =
             "Tile kernels: preferred (the fastest on this machine) or scalar (default ${DEFAULT-VALUE}).")
@@ -100,8 +92,9 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         int kv = kvHeads == null ? heads : kvHeads;
-        int t = threads == null ? MachineInfo.processors() : threads;
-        validate(kv, t);
+        engineOptions.check();
+        int t = engineOptions.threads();
+        validate(kv);
         Kernels kernels = kernelsName.equals("scalar") ? Kernels.scalar() : Kernels.preferred();
         PrintWriter out = spec.commandLine().getOut();
 
@@ -111,13 +104,13 @@ final class BenchCommand implements Callable<Integer> {
         Tensor v = Tensor.wrap(gaussian(rnd, kv * seq * dim), 1, kv, seq, dim);
         Tensor dOut = backward ? Tensor.wrap(gaussian(rnd, heads * seq * dim), 1, heads, seq, dim) : null;
         AttentionSpec mask = AttentionSpec.DEFAULT.withCausal(causal);
-        BlockwiseAttention engine = new BlockwiseAttention(kernels, blockQ, blockKv, t);
+        BlockwiseAttention engine = engineOptions.engine(kernels);
         double flops = 4.0 * seq * seq * dim * heads * (causal ? 0.5 : 1) * (backward ? 2.5 : 1);
 
         String cpu = MachineInfo.cpuModel();
         out.printf(Locale.ROOT, "ring-attention bench: [1, %d, %d, %d] q, %d kv heads, %s %s, %s kernels, %d thread%s,"
                 + " blocks %dx%d%n", heads, seq, dim, kv, causal ? "causal" : "full", backward ? "backward" : "forward",
-                kernels.name(), t, t == 1 ? "" : "s", blockQ, blockKv);
+                kernels.name(), t, t == 1 ? "" : "s", engine.blockQ(), engine.blockKv());
         out.printf(Locale.ROOT, "cpu: %s (%d processors), java %s%n", cpu, MachineInfo.processors(),
                 MachineInfo.javaVersion());
         out.flush();
@@ -196,8 +189,8 @@ final class BenchCommand implements Callable<Integer> {
             r.put("causal", causal);
             r.put("backward", backward);
             r.put("threads", t);
-            r.put("block_q", blockQ);
-            r.put("block_kv", blockKv);
+            r.put("block_q", engineOptions.blockQ);
+            r.put("block_kv", engineOptions.blockKv);
             r.put("kernels", kernels.name());
             r.put("warmup", warmup);
             r.put("warmup_runs", warmRuns);
@@ -230,7 +223,7 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void validate(int kv, int t) {
+    private void validate(int kv) {
         if (seq < 1) {
             throw CliException.usage("--seq must be >= 1, got " + seq);
         }
@@ -245,12 +238,6 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (heads % kv != 0) {
             throw CliException.usage("--heads (" + heads + ") must be a multiple of --kv-heads (" + kv + ")");
-        }
-        if (t < 1) {
-            throw CliException.usage("--threads must be >= 1, got " + t);
-        }
-        if (blockQ < 1 || blockKv < 1) {
-            throw CliException.usage("--block-q and --block-kv must be >= 1, got " + blockQ + " and " + blockKv);
         }
         if (!kernelsName.equals("preferred") && !kernelsName.equals("scalar")) {
             throw CliException.usage("--kernels must be preferred or scalar, got '" + kernelsName + "'");
@@ -271,7 +258,7 @@ final class BenchCommand implements Callable<Integer> {
             throw CliException.usage("--heads x --seq x --head-dim (" + (long) heads * seq * dim + ") must be below"
                     + " 2^31 elements per tensor");
         }
-        long need = memoryEstimate(kv, t);
+        long need = memoryEstimate(kv, engineOptions.threads());
         long max = Runtime.getRuntime().maxMemory();
         if (max != Long.MAX_VALUE && need > max) {
             throw CliException.usage(String.format(Locale.ROOT, "the inputs need about %.0f MiB, more than the heap's"
@@ -289,8 +276,8 @@ final class BenchCommand implements Callable<Integer> {
         long qElems = (long) heads * seq * dim;
         long kvElems = (long) kv * seq * dim;
         long rows = (long) heads * seq;
-        long bq = Math.min(blockQ, seq);
-        long bkv = Math.min(blockKv, seq);
+        long bq = Math.min(engineOptions.blockQ, seq);
+        long bkv = Math.min(engineOptions.blockKv, seq);
         long tensors = qElems + 2 * kvElems + qElems + rows; // q, k, v, O, LSE
         long tiles = bq * dim * 2 + bkv * dim * 2 + bq * bkv + 4 * bq; // Q_i, O_i, K_j, V_j, S_ij, row stats
         if (backward) {

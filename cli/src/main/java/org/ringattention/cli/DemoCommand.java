@@ -13,6 +13,7 @@ import org.ringattention.check.ErrorStats;
 import org.ringattention.kernel.Kernels;
 import org.ringattention.tensor.Tensor;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -43,13 +44,8 @@ final class DemoCommand implements Callable<Integer> {
             + " ${DEFAULT-VALUE}: grouped-query attention).")
     int kvHeads;
 
-    @Option(names = "--block-q", paramLabel = "N", defaultValue = "128", description = "Query block size (default"
-            + " ${DEFAULT-VALUE}).")
-    int blockQ;
-
-    @Option(names = "--block-kv", paramLabel = "N", defaultValue = "128", description = "Key/value block size"
-            + " (default ${DEFAULT-VALUE}).")
-    int blockKv;
+    @Mixin
+    EngineOptions engineOptions;
 
     @Option(names = "--seed", defaultValue = "1", description = "Random seed (default ${DEFAULT-VALUE}).")
     long seed;
@@ -59,9 +55,10 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (seq < 1 || dim < 1 || heads < 1 || kvHeads < 1 || blockQ < 1 || blockKv < 1) {
-            throw CliException.usage("--seq, --head-dim, --heads, --kv-heads, --block-q and --block-kv must be >= 1");
+        if (seq < 1 || dim < 1 || heads < 1 || kvHeads < 1) {
+            throw CliException.usage("--seq, --head-dim, --heads and --kv-heads must be >= 1");
         }
+        engineOptions.check();
         if (heads % kvHeads != 0) {
             throw CliException.usage("--heads (" + heads + ") must be a multiple of --kv-heads (" + kvHeads + ")");
         }
@@ -75,9 +72,9 @@ final class DemoCommand implements Callable<Integer> {
         float[] q = gaussian(rnd, shape.qSize());
         float[] k = gaussian(rnd, shape.kvSize());
         float[] v = gaussian(rnd, shape.kvSize());
-        BlockwiseAttention engine = new BlockwiseAttention(Kernels.preferred(), blockQ, blockKv);
-        out.printf("ring-attention demo: %s, blocks %dx%d, %s kernels, seed %d%n%n", shape, blockQ, blockKv,
-                engine.kernels().name(), seed);
+        BlockwiseAttention engine = engineOptions.engine(Kernels.preferred());
+        out.printf("ring-attention demo: %s, blocks %dx%d, %s kernels, %d threads, seed %d%n%n", shape,
+                engine.blockQ(), engine.blockKv(), engine.kernels().name(), engine.threads(), seed);
         out.printf("%-7s %-18s %9s %9s %12s %12s  %s%n", "mask", "path", "time (s)", "GFLOP/s", "max|O err|",
                 "max|LSE err|", "rule: err <= 2 x float32 vanilla + eps");
         boolean allPass = true;

@@ -15,6 +15,7 @@ import org.ringattention.check.AccuracyRule;
 import org.ringattention.tensor.DType;
 import org.ringattention.tensor.Npy;
 import org.ringattention.tensor.NpyHeader;
+import org.ringattention.tensor.StagedFiles;
 
 /**
  * Builds the golden set: for every case its inputs ({@link CaseInputs#generate}), the float64

@@ -1,23 +1,27 @@
-package org.ringattention.golden;
+package org.ringattention.tensor;
 
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Files written to temporary files beside their targets and renamed over them only when all are
  * written ({@link #commit}); {@link #close} deletes the temporary files of a failed run, so
- * existing files stay as they were.
+ * existing files stay as they were. Not thread-safe.
  */
-final class StagedFiles implements AutoCloseable {
+public final class StagedFiles implements AutoCloseable {
 
     /** Writes one file to the given (temporary) path. */
     @FunctionalInterface
-    interface Writer {
+    public interface Writer {
         void write(Path temp) throws IOException;
     }
 
@@ -27,26 +31,16 @@ final class StagedFiles implements AutoCloseable {
     private final List<Staged> staged = new ArrayList<>();
 
     /** Writes {@code target}'s content to a new temporary file in its folder. */
-    void stage(Path target, Writer writer) throws IOException {
+    public void stage(Path target, Writer writer) throws IOException {
         Path abs = target.toAbsolutePath();
         Path temp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
         staged.add(new Staged(abs, temp));
         writer.write(temp);
-        readableByAll(temp);
-    }
-
-    /**
-     * Temporary files are created owner-only (0600); the set is data to share, so its files get
-     * rw-r--r-- like files a program writes under the usual umask. No-op off POSIX file systems.
-     */
-    static void readableByAll(Path file) throws IOException {
-        if (Files.getFileStore(file).supportsFileAttributeView(java.nio.file.attribute.PosixFileAttributeView.class)) {
-            Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-        }
+        permissionsFor(abs, temp);
     }
 
     /** Total size of the staged files. */
-    long bytes() throws IOException {
+    public long bytes() throws IOException {
         long n = 0;
         for (Staged s : staged) {
             n += Files.size(s.temp());
@@ -54,11 +48,13 @@ final class StagedFiles implements AutoCloseable {
         return n;
     }
 
-    int count() {
+    /** Number of staged files. */
+    public int count() {
         return staged.size();
     }
 
-    void commit() throws IOException {
+    /** Renames every staged file over its target. */
+    public void commit() throws IOException {
         for (Staged s : staged) {
             try {
                 Files.move(s.temp(), s.target(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -75,9 +71,28 @@ final class StagedFiles implements AutoCloseable {
             try {
                 Files.deleteIfExists(s.temp());
             } catch (IOException ignored) {
-                // best effort; a leftover is named after its target
+                // best effort: a leftover temporary file is named after its target
             }
         }
         staged.clear();
+    }
+
+    /**
+     * Temporary files are created owner-only (0600): give the new file the permissions of the
+     * file it replaces, or rw-r--r-- (what the usual umask gives) for a new file. No-op off POSIX.
+     */
+    private static void permissionsFor(Path target, Path temp) throws IOException {
+        if (!Files.getFileStore(temp).supportsFileAttributeView(PosixFileAttributeView.class)) {
+            return;
+        }
+        Set<PosixFilePermission> perms = PosixFilePermissions.fromString("rw-r--r--");
+        if (Files.isRegularFile(target)) {
+            try {
+                perms = Files.getPosixFilePermissions(target);
+            } catch (IOException ignored) {
+                // keep the default
+            }
+        }
+        Files.setPosixFilePermissions(temp, perms);
     }
 }

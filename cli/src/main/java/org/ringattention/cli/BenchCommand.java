@@ -13,6 +13,7 @@ import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.BlockwiseAttention;
 import org.ringattention.bench.FmaPeak;
 import org.ringattention.bench.MachineInfo;
+import org.ringattention.golden.Json;
 import org.ringattention.kernel.Kernels;
 import org.ringattention.tensor.Tensor;
 import picocli.CommandLine.Command;
@@ -217,7 +218,9 @@ final class BenchCommand implements Callable<Integer> {
             r.put("processors", MachineInfo.processors());
             r.put("java", Runtime.version().toString());
             r.put("java_vm", System.getProperty("java.vm.name"));
-            out.println(toJson(r));
+            r.replaceAll((key, x) -> x instanceof Double d && !Double.isFinite(d) ? null
+                    : x instanceof double[] a ? Arrays.stream(a).boxed().toList() : x);
+            out.println(Json.writeCompact(r)); // NaN (a peak that was not measured) as null
         }
         out.flush();
         return 0;
@@ -339,73 +342,5 @@ final class BenchCommand implements Callable<Integer> {
             x[i] = (float) rnd.nextGaussian();
         }
         return x;
-    }
-
-    /** A flat JSON object: strings, booleans, integers, doubles (NaN and infinities as null), double arrays. */
-    static String toJson(Map<String, Object> map) {
-        StringBuilder sb = new StringBuilder("{");
-        for (Map.Entry<String, Object> e : map.entrySet()) {
-            if (sb.length() > 1) {
-                sb.append(", ");
-            }
-            string(sb, e.getKey());
-            sb.append(": ");
-            value(sb, e.getValue());
-        }
-        return sb.append('}').toString();
-    }
-
-    private static void value(StringBuilder sb, Object v) {
-        switch (v) {
-            case null -> sb.append("null");
-            case String s -> string(sb, s);
-            case Boolean b -> sb.append(b);
-            case Integer i -> sb.append(i);
-            case Long l -> sb.append(l);
-            case Double d -> number(sb, d);
-            case double[] a -> {
-                sb.append('[');
-                for (int i = 0; i < a.length; i++) {
-                    if (i > 0) {
-                        sb.append(", ");
-                    }
-                    number(sb, a[i]);
-                }
-                sb.append(']');
-            }
-            default -> string(sb, v.toString());
-        }
-    }
-
-    private static void number(StringBuilder sb, double d) {
-        if (Double.isNaN(d) || Double.isInfinite(d)) {
-            sb.append("null");
-        } else if (d == Math.rint(d) && Math.abs(d) < 1e15) {
-            sb.append((long) d);
-        } else {
-            sb.append(d); // Double.toString: valid JSON (1.5, 2.0E-4)
-        }
-    }
-
-    private static void string(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        sb.append('"');
     }
 }

@@ -84,7 +84,7 @@ class BenchCommandTest {
         String last = lines.get(lines.size() - 1).strip();
         assertThat(last).startsWith("{").endsWith("}");
         Map<String, String> map = new LinkedHashMap<>();
-        Matcher m = Pattern.compile("\"([a-z_]+)\": (\"(?:[^\"\\\\]|\\\\.)*\"|\\[[^\\]]*\\]|[^,}]+)").matcher(last);
+        Matcher m = Pattern.compile("\"([a-z_]+)\": ?(\"(?:[^\"\\\\]|\\\\.)*\"|\\[[^\\]]*\\]|[^,}]+)").matcher(last);
         while (m.find()) {
             String v = m.group(2);
             map.put(m.group(1), v.startsWith("\"") ? v.substring(1, v.length() - 1) : v);

@@ -96,7 +96,7 @@ run() {
     fi
     printf '{"round": %d, %s\n' "$round" "${last#\{}" >>"$jsonl"
     local g
-    g=$(printf '%s' "$last" | sed -n 's/.*"gflops": \([^,}]*\).*/\1/p')
+    g=$(printf '%s' "$last" | sed -n 's/.*"gflops": *\([^,}]*\).*/\1/p')
     printf '  %-7s %8.2f GFLOP/s\n' "$tool" "${g:-0}"
 }
 

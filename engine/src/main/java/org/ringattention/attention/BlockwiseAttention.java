@@ -129,7 +129,7 @@ public final class BlockwiseAttention {
             if (!full) {
                 p.mask.apply(b, i0, rows, j0, cols, w.s);
             }
-            w.softmax.absorb(w.s, j0, cols, w.v, kernels, full ? w.rowMax : null);
+            w.softmax.absorb(w.s, j0, cols, p.shape.kvLen(), w.v, kernels, full ? w.rowMax : null);
         }
         w.softmax.finish(w.o, lse, (b * p.shape.qHeads() + h) * p.shape.qLen() + i0);
         out.rows(b, h, i0, rows).copyFrom(w.o, 0);
@@ -191,10 +191,10 @@ public final class BlockwiseAttention {
                 p.q.rows(b, h, i0, rows).copyTo(w.q, 0);
                 bw.dOut.rows(b, h, i0, rows).copyTo(w.dOut, 0);
                 probabilitiesAndScoreGradients(bw, w, vis, b, h, i0, rows, j0, cols);
-                w.gradA.startBlock(h, i0);
-                w.gradB.startBlock(h, i0);
-                kernels.accumulateTransposedProduct(w.s, rows, cols, w.dOut, d, w.gradB.part, 0);
-                kernels.accumulateTransposedProduct(w.ds, rows, cols, w.q, d, w.gradA.part, 0);
+                float[] dvTarget = w.gradB.target(h, i0, rows, s.qLen());
+                float[] dkTarget = w.gradA.target(h, i0, rows, s.qLen());
+                kernels.accumulateTransposedProduct(w.s, rows, cols, w.dOut, d, dvTarget, 0);
+                kernels.accumulateTransposedProduct(w.ds, rows, cols, w.q, d, dkTarget, 0);
             }
         }
         w.gradA.fold();
@@ -222,8 +222,7 @@ public final class BlockwiseAttention {
             }
             p.k.rows(b, g, j0, cols).copyTo(w.k, 0);
             probabilitiesAndScoreGradients(bw, w, vis, b, h, i0, rows, j0, cols);
-            w.gradA.startBlock(0, j0);
-            kernels.accumulateProduct(w.ds, rows, cols, w.k, d, w.gradA.part, 0);
+            kernels.accumulateProduct(w.ds, rows, cols, w.k, d, w.gradA.target(0, j0, cols, s.kvLen()), 0);
         }
         w.gradA.fold();
         scale(w.gradA.total, rows * d, p.scale);

@@ -13,7 +13,7 @@ import org.ringattention.kernel.Kernels;
  * <p>Folding by region of absolute positions, not by count of terms, keeps results independent of
  * skipped tiles: a tile whose terms are all zero (a row it hides completely) changes nothing
  * whether it is absorbed or skipped. Rows are scaled together when the online softmax rescales
- * them.
+ * them. The part is empty (all zero) exactly when no region is open.
  */
 final class ChunkedSum {
 
@@ -38,19 +38,29 @@ final class ChunkedSum {
     }
 
     /**
-     * Announces a block whose first position is {@code position} in sequence {@code sequence} (a
-     * head, for sums over several heads): folds first when the part holds another region's terms.
+     * Announces a block of {@code count} positions from {@code position} in sequence
+     * {@code sequence} (a head, for sums over several heads) of length {@code end}, and returns the
+     * array its terms are to be added into. Folds first when the part holds another region's terms.
+     * A block that is a whole region by itself goes straight into {@link #total}: with an empty part
+     * that is the same arithmetic as adding into the part and folding (0 + x = x), without the fold.
      */
-    void startBlock(int sequence, int position) {
+    float[] target(int sequence, int position, int count, int end) {
         long r = ((long) sequence << 32) | (position / Kernels.CHUNK);
         if (region != NONE && r != region) {
             fold();
         }
+        if (region == NONE && position % Kernels.CHUNK == 0 && count == Math.min(Kernels.CHUNK, end - position)) {
+            return total;
+        }
         region = r;
+        return part;
     }
 
     /** total += part; part = 0. */
     void fold() {
+        if (region == NONE) {
+            return; // the part is empty
+        }
         for (int i = 0; i < length; i++) {
             total[i] += part[i];
             part[i] = 0f;
@@ -62,7 +72,11 @@ final class ChunkedSum {
     void scale(int from, int n, float alpha) {
         for (int i = from; i < from + n; i++) {
             total[i] *= alpha;
-            part[i] *= alpha;
+        }
+        if (region != NONE) {
+            for (int i = from; i < from + n; i++) {
+                part[i] *= alpha;
+            }
         }
     }
 }

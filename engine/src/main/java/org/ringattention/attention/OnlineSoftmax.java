@@ -51,12 +51,12 @@ final class OnlineSoftmax {
 
     /**
      * Absorbs the score tile {@code s} [rows × cols] (overwritten with P_j) and the value block
-     * {@code v} [cols × d] of keys from position {@code j0}. {@code rowMax} holds each row's largest
-     * score when the score kernel found it, or is null.
+     * {@code v} [cols × d] of keys from position {@code j0} of {@code keys}. {@code rowMax} holds
+     * each row's largest score when the score kernel found it, or is null.
      */
-    void absorb(float[] s, int j0, int cols, float[] v, Kernels kernels, float[] rowMax) {
-        sum.startBlock(0, j0);
-        acc.startBlock(0, j0);
+    void absorb(float[] s, int j0, int cols, int keys, float[] v, Kernels kernels, float[] rowMax) {
+        float[] sumTarget = sum.target(0, j0, cols, keys); // may fold: before any rescaling
+        float[] accTarget = acc.target(0, j0, cols, keys);
         for (int r = 0; r < rows; r++) {
             int off = r * cols;
             float mOld = max[r];
@@ -72,9 +72,9 @@ final class OnlineSoftmax {
                 sum.scale(r, 1, alpha);
                 max[r] = mNew;
             }
-            sum.part[r] += rowSum;
+            sumTarget[r] += rowSum;
         }
-        kernels.accumulateProduct(s, rows, cols, v, dim, acc.part, 0);
+        kernels.accumulateProduct(s, rows, cols, v, dim, accTarget, 0);
     }
 
     /** Writes o = õ / l into {@code out} [rows × d] and LSE = m + log l into {@code lse[lseOff ..]}. */

@@ -37,6 +37,18 @@ final class ChunkedSum {
         region = NONE;
     }
 
+    /** Starts a sum of {@code length} elements from {@code src[off ..]}: a sum carried over from another worker. */
+    void load(float[] src, int off, int length) {
+        reset(length);
+        System.arraycopy(src, off, total, 0, length);
+    }
+
+    /** Folds and writes the sum to {@code dst[off ..]}. */
+    void store(float[] dst, int off, int length) {
+        fold();
+        System.arraycopy(total, 0, dst, off, length);
+    }
+
     /**
      * Announces a block of {@code count} positions from {@code position} in sequence
      * {@code sequence} (a head, for sums over several heads) of length {@code end}, and returns the

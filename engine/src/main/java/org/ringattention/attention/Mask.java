@@ -16,6 +16,11 @@ import java.util.Arrays;
  * Blockwise code asks first about a whole tile of rows [i0, i1) × keys [j0, j1) ({@link #classify}):
  * a {@link Visibility#HIDDEN} tile is skipped, a {@link Visibility#FULL} tile needs no per-element
  * test, and only a {@link Visibility#PARTIAL} tile is masked element by element ({@link #apply}).
+ *
+ * <p>On a ring, rows and keys are those of shards: {@link #forShards} maps them to their
+ * {@link Positions} in the whole sequence first. Positions increase within a shard, so a tile's
+ * extreme positions are those of its first and last rows, and causal and window masks still hide
+ * a prefix and a suffix of each row.
  */
 public final class Mask {
 
@@ -33,58 +38,80 @@ public final class Mask {
     private final int window;
     private final SegmentIds segments;
     private final int offset;
+    private final Positions queries;
+    private final Positions keys;
 
-    private Mask(boolean causal, int window, SegmentIds segments, int offset) {
+    private Mask(boolean causal, int window, SegmentIds segments, int offset, Positions queries, Positions keys) {
         this.causal = causal;
         this.window = window;
         this.segments = segments;
         this.offset = offset;
+        this.queries = queries;
+        this.keys = keys;
     }
 
     /** The mask of {@code spec} for {@code shape}; checks the segment ids against the shape. */
     public static Mask of(AttentionSpec spec, AttentionShape shape) {
         shape.checkSegments(spec.segments());
-        return new Mask(spec.causal(), spec.window(), spec.segments(), shape.kvLen() - shape.qLen());
+        return new Mask(spec.causal(), spec.window(), spec.segments(), shape.kvLen() - shape.qLen(),
+                Positions.range(0, shape.qLen()), Positions.range(0, shape.kvLen()));
+    }
+
+    /**
+     * The same rule for a shard of queries and a shard of keys of the whole problem: query row i
+     * and key row j of the shards are query {@code queries.at(i)} and key {@code keys.at(j)}.
+     */
+    public Mask forShards(Positions queries, Positions keys) {
+        return new Mask(causal, window, segments, offset, queries, keys);
+    }
+
+    /** True when nothing is hidden: no tile needs classifying. */
+    public boolean isFull() {
+        return !causal && segments == null;
     }
 
     /** True when query row i of batch b sees key j. */
     public boolean visible(int b, int i, int j) {
-        int p = i + offset;
-        if (causal && j > p) {
+        int qi = queries.at(i);
+        int kj = keys.at(j);
+        int p = qi + offset;
+        if (causal && kj > p) {
             return false;
         }
-        if (window > 0 && j <= p - window) {
+        if (window > 0 && kj <= p - window) {
             return false;
         }
-        return segments == null || segments.id(b, i) == segments.id(b, j);
+        return segments == null || segments.id(b, qi) == segments.id(b, kj);
     }
 
     /** What query rows [i0, i1) of batch b see of keys [j0, j1); both ranges non-empty. */
     public Visibility classify(int b, int i0, int i1, int j0, int j1) {
-        int pFirst = i0 + offset;
-        int pLast = i1 - 1 + offset;
+        long pFirst = (long) queries.at(i0) + offset;
+        long pLast = (long) queries.at(i1 - 1) + offset;
+        int kFirst = keys.at(j0);
+        int kLast = keys.at(j1 - 1);
         boolean full = true;
         if (causal) {
-            if (j0 > pLast) {
+            if (kFirst > pLast) {
                 return Visibility.HIDDEN; // every key is after the last query
             }
-            full = j1 - 1 <= pFirst;
+            full = kLast <= pFirst;
         }
         if (window > 0) {
-            if (j1 - 1 <= pFirst - window) {
+            if (kLast <= pFirst - window) {
                 return Visibility.HIDDEN; // every key is too old even for the first query
             }
-            full &= j0 > pLast - window;
+            full &= kFirst > pLast - window;
         }
         if (segments != null) {
             long qMin = Long.MAX_VALUE, qMax = Long.MIN_VALUE, kMin = Long.MAX_VALUE, kMax = Long.MIN_VALUE;
             for (int i = i0; i < i1; i++) {
-                long s = segments.id(b, i);
+                long s = segments.id(b, queries.at(i));
                 qMin = Math.min(qMin, s);
                 qMax = Math.max(qMax, s);
             }
             for (int j = j0; j < j1; j++) {
-                long s = segments.id(b, j);
+                long s = segments.id(b, keys.at(j));
                 kMin = Math.min(kMin, s);
                 kMax = Math.max(kMax, s);
             }
@@ -106,9 +133,9 @@ public final class Mask {
             int base = r * cols;
             if (segments == null) {
                 // causal and window hide a prefix and a suffix of each row: fill them
-                int p = i0 + r + offset;
-                int first = window > 0 ? Math.max(0, Math.min(cols, p - window + 1 - j0)) : 0;
-                int end = causal ? Math.max(first, Math.min(cols, p + 1 - j0)) : cols;
+                long p = (long) queries.at(i0 + r) + offset;
+                int first = window > 0 ? keys.countBelow(j0, j0 + cols, p - window + 1) : 0;
+                int end = causal ? Math.max(first, keys.countBelow(j0, j0 + cols, p + 1)) : cols;
                 Arrays.fill(scores, base, base + first, Float.NEGATIVE_INFINITY);
                 Arrays.fill(scores, base + end, base + cols, Float.NEGATIVE_INFINITY);
                 continue;

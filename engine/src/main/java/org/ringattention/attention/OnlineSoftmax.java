@@ -50,13 +50,37 @@ final class OnlineSoftmax {
     }
 
     /**
-     * Absorbs the score tile {@code s} [rows × cols] (overwritten with P_j) and the value block
-     * {@code v} [cols × d] of keys from position {@code j0} of {@code keys}. {@code rowMax} holds
-     * each row's largest score when the score kernel found it, or is null.
+     * Continues the state of {@code rows} rows saved by {@link #store} at row {@code row} of
+     * {@code m} and {@code l} (and row {@code row} of {@code o}, d floats a row).
      */
-    void absorb(float[] s, int j0, int cols, int keys, float[] v, Kernels kernels, float[] rowMax) {
-        float[] sumTarget = sum.target(0, j0, cols, keys); // may fold: before any rescaling
-        float[] accTarget = acc.target(0, j0, cols, keys);
+    void load(int rows, float[] m, float[] l, float[] o, int row) {
+        this.rows = rows;
+        System.arraycopy(m, row, max, 0, rows);
+        sum.load(l, row, rows);
+        acc.load(o, row * dim, rows * dim);
+    }
+
+    /** Saves the state (m, l, õ) of the current rows at row {@code row}; see {@link #load}. */
+    void store(float[] m, float[] l, float[] o, int row) {
+        System.arraycopy(max, 0, m, row, rows);
+        sum.store(l, row, rows);
+        acc.store(o, row * dim, rows * dim);
+    }
+
+    /** Floats held by this state. */
+    long floats() {
+        return max.length + 2L * (sum.total.length + acc.total.length);
+    }
+
+    /**
+     * Absorbs the score tile {@code s} [rows × cols] (overwritten with P_j) and the value block
+     * {@code v} [cols × d] of keys from position {@code j0} of key shard {@code shard}, which has
+     * {@code keys} keys. {@code rowMax} holds each row's largest score when the score kernel found
+     * it, or is null.
+     */
+    void absorb(float[] s, int shard, int j0, int cols, int keys, float[] v, Kernels kernels, float[] rowMax) {
+        float[] sumTarget = sum.target(shard, j0, cols, keys); // may fold: before any rescaling
+        float[] accTarget = acc.target(shard, j0, cols, keys);
         for (int r = 0; r < rows; r++) {
             int off = r * cols;
             float mOld = max[r];

@@ -6,13 +6,13 @@ import org.ringattention.check.AccuracyRule;
 import org.ringattention.check.ErrorStats;
 
 /** Assertions of the accuracy rule ({@link AccuracyRule}) on a problem's results. */
-final class Accuracy {
+public final class Accuracy {
 
     private Accuracy() {
     }
 
     /** Blockwise O and LSE against the oracle, within 2× the float32 vanilla error (+ ε). */
-    static void assertForward(Problem p, AttentionOutput got, String context) {
+    public static void assertForward(Problem p, AttentionOutput got, String context) {
         VanillaAttention.Result ref = p.vanilla(VanillaAttention.Precision.FLOAT64);
         VanillaAttention.Result base = p.vanilla(VanillaAttention.Precision.FLOAT32);
         AccuracyRule.Verdict o = AccuracyRule.FORWARD.judge(ref.out(), Problem.widen(got.out()), base.out(),
@@ -24,7 +24,7 @@ final class Accuracy {
     }
 
     /** Blockwise dQ, dK, dV against the oracle, within 3× the float32 vanilla error (+ ε). */
-    static void assertGradients(Problem p, Gradients got, String context) {
+    public static void assertGradients(Problem p, Gradients got, String context) {
         VanillaAttention.Grads ref = p.vanillaGrads(VanillaAttention.Precision.FLOAT64);
         VanillaAttention.Grads base = p.vanillaGrads(VanillaAttention.Precision.FLOAT32);
         assertGradient("dQ", p, context, ref.dq(), Problem.widen(got.dq()), base.dq());

@@ -11,7 +11,7 @@ import net.jqwik.api.Tuple;
  * length. The work B·Hq·Nq·Nk·d is capped so that the float64 oracle stays fast: a problem over
  * the budget gets a smaller head dim, so long sequences come with small heads.
  */
-final class ProblemArbitraries {
+public final class ProblemArbitraries {
 
     /** Multiply-adds of one oracle pass allowed per generated problem. */
     static final long WORK_BUDGET = 6_000_000L;
@@ -19,30 +19,30 @@ final class ProblemArbitraries {
     private ProblemArbitraries() {
     }
 
-    static Arbitrary<Integer> lengths() {
+    public static Arbitrary<Integer> lengths() {
         return Arbitraries.frequencyOf(
                 Tuple.of(3, Arbitraries.of(1, 2, 3, 5, 7, 13, 31, 64, 97, 128, 1025)),
                 Tuple.of(2, Arbitraries.integers().between(1, 160)));
     }
 
-    static Arbitrary<Integer> headDims() {
+    public static Arbitrary<Integer> headDims() {
         return Arbitraries.frequencyOf(
                 Tuple.of(3, Arbitraries.of(1, 2, 16, 59, 64, 111, 128)),
                 Tuple.of(1, Arbitraries.integers().between(1, 130)));
     }
 
-    static Arbitrary<Integer> blockSizes() {
+    public static Arbitrary<Integer> blockSizes() {
         return Arbitraries.frequencyOf(
                 Tuple.of(3, Arbitraries.of(1, 2, 3, 16, 32, 64, 97, 128, 2000)),
                 Tuple.of(1, Arbitraries.integers().between(1, 300)));
     }
 
     /** Random problems with every mask kind, sized within {@link #WORK_BUDGET}. */
-    static Arbitrary<Problem> problems() {
+    public static Arbitrary<Problem> problems() {
         return problems(Arbitraries.of(Problem.MaskKind.values()));
     }
 
-    static Arbitrary<Problem> problems(Arbitrary<Problem.MaskKind> masks) {
+    public static Arbitrary<Problem> problems(Arbitrary<Problem.MaskKind> masks) {
         Arbitrary<int[]> heads = Combinators.combine(Arbitraries.integers().between(1, 3),
                 Arbitraries.of(1, 1, 2, 3, 4)).as((kv, group) -> new int[] {kv, kv * group});
         Arbitrary<int[]> lens = Combinators.combine(lengths(), lengths(), Arbitraries.of(true, false, false))

@@ -1,0 +1,122 @@
+package org.ringattention.attention;
+
+import java.util.Arrays;
+
+/**
+ * A key/value shard as it travels around a ring: a buffer with room for {@code capacity} rows per
+ * head, holding one shard at a time.
+ *
+ * <p>Layout, for a shard of n rows cut into blocks of {@link #blockCols} rows: every array is
+ * [B, Hkv, n, d] by blocks, block j0 of head (b, g) starting at ((b·Hkv + g)·n + j0)·d. K is
+ * stored block by block transposed (d × cols), as the score kernel reads it, so it is packed once
+ * by its owner and never again. V is stored as rows in the forward pass (P·V reads rows) and
+ * transposed like K in the backward pass (dP = dO·Vᵀ reads it like K). In the backward pass the
+ * shard also carries its running dK and dV sums (rows), which travel with K and V and are back
+ * with the owner after a full turn.
+ */
+public final class KvShard {
+
+    final int batch;
+    final int heads;
+    final int dim;
+    final int capacity;
+    final boolean backward;
+    final float[] k;
+    final float[] v;
+    final float[] dk;
+    final float[] dv;
+    int owner = -1;
+    Positions positions;
+    int length;
+    int blockCols;
+
+    KvShard(int batch, int heads, int capacity, int dim, boolean backward) {
+        this.batch = batch;
+        this.heads = heads;
+        this.dim = dim;
+        this.capacity = capacity;
+        this.backward = backward;
+        int size = Math.toIntExact((long) batch * heads * capacity * dim);
+        k = new float[size];
+        v = new float[size];
+        dk = backward ? new float[size] : null;
+        dv = backward ? new float[size] : null;
+    }
+
+    /** The device (or shard number) this shard belongs to; −1 while empty. */
+    public int owner() {
+        return owner;
+    }
+
+    public int length() {
+        return length;
+    }
+
+    public Positions positions() {
+        return positions;
+    }
+
+    /** Bytes of K and V of the shard held now: what a link carries before the gradients. */
+    public long keyValueBytes() {
+        return 2L * used() * Float.BYTES;
+    }
+
+    /** Bytes of dK and dV of the shard held now (0 in the forward pass). */
+    public long gradientBytes() {
+        return backward ? 2L * used() * Float.BYTES : 0;
+    }
+
+    /** Bytes of this buffer's arrays, used or not. */
+    public long bytes() {
+        return (long) (backward ? 4 : 2) * k.length * Float.BYTES;
+    }
+
+    /** Copies K, V and what describes them from {@code src}: the first half of a transfer. */
+    public void copyKeysValuesFrom(KvShard src) {
+        requireCompatible(src);
+        int n = src.used();
+        System.arraycopy(src.k, 0, k, 0, n);
+        System.arraycopy(src.v, 0, v, 0, n);
+        owner = src.owner;
+        positions = src.positions;
+        length = src.length;
+        blockCols = src.blockCols;
+    }
+
+    /** Copies the running dK and dV from {@code src}: the second half of a transfer. */
+    public void copyGradientsFrom(KvShard src) {
+        requireCompatible(src);
+        if (backward) {
+            int n = src.used();
+            System.arraycopy(src.dk, 0, dk, 0, n);
+            System.arraycopy(src.dv, 0, dv, 0, n);
+        }
+    }
+
+    /** dK of the shard held now, [B, Hkv, n, d] (after {@link ShardAttention#finishKeyValueGradients}). */
+    public float[] dkRows() {
+        return Arrays.copyOf(dk, used());
+    }
+
+    /** dV of the shard held now, [B, Hkv, n, d]. */
+    public float[] dvRows() {
+        return Arrays.copyOf(dv, used());
+    }
+
+    int used() {
+        return batch * heads * length * dim;
+    }
+
+    /** Where block j0 of head (b, g) starts in every array. */
+    int offset(int b, int g, int j0) {
+        return ((b * heads + g) * length + j0) * dim;
+    }
+
+    private void requireCompatible(KvShard src) {
+        if (src.backward != backward || src.batch != batch || src.heads != heads || src.dim != dim
+                || src.length > capacity) {
+            throw new IllegalArgumentException("shard of " + src.length + " rows does not fit a buffer of "
+                    + capacity);
+        }
+    }
+}

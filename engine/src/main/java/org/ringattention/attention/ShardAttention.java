@@ -1,0 +1,415 @@
+package org.ringattention.attention;
+
+import java.util.Arrays;
+import java.util.Objects;
+import org.ringattention.kernel.Kernels;
+import org.ringattention.tensor.Tensor;
+
+/**
+ * Attention of one query shard over one key/value shard, block by block: the unit of work of a
+ * ring step, and, with the whole sequence as one shard of each, all of blockwise attention.
+ *
+ * <p><b>Forward.</b> For each head and each query block Q_i (B_q rows) the key/value blocks K_j, V_j
+ * (B_kv rows) of the shard stream through an {@link OnlineSoftmax}: scores S_ij = scale · Q_i K_jᵀ,
+ * masked by the {@link Mask}, update the running max, sum and unnormalized output. Tiles the mask
+ * hides entirely are skipped. Between shards the running state is kept in the {@link QueryShard};
+ * after the last shard O = õ / l and LSE = m + log l.
+ *
+ * <p><b>Backward</b> (given dO and the forward's O and LSE), with P recomputed block by block:
+ * <pre>
+ *   D_i   = rowsum(dO_i ∘ O_i)
+ *   P_ij  = exp(scale · Q_i K_jᵀ − LSE_i)          (0 where masked)
+ *   dV_j += P_ijᵀ dO_i
+ *   dP_ij = dO_i V_jᵀ
+ *   dS_ij = P_ij ∘ (dP_ij − D_i)
+ *   dQ_i += scale · dS_ij K_j
+ *   dK_j += scale · dS_ijᵀ Q_i
+ * </pre>
+ * Every output element has one owner: a key/value task sums dK_j and dV_j of one key/value block
+ * over all query blocks of the shard (and, with GQA, over the query heads of the group, in
+ * increasing head order); a query task sums dQ_i of one query block over all key/value blocks. P
+ * and dS are computed by both, which costs 7 tile products per tile instead of 5 but needs no
+ * shared accumulators. The factor {@code scale} is applied once, after the last shard.
+ *
+ * <p><b>Determinism.</b> Each task writes only its own rows, in a fixed order, with kernels whose
+ * results do not depend on the vector width ({@link Kernels}); so results do not depend on which
+ * thread runs a task. Sums are {@link ChunkedSum}s whose regions are named by shard, so a sum's
+ * rounding does not depend on the block sizes either.
+ */
+public final class ShardAttention {
+
+    private final Kernels kernels;
+    private final AttentionShape shape;
+    private final Mask mask;
+    private final float scale;
+    private final int blockQ;
+    private final int blockKv;
+
+    /** For a problem of {@code shape} (the whole sequence) under {@code spec}. */
+    public ShardAttention(Kernels kernels, AttentionShape shape, AttentionSpec spec, int blockQ, int blockKv) {
+        this.kernels = Objects.requireNonNull(kernels, "kernels");
+        if (blockQ < 1 || blockKv < 1) {
+            throw new IllegalArgumentException("block sizes must be >= 1, got block-q " + blockQ + ", block-kv "
+                    + blockKv);
+        }
+        this.shape = shape;
+        this.mask = Mask.of(spec, shape);
+        this.scale = (float) spec.scaleFor(shape.dim());
+        this.blockQ = blockQ;
+        this.blockKv = blockKv;
+    }
+
+    public AttentionShape shape() {
+        return shape;
+    }
+
+    /** A query shard of the queries {@code q} [B, Hq, n, d] at {@code positions}. */
+    public QueryShard queryShard(int id, Tensor q, Positions positions) {
+        if (q.batch() != shape.batch() || q.heads() != shape.qHeads() || q.dim() != shape.dim()) {
+            throw new IllegalArgumentException("query shard " + q.shape() + " does not fit " + shape);
+        }
+        return new QueryShard(id, q, positions, blockQ);
+    }
+
+    /** An empty key/value buffer with room for {@code capacity} rows per head. */
+    public KvShard kvBuffer(int capacity, boolean backward) {
+        return new KvShard(shape.batch(), shape.kvHeads(), Math.max(1, capacity), shape.dim(), backward);
+    }
+
+    /**
+     * Fills {@code buffer} with the keys {@code k} and values {@code v} [B, Hkv, n, d] at
+     * {@code positions}, owned by {@code owner}: packs K (and, for the backward pass, V) block by
+     * block, transposed; zeroes dK and dV.
+     */
+    public void load(KvShard buffer, int owner, Tensor k, Tensor v, Positions positions) {
+        int n = k.rows();
+        if (n > buffer.capacity || v.rows() != n || positions.length() != n) {
+            throw new IllegalArgumentException("key/value shard of " + n + " rows does not fit a buffer of "
+                    + buffer.capacity + " rows, or its v or positions differ in length");
+        }
+        buffer.owner = owner;
+        buffer.positions = positions;
+        buffer.length = n;
+        buffer.blockCols = Math.max(1, Math.min(blockKv, n));
+        int d = shape.dim();
+        float[] rows = new float[n * d];
+        for (int b = 0; b < shape.batch(); b++) {
+            for (int g = 0; g < shape.kvHeads(); g++) {
+                k.rows(b, g, 0, n).copyTo(rows, 0);
+                packBlocks(buffer, rows, buffer.k, b, g);
+                if (buffer.backward) {
+                    v.rows(b, g, 0, n).copyTo(rows, 0);
+                    packBlocks(buffer, rows, buffer.v, b, g);
+                } else {
+                    v.rows(b, g, 0, n).copyTo(buffer.v, buffer.offset(b, g, 0));
+                }
+            }
+        }
+        if (buffer.backward) {
+            Arrays.fill(buffer.dk, 0, buffer.used(), 0f);
+            Arrays.fill(buffer.dv, 0, buffer.used(), 0f);
+        }
+    }
+
+    private void packBlocks(KvShard buffer, float[] rows, float[] dst, int b, int g) {
+        int d = shape.dim();
+        for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
+            int cols = Math.min(buffer.blockCols, buffer.length - j0);
+            kernels.packTransposed(rows, j0 * d, cols, d, dst, buffer.offset(b, g, j0));
+        }
+    }
+
+    /** A worker's buffers for shards of at most {@code maxQueryRows} and {@code maxKvRows} rows. */
+    public Workspace workspace(int maxQueryRows, int maxKvRows) {
+        return new Workspace(Math.max(1, Math.min(blockQ, maxQueryRows)), Math.max(1, Math.min(blockKv, maxKvRows)),
+                shape.dim());
+    }
+
+    // ---------------------------------------------------------------- forward
+
+    /** The number of forward tasks of a query shard: one per head and query block. */
+    public int queryTasks(QueryShard qs) {
+        return shape.batch() * shape.qHeads() * blocks(qs.length, qs.blockRows);
+    }
+
+    /**
+     * Forward task {@code task} of {@code qs} over the key/value shard {@code kv}: absorbs the
+     * shard into the rows' running state; {@code first} starts the state, {@code last} finishes O
+     * and LSE. Tasks are numbered so that, under a causal mask, the heaviest come first. Returns the
+     * number of query-key pairs computed (skipped tiles not counted).
+     */
+    public long forward(Workspace w, QueryShard qs, KvShard kv, int task, boolean first, boolean last) {
+        int qBlocks = blocks(qs.length, qs.blockRows);
+        int head = task / qBlocks;
+        int b = head / shape.qHeads();
+        int h = head % shape.qHeads();
+        int i0 = (qBlocks - 1 - task % qBlocks) * qs.blockRows;
+        int d = shape.dim();
+        int rows = Math.min(qs.blockRows, qs.length - i0);
+        int g = shape.kvHead(h);
+        int rowBase = (b * shape.qHeads() + h) * qs.length + i0;
+        Mask m = mask.forShards(qs.positions, kv.positions);
+        qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
+        if (first) {
+            w.softmax.reset(rows);
+        } else {
+            w.softmax.load(rows, qs.max, qs.sum, qs.acc, rowBase);
+        }
+        long pairs = 0;
+        for (int j0 = 0; j0 < kv.length; j0 += kv.blockCols) {
+            int cols = Math.min(kv.blockCols, kv.length - j0);
+            Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
+            if (vis == Mask.Visibility.HIDDEN) {
+                w.tilesSkipped++;
+                continue;
+            }
+            w.tilesComputed++;
+            pairs += (long) rows * cols;
+            int off = kv.offset(b, g, j0);
+            System.arraycopy(kv.v, off, w.v, 0, cols * d);
+            boolean full = vis == Mask.Visibility.FULL;
+            kernels.scoreTile(w.q, 0, rows, kv.k, off, cols, d, scale, w.s, full ? w.rowMax : null);
+            if (!full) {
+                m.apply(b, i0, rows, j0, cols, w.s);
+            }
+            w.softmax.absorb(w.s, kv.owner, j0, cols, kv.length, w.v, kernels, full ? w.rowMax : null);
+        }
+        if (last) {
+            w.softmax.finish(w.o, qs.lse, rowBase);
+            qs.out.rows(b, h, i0, rows).copyFrom(w.o, 0);
+        } else {
+            qs.ensureState();
+            w.softmax.store(qs.max, qs.sum, qs.acc, rowBase);
+        }
+        return pairs;
+    }
+
+    // ---------------------------------------------------------------- backward
+
+    /**
+     * Prepares {@code qs} for the backward pass with the upstream gradient {@code dOut} of its rows
+     * [B, Hq, n, d]: D = rowsum(dO ∘ O) from the shard's forward result, and dQ = 0.
+     */
+    public void startBackward(QueryShard qs, Tensor dOut) {
+        if (dOut.batch() != qs.q.batch() || dOut.heads() != qs.q.heads() || dOut.rows() != qs.length
+                || dOut.dim() != qs.q.dim()) {
+            throw new IllegalArgumentException("dO has shape " + dOut.shape() + ", expected the shape of q "
+                    + qs.q.shape());
+        }
+        qs.dOut = dOut;
+        qs.delta = rowDots(dOut, qs.out);
+        qs.dq = new float[Math.toIntExact(qs.out.size())];
+    }
+
+    /** The number of key/value gradient tasks of a key/value shard: one per head and block. */
+    public int keyValueTasks(KvShard kv) {
+        return shape.batch() * shape.kvHeads() * blocks(kv.length, kv.blockCols);
+    }
+
+    /**
+     * Key/value task {@code task}: adds the contributions of the queries of {@code qs} to dK_j and
+     * dV_j of one key/value block of {@code kv} (before the factor scale). Returns the pairs computed.
+     */
+    public long keyValueGradients(Workspace w, QueryShard qs, KvShard kv, int task) {
+        int kvBlocks = blocks(kv.length, kv.blockCols);
+        int head = task / kvBlocks;
+        int b = head / shape.kvHeads();
+        int g = head % shape.kvHeads();
+        int j0 = (task % kvBlocks) * kv.blockCols;
+        int d = shape.dim();
+        int cols = Math.min(kv.blockCols, kv.length - j0);
+        int off = kv.offset(b, g, j0);
+        Mask m = mask.forShards(qs.positions, kv.positions);
+        w.gradA.load(kv.dk, off, cols * d);
+        w.gradB.load(kv.dv, off, cols * d);
+        long pairs = 0;
+        for (int h = g * shape.group(); h < (g + 1) * shape.group(); h++) {
+            for (int i0 = 0; i0 < qs.length; i0 += qs.blockRows) {
+                int rows = Math.min(qs.blockRows, qs.length - i0);
+                Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
+                if (vis == Mask.Visibility.HIDDEN) {
+                    continue;
+                }
+                pairs += (long) rows * cols;
+                qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
+                qs.dOut.rows(b, h, i0, rows).copyTo(w.dOut, 0);
+                probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols);
+                int sequence = qs.id * shape.qHeads() + h;
+                float[] dvTarget = w.gradB.target(sequence, i0, rows, qs.length);
+                float[] dkTarget = w.gradA.target(sequence, i0, rows, qs.length);
+                kernels.accumulateTransposedProduct(w.s, rows, cols, w.dOut, d, dvTarget, 0);
+                kernels.accumulateTransposedProduct(w.ds, rows, cols, w.q, d, dkTarget, 0);
+            }
+        }
+        w.gradA.store(kv.dk, off, cols * d);
+        w.gradB.store(kv.dv, off, cols * d);
+        return pairs;
+    }
+
+    /**
+     * Query task {@code task} (numbered like the forward tasks): adds the contributions of the keys
+     * of {@code kv} to dQ_i of one query block of {@code qs} (before the factor scale). Returns the
+     * pairs computed.
+     */
+    public long queryGradients(Workspace w, QueryShard qs, KvShard kv, int task) {
+        int qBlocks = blocks(qs.length, qs.blockRows);
+        int head = task / qBlocks;
+        int b = head / shape.qHeads();
+        int h = head % shape.qHeads();
+        int i0 = (qBlocks - 1 - task % qBlocks) * qs.blockRows;
+        int d = shape.dim();
+        int rows = Math.min(qs.blockRows, qs.length - i0);
+        int g = shape.kvHead(h);
+        int off = ((b * shape.qHeads() + h) * qs.length + i0) * d;
+        Mask m = mask.forShards(qs.positions, kv.positions);
+        qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
+        qs.dOut.rows(b, h, i0, rows).copyTo(w.dOut, 0);
+        w.gradA.load(qs.dq, off, rows * d);
+        long pairs = 0;
+        for (int j0 = 0; j0 < kv.length; j0 += kv.blockCols) {
+            int cols = Math.min(kv.blockCols, kv.length - j0);
+            Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
+            if (vis == Mask.Visibility.HIDDEN) {
+                continue;
+            }
+            pairs += (long) rows * cols;
+            unpack(kv.k, kv.offset(b, g, j0), cols, d, w.k);
+            probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols);
+            kernels.accumulateProduct(w.ds, rows, cols, w.k, d, w.gradA.target(kv.owner, j0, cols, kv.length), 0);
+        }
+        w.gradA.store(qs.dq, off, rows * d);
+        return pairs;
+    }
+
+    /** Multiplies the shard's dQ by scale, once its sums over all keys are complete. */
+    public void finishQueryGradients(QueryShard qs) {
+        scale(qs.dq, qs.dq.length, scale);
+    }
+
+    /** Multiplies the shard's dK by scale, once its sums over all queries are complete. */
+    public void finishKeyValueGradients(KvShard kv) {
+        scale(kv.dk, kv.used(), scale);
+    }
+
+    /**
+     * With Q_i and dO_i loaded: w.s = P_ij = exp(scale·Q_i K_jᵀ − LSE_i) (0 where masked
+     * or where a row sees no key) and w.ds = P_ij ∘ (dO_i V_jᵀ − D_i).
+     */
+    private void probabilitiesAndScoreGradients(Workspace w, Mask m, QueryShard qs, KvShard kv,
+            Mask.Visibility vis, int b, int h, int i0, int rows, int j0, int cols) {
+        int d = shape.dim();
+        int rowBase = (b * shape.qHeads() + h) * qs.length + i0;
+        int off = kv.offset(b, shape.kvHead(h), j0);
+        kernels.scoreTile(w.q, 0, rows, kv.k, off, cols, d, scale, w.s, null);
+        if (vis == Mask.Visibility.PARTIAL) {
+            m.apply(b, i0, rows, j0, cols, w.s);
+        }
+        for (int r = 0; r < rows; r++) {
+            float lse = qs.lse[rowBase + r];
+            if (lse == Float.NEGATIVE_INFINITY) {
+                Arrays.fill(w.s, r * cols, (r + 1) * cols, 0f); // the row sees no key
+            } else {
+                kernels.expShifted(w.s, r * cols, cols, lse);
+            }
+        }
+        kernels.scoreTile(w.dOut, 0, rows, kv.v, off, cols, d, 1f, w.ds, null);
+        for (int r = 0; r < rows; r++) {
+            float dr = qs.delta[rowBase + r];
+            for (int c = r * cols, end = c + cols; c < end; c++) {
+                w.ds[c] = w.s[c] * (w.ds[c] - dr);
+            }
+        }
+    }
+
+    /** Rows [cols × d] of a block stored transposed (d × cols) at {@code off}. */
+    private static void unpack(float[] packed, int off, int cols, int d, float[] rows) {
+        for (int x = 0; x < d; x++) {
+            int src = off + x * cols;
+            for (int c = 0; c < cols; c++) {
+                rows[c * d + x] = packed[src + c];
+            }
+        }
+    }
+
+    /** D = rowsum(dO ∘ O) for every row, [B, Hq, n], each sum in increasing order. */
+    private static float[] rowDots(Tensor dOut, Tensor out) {
+        int d = out.dim();
+        int n = out.rows();
+        float[] delta = new float[out.batch() * out.heads() * n];
+        float[] a = new float[n * d];
+        float[] o = new float[n * d];
+        for (int b = 0; b < out.batch(); b++) {
+            for (int h = 0; h < out.heads(); h++) {
+                dOut.rows(b, h, 0, n).copyTo(a, 0);
+                out.rows(b, h, 0, n).copyTo(o, 0);
+                int base = (b * out.heads() + h) * n;
+                for (int i = 0; i < n; i++) {
+                    float acc = 0f;
+                    for (int x = i * d, end = x + d; x < end; x++) {
+                        acc = Math.fma(a[x], o[x], acc);
+                    }
+                    delta[base + i] = acc;
+                }
+            }
+        }
+        return delta;
+    }
+
+    private static void scale(float[] x, int len, float s) {
+        for (int i = 0; i < len; i++) {
+            x[i] *= s;
+        }
+    }
+
+    private static int blocks(int n, int block) {
+        return (n + block - 1) / block;
+    }
+
+    /** One worker's buffers, allocated once: nothing is allocated per tile. */
+    public static final class Workspace {
+        final float[] q;
+        final float[] dOut;
+        final float[] o;
+        final float[] k;
+        final float[] v;
+        final float[] s;
+        final float[] ds;
+        final float[] rowMax;
+        final OnlineSoftmax softmax;
+        final ChunkedSum gradA;
+        final ChunkedSum gradB;
+        long tilesComputed;
+        long tilesSkipped;
+
+        Workspace(int bq, int bkv, int d) {
+            q = new float[bq * d];
+            dOut = new float[bq * d];
+            o = new float[bq * d];
+            k = new float[bkv * d];
+            v = new float[bkv * d];
+            s = new float[bq * bkv];
+            ds = new float[bq * bkv];
+            rowMax = new float[bq];
+            softmax = new OnlineSoftmax(bq, d);
+            gradA = new ChunkedSum(Math.max(bq, bkv) * d);
+            gradB = new ChunkedSum(bkv * d);
+        }
+
+        /** Tiles computed and skipped by this workspace so far. */
+        public long tilesComputed() {
+            return tilesComputed;
+        }
+
+        public long tilesSkipped() {
+            return tilesSkipped;
+        }
+
+        /** Bytes of this workspace's arrays. */
+        public long bytes() {
+            long floats = q.length + dOut.length + o.length + k.length + v.length + s.length + ds.length
+                    + rowMax.length + 2L * (gradA.total.length + gradB.total.length)
+                    + softmax.floats();
+            return floats * Float.BYTES;
+        }
+    }
+}

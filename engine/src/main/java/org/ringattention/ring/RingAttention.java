@@ -1,0 +1,270 @@
+package org.ringattention.ring;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import org.ringattention.attention.AttentionOutput;
+import org.ringattention.attention.AttentionShape;
+import org.ringattention.attention.AttentionSpec;
+import org.ringattention.attention.Gradients;
+import org.ringattention.attention.KvShard;
+import org.ringattention.attention.Positions;
+import org.ringattention.attention.QueryShard;
+import org.ringattention.attention.ShardAttention;
+import org.ringattention.kernel.Kernels;
+import org.ringattention.tensor.Tensor;
+
+/**
+ * Ring attention (Liu, Zaharia, Abbeel) over P simulated devices on one machine: the sequence is
+ * split into P shards by a {@link Layout}; device i keeps query shard i and its key/value shard
+ * travels round the ring ({@link Ring}), so after P steps every query has met every key. The
+ * result equals blockwise attention up to the order in which key blocks are absorbed: with P = 1 it
+ * is bit-identical to {@link org.ringattention.attention.BlockwiseAttention}.
+ *
+ * <p>Per device, memory is its query shard with its running state and results, two key/value
+ * buffers (the one it computes on and the one being received), and the workers' tiles: it depends
+ * on N / P and the block sizes, not on N. Inputs are split into shards (copied) before the run and
+ * results gathered after it, as a host would.
+ *
+ * <p>Threads: {@code threads} workers shared by all devices (P may exceed the number of cores and
+ * the number of threads), plus one link thread per device that copies shards and waits out the
+ * simulated link time. For fixed (P, layout, block sizes) results are bit-identical for any number
+ * of threads and from run to run.
+ */
+public final class RingAttention {
+
+    /** A forward result with what the ring measured. */
+    public record Forward(AttentionOutput output, RingReport report) {
+    }
+
+    /** Gradients with the forward result they came from and what both passes measured. */
+    public record Backward(Gradients gradients, AttentionOutput output, RingReport forwardReport,
+            RingReport report) {
+    }
+
+    private static final long MIN_STALL_NANOS = TimeUnit.SECONDS.toNanos(30);
+
+    private final Kernels kernels;
+    private final int blockQ;
+    private final int blockKv;
+    private final int threads;
+    private final int devices;
+    private final Layout layout;
+    private final LinkModel link;
+    private final FaultInjector faults;
+
+    /**
+     * @param layout how tokens are shared out, or null for {@link Layout#defaultFor} the mask
+     */
+    public RingAttention(Kernels kernels, int blockQ, int blockKv, int threads, int devices, Layout layout,
+            LinkModel link) {
+        this(kernels, blockQ, blockKv, threads, devices, layout, link, FaultInjector.NONE);
+    }
+
+    private RingAttention(Kernels kernels, int blockQ, int blockKv, int threads, int devices, Layout layout,
+            LinkModel link, FaultInjector faults) {
+        this.kernels = Objects.requireNonNull(kernels, "kernels");
+        if (blockQ < 1 || blockKv < 1) {
+            throw new IllegalArgumentException("block sizes must be >= 1, got block-q " + blockQ + ", block-kv "
+                    + blockKv);
+        }
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        }
+        if (devices < 1) {
+            throw new IllegalArgumentException("devices must be >= 1, got " + devices);
+        }
+        this.blockQ = blockQ;
+        this.blockKv = blockKv;
+        this.threads = threads;
+        this.devices = devices;
+        this.layout = layout;
+        this.link = Objects.requireNonNull(link, "link");
+        this.faults = Objects.requireNonNull(faults, "faults");
+    }
+
+    /** The same ring with a hook called before every task (for tests that inject failures). */
+    public RingAttention withFaults(FaultInjector injector) {
+        return new RingAttention(kernels, blockQ, blockKv, threads, devices, layout, link, injector);
+    }
+
+    public int devices() {
+        return devices;
+    }
+
+    /** The layout used under {@code spec}. */
+    public Layout layoutFor(AttentionSpec spec) {
+        return layout != null ? layout : Layout.defaultFor(spec.causal());
+    }
+
+    /** O and LSE of softmax(scale · Q Kᵀ, masked) V, computed round the ring. Inputs must be finite. */
+    public Forward forward(Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
+        Setup s = new Setup(q, k, v, spec);
+        RingReport report = s.runForward();
+        return new Forward(s.output(), report);
+    }
+
+    /** Runs the forward pass round the ring, then the backward pass with {@code dOut}. */
+    public Backward backward(Tensor q, Tensor k, Tensor v, Tensor dOut, AttentionSpec spec) {
+        Setup s = new Setup(q, k, v, spec);
+        if (dOut.batch() != q.batch() || dOut.heads() != q.heads() || dOut.rows() != q.rows()
+                || dOut.dim() != q.dim()) {
+            throw new IllegalArgumentException("dO has shape " + dOut.shape() + ", expected the shape of q "
+                    + q.shape());
+        }
+        dOut.requireFinite("dO");
+        RingReport forwardReport = s.runForward();
+        RingReport report = s.runBackward(dOut);
+        return new Backward(s.gradients(), s.output(), forwardReport, report);
+    }
+
+    /** One problem split over the devices. */
+    private final class Setup {
+        final Tensor q;
+        final Tensor k;
+        final Tensor v;
+        final AttentionShape shape;
+        final ShardAttention sa;
+        final Layout used;
+        final Positions[] qPos;
+        final Positions[] kPos;
+        final int kvCapacity;
+        final int qCapacity;
+        final Device[] devs = new Device[devices];
+        ShardAttention.Workspace[] workspaces;
+
+        Setup(Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
+            this.q = q;
+            this.k = k;
+            this.v = v;
+            this.shape = AttentionShape.of(q, k, v);
+            this.sa = new ShardAttention(kernels, shape, spec, blockQ, blockKv);
+            q.requireFinite("q");
+            k.requireFinite("k");
+            v.requireFinite("v");
+            this.used = layoutFor(spec);
+            this.qPos = used.split(shape.qLen(), devices);
+            this.kPos = used.split(shape.kvLen(), devices);
+            this.qCapacity = maxLength(qPos);
+            this.kvCapacity = maxLength(kPos);
+        }
+
+        RingReport runForward() {
+            for (int i = 0; i < devices; i++) {
+                QueryShard qs = sa.queryShard(i, Shards.gather(q, qPos[i]), qPos[i]);
+                devs[i] = new Device(i, qs, ownShard(i, false), sa.kvBuffer(kvCapacity, false), devices);
+            }
+            Ring.Work work = new Ring.Work() {
+                @Override
+                public int tasks(Device d, int step) {
+                    return sa.queryTasks(d.queries);
+                }
+
+                @Override
+                public long run(ShardAttention.Workspace w, Device d, int step, int task) {
+                    return sa.forward(w, d.queries, d.current, task, step == 0, step == devices - 1);
+                }
+            };
+            return run(work, false, 2 * kvCapacity);
+        }
+
+        RingReport runBackward(Tensor dOut) {
+            for (int i = 0; i < devices; i++) {
+                Device f = devs[i];
+                sa.startBackward(f.queries, Shards.gather(dOut, qPos[i]));
+                devs[i] = new Device(i, f.queries, ownShard(i, true), sa.kvBuffer(kvCapacity, true), devices);
+            }
+            Ring.Work work = new Ring.Work() {
+                @Override
+                public int tasks(Device d, int step) {
+                    return sa.keyValueTasks(d.current) + sa.queryTasks(d.queries);
+                }
+
+                @Override
+                public long run(ShardAttention.Workspace w, Device d, int step, int task) {
+                    int kvTasks = sa.keyValueTasks(d.current);
+                    return task < kvTasks ? sa.keyValueGradients(w, d.queries, d.current, task)
+                            : sa.queryGradients(w, d.queries, d.current, task - kvTasks);
+                }
+            };
+            RingReport report = run(work, true, 4 * kvCapacity);
+            for (Device d : devs) {
+                if (d.current.owner() != d.id) {
+                    throw new IllegalStateException("device " + d.id + " ended with the shard of device "
+                            + d.current.owner());
+                }
+                sa.finishQueryGradients(d.queries);
+                sa.finishKeyValueGradients(d.current);
+            }
+            return report;
+        }
+
+        private KvShard ownShard(int i, boolean backward) {
+            KvShard own = sa.kvBuffer(kvCapacity, backward);
+            sa.load(own, i, Shards.gather(k, kPos[i]), Shards.gather(v, kPos[i]), kPos[i]);
+            return own;
+        }
+
+        private RingReport run(Ring.Work work, boolean gradients, long floatsPerRowAndHead) {
+            if (workspaces == null) {
+                workspaces = new ShardAttention.Workspace[threads];
+                for (int t = 0; t < threads; t++) {
+                    workspaces[t] = sa.workspace(qCapacity, kvCapacity);
+                }
+            }
+            long hopBytes = floatsPerRowAndHead * shape.batch() * shape.kvHeads() * shape.dim() * Float.BYTES;
+            long stall = MIN_STALL_NANOS + 2 * link.nanosFor(hopBytes);
+            long start = System.nanoTime();
+            List<StepRecord> records = new Ring(devs, gradients, link, faults, work, workspaces, stall).run();
+            long wall = System.nanoTime() - start;
+            long[] bytes = new long[devices];
+            for (int i = 0; i < devices; i++) {
+                bytes[i] = devs[i].bytes();
+            }
+            long wsBytes = 0;
+            for (ShardAttention.Workspace w : workspaces) {
+                wsBytes += w.bytes();
+            }
+            return new RingReport(devices, used, records, bytes, wsBytes, wall);
+        }
+
+        AttentionOutput output() {
+            Tensor out = Tensor.zeros(shape.batch(), shape.qHeads(), shape.qLen(), shape.dim());
+            float[] lse = new float[shape.batch() * shape.qHeads() * shape.qLen()];
+            for (Device d : devs) {
+                Shards.scatter(d.queries.out(), qPos[d.id], out);
+                Shards.scatterRows(d.queries.lse(), qPos[d.id], lse, shape.qLen());
+            }
+            long computed = 0;
+            long skipped = 0;
+            for (ShardAttention.Workspace w : workspaces) {
+                computed += w.tilesComputed();
+                skipped += w.tilesSkipped();
+            }
+            return new AttentionOutput(out, lse, computed, skipped);
+        }
+
+        Gradients gradients() {
+            int b = shape.batch();
+            int d = shape.dim();
+            Tensor dq = Tensor.zeros(b, shape.qHeads(), shape.qLen(), d);
+            Tensor dk = Tensor.zeros(b, shape.kvHeads(), shape.kvLen(), d);
+            Tensor dv = Tensor.zeros(b, shape.kvHeads(), shape.kvLen(), d);
+            for (Device dev : devs) {
+                int n = kPos[dev.id].length();
+                Shards.scatter(dev.queries.dq(), qPos[dev.id], dq);
+                Shards.scatter(Tensor.wrap(dev.current.dkRows(), b, shape.kvHeads(), n, d), kPos[dev.id], dk);
+                Shards.scatter(Tensor.wrap(dev.current.dvRows(), b, shape.kvHeads(), n, d), kPos[dev.id], dv);
+            }
+            return new Gradients(dq, dk, dv);
+        }
+    }
+
+    private static int maxLength(Positions[] shards) {
+        int max = 0;
+        for (Positions p : shards) {
+            max = Math.max(max, p.length());
+        }
+        return max;
+    }
+}

@@ -1,0 +1,53 @@
+package org.ringattention.ring;
+
+import org.ringattention.attention.Positions;
+import org.ringattention.tensor.Tensor;
+
+/** Copies rows between a whole sequence and a shard of it: what a host does before and after a run. */
+final class Shards {
+
+    private Shards() {
+    }
+
+    /** The rows of {@code x} [B, H, N, d] at {@code positions}, as a new [B, H, n, d] tensor. */
+    static Tensor gather(Tensor x, Positions positions) {
+        int n = positions.length();
+        int d = x.dim();
+        Tensor shard = Tensor.zeros(x.batch(), x.heads(), n, d);
+        float[] buf = new float[d];
+        for (int b = 0; b < x.batch(); b++) {
+            for (int h = 0; h < x.heads(); h++) {
+                for (int r = 0; r < n; r++) {
+                    x.rows(b, h, positions.at(r), 1).copyTo(buf, 0);
+                    shard.rows(b, h, r, 1).copyFrom(buf, 0);
+                }
+            }
+        }
+        return shard;
+    }
+
+    /** Writes the rows of {@code shard} [B, H, n, d] to {@code x} [B, H, N, d] at {@code positions}. */
+    static void scatter(Tensor shard, Positions positions, Tensor x) {
+        int d = x.dim();
+        float[] buf = new float[d];
+        for (int b = 0; b < x.batch(); b++) {
+            for (int h = 0; h < x.heads(); h++) {
+                for (int r = 0; r < positions.length(); r++) {
+                    shard.rows(b, h, r, 1).copyTo(buf, 0);
+                    x.rows(b, h, positions.at(r), 1).copyFrom(buf, 0);
+                }
+            }
+        }
+    }
+
+    /** The same for per-row values [B·H, n] into [B·H, N]. */
+    static void scatterRows(float[] shard, Positions positions, float[] x, int length) {
+        int n = positions.length();
+        int heads = n == 0 ? 0 : shard.length / n;
+        for (int bh = 0; bh < heads; bh++) {
+            for (int r = 0; r < n; r++) {
+                x[bh * length + positions.at(r)] = shard[bh * n + r];
+            }
+        }
+    }
+}

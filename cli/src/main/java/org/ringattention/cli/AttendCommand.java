@@ -18,6 +18,7 @@ import org.ringattention.attention.Gradients;
 import org.ringattention.attention.SegmentIds;
 import org.ringattention.attention.VanillaAttention;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.ring.RingAttention;
 import org.ringattention.tensor.Tensor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -141,6 +142,27 @@ final class AttendCommand implements Callable<Integer> {
                     outputs.stage(dv, vIn.array().shape(), g.dv());
                 }
                 what = "float64 oracle";
+            } else if (engineOptions.ring()) {
+                engineOptions.checkLength(Math.min(shape.qLen(), shape.kvLen()));
+                RingAttention ring = engineOptions.ringEngine(Kernels.preferred());
+                Tensor qt = qIn.toTensor();
+                Tensor kt = kIn.toTensor();
+                Tensor vt = vIn.toTensor();
+                AttentionOutput r;
+                Gradients g = null;
+                if (doIn != null) {
+                    RingAttention.Backward b = ring.backward(qt, kt, vt, doIn.toTensor(), attention);
+                    progress.step("forward done");
+                    r = b.output();
+                    g = b.gradients();
+                } else {
+                    r = ring.forward(qt, kt, vt, attention).output();
+                }
+                progress.step(doIn != null ? "backward done" : "forward done");
+                stage(outputs, r, g, oShape, lseShape, kIn, vIn);
+                what = "ring float32 over " + ring.devices() + " devices, " + ring.layoutFor(attention) + " layout,"
+                        + " blocks " + engineOptions.blockQ + "x" + engineOptions.blockKv + ", "
+                        + engineOptions.threads() + " threads";
             } else {
                 BlockwiseAttention engine = engineOptions.engine(Kernels.preferred());
                 Tensor qt = qIn.toTensor();
@@ -148,17 +170,12 @@ final class AttendCommand implements Callable<Integer> {
                 Tensor vt = vIn.toTensor();
                 AttentionOutput r = engine.forward(qt, kt, vt, attention);
                 progress.step("forward done");
-                outputs.stage(out, oShape, r.out().toArray());
-                if (lse != null) {
-                    outputs.stage(lse, lseShape, r.lse());
-                }
+                Gradients g = null;
                 if (doIn != null) {
-                    Gradients g = engine.backward(qt, kt, vt, r, doIn.toTensor(), attention);
+                    g = engine.backward(qt, kt, vt, r, doIn.toTensor(), attention);
                     progress.step("backward done");
-                    outputs.stage(dq, oShape, g.dq().toArray());
-                    outputs.stage(dk, kIn.array().shape(), g.dk().toArray());
-                    outputs.stage(dv, vIn.array().shape(), g.dv().toArray());
                 }
+                stage(outputs, r, g, oShape, lseShape, kIn, vIn);
                 what = "blockwise float32, blocks " + engine.blockQ() + "x" + engine.blockKv() + ", "
                         + engine.kernels().name() + " kernels, " + engine.threads() + " threads";
             }
@@ -170,6 +187,20 @@ final class AttendCommand implements Callable<Integer> {
                     doIn != null ? ", with gradients" : "", (System.nanoTime() - start) / 1e9, out);
         }
         return 0;
+    }
+
+    /** Stages the float32 outputs asked for: O, LSE, and the gradients when computed. */
+    private void stage(AtomicOutputs outputs, AttentionOutput r, Gradients g, long[] oShape, long[] lseShape,
+            NpyInputs.Input kIn, NpyInputs.Input vIn) throws IOException {
+        outputs.stage(out, oShape, r.out().toArray());
+        if (lse != null) {
+            outputs.stage(lse, lseShape, r.lse());
+        }
+        if (g != null) {
+            outputs.stage(dq, oShape, g.dq().toArray());
+            outputs.stage(dk, kIn.array().shape(), g.dk().toArray());
+            outputs.stage(dv, vIn.array().shape(), g.dv().toArray());
+        }
     }
 
     /** Checks option values and combinations; returns whether float64 was asked for. */

@@ -15,6 +15,9 @@ import org.ringattention.bench.FmaPeak;
 import org.ringattention.bench.MachineInfo;
 import org.ringattention.golden.Json;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.ring.LinkModel;
+import org.ringattention.ring.RingAttention;
+import org.ringattention.ring.RingReport;
 import org.ringattention.tensor.Tensor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,7 +28,7 @@ import picocli.CommandLine.Option;
  * machine's FMA peak ({@link FmaPeak}) measured in the same process with the same threads.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Times blockwise attention (forward, or backward with --backward) on random standard normal"
+        description = {"Times blockwise attention, or ring attention with --devices (forward, or backward with --backward) on random standard normal"
             + " float32 inputs of shape [1, H, N, d]: warm-up runs, then timed repetitions (median, min, max).",
             "Warm-up: at least --warmup runs and --warmup-ms milliseconds, until two runs in a row take about the"
             + " same time.",
@@ -96,6 +99,9 @@ final class BenchCommand implements Callable<Integer> {
         engineOptions.check();
         int t = engineOptions.threads();
         validate(kv);
+        if (engineOptions.ring()) {
+            engineOptions.checkLength(seq);
+        }
         Kernels kernels = kernelsName.equals("scalar") ? Kernels.scalar() : Kernels.preferred();
         PrintWriter out = spec.commandLine().getOut();
 
@@ -106,19 +112,26 @@ final class BenchCommand implements Callable<Integer> {
         Tensor dOut = backward ? Tensor.wrap(gaussian(rnd, heads * seq * dim), 1, heads, seq, dim) : null;
         AttentionSpec mask = AttentionSpec.DEFAULT.withCausal(causal);
         BlockwiseAttention engine = engineOptions.engine(kernels);
+        RingAttention ring = engineOptions.ring() ? engineOptions.ringEngine(kernels) : null;
         double flops = 4.0 * seq * seq * dim * heads * (causal ? 0.5 : 1) * (backward ? 2.5 : 1);
 
         String cpu = MachineInfo.cpuModel();
         out.printf(Locale.ROOT, "ring-attention bench: [1, %d, %d, %d] q, %d kv heads, %s %s, %s kernels, %d thread%s,"
                 + " blocks %dx%d%n", heads, seq, dim, kv, causal ? "causal" : "full", backward ? "backward" : "forward",
                 kernels.name(), t, t == 1 ? "" : "s", engine.blockQ(), engine.blockKv());
+        if (ring != null) {
+            LinkModel link = engineOptions.link();
+            out.printf(Locale.ROOT, "ring: %d devices, %s layout, link %s%n", ring.devices(), ring.layoutFor(mask),
+                    link.isSimulated() ? String.format(Locale.ROOT, "%.3g bytes/s, %.3g s latency",
+                            link.bytesPerSecond(), link.latencySeconds()) : "unthrottled");
+        }
         out.printf(Locale.ROOT, "cpu: %s (%d processors), java %s%n", cpu, MachineInfo.processors(),
                 MachineInfo.javaVersion());
         out.flush();
 
         FmaPeak.Result peakBefore = peak(FmaPeak.Kind.VECTOR, t, FmaPeak.DEFAULT_WARMUP);
 
-        AttentionOutput fwd = backward ? engine.forward(q, k, v, mask) : null;
+        AttentionOutput fwd = backward && ring == null ? engine.forward(q, k, v, mask) : null;
         out.printf(Locale.ROOT, "%-9s %10s %10s%n", "run", "seconds", "GFLOP/s");
         long warmStart = System.nanoTime();
         int warmRuns = 0;
@@ -126,7 +139,7 @@ final class BenchCommand implements Callable<Integer> {
         double previousWarm = Double.NaN;
         while (warmingUp(warmRuns, (System.nanoTime() - warmStart) / 1e6, previousWarm, lastWarm)) {
             previousWarm = lastWarm;
-            lastWarm = time(engine, q, k, v, fwd, dOut, mask);
+            lastWarm = time(engine, ring, q, k, v, fwd, dOut, mask);
             if (++warmRuns <= warmup) {
                 out.printf(Locale.ROOT, "%-9s %10.4f %10.2f%n", "warm-up " + warmRuns, lastWarm,
                         flops / lastWarm / 1e9);
@@ -139,8 +152,10 @@ final class BenchCommand implements Callable<Integer> {
                     flops / lastWarm / 1e9, warmRuns, warmSeconds);
         }
         double[] seconds = new double[reps];
+        RingReport[] reports = new RingReport[reps];
         for (int i = 0; i < reps; i++) {
-            seconds[i] = time(engine, q, k, v, fwd, dOut, mask);
+            seconds[i] = time(engine, ring, q, k, v, fwd, dOut, mask);
+            reports[i] = lastReport;
             out.printf(Locale.ROOT, "%-9s %10.4f %10.2f%n", "rep " + (i + 1), seconds[i], flops / seconds[i] / 1e9);
             out.flush();
         }
@@ -176,6 +191,15 @@ final class BenchCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "scalar FMA peak, %d thread%s: %.1f GFLOP/s%n", t, t == 1 ? "" : "s",
                     scalarPeak.gflops());
         }
+        RingReport report = ring == null ? null : reports[medianIndex(seconds)];
+        if (report != null) {
+            long[] pairs = report.pairsPerDevice();
+            out.printf(Locale.ROOT, "ring (median rep): overlap %.1f%% of transfer time hidden, imbalance %.3f (max/mean"
+                    + " pairs per device), %.1f MiB sent, at most %.1f MiB per device plus %.1f MiB of worker tiles%n",
+                    100 * report.overlap(), report.imbalance(), report.bytesSent() / 1048576.0,
+                    report.maxBytesPerDevice() / 1048576.0, report.workspaceBytes() / 1048576.0);
+            out.printf(Locale.ROOT, "pairs per device: %s%n", Arrays.toString(pairs));
+        }
         out.printf(Locale.ROOT, "memory: about %.1f MiB for tensors and tiles (materialized scores would take %.1f"
                 + " MiB)%n", memory / 1048576.0, scoresBytes / 1048576.0);
 
@@ -193,6 +217,18 @@ final class BenchCommand implements Callable<Integer> {
             r.put("block_q", engineOptions.blockQ);
             r.put("block_kv", engineOptions.blockKv);
             r.put("kernels", kernels.name());
+            r.put("devices", engineOptions.devices);
+            r.put("layout", ring == null ? null : ring.layoutFor(mask).toString());
+            r.put("overlap", report == null ? 1.0 : report.overlap());
+            r.put("imbalance", report == null ? 1.0 : report.imbalance());
+            r.put("link_bandwidth_bytes_per_s", engineOptions.link().bytesPerSecond());
+            r.put("link_latency_s", engineOptions.link().latencySeconds());
+            if (report != null) {
+                r.put("ring_bytes_sent", report.bytesSent());
+                r.put("ring_max_bytes_per_device", report.maxBytesPerDevice());
+                r.put("ring_workspace_bytes", report.workspaceBytes());
+                r.put("ring_pairs_per_device", Arrays.stream(report.pairsPerDevice()).boxed().toList());
+            }
             r.put("warmup", warmup);
             r.put("warmup_runs", warmRuns);
             r.put("warmup_seconds", warmSeconds);
@@ -316,13 +352,43 @@ final class BenchCommand implements Callable<Integer> {
         return FmaPeak.measure(kind, t, warm, Duration.ofMillis(peakMillis));
     }
 
-    private double time(BlockwiseAttention engine, Tensor q, Tensor k, Tensor v, AttentionOutput fwd, Tensor dOut,
-            AttentionSpec mask) {
+    /**
+     * Seconds of one run. On a ring the backward pass includes its forward pass, so for
+     * --backward the time of the ring's backward pass alone is the wall time of that pass.
+     */
+    private double time(BlockwiseAttention engine, RingAttention ring, Tensor q, Tensor k, Tensor v,
+            AttentionOutput fwd, Tensor dOut, AttentionSpec mask) {
+        if (ring != null) {
+            if (backward) {
+                RingAttention.Backward b = ring.backward(q, k, v, dOut, mask);
+                sink = b;
+                lastReport = b.report();
+                return lastReport.wallNanos() / 1e9;
+            }
+            long t0 = System.nanoTime();
+            RingAttention.Forward f = ring.forward(q, k, v, mask);
+            long t1 = System.nanoTime();
+            sink = f;
+            lastReport = f.report();
+            return (t1 - t0) / 1e9;
+        }
         long t0 = System.nanoTime();
         Object result = backward ? engine.backward(q, k, v, fwd, dOut, mask) : engine.forward(q, k, v, mask);
         long t1 = System.nanoTime();
         sink = result;
         return (t1 - t0) / 1e9;
+    }
+
+    private RingReport lastReport;
+
+    /** The index of the median of {@code x} (the lower one for an even count). */
+    private static int medianIndex(double[] x) {
+        Integer[] order = new Integer[x.length];
+        for (int i = 0; i < x.length; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> Double.compare(x[a], x[b]));
+        return order[(x.length - 1) / 2];
     }
 
     /** Keeps the last result reachable, so the runs cannot be dropped as dead code. */

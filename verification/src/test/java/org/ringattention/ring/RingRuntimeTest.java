@@ -1,0 +1,171 @@
+package org.ringattention.ring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.ringattention.attention.AttentionShape;
+import org.ringattention.attention.AttentionSpec;
+import org.ringattention.attention.Positions;
+import org.ringattention.attention.Problem;
+import org.ringattention.kernel.Kernels;
+
+/** Layouts, memory per device, simulated links and failures of the ring. */
+class RingRuntimeTest {
+
+    @Test
+    void layoutsCoverEverySequencePositionOnce() {
+        for (Layout layout : Layout.values()) {
+            for (int n : new int[] {1, 7, 97, 1025}) {
+                for (int p = 1; p <= 8; p++) {
+                    int[] seen = new int[n];
+                    int min = Integer.MAX_VALUE;
+                    int max = 0;
+                    for (Positions shard : layout.split(n, p)) {
+                        for (int r = 0; r < shard.length(); r++) {
+                            seen[shard.at(r)]++;
+                        }
+                        min = Math.min(min, shard.length());
+                        max = Math.max(max, shard.length());
+                    }
+                    assertThat(seen).as("%s n=%d P=%d", layout, n, p).containsOnly(1);
+                    // near-equal shards: at most one token apart (two for zigzag's two chunks)
+                    assertThat(max - min).as("%s n=%d P=%d", layout, n, p).isLessThanOrEqualTo(
+                            layout == Layout.ZIGZAG ? 2 : 1);
+                }
+            }
+        }
+        assertThat(Layout.ZIGZAG.split(8, 2)[0].toString()).isEqualTo("[0, 1, 6, 7]");
+        assertThat(Layout.STRIPED.split(8, 3)[1].toString()).isEqualTo("[1, 4, 7]");
+    }
+
+    /** The target of the zigzag layout: balanced causal work (≤ 1.05), where contiguous is not. */
+    @Test
+    void zigzagBalancesCausalWork() {
+        Problem p = problem(1, 2, 2048, 16, AttentionSpec.DEFAULT.withCausal(true));
+        double zigzag = report(p, 4, Layout.ZIGZAG, 64).imbalance();
+        double striped = report(p, 4, Layout.STRIPED, 64).imbalance();
+        double contiguous = report(p, 4, Layout.CONTIGUOUS, 64).imbalance();
+        assertThat(zigzag).isLessThanOrEqualTo(1.05);
+        assertThat(striped).isLessThanOrEqualTo(1.05);
+        // contiguous: device i sees (2i + 1) / 16 of the causal pairs, the last 7/4 of the mean
+        assertThat(contiguous).isBetween(1.6, 1.8);
+    }
+
+    /** Per-device memory follows N / P and the block sizes, not N. */
+    @Test
+    void memoryPerDeviceDependsOnShardNotSequence() {
+        long small = report(problem(1, 2, 512, 32, AttentionSpec.DEFAULT), 2, Layout.CONTIGUOUS, 64)
+                .maxBytesPerDevice();
+        long large = report(problem(1, 2, 2048, 32, AttentionSpec.DEFAULT), 8, Layout.CONTIGUOUS, 64)
+                .maxBytesPerDevice();
+        long longer = report(problem(1, 2, 2048, 32, AttentionSpec.DEFAULT), 2, Layout.CONTIGUOUS, 64)
+                .maxBytesPerDevice();
+        assertThat(large).as("N = 2048 on 8 devices vs N = 512 on 2").isEqualTo(small);
+        assertThat(longer).as("4x the shard").isGreaterThan(3 * small);
+        // the bytes are what the buffers hold: q, O, state and LSE of 256 rows; two K/V buffers
+        long rows = 256L * 2; // rows × heads
+        long expected = 4 * (rows * 32 * 3 + rows * 3 + 2 * 2 * rows * 32);
+        assertThat(small).isEqualTo(expected);
+    }
+
+    @Test
+    void simulatedLinkTakesTheModelledTimeAndHidesBehindLongSteps() {
+        Problem p = problem(1, 1, 1024, 64, AttentionSpec.DEFAULT);
+        // K and V of a 256-row shard: 2 * 256 * 64 * 4 = 128 KiB; at 20 MB/s a hop takes 6.6 ms + 2 ms
+        LinkModel slow = new LinkModel(20e6, 0.002);
+        RingReport r = new RingAttention(Kernels.preferred(), 64, 64, 2, 4, Layout.CONTIGUOUS, slow)
+                .forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec()).report();
+        long hop = slow.nanosFor(2L * 256 * 64 * 4);
+        for (StepRecord s : r.steps()) {
+            if (s.step() < 3) {
+                assertThat(s.bytesSent()).isEqualTo(2L * 256 * 64 * 4);
+                assertThat(s.transferNanos()).as("transfer of %s", s).isGreaterThanOrEqualTo(hop);
+            } else {
+                assertThat(s.bytesSent()).isZero();
+            }
+        }
+        assertThat(r.overlap()).isBetween(0.0, 1.0);
+        assertThat(r.bytesSent()).isEqualTo(4 * 3 * 2L * 256 * 64 * 4);
+    }
+
+    @Test
+    void backwardShardsComeHomeWithTheirGradients() {
+        Problem p = problem(1, 2, 300, 16, AttentionSpec.DEFAULT.withCausal(true));
+        RingAttention.Backward b = RingProperties.ring(32, 48, 2, 3, Layout.ZIGZAG)
+                .backward(p.qTensor(), p.kTensor(), p.vTensor(), p.dOutTensor(), p.spec());
+        // P sends per device, each K, V, dK and dV of a 100-row shard of 2 heads
+        assertThat(b.report().bytesSent()).isEqualTo(3 * 3 * 4L * 100 * 2 * 16 * 4);
+        assertThat(b.forwardReport().bytesSent()).isEqualTo(3 * 2 * 2L * 100 * 2 * 16 * 4);
+    }
+
+    @Test
+    void aFailingDeviceStopsTheRingNamingDeviceAndStep() {
+        SplittableRandom rnd = new SplittableRandom(7);
+        Problem p = problem(1, 2, 512, 32, AttentionSpec.DEFAULT);
+        for (int trial = 0; trial < 8; trial++) {
+            int devices = 2 + rnd.nextInt(5);
+            int device = rnd.nextInt(devices);
+            int step = rnd.nextInt(devices);
+            boolean backward = rnd.nextBoolean();
+            RingAttention ring = RingProperties.ring(32, 32, 2, devices, Layout.CONTIGUOUS)
+                    .withFaults((d, s) -> {
+                        if (d == device && s == step) {
+                            throw new IllegalStateException("injected fault");
+                        }
+                    });
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> run(ring, p, backward))
+                    .isInstanceOf(RingFailure.class)
+                    .hasMessageContaining("device " + device + " failed at step " + step)
+                    .hasMessageContaining("injected fault")
+                    .satisfies(e -> assertThat(((RingFailure) e).device()).isEqualTo(device));
+            assertThat((System.nanoTime() - start) / 1e9).isLessThan(1.0);
+            assertNoRingThreadsLeft();
+        }
+    }
+
+    @Test
+    void anInterruptedDeviceStopsTheRingWithinOneSecond() {
+        Problem p = problem(1, 1, 512, 32, AttentionSpec.DEFAULT);
+        // a slow link keeps the other devices waiting: the interrupt must still end everything quickly
+        AtomicLong interruptedAt = new AtomicLong();
+        RingAttention ring = new RingAttention(Kernels.preferred(), 32, 32, 2, 4, Layout.CONTIGUOUS,
+                new LinkModel(1e6, 0.05)).withFaults((d, s) -> {
+                    if (d == 2 && s == 1 && interruptedAt.compareAndSet(0, System.nanoTime())) {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+        assertThatThrownBy(() -> run(ring, p, false))
+                .isInstanceOf(RingFailure.class)
+                .hasMessageContaining("device 2 was interrupted at step 1");
+        assertThat((System.nanoTime() - interruptedAt.get()) / 1e9).isLessThan(1.0);
+        assertNoRingThreadsLeft();
+    }
+
+    private static void run(RingAttention ring, Problem p, boolean backward) {
+        if (backward) {
+            ring.backward(p.qTensor(), p.kTensor(), p.vTensor(), p.dOutTensor(), p.spec());
+        } else {
+            ring.forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec());
+        }
+    }
+
+    private static void assertNoRingThreadsLeft() {
+        assertThat(Thread.getAllStackTraces().keySet())
+                .filteredOn(t -> t.getName().startsWith("ring-") && t.isAlive())
+                .as("ring threads still running")
+                .isEmpty();
+    }
+
+    private static RingReport report(Problem p, int devices, Layout layout, int block) {
+        return RingProperties.ring(block, block, 2, devices, layout)
+                .forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec()).report();
+    }
+
+    private static Problem problem(int batch, int heads, int n, int d, AttentionSpec spec) {
+        return Problem.random(new AttentionShape(batch, heads, heads, n, n, d), spec, 42, 1);
+    }
+}

@@ -19,6 +19,9 @@ import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.BlockwiseAttention;
 import org.ringattention.attention.VanillaAttention;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.ring.Layout;
+import org.ringattention.ring.LinkModel;
+import org.ringattention.ring.RingAttention;
 import org.ringattention.tensor.Npy;
 import org.ringattention.tensor.NpyArray;
 import org.ringattention.tensor.Tensor;
@@ -59,6 +62,26 @@ class AttendCommandTest {
         assertThat(lse.shape()).containsExactly(1, 4, 9);
         assertThat(lse.toFloatArray()).isEqualTo(expected.lse());
         assertThat(dir).isDirectoryNotContaining("glob:**.tmp");
+    }
+
+    /** --devices runs the ring: the engine's ring result, bit for bit, gradients included. */
+    @Test
+    void devicesRunTheRing() throws IOException {
+        int code = run("--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v.npy"), "--out", p("o.npy"), "--lse",
+                p("lse.npy"), "--causal", "--block-q", "2", "--block-kv", "3", "--devices", "3", "--layout", "striped",
+                "--link-bandwidth", "50M", "--link-latency", "1ms", "--do", p("do.npy"), "--dq", p("dq.npy"), "--dk",
+                p("dk.npy"), "--dv", p("dv.npy"));
+        assertThat(code).as(stderr).isZero();
+        RingAttention.Backward expected = new RingAttention(Kernels.preferred(), 2, 3, 1, 3, Layout.STRIPED,
+                LinkModel.UNTHROTTLED).backward(Tensor.wrap(q.clone(), 1, 4, 9, 5),
+                Tensor.wrap(k.clone(), 1, 2, 11, 5), Tensor.wrap(v.clone(), 1, 2, 11, 5),
+                Tensor.wrap(dOut.clone(), 1, 4, 9, 5), AttentionSpec.DEFAULT.withCausal(true));
+        assertThat(Npy.read(dir.resolve("o.npy")).toFloatArray()).isEqualTo(expected.output().out().toArray());
+        assertThat(Npy.read(dir.resolve("lse.npy")).toFloatArray()).isEqualTo(expected.output().lse());
+        assertThat(Npy.read(dir.resolve("dq.npy")).toFloatArray()).isEqualTo(expected.gradients().dq().toArray());
+        assertThat(Npy.read(dir.resolve("dk.npy")).toFloatArray()).isEqualTo(expected.gradients().dk().toArray());
+        assertThat(Npy.read(dir.resolve("dv.npy")).toFloatArray()).isEqualTo(expected.gradients().dv().toArray());
+        assertThat(stderr).contains("ring float32 over 3 devices, striped layout");
     }
 
     @Test
@@ -125,6 +148,18 @@ class AttendCommandTest {
                 .isEqualTo(2);
         assertOneLine("does not exist");
         assertThat(run("--q", p("q.npy"))).isEqualTo(2);
+        assertThat(run(concat(base, "--devices", "0"))).isEqualTo(2);
+        assertOneLine("--devices must be between 1 and 4096");
+        assertThat(run(concat(base, "--devices", "10"))).isEqualTo(2);
+        assertOneLine("--devices (10) must be at most the sequence length (9)");
+        assertThat(run(concat(base, "--devices", "2", "--layout", "spiral"))).isEqualTo(2);
+        assertOneLine("unknown layout 'spiral'");
+        assertThat(run(concat(base, "--devices", "2", "--link-bandwidth", "fast"))).isEqualTo(2);
+        assertOneLine("--link-bandwidth must be a number of bytes/s");
+        assertThat(run(concat(base, "--devices", "2", "--link-latency", "5 parsecs"))).isEqualTo(2);
+        assertOneLine("--link-latency");
+        assertThat(run(concat(base, "--devices", "2", "--link-bandwidth", "0"))).isEqualTo(2);
+        assertOneLine("--link-bandwidth must be > 0");
     }
 
     private void assertOneLine(String fragment) {

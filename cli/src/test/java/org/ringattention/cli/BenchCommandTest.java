@@ -55,6 +55,20 @@ class BenchCommandTest {
     }
 
     @Test
+    void ringReportsDevicesLayoutOverlapAndImbalance() {
+        int code = run("--seq", "96", "--head-dim", "8", "--heads", "2", "--causal", "--devices", "4", "--threads", "2",
+                "--block-q", "8", "--block-kv", "8", "--warmup", "1", "--warmup-ms", "0", "--reps", "1", "--peak-ms",
+                "0", "--json");
+        assertThat(code).as(stderr).isZero();
+        Map<String, String> r = lastLineJson();
+        assertThat(r).containsEntry("devices", "4").containsEntry("layout", "zigzag");
+        // zigzag chunks of 12 tokens with 8-token tiles: work nearly even, and the overlap a fraction
+        assertThat(Double.parseDouble(r.get("imbalance"))).isBetween(1.0, 1.2);
+        assertThat(Double.parseDouble(r.get("overlap"))).isBetween(0.0, 1.0);
+        assertThat(stdout).contains("ring: 4 devices, zigzag layout, link unthrottled");
+    }
+
+    @Test
     void badOptionsAreUsageErrorsOnOneLine() {
         assertThat(run("--seq", "0", "--head-dim", "8", "--heads", "1")).isEqualTo(2);
         assertOneLine("--seq must be >= 1");

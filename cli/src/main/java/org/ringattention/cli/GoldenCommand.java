@@ -160,8 +160,7 @@ final class GoldenCommand implements Runnable {
                     out.flush();
                 }
             }
-            out.printf("%nring: no ring engine yet; the manifest's ring configurations (1 device, contiguous) are"
-                    + " the blockwise rows.%n");
+            out.println();
             out.printf("golden verify: %d cases, %d paths (%d failed), %d checks: %d passed, %d failed%n",
                     entries.size(), paths, failedPaths, passed + failed, passed, failed);
             out.flush();

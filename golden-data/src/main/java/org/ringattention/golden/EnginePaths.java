@@ -7,6 +7,9 @@ import org.ringattention.attention.BlockwiseAttention;
 import org.ringattention.attention.Gradients;
 import org.ringattention.attention.VanillaAttention;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.ring.Layout;
+import org.ringattention.ring.LinkModel;
+import org.ringattention.ring.RingAttention;
 import org.ringattention.tensor.Tensor;
 
 /** Runs the engine's paths on a case's inputs and returns all five outputs as doubles. */
@@ -35,12 +38,31 @@ public final class EnginePaths {
             int threads) {
         BlockwiseAttention engine = new BlockwiseAttention(kernels, block.q(), block.kv(), threads);
         AttentionSpec spec = c.spec(in.segmentIds(c));
-        Tensor q = Tensor.wrap(CaseInputs.toFloats(in.q()), c.batch(), c.qHeads(), c.qLen(), c.dim());
-        Tensor k = Tensor.wrap(CaseInputs.toFloats(in.k()), c.batch(), c.kvHeads(), c.kvLen(), c.dim());
-        Tensor v = Tensor.wrap(CaseInputs.toFloats(in.v()), c.batch(), c.kvHeads(), c.kvLen(), c.dim());
-        Tensor dOut = Tensor.wrap(CaseInputs.toFloats(in.dOut()), c.batch(), c.qHeads(), c.qLen(), c.dim());
-        AttentionOutput fwd = engine.forward(q, k, v, spec);
-        Gradients g = engine.backward(q, k, v, fwd, dOut, spec);
+        Tensor[] t = tensors(c, in);
+        AttentionOutput fwd = engine.forward(t[0], t[1], t[2], spec);
+        return outputs(fwd, engine.backward(t[0], t[1], t[2], fwd, t[3], spec));
+    }
+
+    /** Ring attention over {@code devices} devices with the given layout, block sizes and threads. */
+    public static Outputs ring(GoldenCase c, CaseInputs in, Kernels kernels, GoldenCase.Block block, int threads,
+            int devices, Layout layout) {
+        RingAttention ring = new RingAttention(kernels, block.q(), block.kv(), threads, devices, layout,
+                LinkModel.UNTHROTTLED);
+        Tensor[] t = tensors(c, in);
+        RingAttention.Backward b = ring.backward(t[0], t[1], t[2], t[3], c.spec(in.segmentIds(c)));
+        return outputs(b.output(), b.gradients());
+    }
+
+    /** q, k, v and dO as float32 tensors. */
+    private static Tensor[] tensors(GoldenCase c, CaseInputs in) {
+        return new Tensor[] {
+            Tensor.wrap(CaseInputs.toFloats(in.q()), c.batch(), c.qHeads(), c.qLen(), c.dim()),
+            Tensor.wrap(CaseInputs.toFloats(in.k()), c.batch(), c.kvHeads(), c.kvLen(), c.dim()),
+            Tensor.wrap(CaseInputs.toFloats(in.v()), c.batch(), c.kvHeads(), c.kvLen(), c.dim()),
+            Tensor.wrap(CaseInputs.toFloats(in.dOut()), c.batch(), c.qHeads(), c.qLen(), c.dim())};
+    }
+
+    private static Outputs outputs(AttentionOutput fwd, Gradients g) {
         return new Outputs(widen(fwd.out().toArray()), widen(fwd.lse()), widen(g.dq().toArray()),
                 widen(g.dk().toArray()), widen(g.dv().toArray()));
     }

@@ -80,8 +80,16 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
             layouts = List.copyOf(layouts);
         }
 
-        /** One device, contiguous layout: what there is until the ring engine exists. */
-        public static final Ring SINGLE = new Ring(List.of(1), List.of("contiguous"));
+        /** Ring sizes checked by default (those above the shorter sequence length are dropped). */
+        static final List<Integer> DEVICES = List.of(1, 2, 3, 5);
+
+        /** Every layout. */
+        static final List<String> LAYOUTS = List.of("contiguous", "zigzag", "striped");
+
+        /** The default ring sizes that fit sequences of {@code shortest} tokens, every layout. */
+        static Ring upTo(int shortest) {
+            return new Ring(DEVICES.stream().filter(p -> p <= shortest).toList(), LAYOUTS);
+        }
     }
 
     public GoldenCase {
@@ -353,7 +361,8 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
 
         GoldenCase build() {
             return new GoldenCase(name, description, batch, qHeads, kvHeads, qLen, kvLen, dim, causal, window,
-                    segments, segmentDtype, scale, dtype, seed, queryScale, blocks, threads, Ring.SINGLE);
+                    segments, segmentDtype, scale, dtype, seed, queryScale, blocks, threads,
+                    Ring.upTo(Math.min(qLen, kvLen)));
         }
     }
 }

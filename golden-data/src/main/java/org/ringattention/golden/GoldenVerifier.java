@@ -8,6 +8,7 @@ import java.util.Map;
 import org.ringattention.check.AccuracyRule;
 import org.ringattention.check.ErrorStats;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.ring.Layout;
 
 /**
  * Checks every engine path against a golden set. Per case:
@@ -19,9 +20,10 @@ import org.ringattention.kernel.Kernels;
  *   <li>{@code blockwise <kernels> <Bq>x<Bkv> t<threads>}: the blockwise float32 engine with the
  *       preferred and the scalar kernels (once if they are the same), every block size and thread
  *       count of the case, against the accuracy rule with the baseline recomputed on the stored inputs.
+ *   <li>{@code ring P=<devices> <layout> <Bq>x<Bkv> t2}: ring attention with the preferred kernels,
+ *       for every ring size above 1 and every layout of the case, with the case's first block
+ *       sizes and two threads, against the same rule.
  * </ul>
- * Ring layouts of the manifest are checked once a ring engine exists; until then only the
- * single-device configuration (the blockwise engine) is.
  */
 public final class GoldenVerifier {
 
@@ -44,6 +46,8 @@ public final class GoldenVerifier {
         void pathDone(String caseName, String path);
     }
 
+    private static final int RING_THREADS = 2;
+
     private final List<Kernels> kernels;
 
     /** Checks the blockwise engine with each of {@code kernels} (duplicates by name dropped). */
@@ -63,7 +67,7 @@ public final class GoldenVerifier {
     /** Number of paths {@link #verify} runs for {@code e}. */
     public int pathCount(GoldenSet.Entry e) {
         GoldenCase c = e.definition();
-        return 2 + kernels.size() * c.blocks().size() * c.threads().size();
+        return 2 + kernels.size() * c.blocks().size() * c.threads().size() + ringSizes(c) * c.ring().layouts().size();
     }
 
     /** Checks one case; reads its files first. */
@@ -101,7 +105,23 @@ public final class GoldenVerifier {
                 }
             }
         }
+        GoldenCase.Block first = c.blocks().get(0);
+        for (int devices : c.ring().devices()) {
+            if (devices == 1) {
+                continue; // the blockwise paths above
+            }
+            for (String layout : c.ring().layouts()) {
+                path = "ring P=" + devices + " " + layout + " " + first + " t" + RING_THREADS;
+                add(checks, c, path, ref, EnginePaths.ring(c, in, Kernels.preferred(), first, RING_THREADS, devices,
+                        Layout.parse(layout)), tol);
+                listener.pathDone(c.name(), path);
+            }
+        }
         return checks;
+    }
+
+    private static int ringSizes(GoldenCase c) {
+        return (int) c.ring().devices().stream().filter(p -> p > 1).count();
     }
 
     private static void add(List<Check> checks, GoldenCase c, String path, Outputs ref, Outputs got,

@@ -65,11 +65,6 @@ public final class Mask {
         return new Mask(causal, window, segments, offset, queries, keys);
     }
 
-    /** True when nothing is hidden: no tile needs classifying. */
-    public boolean isFull() {
-        return !causal && segments == null;
-    }
-
     /** True when query row i of batch b sees key j. */
     public boolean visible(int b, int i, int j) {
         int qi = queries.at(i);

@@ -20,8 +20,11 @@ import org.ringattention.kernel.PolynomialExp;
  * m = −∞ and l = 0 and finishes as o = 0, LSE = −∞. l and õ are {@link ChunkedSum}s, so their
  * accuracy does not depend on the block size.
  *
- * <p>Two partial results over disjoint key sets merge by the same rule written in LSE form
- * ({@link #merge}): with L = logaddexp(L₁, L₂), o = exp(L₁ − L) o₁ + exp(L₂ − L) o₂.
+ * <p>Across ring steps the same rule merges the partial results of successive key/value shards:
+ * the state (m, l, õ) is saved after one shard ({@link #store}) and continued with the next
+ * ({@link #load}), so a ring absorbs its shards exactly as one device absorbs its blocks. (The
+ * equivalent merge of finished results, o = exp(L₁ − L) o₁ + exp(L₂ − L) o₂ with
+ * L = logaddexp(L₁, L₂), would divide and take a logarithm at every step.)
  *
  * <p>Layout: m and l are arrays over rows; õ is row-major [rows × d]. One instance per worker;
  * not thread-safe.
@@ -117,35 +120,6 @@ final class OnlineSoftmax {
                 out[x] = acc.total[x] / l;
             }
             lse[lseOff + r] = (float) (max[r] + Math.log(l));
-        }
-    }
-
-    /**
-     * Merges partial result 2 into partial result 1, row by row: o₁ [rows × d] and lse₁ are
-     * overwritten with the result over the union of both key sets. Rows whose LSE is −∞ have seen
-     * no key and contribute nothing.
-     */
-    static void merge(float[] o1, float[] lse1, int lseOff1, float[] o2, float[] lse2, int lseOff2, int rows,
-            int dim) {
-        for (int r = 0; r < rows; r++) {
-            float a = lse1[lseOff1 + r];
-            float b = lse2[lseOff2 + r];
-            if (b == Float.NEGATIVE_INFINITY) {
-                continue;
-            }
-            if (a == Float.NEGATIVE_INFINITY) {
-                System.arraycopy(o2, r * dim, o1, r * dim, dim);
-                lse1[lseOff1 + r] = b;
-                continue;
-            }
-            double hi = Math.max(a, b);
-            double l = hi + Math.log(Math.exp(a - hi) + Math.exp(b - hi));
-            float w1 = (float) Math.exp(a - l);
-            float w2 = (float) Math.exp(b - l);
-            for (int x = r * dim, end = x + dim; x < end; x++) {
-                o1[x] = Math.fma(w2, o2[x], w1 * o1[x]);
-            }
-            lse1[lseOff1 + r] = (float) l;
         }
     }
 }

@@ -48,11 +48,6 @@ public final class Positions {
         return at == null ? start + r : at[r];
     }
 
-    /** True when the rows are the range 0..length−1 (a whole sequence, or the first shard). */
-    boolean isIdentity() {
-        return at == null && start == 0;
-    }
-
     /** The number of rows in [from, to) whose position is below {@code x}. */
     int countBelow(int from, int to, long x) {
         if (at == null) {

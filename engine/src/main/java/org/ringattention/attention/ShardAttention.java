@@ -139,15 +139,14 @@ public final class ShardAttention {
      * number of query-key pairs computed (skipped tiles not counted).
      */
     public long forward(Workspace w, QueryShard qs, KvShard kv, int task, boolean first, boolean last) {
-        int qBlocks = blocks(qs.length, qs.blockRows);
-        int head = task / qBlocks;
-        int b = head / shape.qHeads();
-        int h = head % shape.qHeads();
-        int i0 = (qBlocks - 1 - task % qBlocks) * qs.blockRows;
+        QueryBlock blk = queryBlock(qs, task);
+        int b = blk.b;
+        int h = blk.h;
+        int i0 = blk.i0;
+        int rows = blk.rows;
+        int rowBase = blk.row;
         int d = shape.dim();
-        int rows = Math.min(qs.blockRows, qs.length - i0);
         int g = shape.kvHead(h);
-        int rowBase = (b * shape.qHeads() + h) * qs.length + i0;
         Mask m = mask.forShards(qs.positions, kv.positions);
         qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
         if (first) {
@@ -252,15 +251,14 @@ public final class ShardAttention {
      * pairs computed.
      */
     public long queryGradients(Workspace w, QueryShard qs, KvShard kv, int task) {
-        int qBlocks = blocks(qs.length, qs.blockRows);
-        int head = task / qBlocks;
-        int b = head / shape.qHeads();
-        int h = head % shape.qHeads();
-        int i0 = (qBlocks - 1 - task % qBlocks) * qs.blockRows;
+        QueryBlock blk = queryBlock(qs, task);
+        int b = blk.b;
+        int h = blk.h;
+        int i0 = blk.i0;
+        int rows = blk.rows;
         int d = shape.dim();
-        int rows = Math.min(qs.blockRows, qs.length - i0);
         int g = shape.kvHead(h);
-        int off = ((b * shape.qHeads() + h) * qs.length + i0) * d;
+        int off = blk.row * d;
         Mask m = mask.forShards(qs.positions, kv.positions);
         qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
         qs.dOut.rows(b, h, i0, rows).copyTo(w.dOut, 0);
@@ -359,6 +357,20 @@ public final class ShardAttention {
         for (int i = 0; i < len; i++) {
             x[i] *= s;
         }
+    }
+
+    /** Query block [i0, i0 + rows) of head (b, h), whose first row is row {@code row} of [B, Hq, n]. */
+    private record QueryBlock(int b, int h, int i0, int rows, int row) {
+    }
+
+    /** Query task {@code task} of {@code qs}: heads in order, each head's last block first. */
+    private QueryBlock queryBlock(QueryShard qs, int task) {
+        int qBlocks = blocks(qs.length, qs.blockRows);
+        int head = task / qBlocks;
+        int b = head / shape.qHeads();
+        int h = head % shape.qHeads();
+        int i0 = (qBlocks - 1 - task % qBlocks) * qs.blockRows;
+        return new QueryBlock(b, h, i0, Math.min(qs.blockRows, qs.length - i0), (b * shape.qHeads() + h) * qs.length + i0);
     }
 
     private static int blocks(int n, int block) {

@@ -370,7 +370,8 @@ public final class ShardAttention {
         int b = head / shape.qHeads();
         int h = head % shape.qHeads();
         int i0 = (qBlocks - 1 - task % qBlocks) * qs.blockRows;
-        return new QueryBlock(b, h, i0, Math.min(qs.blockRows, qs.length - i0), (b * shape.qHeads() + h) * qs.length + i0);
+        int rows = Math.min(qs.blockRows, qs.length - i0);
+        return new QueryBlock(b, h, i0, rows, (b * shape.qHeads() + h) * qs.length + i0);
     }
 
     private static int blocks(int n, int block) {

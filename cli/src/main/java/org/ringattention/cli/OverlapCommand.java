@@ -1,0 +1,291 @@
+package org.ringattention.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import org.ringattention.bench.MachineInfo;
+import org.ringattention.kernel.Kernels;
+import org.ringattention.ring.LinkModel;
+import org.ringattention.tensor.StagedFiles;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code experiment overlap}: sweeps the shard size c under a simulated link and sets the measured
+ * step time against max(compute, transfer) and the crossover c* of {@link OverlapModel}.
+ */
+@Command(name = "overlap", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Reproduces the paper's overlap argument: a ring step computes 4*c^2*d*H FLOPs and sends"
+            + " K and V (8*c*d*H bytes), so sending hides behind computing from c* = 2*F/B on (F: FLOP/s of one"
+            + " device, B: link bytes/s; with --latency L the root of 4*c^2*d*H/F = L + 8*c*d*H/B).",
+            "Runs the ring forward pass (full mask, P devices sharing --threads workers) with N = P*c for every"
+            + " shard size c and takes medians over the steps that send (0..P-2) of every device and repetition:"
+            + " compute, transfer, wait, and step time = compute + wait. F is measured first, unthrottled, at"
+            + " the size nearest the sweep's geometric middle, after a warm-up at the largest size.",
+            "c is the ring's per-device block (N / P), not the engine's tiles --block-q and --block-kv.",
+            "Writes overlap.csv and overlap.png to --out; both replace earlier files only when both are written."},
+        footer = {"", "Exit codes: 0 success, 1 the output folder cannot be written, 2 bad usage."})
+final class OverlapCommand implements Callable<Integer> {
+
+    /** Step time within this fraction of compute time counts as sending hidden. */
+    static final double TOLERANCE = 0.10;
+
+    static final String CSV = "overlap.csv";
+    static final String PNG = "overlap.png";
+    static final String CSV_HEADER = "shard_c,n,devices,threads,head_dim,heads,bandwidth_bytes_per_s,latency_s,"
+            + "bytes_per_step,compute_ms,transfer_ms,wait_ms,step_ms,max_compute_transfer_ms,model_transfer_ms,"
+            + "overlap,gflops_per_device,calibrated_gflops_per_device,predicted_crossover_c";
+
+    @Option(names = "--devices", paramLabel = "P", defaultValue = "2", description = "Simulated devices in the ring"
+            + " (default ${DEFAULT-VALUE}; at least 2).")
+    int devices;
+
+    @Mixin
+    EngineOptions engineOptions;
+
+    @Option(names = "--head-dim", paramLabel = "D", defaultValue = "128", description = "Head dimension (default"
+            + " ${DEFAULT-VALUE}).")
+    int dim;
+
+    @Option(names = "--heads", paramLabel = "H", defaultValue = "1", description = "Heads (default"
+            + " ${DEFAULT-VALUE}).")
+    int heads;
+
+    @Option(names = "--shards", paramLabel = "C", split = ",", defaultValue = "128,256,512,1024,2048,4096",
+            description = "Shard sizes c to sweep, comma-separated (default ${DEFAULT-VALUE}).")
+    List<Integer> shards;
+
+    @Option(names = "--bandwidth", paramLabel = "BYTES_PER_S|auto", defaultValue = "auto", description = "Link"
+            + " bandwidth in bytes/s (e.g. 2e8), or auto (default): measure F, then put c* at the geometric middle"
+            + " of the sweep.")
+    String bandwidth;
+
+    @Option(names = "--latency", paramLabel = "SECONDS", defaultValue = "0", description = "Link latency per hop"
+            + " in seconds (default ${DEFAULT-VALUE}).")
+    double latency;
+
+    @Option(names = "--reps", paramLabel = "R", defaultValue = "3", description = "Runs per size; medians are"
+            + " taken (default ${DEFAULT-VALUE}).")
+    int reps;
+
+    @Option(names = "--warmup-ms", paramLabel = "MS", defaultValue = "1000", description = "Unthrottled warm-up"
+            + " runs at the largest size for at least this long, so that the JIT has compiled the kernels (default"
+            + " ${DEFAULT-VALUE}; 0: one run).")
+    int warmupMillis;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Folder for overlap.csv and overlap.png (default"
+            + " results/overlap-<timestamp>); created if missing.")
+    Path out;
+
+    @Option(names = "--quiet", description = "No progress bar and no table; print only the summary.")
+    boolean quiet;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        engineOptions.check();
+        List<Integer> sizes = List.copyOf(new TreeSet<>(shards == null ? List.of() : shards));
+        double fixedBandwidth = validate(sizes);
+        Path folder = out != null ? out : Path.of("results", "overlap-"
+                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd-HHmmss", Locale.ROOT)));
+        checkFolder(folder);
+
+        int threads = engineOptions.threads();
+        Kernels kernels = Kernels.preferred();
+        OverlapModel model = new OverlapModel(dim, heads);
+        OverlapSweep sweep = new OverlapSweep(kernels, engineOptions.blockQ, engineOptions.blockKv, threads, devices,
+                model);
+        PrintWriter o = spec.commandLine().getOut();
+        PrintWriter table = quiet ? new PrintWriter(java.io.OutputStream.nullOutputStream()) : o;
+        String cpu = MachineInfo.cpuModel();
+        table.printf(Locale.ROOT, "experiment overlap: P = %d devices, d = %d, H = %d, %d thread%s, %s kernels,"
+                + " blocks %dx%d%n", devices, dim, heads, threads, threads == 1 ? "" : "s", kernels.name(),
+                engineOptions.blockQ, engineOptions.blockKv);
+        table.printf(Locale.ROOT, "cpu: %s (%d processors), java %s%n", cpu, MachineInfo.processors(),
+                MachineInfo.javaVersion());
+        table.flush();
+
+        List<OverlapSweep.Row> rows = new ArrayList<>();
+        double f;
+        double b;
+        int calibrationC = middleSize(sizes);
+        try (Progress progress = Progress.start(spec.commandLine().getErr(), "overlap", sizes.size() + 2, quiet)) {
+            int largest = sizes.get(sizes.size() - 1);
+            long start = System.nanoTime();
+            int runs = 0;
+            do {
+                sweep.measure(largest, LinkModel.UNTHROTTLED, 1);
+                runs++;
+            } while ((System.nanoTime() - start) / 1e6 < warmupMillis);
+            progress.step("warm-up");
+            table.printf(Locale.ROOT, "warm-up: %d unthrottled run%s at c = %d in %.1f s%n", runs, runs == 1 ? "" : "s",
+                    largest, (System.nanoTime() - start) / 1e9);
+
+            f = sweep.measure(calibrationC, LinkModel.UNTHROTTLED, reps).flopsPerSecond();
+            progress.step("F");
+            double middle = Math.sqrt((double) sizes.get(0) * largest);
+            b = Double.isNaN(fixedBandwidth) ? model.bandwidthFor(middle, f, latency) : fixedBandwidth;
+            if (Double.isNaN(b)) {
+                throw CliException.usage(String.format(Locale.ROOT, "--latency %s s is longer than a step at c = %.0f"
+                        + " takes to compute (%.3g ms), so no --bandwidth auto puts c* there; give --bandwidth",
+                        latency, middle, model.flops(Math.round(middle)) / f * 1e3));
+            }
+            double predicted = model.crossover(f, b, latency);
+            o.printf(Locale.ROOT, "F = %.4g GFLOP/s per device (median, unthrottled, c = %d)%n", f / 1e9,
+                    calibrationC);
+            o.printf(Locale.ROOT, "bandwidth B = %.4g bytes/s (%.1f MB/s)%s, latency %s s%n", b, b / 1e6,
+                    Double.isNaN(fixedBandwidth) ? String.format(Locale.ROOT, " chosen so that c* = %.0f, the"
+                    + " sweep's geometric middle", middle) : "", latency);
+            o.printf(Locale.ROOT, "predicted crossover c* = %s = %.0f%n", latency == 0 ? "2F/B" : "root of compute"
+                    + " = transfer", predicted);
+            o.flush();
+
+            LinkModel link = new LinkModel(b, latency);
+            String head = "%7s %8s %11s %11s %9s %9s %11s %9s %8s %9s%n";
+            table.printf(Locale.ROOT, head, "c", "N", "compute_ms", "transfer_ms", "wait_ms", "step_ms",
+                    "max(c,t)_ms", "step/max", "overlap", "GFLOP/s");
+            for (int c : sizes) {
+                OverlapSweep.Row r = sweep.measure(c, link, reps);
+                rows.add(r);
+                progress.step("c = " + c);
+                table.printf(Locale.ROOT, "%7d %8d %11.4f %11.4f %9.4f %9.4f %11.4f %9.3f %8.3f %9.3g%n", r.c(),
+                        r.n(), r.computeMs(), r.transferMs(), r.waitMs(), r.stepMs(), r.maxComputeTransferMs(),
+                        r.stepMs() / r.maxComputeTransferMs(), r.overlap(), r.flopsPerSecond() / 1e9);
+                table.flush();
+            }
+
+            double crossing = OverlapSweep.crossing(rows);
+            int hidden = OverlapSweep.hiddenFrom(rows, TOLERANCE);
+            o.printf(Locale.ROOT, "measured: compute = transfer at c = %s; step within %.0f%% of compute %s%n",
+                    Double.isNaN(crossing) ? "(no crossing within the sweep)" : String.format(Locale.ROOT, "%.0f"
+                    + " (log-log interpolation)", crossing), 100 * TOLERANCE,
+                    hidden < 0 ? "at no size up to the largest" : "from c = " + hidden + " on");
+            o.flush();
+
+            String title = String.format(Locale.ROOT, "Ring attention overlap: P = %d, d = %d, H = %d, B = %.1f MB/s%s",
+                    devices, dim, heads, b / 1e6, latency == 0 ? "" : ", latency " + latency + " s");
+            String subtitle = String.format(Locale.ROOT, "%s, %d thread%s, %s kernels; F = %.3g GFLOP/s per device;"
+                    + " medians of %d run%s", cpu, threads, threads == 1 ? "" : "s", kernels.name(), f / 1e9, reps,
+                    reps == 1 ? "" : "s");
+            write(folder, csv(rows, threads, b, f, predicted, model), OverlapChart.of(rows, title, subtitle,
+                    predicted, crossing));
+        }
+        o.printf("wrote %s and %s%n", folder.resolve(CSV), folder.resolve(PNG));
+        o.flush();
+        return 0;
+    }
+
+    /** Checks the options; returns the fixed bandwidth, or NaN for auto. */
+    private double validate(List<Integer> sizes) {
+        if (devices < 2) {
+            throw CliException.usage("--devices must be >= 2 (a ring of one device sends nothing), got " + devices);
+        }
+        if (dim < 1) {
+            throw CliException.usage("--head-dim must be >= 1, got " + dim);
+        }
+        if (heads < 1) {
+            throw CliException.usage("--heads must be >= 1, got " + heads);
+        }
+        if (sizes.isEmpty()) {
+            throw CliException.usage("--shards needs at least one size");
+        }
+        if (sizes.get(0) < 1) {
+            throw CliException.usage("--shards sizes must be >= 1, got " + sizes.get(0));
+        }
+        long elements = (long) devices * sizes.get(sizes.size() - 1) * dim * heads;
+        if (elements > Integer.MAX_VALUE - 8) {
+            throw CliException.usage("--devices x largest --shards x --head-dim x --heads (" + elements + ") must be"
+                    + " below 2^31 elements per tensor");
+        }
+        if (!(latency >= 0) || Double.isInfinite(latency)) {
+            throw CliException.usage("--latency must be >= 0 seconds and finite, got " + latency);
+        }
+        if (reps < 1) {
+            throw CliException.usage("--reps must be >= 1, got " + reps);
+        }
+        if (warmupMillis < 0) {
+            throw CliException.usage("--warmup-ms must be >= 0, got " + warmupMillis);
+        }
+        if (bandwidth.strip().equalsIgnoreCase("auto")) {
+            return Double.NaN;
+        }
+        double b;
+        try {
+            b = Double.parseDouble(bandwidth.strip());
+        } catch (NumberFormatException e) {
+            b = Double.NaN;
+        }
+        if (!(b > 0) || Double.isInfinite(b)) {
+            throw CliException.usage("--bandwidth must be a positive number of bytes/s or auto, got '" + bandwidth
+                    + "'");
+        }
+        return b;
+    }
+
+    /** Refuses a folder that exists as a file, or whose nearest existing ancestor cannot be written. */
+    private static void checkFolder(Path folder) {
+        Path abs = folder.toAbsolutePath().normalize();
+        if (Files.exists(abs) && !Files.isDirectory(abs)) {
+            throw CliException.usage("--out " + folder + ": is not a folder");
+        }
+        Path existing = abs;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null || !Files.isDirectory(existing)) {
+            throw CliException.usage("--out " + folder + ": " + existing + " is not a folder");
+        }
+        if (!Files.isWritable(existing)) {
+            throw CliException.usage("--out " + folder + ": folder " + existing + " is not writable");
+        }
+    }
+
+    /** The swept size nearest the geometric middle of the sweep (the larger one on a tie). */
+    static int middleSize(List<Integer> sizes) {
+        double middle = 0.5 * (Math.log(sizes.get(0)) + Math.log(sizes.get(sizes.size() - 1)));
+        int best = sizes.get(0);
+        for (int c : sizes) {
+            if (Math.abs(Math.log(c) - middle) <= Math.abs(Math.log(best) - middle) + 1e-9) {
+                best = c;
+            }
+        }
+        return best;
+    }
+
+    private String csv(List<OverlapSweep.Row> rows, int threads, double b, double f, double predicted,
+            OverlapModel model) {
+        StringBuilder sb = new StringBuilder(CSV_HEADER).append('\n');
+        LinkModel link = new LinkModel(b, latency);
+        for (OverlapSweep.Row r : rows) {
+            sb.append(String.format(Locale.ROOT, "%d,%d,%d,%d,%d,%d,%.6g,%.6g,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,"
+                    + "%.6g,%.6g,%.6g\n", r.c(), r.n(), devices, threads, dim, heads, b, latency, r.bytes(),
+                    r.computeMs(), r.transferMs(), r.waitMs(), r.stepMs(), r.maxComputeTransferMs(),
+                    link.nanosFor(model.bytes(r.c())) / 1e6, r.overlap(), r.flopsPerSecond() / 1e9, f / 1e9,
+                    predicted));
+        }
+        return sb.toString();
+    }
+
+    /** Writes both files beside their targets, then renames them into place. */
+    private static void write(Path folder, String csv, LineChart chart) throws IOException {
+        Files.createDirectories(folder);
+        try (StagedFiles staged = new StagedFiles()) {
+            staged.stage(folder.resolve(CSV), temp -> Files.writeString(temp, csv, StandardCharsets.UTF_8));
+            staged.stage(folder.resolve(PNG), chart::writePng);
+            staged.commit();
+        }
+    }
+}

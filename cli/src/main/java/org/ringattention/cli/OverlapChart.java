@@ -19,14 +19,15 @@ final class OverlapChart {
         double[] c = rows.stream().mapToDouble(OverlapSweep.Row::c).toArray();
         LineChart chart = new LineChart(title, subtitle, "shard size c = N / P (tokens per device)",
                 "time per ring step (ms)")
-                .add(series("measured step (compute + wait)", LineChart.BLUE, false, LineChart.Marker.CIRCLE, c, rows,
-                        OverlapSweep.Row::stepMs))
                 .add(series("compute", LineChart.ORANGE, false, LineChart.Marker.SQUARE, c, rows,
                         OverlapSweep.Row::computeMs))
                 .add(series("transfer (K and V)", LineChart.GREEN, false, LineChart.Marker.TRIANGLE, c, rows,
                         OverlapSweep.Row::transferMs))
                 .add(series("max(compute, transfer)", LineChart.BLACK, true, LineChart.Marker.NONE, c, rows,
                         OverlapSweep.Row::maxComputeTransferMs))
+                // last, so that it is drawn on top where it meets the model
+                .add(series("measured step (compute + wait)", LineChart.BLUE, false, LineChart.Marker.CIRCLE, c, rows,
+                        OverlapSweep.Row::stepMs))
                 .add(new LineChart.Rule(String.format(Locale.ROOT, "predicted crossover c* = %.0f", predicted),
                         LineChart.RED, predicted));
         if (!Double.isNaN(measured)) {

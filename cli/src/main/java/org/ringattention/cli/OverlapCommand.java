@@ -1,6 +1,7 @@
 package org.ringattention.cli;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -29,10 +30,12 @@ import picocli.CommandLine.Option;
         description = {"Reproduces the paper's overlap argument: a ring step computes 4*c^2*d*H FLOPs and sends"
             + " K and V (8*c*d*H bytes), so sending hides behind computing from c* = 2*F/B on (F: FLOP/s of one"
             + " device, B: link bytes/s; with --latency L the root of 4*c^2*d*H/F = L + 8*c*d*H/B).",
-            "Runs the ring forward pass (full mask, P devices sharing --threads workers) with N = P*c for every"
-            + " shard size c and takes medians over the steps that send (0..P-2) of every device and repetition:"
-            + " compute, transfer, wait, and step time = compute + wait. F is measured first, unthrottled, at"
-            + " the size nearest the sweep's geometric middle, after a warm-up at the largest size.",
+            "Runs the ring forward pass (full mask, P devices sharing --threads workers, so F is the machine's"
+            + " FLOP/s over P) with N = P*c for every shard size c, the sizes round-robin --reps times, and takes"
+            + " medians over the steps that send (0..P-2) of every device and repetition: compute, transfer, wait,"
+            + " and step time = compute + wait. F is measured first, unthrottled, at"
+            + " the swept size nearest the sweep's geometric middle sqrt(min * max), after a warm-up (one run at"
+            + " every size, then runs at the largest until two agree).",
             "c is the ring's per-device block (N / P), not the engine's tiles --block-q and --block-kv.",
             "Writes overlap.csv and overlap.png to --out; both replace earlier files only when both are written."},
         footer = {"", "Exit codes: 0 success, 1 the output folder cannot be written, 2 bad usage."})
@@ -47,8 +50,11 @@ final class OverlapCommand implements Callable<Integer> {
             + "bytes_per_step,compute_ms,transfer_ms,wait_ms,step_ms,max_compute_transfer_ms,model_transfer_ms,"
             + "overlap,gflops_per_device,calibrated_gflops_per_device,predicted_crossover_c";
 
-    @Option(names = "--devices", paramLabel = "P", defaultValue = "2", description = "Simulated devices in the ring"
-            + " (default ${DEFAULT-VALUE}; at least 2).")
+    // 4, not 2: step 0 also pays for starting the ring's threads (with the cores busy computing, a new
+    // link thread waits for one); with P = 4 it is one of three sending steps and the median drops it.
+    @Option(names = "--devices", paramLabel = "P", defaultValue = "4", description = "Simulated devices in the ring"
+            + " (default ${DEFAULT-VALUE}; at least 2). With P = 2 the only step that sends is the first, which also"
+            + " pays for starting the ring's threads.")
     int devices;
 
     @Mixin
@@ -79,14 +85,14 @@ final class OverlapCommand implements Callable<Integer> {
             + " taken (default ${DEFAULT-VALUE}).")
     int reps;
 
-    @Option(names = "--warmup-ms", paramLabel = "MS", defaultValue = "1000", description = "Unthrottled warm-up"
-            + " runs at the largest size for at least this long, so that the JIT has compiled the kernels (default"
-            + " ${DEFAULT-VALUE}; 0: one run).")
+    @Option(names = "--warmup-ms", paramLabel = "MS", defaultValue = "1000", description = "After one unthrottled"
+            + " run at every size, warm up at the largest size for at least this long and until two runs agree"
+            + " within 10%, for at most 10 times this long (default ${DEFAULT-VALUE}; 0: no further runs).")
     int warmupMillis;
 
     @Option(names = "--out", paramLabel = "DIR", description = "Folder for overlap.csv and overlap.png (default"
             + " results/overlap-<timestamp>); created if missing.")
-    Path out;
+    Path outDir;
 
     @Option(names = "--quiet", description = "No progress bar and no table; print only the summary.")
     boolean quiet;
@@ -94,98 +100,130 @@ final class OverlapCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    private PrintWriter stdout;
+    private PrintWriter table;
+    private OverlapSweep sweep;
+
     @Override
     public Integer call() throws IOException {
         engineOptions.check();
         List<Integer> sizes = List.copyOf(new TreeSet<>(shards == null ? List.of() : shards));
         double fixedBandwidth = validate(sizes);
-        Path folder = out != null ? out : Path.of("results", "overlap-"
+        Path folder = outDir != null ? outDir : Path.of("results", "overlap-"
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd-HHmmss", Locale.ROOT)));
         checkFolder(folder);
 
         int threads = engineOptions.threads();
         Kernels kernels = Kernels.preferred();
         OverlapModel model = new OverlapModel(dim, heads);
-        OverlapSweep sweep = new OverlapSweep(kernels, engineOptions.blockQ, engineOptions.blockKv, threads, devices,
-                model);
-        PrintWriter o = spec.commandLine().getOut();
-        PrintWriter table = quiet ? new PrintWriter(java.io.OutputStream.nullOutputStream()) : o;
+        sweep = new OverlapSweep(kernels, engineOptions.blockQ, engineOptions.blockKv, threads, devices, model);
+        stdout = spec.commandLine().getOut();
+        table = quiet ? new PrintWriter(OutputStream.nullOutputStream()) : stdout;
         String cpu = MachineInfo.cpuModel();
         table.printf(Locale.ROOT, "experiment overlap: P = %d devices, d = %d, H = %d, %d thread%s, %s kernels,"
-                + " blocks %dx%d%n", devices, dim, heads, threads, threads == 1 ? "" : "s", kernels.name(),
+                + " blocks %dx%d%n", devices, dim, heads, threads, plural(threads), kernels.name(),
                 engineOptions.blockQ, engineOptions.blockKv);
         table.printf(Locale.ROOT, "cpu: %s (%d processors), java %s%n", cpu, MachineInfo.processors(),
                 MachineInfo.javaVersion());
         table.flush();
 
-        List<OverlapSweep.Row> rows = new ArrayList<>();
-        double f;
-        double b;
-        int calibrationC = middleSize(sizes);
-        try (Progress progress = Progress.start(spec.commandLine().getErr(), "overlap", sizes.size() + 2, quiet)) {
-            int largest = sizes.get(sizes.size() - 1);
-            long start = System.nanoTime();
-            int runs = 0;
-            do {
-                sweep.measure(largest, LinkModel.UNTHROTTLED, 1);
-                runs++;
-            } while ((System.nanoTime() - start) / 1e6 < warmupMillis);
+        double middle = Math.sqrt((double) sizes.get(0) * sizes.get(sizes.size() - 1));
+        int calibrationC = nearest(sizes, middle);
+        try (Progress progress = Progress.start(spec.commandLine().getErr(), "overlap", sizes.size() * reps + 2,
+                quiet)) {
+            warmUp(sizes);
             progress.step("warm-up");
-            table.printf(Locale.ROOT, "warm-up: %d unthrottled run%s at c = %d in %.1f s%n", runs, runs == 1 ? "" : "s",
-                    largest, (System.nanoTime() - start) / 1e9);
-
-            f = sweep.measure(calibrationC, LinkModel.UNTHROTTLED, reps).flopsPerSecond();
+            double f = sweep.measure(calibrationC, LinkModel.UNTHROTTLED, reps).flopsPerSecond();
             progress.step("F");
-            double middle = Math.sqrt((double) sizes.get(0) * largest);
-            b = Double.isNaN(fixedBandwidth) ? model.bandwidthFor(middle, f, latency) : fixedBandwidth;
+            double b = Double.isNaN(fixedBandwidth) ? model.bandwidthFor(middle, f, latency) : fixedBandwidth;
             if (Double.isNaN(b)) {
                 throw CliException.usage(String.format(Locale.ROOT, "--latency %s s is longer than a step at c = %.0f"
                         + " takes to compute (%.3g ms), so no --bandwidth auto puts c* there; give --bandwidth",
-                        latency, middle, model.flops(Math.round(middle)) / f * 1e3));
+                        latency, middle, model.flops(calibrationC) / f * 1e3));
             }
             double predicted = model.crossover(f, b, latency);
-            o.printf(Locale.ROOT, "F = %.4g GFLOP/s per device (median, unthrottled, c = %d)%n", f / 1e9,
+            stdout.printf(Locale.ROOT, "F = %.4g GFLOP/s per device (median, unthrottled, c = %d)%n", f / 1e9,
                     calibrationC);
-            o.printf(Locale.ROOT, "bandwidth B = %.4g bytes/s (%.1f MB/s)%s, latency %s s%n", b, b / 1e6,
+            stdout.printf(Locale.ROOT, "bandwidth B = %.4g bytes/s (%.1f MB/s)%s, latency %s s%n", b, b / 1e6,
                     Double.isNaN(fixedBandwidth) ? String.format(Locale.ROOT, " chosen so that c* = %.0f, the"
                     + " sweep's geometric middle", middle) : "", latency);
-            o.printf(Locale.ROOT, "predicted crossover c* = %s = %.0f%n", latency == 0 ? "2F/B" : "root of compute"
-                    + " = transfer", predicted);
-            o.flush();
+            stdout.printf(Locale.ROOT, "predicted crossover c* = %s = %.0f%n", latency == 0 ? "2F/B"
+                    : "root of compute = transfer", predicted);
+            stdout.flush();
 
-            LinkModel link = new LinkModel(b, latency);
-            String head = "%7s %8s %11s %11s %9s %9s %11s %9s %8s %9s%n";
-            table.printf(Locale.ROOT, head, "c", "N", "compute_ms", "transfer_ms", "wait_ms", "step_ms",
-                    "max(c,t)_ms", "step/max", "overlap", "GFLOP/s");
-            for (int c : sizes) {
-                OverlapSweep.Row r = sweep.measure(c, link, reps);
-                rows.add(r);
-                progress.step("c = " + c);
-                table.printf(Locale.ROOT, "%7d %8d %11.4f %11.4f %9.4f %9.4f %11.4f %9.3f %8.3f %9.3g%n", r.c(),
-                        r.n(), r.computeMs(), r.transferMs(), r.waitMs(), r.stepMs(), r.maxComputeTransferMs(),
-                        r.stepMs() / r.maxComputeTransferMs(), r.overlap(), r.flopsPerSecond() / 1e9);
-                table.flush();
-            }
-
+            List<OverlapSweep.Row> rows = sweepSizes(sizes, new LinkModel(b, latency), progress);
             double crossing = OverlapSweep.crossing(rows);
             int hidden = OverlapSweep.hiddenFrom(rows, TOLERANCE);
-            o.printf(Locale.ROOT, "measured: compute = transfer at c = %s; step within %.0f%% of compute %s%n",
-                    Double.isNaN(crossing) ? "(no crossing within the sweep)" : String.format(Locale.ROOT, "%.0f"
-                    + " (log-log interpolation)", crossing), 100 * TOLERANCE,
+            stdout.printf(Locale.ROOT, "measured: compute = transfer at c = %s; step within %.0f%% of compute %s%n",
+                    Double.isNaN(crossing) ? "(no crossing within the sweep)"
+                    : String.format(Locale.ROOT, "%.0f (log-log interpolation)", crossing), 100 * TOLERANCE,
                     hidden < 0 ? "at no size up to the largest" : "from c = " + hidden + " on");
-            o.flush();
+            stdout.flush();
 
             String title = String.format(Locale.ROOT, "Ring attention overlap: P = %d, d = %d, H = %d, B = %.1f MB/s%s",
                     devices, dim, heads, b / 1e6, latency == 0 ? "" : ", latency " + latency + " s");
             String subtitle = String.format(Locale.ROOT, "%s, %d thread%s, %s kernels; F = %.3g GFLOP/s per device;"
-                    + " medians of %d run%s", cpu, threads, threads == 1 ? "" : "s", kernels.name(), f / 1e9, reps,
-                    reps == 1 ? "" : "s");
-            write(folder, csv(rows, threads, b, f, predicted, model), OverlapChart.of(rows, title, subtitle,
-                    predicted, crossing));
+                    + " medians of %d run%s", cpu, threads, plural(threads), kernels.name(), f / 1e9, reps,
+                    plural(reps));
+            write(folder, csv(rows, threads, b, f, predicted, model),
+                    OverlapChart.of(rows, title, subtitle, predicted, crossing));
         }
-        o.printf("wrote %s and %s%n", folder.resolve(CSV), folder.resolve(PNG));
-        o.flush();
+        stdout.printf("wrote %s and %s%n", folder.resolve(CSV), folder.resolve(PNG));
+        stdout.flush();
         return 0;
+    }
+
+    /**
+     * Unthrottled runs, so that the JIT has compiled the kernels before anything counts: one at
+     * every size (each shape's tails are compiled too, not deoptimized in a timed run), then at the
+     * largest size until {@link #warmingUp} says it has settled.
+     */
+    private void warmUp(List<Integer> sizes) {
+        long start = System.nanoTime();
+        for (int c : sizes) {
+            sweep.measure(c, LinkModel.UNTHROTTLED, 1);
+        }
+        int largest = sizes.get(sizes.size() - 1);
+        int runs = 0;
+        double previous = Double.NaN;
+        double last = Double.NaN;
+        while (warmingUp((System.nanoTime() - start) / 1e6, previous, last)) {
+            previous = last;
+            last = sweep.measure(largest, LinkModel.UNTHROTTLED, 1).computeMs();
+            runs++;
+        }
+        table.printf(Locale.ROOT, "warm-up: one unthrottled run at every size, then %d at c = %d; %.1f s%n", runs,
+                largest, (System.nanoTime() - start) / 1e9);
+    }
+
+    /** Measures every size over {@code link} and prints a table row for each. */
+    private List<OverlapSweep.Row> sweepSizes(List<Integer> sizes, LinkModel link, Progress progress) {
+        List<OverlapSweep.Row> rows = sweep.measure(sizes, link, reps, () -> progress.step("sweep"));
+        String head = "%7s %8s %11s %11s %9s %9s %11s %9s %8s %9s%n";
+        table.printf(Locale.ROOT, head, "c", "N", "compute_ms", "transfer_ms", "wait_ms", "step_ms", "max(c,t)_ms",
+                "step/max", "overlap", "GFLOP/s");
+        for (OverlapSweep.Row r : rows) {
+            table.printf(Locale.ROOT, "%7d %8d %11.4f %11.4f %9.4f %9.4f %11.4f %9.3f %8.3f %9.3g%n", r.c(), r.n(),
+                    r.computeMs(), r.transferMs(), r.waitMs(), r.stepMs(), r.maxComputeTransferMs(),
+                    r.stepMs() / r.maxComputeTransferMs(), r.overlap(), r.flopsPerSecond() / 1e9);
+        }
+        table.flush();
+        return rows;
+    }
+
+    /** The size nearest {@code c} on a log scale (the larger one on a tie). */
+    static int nearest(List<Integer> sizes, double c) {
+        int best = sizes.get(0);
+        for (int size : sizes) {
+            if (Math.abs(Math.log(size / c)) <= Math.abs(Math.log(best / c)) + 1e-9) {
+                best = size;
+            }
+        }
+        return best;
+    }
+
+    private static String plural(int n) {
+        return n == 1 ? "" : "s";
     }
 
     /** Checks the options; returns the fixed bandwidth, or NaN for auto. */
@@ -253,16 +291,16 @@ final class OverlapCommand implements Callable<Integer> {
         }
     }
 
-    /** The swept size nearest the geometric middle of the sweep (the larger one on a tie). */
-    static int middleSize(List<Integer> sizes) {
-        double middle = 0.5 * (Math.log(sizes.get(0)) + Math.log(sizes.get(sizes.size() - 1)));
-        int best = sizes.get(0);
-        for (int c : sizes) {
-            if (Math.abs(Math.log(c) - middle) <= Math.abs(Math.log(best) - middle) + 1e-9) {
-                best = c;
-            }
+    /**
+     * Whether to warm up further: until {@code --warmup-ms} have passed and the last two runs'
+     * compute times are within 10% of each other (compiled code settled), for at most 10 ×
+     * {@code --warmup-ms}; with 0, none.
+     */
+    private boolean warmingUp(double elapsedMillis, double previous, double last) {
+        if (warmupMillis == 0 || elapsedMillis >= 10.0 * warmupMillis) {
+            return false;
         }
-        return best;
+        return elapsedMillis < warmupMillis || !(Math.max(previous, last) <= 1.1 * Math.min(previous, last));
     }
 
     private String csv(List<OverlapSweep.Row> rows, int threads, double b, double f, double predicted,

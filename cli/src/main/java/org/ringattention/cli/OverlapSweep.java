@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.ToLongFunction;
 import org.ringattention.attention.AttentionSpec;
 import org.ringattention.kernel.Kernels;
 import org.ringattention.ring.Layout;
@@ -15,9 +16,11 @@ import org.ringattention.tensor.Tensor;
 
 /**
  * Runs the ring forward pass (full mask, contiguous layout) on random inputs of N = P·c tokens and
- * measures one size: the medians, over every device's steps that send (0..P−2) and every
+ * measures each shard size c: the medians, over every device's steps that send (0..P−2) and every
  * repetition, of compute time, wait time, transfer time and step time = compute + wait (the
- * median of the per-step sums).
+ * median of the per-step sums). A sweep runs the sizes round-robin, one repetition of each at a
+ * time, so that a burst of other load on the machine spreads over all sizes instead of spoiling
+ * one.
  */
 final class OverlapSweep {
 
@@ -46,33 +49,74 @@ final class OverlapSweep {
         this.model = model;
     }
 
-    /** Runs shard size {@code c} {@code reps} times over {@code link}. */
+    /** Runs shard size {@code c} {@code reps} times in a row over {@code link}. */
     Row measure(int c, LinkModel link, int reps) {
-        int n = devices * c;
-        SplittableRandom rnd = new SplittableRandom(c);
-        Tensor q = gaussian(rnd, n);
-        Tensor k = gaussian(rnd, n);
-        Tensor v = gaussian(rnd, n);
-        RingAttention ring = new RingAttention(kernels, blockQ, blockKv, threads, devices, Layout.CONTIGUOUS, link);
-        List<StepRecord> sending = new ArrayList<>();
-        double[] overlaps = new double[reps];
+        Size size = new Size(c, link);
         for (int r = 0; r < reps; r++) {
+            size.run();
+        }
+        return size.row();
+    }
+
+    /** Runs every size {@code reps} times over {@code link}, round-robin; calls {@code afterRun} after each run. */
+    List<Row> measure(List<Integer> sizes, LinkModel link, int reps, Runnable afterRun) {
+        List<Size> all = new ArrayList<>();
+        for (int c : sizes) {
+            all.add(new Size(c, link));
+        }
+        for (int r = 0; r < reps; r++) {
+            for (Size size : all) {
+                size.run();
+                afterRun.run();
+            }
+        }
+        return all.stream().map(Size::row).toList();
+    }
+
+    /** One shard size: its inputs and ring, and what its runs measured so far. */
+    private final class Size {
+        final int c;
+        final Tensor q;
+        final Tensor k;
+        final Tensor v;
+        final RingAttention ring;
+        final List<StepRecord> sending = new ArrayList<>();
+        final List<Double> overlaps = new ArrayList<>();
+
+        Size(int c, LinkModel link) {
+            this.c = c;
+            SplittableRandom rnd = new SplittableRandom(c);
+            this.q = gaussian(rnd, devices * c);
+            this.k = gaussian(rnd, devices * c);
+            this.v = gaussian(rnd, devices * c);
+            this.ring = new RingAttention(kernels, blockQ, blockKv, threads, devices, Layout.CONTIGUOUS, link);
+        }
+
+        void run() {
             RingReport report = ring.forward(q, k, v, AttentionSpec.DEFAULT).report();
             for (StepRecord s : report.steps()) {
                 if (s.step() < devices - 1) {
                     sending.add(s);
                 }
             }
-            overlaps[r] = report.overlap();
+            overlaps.add(report.overlap());
         }
-        if (sending.isEmpty()) {
-            throw new IllegalStateException("a ring of " + devices + " devices reported no step that sends");
+
+        Row row() {
+            if (sending.isEmpty()) {
+                throw new IllegalStateException("a ring of " + devices + " devices reported no step that sends");
+            }
+            double compute = medianMs(StepRecord::computeNanos);
+            return new Row(c, devices * c, compute, medianMs(StepRecord::transferNanos),
+                    medianMs(StepRecord::waitNanos), medianMs(s -> s.computeNanos() + s.waitNanos()),
+                    median(overlaps.stream().mapToDouble(Double::doubleValue).toArray()),
+                    (long) median(sending.stream().mapToDouble(StepRecord::bytesSent).toArray()),
+                    model.flops(c) / (compute / 1e3));
         }
-        double compute = medianMs(sending, StepRecord::computeNanos);
-        return new Row(c, n, compute, medianMs(sending, StepRecord::transferNanos),
-                medianMs(sending, StepRecord::waitNanos), medianMs(sending, s -> s.computeNanos() + s.waitNanos()),
-                median(overlaps), (long) median(sending.stream().mapToDouble(StepRecord::bytesSent).toArray()),
-                model.flops(c) / (compute / 1e3));
+
+        private double medianMs(ToLongFunction<StepRecord> nanos) {
+            return median(sending.stream().mapToDouble(s -> nanos.applyAsLong(s) / 1e6).toArray());
+        }
     }
 
     /**
@@ -111,10 +155,6 @@ final class OverlapSweep {
             x[i] = (float) rnd.nextGaussian();
         }
         return Tensor.wrap(x, 1, model.heads(), n, model.dim());
-    }
-
-    private static double medianMs(List<StepRecord> steps, java.util.function.ToLongFunction<StepRecord> nanos) {
-        return median(steps.stream().mapToDouble(s -> nanos.applyAsLong(s) / 1e6).toArray());
     }
 
     static double median(double[] values) {

@@ -29,8 +29,8 @@ class ExperimentCommandTest {
     @Test
     void slowLinkSweepWritesCsvAndChartThatFollowTheModel() throws IOException {
         Path out = tmp.resolve("made/by/the/command");
-        CliRun r = CliRun.of("experiment", "overlap", "--shards", "32,16", "--head-dim", "8", "--bandwidth", "1e6",
-                "--reps", "1", "--warmup-ms", "0", "--threads", "1", "--out", out.toString());
+        CliRun r = CliRun.of("experiment", "overlap", "--devices", "3", "--shards", "32,16", "--head-dim", "8",
+                "--bandwidth", "1e6", "--reps", "1", "--warmup-ms", "0", "--threads", "1", "--out", out.toString());
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("predicted crossover c* = 2F/B").contains("measured: compute = transfer")
                 .contains("bandwidth B = 1.000e+06 bytes/s").contains("overlap.png");
@@ -40,7 +40,7 @@ class ExperimentCommandTest {
         assertThat(rows).extracting(m -> m.get("shard_c")).containsExactly("16", "32"); // sorted
         for (Map<String, String> row : rows) {
             int c = Integer.parseInt(row.get("shard_c"));
-            assertThat(row).containsEntry("n", String.valueOf(2 * c)).containsEntry("devices", "2")
+            assertThat(row).containsEntry("n", String.valueOf(3 * c)).containsEntry("devices", "3")
                     .containsEntry("head_dim", "8").containsEntry("heads", "1");
             double compute = num(row, "compute_ms");
             double transfer = num(row, "transfer_ms");
@@ -105,6 +105,31 @@ class ExperimentCommandTest {
         double cStar = num(row, "predicted_crossover_c");
         assertThat(cStar).isGreaterThan(2 * f / 1e9);
         assertThat(4 * cStar * cStar * 4 / f).isCloseTo(0.004 + 8 * cStar * 4 / 1e9, within(1e-6));
+    }
+
+    @Test
+    void modelAndMeasuredCrossovers() {
+        OverlapModel m = new OverlapModel(128, 2);
+        assertThat(m.flops(1024)).isEqualTo(4.0 * 1024 * 1024 * 128 * 2);
+        assertThat(m.bytes(1024)).isEqualTo(8L * 1024 * 128 * 2);
+        assertThat(m.crossover(50e9, 1e8, 0)).isCloseTo(2 * 50e9 / 1e8, within(1e-6));
+        assertThat(m.bandwidthFor(724, 50e9, 0)).isCloseTo(2 * 50e9 / 724, within(1e-3));
+        assertThat(m.crossover(50e9, m.bandwidthFor(724, 50e9, 1e-3), 1e-3)).isCloseTo(724, within(1e-6));
+        assertThat(m.bandwidthFor(724, 50e9, 1.0)).isNaN(); // latency alone outlasts the computing
+
+        // transfer / compute = 4, 1.5, 0.5: crosses between 2 and 4, at 2 * 2^(ln 1.5 / ln 3)
+        List<OverlapSweep.Row> rows = List.of(row(1, 1, 4, 4.1), row(2, 2, 3, 3.1), row(4, 4, 2, 4.3),
+                row(8, 16, 4, 16.5));
+        assertThat(OverlapSweep.crossing(rows)).isCloseTo(2 * Math.pow(2, Math.log(1.5) / Math.log(3)), within(1e-9));
+        assertThat(OverlapSweep.hiddenFrom(rows, 0.10)).isEqualTo(4);
+        assertThat(OverlapSweep.hiddenFrom(rows.subList(0, 2), 0.10)).isEqualTo(-1);
+        assertThat(OverlapSweep.crossing(rows.subList(2, 4))).isNaN(); // compute is ahead throughout
+        assertThat(OverlapCommand.nearest(List.of(128, 256, 512, 1024, 2048, 4096), 724.08)).isEqualTo(1024);
+        assertThat(OverlapCommand.nearest(List.of(16, 64), 30)).isEqualTo(16);
+    }
+
+    private static OverlapSweep.Row row(int c, double compute, double transfer, double step) {
+        return new OverlapSweep.Row(c, 2 * c, compute, transfer, step - compute, step, 0, 8L * c, 1);
     }
 
     @Test

@@ -27,15 +27,17 @@ import picocli.CommandLine.Option;
  * step time against max(compute, transfer) and the crossover c* of {@link OverlapModel}.
  */
 @Command(name = "overlap", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Reproduces the paper's overlap argument: a ring step computes 4*c^2*d*H FLOPs and sends"
+        description = {"Sweeps the shard size c under a simulated link: step time against max(compute, transfer).",
+            "The paper's overlap argument: a ring step computes 4*c^2*d*H FLOPs and sends"
             + " K and V (8*c*d*H bytes), so sending hides behind computing from c* = 2*F/B on (F: FLOP/s of one"
             + " device, B: link bytes/s; with --latency L the root of 4*c^2*d*H/F = L + 8*c*d*H/B).",
             "Runs the ring forward pass (full mask, P devices sharing --threads workers, so F is the machine's"
             + " FLOP/s over P) with N = P*c for every shard size c, the sizes round-robin --reps times, and takes"
             + " medians over the steps that send (0..P-2) of every device and repetition: compute, transfer, wait,"
-            + " and step time = compute + wait. F is measured first, unthrottled, at"
-            + " the swept size nearest the sweep's geometric middle sqrt(min * max), after a warm-up (one run at"
-            + " every size, then runs at the largest until two agree).",
+            + " and step time = compute + wait. The model's F is the sweep's own median compute at the swept size"
+            + " nearest the geometric middle sqrt(min * max); --bandwidth auto measures it once before the sweep"
+            + " too (unthrottled) to choose B. A warm-up comes first: one run at every size, then runs at the"
+            + " largest until two agree.",
             "c is the ring's per-device block (N / P), not the engine's tiles --block-q and --block-kv.",
             "Writes overlap.csv and overlap.png to --out; both replace earlier files only when both are written."},
         footer = {"", "Exit codes: 0 success, 1 the output folder cannot be written, 2 bad usage."})
@@ -48,7 +50,8 @@ final class OverlapCommand implements Callable<Integer> {
     static final String PNG = "overlap.png";
     static final String CSV_HEADER = "shard_c,n,devices,threads,head_dim,heads,bandwidth_bytes_per_s,latency_s,"
             + "bytes_per_step,compute_ms,transfer_ms,wait_ms,step_ms,max_compute_transfer_ms,model_transfer_ms,"
-            + "overlap,gflops_per_device,calibrated_gflops_per_device,predicted_crossover_c";
+            + "overlap,gflops_per_device,calibrated_gflops_per_device,model_gflops_per_device,model_c,"
+            + "predicted_crossover_c";
 
     // 4, not 2: step 0 also pays for starting the ring's threads (with the cores busy computing, a new
     // link thread waits for one); with P = 4 it is one of three sending steps and the median drops it.
@@ -87,7 +90,7 @@ final class OverlapCommand implements Callable<Integer> {
 
     @Option(names = "--warmup-ms", paramLabel = "MS", defaultValue = "1000", description = "After one unthrottled"
             + " run at every size, warm up at the largest size for at least this long and until two runs agree"
-            + " within 10%, for at most 10 times this long (default ${DEFAULT-VALUE}; 0: no further runs).")
+            + " within 10%%, for at most 10 times this long (default ${DEFAULT-VALUE}; 0: no further runs).")
     int warmupMillis;
 
     @Option(names = "--out", paramLabel = "DIR", description = "Folder for overlap.csv and overlap.png (default"
@@ -128,49 +131,64 @@ final class OverlapCommand implements Callable<Integer> {
         table.flush();
 
         double middle = Math.sqrt((double) sizes.get(0) * sizes.get(sizes.size() - 1));
-        int calibrationC = nearest(sizes, middle);
-        try (Progress progress = Progress.start(spec.commandLine().getErr(), "overlap", sizes.size() * reps + 2,
-                quiet)) {
+        int modelC = nearest(sizes, middle);
+        boolean auto = Double.isNaN(fixedBandwidth);
+        try (Progress progress = Progress.start(spec.commandLine().getErr(), "overlap", sizes.size() * reps
+                + (auto ? 2 : 1), quiet)) {
             warmUp(sizes);
             progress.step("warm-up");
-            double f = sweep.measure(calibrationC, LinkModel.UNTHROTTLED, reps).flopsPerSecond();
-            progress.step("F");
-            double b = Double.isNaN(fixedBandwidth) ? model.bandwidthFor(middle, f, latency) : fixedBandwidth;
-            if (Double.isNaN(b)) {
-                throw CliException.usage(String.format(Locale.ROOT, "--latency %s s is longer than a step at c = %.0f"
-                        + " takes to compute (%.3g ms), so no --bandwidth auto puts c* there; give --bandwidth",
-                        latency, middle, model.flops(calibrationC) / f * 1e3));
+            double calibrated = auto ? calibrate(modelC, middle, model) : Double.NaN;
+            double b = auto ? model.bandwidthFor(middle, calibrated, latency) : fixedBandwidth;
+            if (auto) {
+                progress.step("F");
             }
-            double predicted = model.crossover(f, b, latency);
-            stdout.printf(Locale.ROOT, "F = %.4g GFLOP/s per device (median, unthrottled, c = %d)%n", f / 1e9,
-                    calibrationC);
             stdout.printf(Locale.ROOT, "bandwidth B = %.4g bytes/s (%.1f MB/s)%s, latency %s s%n", b, b / 1e6,
-                    Double.isNaN(fixedBandwidth) ? String.format(Locale.ROOT, " chosen so that c* = %.0f, the"
-                    + " sweep's geometric middle", middle) : "", latency);
-            stdout.printf(Locale.ROOT, "predicted crossover c* = %s = %.0f%n", latency == 0 ? "2F/B"
-                    : "root of compute = transfer", predicted);
+                    auto ? String.format(Locale.ROOT, ", chosen so that c* = 2F/B = %.0f, the sweep's geometric"
+                    + " middle", middle) : "", latency);
             stdout.flush();
 
             List<OverlapSweep.Row> rows = sweepSizes(sizes, new LinkModel(b, latency), progress);
+            // F from the sweep itself: the same work, measured interleaved with all other sizes
+            double f = rows.get(sizes.indexOf(modelC)).flopsPerSecond();
+            double predicted = model.crossover(f, b, latency);
             double crossing = OverlapSweep.crossing(rows);
             int hidden = OverlapSweep.hiddenFrom(rows, TOLERANCE);
-            stdout.printf(Locale.ROOT, "measured: compute = transfer at c = %s; step within %.0f%% of compute %s%n",
-                    Double.isNaN(crossing) ? "(no crossing within the sweep)"
+            stdout.printf(Locale.ROOT, "predicted crossover c* = %s = %.0f, with F = %.4g GFLOP/s per device (the"
+                    + " sweep's median compute at c = %d)%n", latency == 0 ? "2F/B" : "root of compute = transfer",
+                    predicted, f / 1e9, modelC);
+            stdout.printf(Locale.ROOT, "measured crossover: compute = transfer at c = %s; step within %.0f%% of"
+                    + " compute %s%n", Double.isNaN(crossing) ? "(no crossing within the sweep)"
                     : String.format(Locale.ROOT, "%.0f (log-log interpolation)", crossing), 100 * TOLERANCE,
                     hidden < 0 ? "at no size up to the largest" : "from c = " + hidden + " on");
             stdout.flush();
 
             String title = String.format(Locale.ROOT, "Ring attention overlap: P = %d, d = %d, H = %d, B = %.1f MB/s%s",
                     devices, dim, heads, b / 1e6, latency == 0 ? "" : ", latency " + latency + " s");
-            String subtitle = String.format(Locale.ROOT, "%s, %d thread%s, %s kernels; F = %.3g GFLOP/s per device;"
-                    + " medians of %d run%s", cpu, threads, plural(threads), kernels.name(), f / 1e9, reps,
-                    plural(reps));
-            write(folder, csv(rows, threads, b, f, predicted, model),
+            String subtitle = String.format(Locale.ROOT, "%s, %d thread%s, %s kernels; F = %.3g GFLOP/s per device"
+                    + " at c = %d; medians of %d run%s", cpu, threads, plural(threads), kernels.name(), f / 1e9,
+                    modelC, reps, plural(reps));
+            write(folder, csv(rows, threads, b, new Prediction(calibrated, f, modelC, predicted), model),
                     OverlapChart.of(rows, title, subtitle, predicted, crossing));
         }
         stdout.printf("wrote %s and %s%n", folder.resolve(CSV), folder.resolve(PNG));
         stdout.flush();
         return 0;
+    }
+
+    /**
+     * F for {@code --bandwidth auto}: the median per-device FLOP/s of unthrottled runs at {@code c};
+     * refuses a latency that leaves no bandwidth to put c* at {@code middle}.
+     */
+    private double calibrate(int c, double middle, OverlapModel model) {
+        double f = sweep.measure(c, LinkModel.UNTHROTTLED, reps).flopsPerSecond();
+        if (Double.isNaN(model.bandwidthFor(middle, f, latency))) {
+            throw CliException.usage(String.format(Locale.ROOT, "--latency %s s is longer than a step at c = %.0f"
+                    + " takes to compute (%.3g ms), so no --bandwidth auto puts c* there; give --bandwidth", latency,
+                    middle, model.flops(Math.round(middle)) / f * 1e3));
+        }
+        stdout.printf(Locale.ROOT, "calibration: F = %.4g GFLOP/s per device (median, unthrottled, c = %d)%n",
+                f / 1e9, c);
+        return f;
     }
 
     /**
@@ -303,16 +321,24 @@ final class OverlapCommand implements Callable<Integer> {
         return elapsedMillis < warmupMillis || !(Math.max(previous, last) <= 1.1 * Math.min(previous, last));
     }
 
-    private String csv(List<OverlapSweep.Row> rows, int threads, double b, double f, double predicted,
-            OverlapModel model) {
+    /**
+     * What the model predicted: c* from F (FLOP/s per device) measured at shard size c, and the F
+     * that chose the bandwidth (NaN unless --bandwidth auto).
+     */
+    private record Prediction(double calibratedF, double f, int c, double crossover) {
+    }
+
+    private String csv(List<OverlapSweep.Row> rows, int threads, double b, Prediction p, OverlapModel model) {
         StringBuilder sb = new StringBuilder(CSV_HEADER).append('\n');
         LinkModel link = new LinkModel(b, latency);
+        String calibrated = Double.isNaN(p.calibratedF()) ? "" : String.format(Locale.ROOT, "%.6g",
+                p.calibratedF() / 1e9);
         for (OverlapSweep.Row r : rows) {
             sb.append(String.format(Locale.ROOT, "%d,%d,%d,%d,%d,%d,%.6g,%.6g,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,"
-                    + "%.6g,%.6g,%.6g\n", r.c(), r.n(), devices, threads, dim, heads, b, latency, r.bytes(),
+                    + "%.6g,%s,%.6g,%d,%.6g\n", r.c(), r.n(), devices, threads, dim, heads, b, latency, r.bytes(),
                     r.computeMs(), r.transferMs(), r.waitMs(), r.stepMs(), r.maxComputeTransferMs(),
-                    link.nanosFor(model.bytes(r.c())) / 1e6, r.overlap(), r.flopsPerSecond() / 1e9, f / 1e9,
-                    predicted));
+                    link.nanosFor(model.bytes(r.c())) / 1e6, r.overlap(), r.flopsPerSecond() / 1e9, calibrated,
+                    p.f() / 1e9, p.c(), p.crossover()));
         }
         return sb.toString();
     }

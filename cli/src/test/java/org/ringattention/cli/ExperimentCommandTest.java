@@ -32,8 +32,8 @@ class ExperimentCommandTest {
         CliRun r = CliRun.of("experiment", "overlap", "--devices", "3", "--shards", "32,16", "--head-dim", "8",
                 "--bandwidth", "1e6", "--reps", "1", "--warmup-ms", "0", "--threads", "1", "--out", out.toString());
         assertThat(r.code()).as(r.err()).isZero();
-        assertThat(r.out()).contains("predicted crossover c* = 2F/B").contains("measured: compute = transfer")
-                .contains("bandwidth B = 1.000e+06 bytes/s").contains("overlap.png");
+        assertThat(r.out()).contains("predicted crossover c* = 2F/B").contains("measured crossover: compute = transfer")
+                .contains("bandwidth B = 1.000e+06 bytes/s").doesNotContain("calibration").contains("overlap.png");
 
         List<Map<String, String>> rows = csv(out.resolve("overlap.csv"));
         assertThat(rows).hasSize(2);
@@ -58,10 +58,12 @@ class ExperimentCommandTest {
             assertThat(step).isGreaterThanOrEqualTo(transfer - 1e-5);
             assertThat(num(row, "max_compute_transfer_ms")).isCloseTo(Math.max(compute, transfer), within(1e-5));
             assertThat(num(row, "overlap")).isBetween(0.0, 1.0);
-            // c* = 2 F / B with the calibrated F
+            // c* = 2 F / B, F from the sweep at the size nearest sqrt(16 * 32) (a tie: the larger)
+            assertThat(row).containsEntry("model_c", "32").containsEntry("calibrated_gflops_per_device", "");
             assertThat(num(row, "predicted_crossover_c"))
-                    .isCloseTo(2 * num(row, "calibrated_gflops_per_device") * 1e9 / 1e6, within(1e-3));
+                    .isCloseTo(2 * num(row, "model_gflops_per_device") * 1e9 / 1e6, within(1e-3));
         }
+        assertThat(num(rows.get(1), "gflops_per_device")).isEqualTo(num(rows.get(1), "model_gflops_per_device"));
 
         BufferedImage png = ImageIO.read(out.resolve("overlap.png").toFile());
         assertThat(png).isNotNull();
@@ -82,13 +84,16 @@ class ExperimentCommandTest {
         CliRun r = CliRun.of("experiment", "overlap", "--shards", "16,64", "--head-dim", "8", "--reps", "1",
                 "--warmup-ms", "0", "--quiet", "--out", out.toString());
         assertThat(r.code()).as(r.err()).isZero();
-        assertThat(r.out()).contains("chosen so that c* = 32").doesNotContain("compute_ms"); // quiet: no table
+        assertThat(r.out()).contains("calibration: F = ").contains("chosen so that c* = 2F/B = 32")
+                .doesNotContain("compute_ms"); // quiet: no table
         List<Map<String, String>> rows = csv(out.resolve("overlap.csv"));
         assertThat(rows).hasSize(2);
-        double f = num(rows.get(0), "calibrated_gflops_per_device") * 1e9;
+        double calibrated = num(rows.get(0), "calibrated_gflops_per_device") * 1e9;
         double b = num(rows.get(0), "bandwidth_bytes_per_s");
-        assertThat(b).isCloseTo(2 * f / 32, within(2 * f / 32 * 1e-4));
-        assertThat(num(rows.get(0), "predicted_crossover_c")).isCloseTo(32, within(0.01));
+        assertThat(b).isCloseTo(2 * calibrated / 32, within(2 * calibrated / 32 * 1e-4));
+        // the prediction uses F as the sweep measured it, so c* is near 32, not exactly on it
+        assertThat(num(rows.get(0), "predicted_crossover_c"))
+                .isCloseTo(2 * num(rows.get(0), "model_gflops_per_device") * 1e9 / b, within(1e-3));
     }
 
     @Test
@@ -101,7 +106,7 @@ class ExperimentCommandTest {
         assertThat(num(row, "latency_s")).isEqualTo(0.004);
         assertThat(num(row, "transfer_ms")).isGreaterThanOrEqualTo(4.0);
         // with latency c* is the root of 4 c^2 d H / F = L + 8 c d H / B: above 2F/B
-        double f = num(row, "calibrated_gflops_per_device") * 1e9;
+        double f = num(row, "model_gflops_per_device") * 1e9;
         double cStar = num(row, "predicted_crossover_c");
         assertThat(cStar).isGreaterThan(2 * f / 1e9);
         assertThat(4 * cStar * cStar * 4 / f).isCloseTo(0.004 + 8 * cStar * 4 / 1e9, within(1e-6));

@@ -69,6 +69,9 @@ final class AttendCommand implements Callable<Integer> {
     @Mixin
     EngineOptions engineOptions;
 
+    @Mixin
+    RingOptions ringOptions;
+
     @Option(names = "--precision", paramLabel = "P", defaultValue = "float32", description = "float32 (blockwise"
             + " engine, float32 outputs) or float64 (the float64 oracle, float64 outputs). Default ${DEFAULT-VALUE}.")
     String precision;
@@ -142,9 +145,9 @@ final class AttendCommand implements Callable<Integer> {
                     outputs.stage(dv, vIn.array().shape(), g.dv());
                 }
                 what = "float64 oracle";
-            } else if (engineOptions.ring()) {
-                engineOptions.checkLength(Math.min(shape.qLen(), shape.kvLen()));
-                RingAttention ring = engineOptions.ringEngine(Kernels.preferred());
+            } else if (ringOptions.active()) {
+                ringOptions.checkLength(Math.min(shape.qLen(), shape.kvLen()));
+                RingAttention ring = ringOptions.engine(Kernels.preferred(), engineOptions);
                 Tensor qt = qIn.toTensor();
                 Tensor kt = kIn.toTensor();
                 Tensor vt = vIn.toTensor();
@@ -206,6 +209,7 @@ final class AttendCommand implements Callable<Integer> {
     /** Checks option values and combinations; returns whether float64 was asked for. */
     private boolean checkOptions() {
         engineOptions.check();
+        ringOptions.check();
         if (window != null && window < 1) {
             throw CliException.usage("--window must be >= 1, got " + window);
         }

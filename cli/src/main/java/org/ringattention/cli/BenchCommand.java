@@ -62,6 +62,9 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     EngineOptions engineOptions;
 
+    @Mixin
+    RingOptions ringOptions;
+
     @Option(names = "--kernels", paramLabel = "preferred|scalar", defaultValue = "preferred", description =
             "Tile kernels: preferred (the fastest on this machine) or scalar (default ${DEFAULT-VALUE}).")
     String kernelsName;
@@ -97,10 +100,11 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() {
         int kv = kvHeads == null ? heads : kvHeads;
         engineOptions.check();
+        ringOptions.check();
         int t = engineOptions.threads();
         validate(kv);
-        if (engineOptions.ring()) {
-            engineOptions.checkLength(seq);
+        if (ringOptions.active()) {
+            ringOptions.checkLength(seq);
         }
         Kernels kernels = kernelsName.equals("scalar") ? Kernels.scalar() : Kernels.preferred();
         PrintWriter out = spec.commandLine().getOut();
@@ -112,7 +116,7 @@ final class BenchCommand implements Callable<Integer> {
         Tensor dOut = backward ? Tensor.wrap(gaussian(rnd, heads * seq * dim), 1, heads, seq, dim) : null;
         AttentionSpec mask = AttentionSpec.DEFAULT.withCausal(causal);
         BlockwiseAttention engine = engineOptions.engine(kernels);
-        RingAttention ring = engineOptions.ring() ? engineOptions.ringEngine(kernels) : null;
+        RingAttention ring = ringOptions.active() ? ringOptions.engine(kernels, engineOptions) : null;
         double flops = 4.0 * seq * seq * dim * heads * (causal ? 0.5 : 1) * (backward ? 2.5 : 1);
 
         String cpu = MachineInfo.cpuModel();
@@ -120,7 +124,7 @@ final class BenchCommand implements Callable<Integer> {
                 + " blocks %dx%d%n", heads, seq, dim, kv, causal ? "causal" : "full", backward ? "backward" : "forward",
                 kernels.name(), t, t == 1 ? "" : "s", engine.blockQ(), engine.blockKv());
         if (ring != null) {
-            LinkModel link = engineOptions.link();
+            LinkModel link = ringOptions.link();
             out.printf(Locale.ROOT, "ring: %d devices, %s layout, link %s%n", ring.devices(), ring.layoutFor(mask),
                     link.isSimulated() ? String.format(Locale.ROOT, "%.3g bytes/s, %.3g s latency",
                             link.bytesPerSecond(), link.latencySeconds()) : "unthrottled");
@@ -217,12 +221,12 @@ final class BenchCommand implements Callable<Integer> {
             r.put("block_q", engineOptions.blockQ);
             r.put("block_kv", engineOptions.blockKv);
             r.put("kernels", kernels.name());
-            r.put("devices", engineOptions.devices);
+            r.put("devices", ringOptions.devices);
             r.put("layout", ring == null ? null : ring.layoutFor(mask).toString());
             r.put("overlap", report == null ? 1.0 : report.overlap());
             r.put("imbalance", report == null ? 1.0 : report.imbalance());
-            r.put("link_bandwidth_bytes_per_s", engineOptions.link().bytesPerSecond());
-            r.put("link_latency_s", engineOptions.link().latencySeconds());
+            r.put("link_bandwidth_bytes_per_s", ringOptions.link().bytesPerSecond());
+            r.put("link_latency_s", ringOptions.link().latencySeconds());
             if (report != null) {
                 r.put("ring_bytes_sent", report.bytesSent());
                 r.put("ring_max_bytes_per_device", report.maxBytesPerDevice());

@@ -63,6 +63,7 @@ final class Ring {
     private final long[][] bytesSent;
     private final long[][] transferNanos;
     private RingFailure failure;
+    private boolean started;
     private int devicesDone;
     private long lastProgress;
     private int nextDevice;
@@ -90,19 +91,6 @@ final class Ring {
     List<StepRecord> run() {
         List<Thread> threads = new ArrayList<>();
         List<Thread> links = new ArrayList<>();
-        long now = System.nanoTime();
-        lock.lock();
-        try {
-            lastProgress = now;
-            for (Device d : devices) {
-                enterStep(d, 0, now);
-            }
-            for (Device d : devices) {
-                tryAdvance(d, now);
-            }
-        } finally {
-            lock.unlock();
-        }
         for (int w = 0; w < workspaces.length; w++) {
             ShardAttention.Workspace ws = workspaces[w];
             threads.add(Thread.ofPlatform().daemon().name("ring-worker-" + w).unstarted(() -> worker(ws)));
@@ -114,6 +102,22 @@ final class Ring {
         }
         threads.addAll(links);
         threads.forEach(Thread::start);
+        // Step 0 starts once every thread is up, so that its times do not include thread start-up.
+        lock.lock();
+        try {
+            long now = System.nanoTime();
+            lastProgress = now;
+            for (Device d : devices) {
+                enterStep(d, 0, now);
+            }
+            for (Device d : devices) {
+                tryAdvance(d, now);
+            }
+            started = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
         supervise();
         lock.lock();
         try {
@@ -279,7 +283,7 @@ final class Ring {
                 lock.lock();
                 try {
                     // the sender holds the shard of step s; the receiver has left the step that used its buffer
-                    while (!(from.step == s && to.step >= s)) {
+                    while (!(started && from.step == s && to.step >= s)) {
                         if (failure != null) {
                             return;
                         }

@@ -1,6 +1,7 @@
 package org.ringattention.attention;
 
 import java.util.Arrays;
+import org.ringattention.tensor.Tensor;
 
 /**
  * Where the rows of a shard sit in the whole sequence: row r of the shard is token {@link #at}(r)
@@ -46,6 +47,39 @@ public final class Positions {
     /** The position of row {@code r}. */
     public int at(int r) {
         return at == null ? start + r : at[r];
+    }
+
+    /**
+     * Copies the rows of head (b, h) of {@code x} at these positions into {@code dst} from
+     * {@code dstOff}, row after row; rows at consecutive positions are copied as one run.
+     */
+    public void gather(Tensor x, int b, int h, float[] dst, int dstOff) {
+        for (int r = 0; r < length; ) {
+            int run = runFrom(r);
+            x.rows(b, h, at(r), run).copyTo(dst, dstOff + r * x.dim());
+            r += run;
+        }
+    }
+
+    /** The inverse of {@link #gather}: writes rows from {@code src} to head (b, h) of {@code x}. */
+    public void scatter(float[] src, int srcOff, Tensor x, int b, int h) {
+        for (int r = 0; r < length; ) {
+            int run = runFrom(r);
+            x.rows(b, h, at(r), run).copyFrom(src, srcOff + r * x.dim());
+            r += run;
+        }
+    }
+
+    /** The number of rows from row r on whose positions follow each other without a gap. */
+    private int runFrom(int r) {
+        if (at == null) {
+            return length - r;
+        }
+        int run = 1;
+        while (r + run < length && at[r + run] == at[r] + run) {
+            run++;
+        }
+        return run;
     }
 
     /** The number of rows in [from, to) whose position is below {@code x}. */

@@ -77,31 +77,30 @@ public final class ShardAttention {
     }
 
     /**
-     * Fills {@code buffer} with the keys {@code k} and values {@code v} [B, Hkv, n, d] at
-     * {@code positions}, owned by {@code owner}: packs K (and, for the backward pass, V) block by
+     * Fills {@code buffer} with the keys and values at {@code positions} of {@code k} and {@code v}
+     * [B, Hkv, N, d], owned by {@code owner}: packs K (and, for the backward pass, V) block by
      * block, transposed; zeroes dK and dV.
      */
     public void load(KvShard buffer, int owner, Tensor k, Tensor v, Positions positions) {
-        int n = k.rows();
-        if (n > buffer.capacity || v.rows() != n || positions.length() != n) {
+        int n = positions.length();
+        if (n > buffer.capacity || v.rows() != k.rows()) {
             throw new IllegalArgumentException("key/value shard of " + n + " rows does not fit a buffer of "
-                    + buffer.capacity + " rows, or its v or positions differ in length");
+                    + buffer.capacity + " rows, or v and k differ in length");
         }
         buffer.owner = owner;
         buffer.positions = positions;
         buffer.length = n;
         buffer.blockCols = Math.max(1, Math.min(blockKv, n));
-        int d = shape.dim();
-        float[] rows = new float[n * d];
+        float[] rows = new float[n * shape.dim()];
         for (int b = 0; b < shape.batch(); b++) {
             for (int g = 0; g < shape.kvHeads(); g++) {
-                k.rows(b, g, 0, n).copyTo(rows, 0);
+                positions.gather(k, b, g, rows, 0);
                 packBlocks(buffer, rows, buffer.k, b, g);
                 if (buffer.backward) {
-                    v.rows(b, g, 0, n).copyTo(rows, 0);
+                    positions.gather(v, b, g, rows, 0);
                     packBlocks(buffer, rows, buffer.v, b, g);
                 } else {
-                    v.rows(b, g, 0, n).copyTo(buffer.v, buffer.offset(b, g, 0));
+                    positions.gather(v, b, g, buffer.v, buffer.offset(b, g, 0));
                 }
             }
         }

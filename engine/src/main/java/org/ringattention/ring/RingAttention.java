@@ -201,7 +201,7 @@ public final class RingAttention {
 
         private KvShard ownShard(int i, boolean backward) {
             KvShard own = sa.kvBuffer(kvCapacity, backward);
-            sa.load(own, i, Shards.gather(k, kPos[i]), Shards.gather(v, kPos[i]), kPos[i]);
+            sa.load(own, i, k, v, kPos[i]);
             return own;
         }
 

@@ -2,8 +2,9 @@ package org.ringattention.ring;
 
 /**
  * A simulated interconnect: each hop of a ring takes {@code latencySeconds} plus
- * bytes / {@code bytesPerSecond}. A transfer copies the bytes (as a real link would) and then waits
- * out whatever time the model still asks for; with neither set, a hop costs what the copy costs.
+ * bytes / {@code bytesPerSecond}, counted from the moment both ends are ready (as a DMA engine would
+ * start it). A transfer copies the bytes (as a real link would) and then waits out whatever time the
+ * model still asks for; with neither set, a hop costs what the copy costs.
  *
  * <p>The paper's overlap condition: a step of c queries against c keys (d per head, H heads)
  * computes 4·c²·d·H FLOPs and sends K and V, 2·c·d·H·4 bytes in float32; sending hides behind

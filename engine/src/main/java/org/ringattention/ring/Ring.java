@@ -280,6 +280,7 @@ final class Ring {
             for (; s < sends; s++) {
                 KvShard src;
                 KvShard dst;
+                long start;
                 lock.lock();
                 try {
                     // the sender holds the shard of step s; the receiver has left the step that used its buffer
@@ -291,15 +292,19 @@ final class Ring {
                     }
                     src = from.current;
                     dst = to.incoming;
+                    // The hop begins when both ends are ready, as a DMA engine would begin it; this
+                    // thread may get a core later than that (the workers keep the cores busy).
+                    start = Math.max(from.stepStart, to.stepStart);
                 } finally {
                     lock.unlock();
                 }
-                long start = System.nanoTime();
                 dst.copyKeysValuesFrom(src);
                 long bytes = src.keyValueBytes();
                 sleepUntil(start + link.nanosFor(bytes));
-                long active = System.nanoTime() - start;
+                long kvEnd = System.nanoTime();
+                long active = kvEnd - start;
                 if (gradients) {
+                    long computeEnd;
                     lock.lock();
                     try {
                         while (!from.computed) { // dK and dV are complete once the step's tasks are
@@ -308,10 +313,11 @@ final class Ring {
                             }
                             changed.awaitNanos(POLL_NANOS);
                         }
+                        computeEnd = from.computeEnd;
                     } finally {
                         lock.unlock();
                     }
-                    long g = System.nanoTime();
+                    long g = Math.max(kvEnd, computeEnd); // after K and V, and after the step's tasks
                     dst.copyGradientsFrom(src);
                     bytes += src.gradientBytes();
                     sleepUntil(g + link.bandwidthNanos(src.gradientBytes()));

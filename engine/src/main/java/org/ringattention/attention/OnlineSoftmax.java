@@ -77,11 +77,12 @@ final class OnlineSoftmax {
 
     /**
      * Absorbs the score tile {@code s} [rows × cols] (overwritten with P_j) and the value block
-     * {@code v} [cols × d] of keys from position {@code j0} of key shard {@code shard}, which has
+     * {@code v} [cols × d] (from {@code vOff}) of keys from position {@code j0} of key shard {@code shard}, which has
      * {@code keys} keys. {@code rowMax} holds each row's largest score when the score kernel found
      * it, or is null.
      */
-    void absorb(float[] s, int shard, int j0, int cols, int keys, float[] v, Kernels kernels, float[] rowMax) {
+    void absorb(float[] s, int shard, int j0, int cols, int keys, float[] v, int vOff, Kernels kernels,
+            float[] rowMax) {
         float[] sumTarget = sum.target(shard, j0, cols, keys); // may fold: before any rescaling
         float[] accTarget = acc.target(shard, j0, cols, keys);
         for (int r = 0; r < rows; r++) {
@@ -101,7 +102,7 @@ final class OnlineSoftmax {
             }
             sumTarget[r] += rowSum;
         }
-        kernels.accumulateProduct(s, rows, cols, v, dim, accTarget, 0);
+        kernels.accumulateProduct(s, rows, cols, v, vOff, dim, accTarget, 0);
     }
 
     /** Writes o = õ / l into {@code out} [rows × d] and LSE = m + log l into {@code lse[lseOff ..]}. */

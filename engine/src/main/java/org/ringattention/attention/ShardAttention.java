@@ -164,13 +164,12 @@ public final class ShardAttention {
             w.tilesComputed++;
             pairs += (long) rows * cols;
             int off = kv.offset(b, g, j0);
-            System.arraycopy(kv.v, off, w.v, 0, cols * d);
             boolean full = vis == Mask.Visibility.FULL;
             kernels.scoreTile(w.q, 0, rows, kv.k, off, cols, d, scale, w.s, full ? w.rowMax : null);
             if (!full) {
                 m.apply(b, i0, rows, j0, cols, w.s);
             }
-            w.softmax.absorb(w.s, kv.owner, j0, cols, kv.length, w.v, kernels, full ? w.rowMax : null);
+            w.softmax.absorb(w.s, kv.owner, j0, cols, kv.length, kv.v, off, kernels, full ? w.rowMax : null);
         }
         if (last) {
             w.softmax.finish(w.o, qs.lse, rowBase);
@@ -235,8 +234,8 @@ public final class ShardAttention {
                 int sequence = qs.id * shape.qHeads() + h;
                 float[] dvTarget = w.gradB.target(sequence, i0, rows, qs.length);
                 float[] dkTarget = w.gradA.target(sequence, i0, rows, qs.length);
-                kernels.accumulateTransposedProduct(w.s, rows, cols, w.dOut, d, dvTarget, 0);
-                kernels.accumulateTransposedProduct(w.ds, rows, cols, w.q, d, dkTarget, 0);
+                kernels.accumulateTransposedProduct(w.s, rows, cols, w.dOut, 0, d, dvTarget, 0);
+                kernels.accumulateTransposedProduct(w.ds, rows, cols, w.q, 0, d, dkTarget, 0);
             }
         }
         w.gradA.store(kv.dk, off, cols * d);
@@ -272,7 +271,7 @@ public final class ShardAttention {
             pairs += (long) rows * cols;
             unpack(kv.k, kv.offset(b, g, j0), cols, d, w.k);
             probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols);
-            kernels.accumulateProduct(w.ds, rows, cols, w.k, d, w.gradA.target(kv.owner, j0, cols, kv.length), 0);
+            kernels.accumulateProduct(w.ds, rows, cols, w.k, 0, d, w.gradA.target(kv.owner, j0, cols, kv.length), 0);
         }
         w.gradA.store(qs.dq, off, rows * d);
         return pairs;
@@ -383,7 +382,6 @@ public final class ShardAttention {
         final float[] dOut;
         final float[] o;
         final float[] k;
-        final float[] v;
         final float[] s;
         final float[] ds;
         final float[] rowMax;
@@ -398,7 +396,6 @@ public final class ShardAttention {
             dOut = new float[bq * d];
             o = new float[bq * d];
             k = new float[bkv * d];
-            v = new float[bkv * d];
             s = new float[bq * bkv];
             ds = new float[bq * bkv];
             rowMax = new float[bq];
@@ -418,7 +415,7 @@ public final class ShardAttention {
 
         /** Bytes of this workspace's arrays. */
         public long bytes() {
-            long floats = q.length + dOut.length + o.length + k.length + v.length + s.length + ds.length
+            long floats = q.length + dOut.length + o.length + k.length + s.length + ds.length
                     + rowMax.length + 2L * (gradA.total.length + gradB.total.length)
                     + softmax.floats();
             return floats * Float.BYTES;

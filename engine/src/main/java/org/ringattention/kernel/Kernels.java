@@ -62,16 +62,18 @@ public interface Kernels {
     float expShifted(float[] x, int off, int len, float shift);
 
     /**
-     * {@code c[cOff + r·n + x] += Σ_t p[r·inner + t] · b[t·n + x]}: C += P B with P [rows × inner]
-     * and B [inner × n], the sum over t in {@link #CHUNK}-term chunks as described above.
+     * {@code c[cOff + r·n + x] += Σ_t p[r·inner + t] · b[bOff + t·n + x]}: C += P B with P
+     * [rows × inner] and B [inner × n], the sum over t in {@link #CHUNK}-term chunks as described
+     * above. B is read where it lies (a block of a larger array), not copied.
      */
-    void accumulateProduct(float[] p, int rows, int inner, float[] b, int n, float[] c, int cOff);
+    void accumulateProduct(float[] p, int rows, int inner, float[] b, int bOff, int n, float[] c, int cOff);
 
     /**
-     * {@code c[cOff + t·n + x] += Σ_r p[r·cols + t] · b[r·n + x]}: C += Pᵀ B with P [rows × cols]
-     * and B [rows × n], the sum over r in {@link #CHUNK}-term chunks as described above.
+     * {@code c[cOff + t·n + x] += Σ_r p[r·cols + t] · b[bOff + r·n + x]}: C += Pᵀ B with P
+     * [rows × cols] and B [rows × n], the sum over r in {@link #CHUNK}-term chunks as described above.
      */
-    void accumulateTransposedProduct(float[] p, int rows, int cols, float[] b, int n, float[] c, int cOff);
+    void accumulateTransposedProduct(float[] p, int rows, int cols, float[] b, int bOff, int n, float[] c,
+            int cOff);
 
     /**
      * The implementation chosen once for this JVM: the Vector API kernels when the

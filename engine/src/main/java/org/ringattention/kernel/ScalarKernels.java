@@ -73,14 +73,14 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void accumulateProduct(float[] p, int rows, int inner, float[] b, int n, float[] c, int cOff) {
+    public void accumulateProduct(float[] p, int rows, int inner, float[] b, int bOff, int n, float[] c, int cOff) {
         for (int r = 0; r < rows; r++) {
             for (int x = 0; x < n; x++) {
                 float total = c[cOff + r * n + x];
                 for (int t0 = 0; t0 < inner; t0 += CHUNK) {
                     float acc = 0f;
                     for (int t = t0; t < Math.min(inner, t0 + CHUNK); t++) {
-                        acc = Math.fma(p[r * inner + t], b[t * n + x], acc);
+                        acc = Math.fma(p[r * inner + t], b[bOff + t * n + x], acc);
                     }
                     total += acc;
                 }
@@ -90,14 +90,15 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void accumulateTransposedProduct(float[] p, int rows, int cols, float[] b, int n, float[] c, int cOff) {
+    public void accumulateTransposedProduct(float[] p, int rows, int cols, float[] b, int bOff, int n, float[] c,
+            int cOff) {
         for (int t = 0; t < cols; t++) {
             for (int x = 0; x < n; x++) {
                 float total = c[cOff + t * n + x];
                 for (int r0 = 0; r0 < rows; r0 += CHUNK) {
                     float acc = 0f;
                     for (int r = r0; r < Math.min(rows, r0 + CHUNK); r++) {
-                        acc = Math.fma(p[r * cols + t], b[r * n + x], acc);
+                        acc = Math.fma(p[r * cols + t], b[bOff + r * n + x], acc);
                     }
                     total += acc;
                 }

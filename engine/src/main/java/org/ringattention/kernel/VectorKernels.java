@@ -336,51 +336,52 @@ public final class VectorKernels implements Kernels {
     }
 
     @Override
-    public void accumulateProduct(float[] p, int rows, int inner, float[] b, int n, float[] c, int cOff) {
-        product(p, rows, inner, 1, inner, b, n, c, cOff);
+    public void accumulateProduct(float[] p, int rows, int inner, float[] b, int bOff, int n, float[] c, int cOff) {
+        product(p, rows, inner, 1, inner, b, bOff, n, c, cOff);
     }
 
     @Override
-    public void accumulateTransposedProduct(float[] p, int rows, int cols, float[] b, int n, float[] c, int cOff) {
-        product(p, cols, 1, cols, rows, b, n, c, cOff);
+    public void accumulateTransposedProduct(float[] p, int rows, int cols, float[] b, int bOff, int n, float[] c,
+            int cOff) {
+        product(p, cols, 1, cols, rows, b, bOff, n, c, cOff);
     }
 
     /**
-     * c[cOff + i·n + x] += Σ_u w(i, u) · b[u·n + x] for i &lt; outRows, u &lt; steps, with the weight
+     * c[cOff + i·n + x] += Σ_u w(i, u) · b[bOff + u·n + x] for i &lt; outRows, u &lt; steps, with the weight
      * w(i, u) = p[i·rowStride + u·stepStride], summed in chunks of {@link #CHUNK} steps.
      */
-    private static void product(float[] p, int outRows, int rowStride, int stepStride, int steps, float[] b, int n,
-            float[] c, int cOff) {
+    private static void product(float[] p, int outRows, int rowStride, int stepStride, int steps, float[] b, int bOff,
+            int n, float[] c, int cOff) {
         for (int u0 = 0; u0 < steps; u0 += CHUNK) {
             int u1 = Math.min(steps, u0 + CHUNK);
             int i = 0;
             for (; i + MR <= outRows; i += MR) {
                 int x = 0;
                 for (; x + NR * L <= n; x += NR * L) {
-                    product4x4(p, i * rowStride, rowStride, stepStride, u0, u1, b, n, x, c, cOff + i * n + x);
+                    product4x4(p, i * rowStride, rowStride, stepStride, u0, u1, b, bOff + x, n, c, cOff + i * n + x);
                 }
                 for (; x < n; x += L) {
-                    product4x1(p, i * rowStride, rowStride, stepStride, u0, u1, b, n, x, c, cOff + i * n + x,
+                    product4x1(p, i * rowStride, rowStride, stepStride, u0, u1, b, bOff + x, n, c, cOff + i * n + x,
                             F.indexInRange(x, n));
                 }
             }
             for (; i < outRows; i++) {
                 for (int x = 0; x < n; x += L) {
-                    product1x1(p, i * rowStride, stepStride, u0, u1, b, n, x, c, cOff + i * n + x,
+                    product1x1(p, i * rowStride, stepStride, u0, u1, b, bOff + x, n, c, cOff + i * n + x,
                             F.indexInRange(x, n));
                 }
             }
         }
     }
 
-    private static void product4x4(float[] p, int p0, int rowStride, int stepStride, int u0, int u1, float[] b, int n,
-            int x, float[] c, int c0) {
+    private static void product4x4(float[] p, int p0, int rowStride, int stepStride, int u0, int u1, float[] b, int b0,
+            int n, float[] c, int c0) {
         FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
         FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
         FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
         FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
         for (int u = u0; u < u1; u++) {
-            int bb = u * n + x;
+            int bb = b0 + u * n;
             FloatVector v0 = FloatVector.fromArray(F, b, bb);
             FloatVector v1 = FloatVector.fromArray(F, b, bb + L);
             FloatVector v2 = FloatVector.fromArray(F, b, bb + 2 * L);
@@ -429,11 +430,11 @@ public final class VectorKernels implements Kernels {
         FloatVector.fromArray(F, c, c3 + 3 * L).add(a33).intoArray(c, c3 + 3 * L);
     }
 
-    private static void product4x1(float[] p, int p0, int rowStride, int stepStride, int u0, int u1, float[] b, int n,
-            int x, float[] c, int c0, VectorMask<Float> m) {
+    private static void product4x1(float[] p, int p0, int rowStride, int stepStride, int u0, int u1, float[] b, int b0,
+            int n, float[] c, int c0, VectorMask<Float> m) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         for (int u = u0; u < u1; u++) {
-            FloatVector v = FloatVector.fromArray(F, b, u * n + x, m);
+            FloatVector v = FloatVector.fromArray(F, b, b0 + u * n, m);
             int pu = p0 + u * stepStride;
             a0 = v.fma(FloatVector.broadcast(F, p[pu]), a0);
             a1 = v.fma(FloatVector.broadcast(F, p[pu + rowStride]), a1);
@@ -446,11 +447,11 @@ public final class VectorKernels implements Kernels {
         FloatVector.fromArray(F, c, c0 + 3 * n, m).add(a3).intoArray(c, c0 + 3 * n, m);
     }
 
-    private static void product1x1(float[] p, int p0, int stepStride, int u0, int u1, float[] b, int n, int x,
+    private static void product1x1(float[] p, int p0, int stepStride, int u0, int u1, float[] b, int b0, int n,
             float[] c, int c0, VectorMask<Float> m) {
         FloatVector a = FloatVector.zero(F);
         for (int u = u0; u < u1; u++) {
-            a = FloatVector.fromArray(F, b, u * n + x, m).fma(FloatVector.broadcast(F, p[p0 + u * stepStride]), a);
+            a = FloatVector.fromArray(F, b, b0 + u * n, m).fma(FloatVector.broadcast(F, p[p0 + u * stepStride]), a);
         }
         FloatVector.fromArray(F, c, c0, m).add(a).intoArray(c, c0, m);
     }

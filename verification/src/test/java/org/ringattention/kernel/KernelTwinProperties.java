@@ -70,23 +70,23 @@ class KernelTwinProperties {
     @Property
     void products(@ForAll @IntRange(min = 1, max = 11) int rows, @ForAll @IntRange(min = 1, max = 300) int inner,
             @ForAll @IntRange(min = 1, max = 130) int n, @ForAll @IntRange(min = 0, max = 5) int cOff,
-            @ForAll long seed) {
+            @ForAll @IntRange(min = 0, max = 7) int bOff, @ForAll long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         float[] p = gaussian(rnd, rows * inner);
-        float[] b = gaussian(rnd, inner * n);
+        float[] b = gaussian(rnd, bOff + inner * n);
         float[] c0 = gaussian(rnd, cOff + rows * n);
         float[] c1 = c0.clone();
         float[] c2 = c0.clone();
-        scalar.accumulateProduct(p, rows, inner, b, n, c1, cOff);
-        vector.accumulateProduct(p, rows, inner, b, n, c2, cOff);
+        scalar.accumulateProduct(p, rows, inner, b, bOff, n, c1, cOff);
+        vector.accumulateProduct(p, rows, inner, b, bOff, n, c2, cOff);
         assertThat(c2).isEqualTo(c1);
 
-        float[] bt = gaussian(rnd, rows * n);
+        float[] bt = gaussian(rnd, bOff + rows * n);
         float[] t0 = gaussian(rnd, cOff + inner * n);
         float[] t1 = t0.clone();
         float[] t2 = t0.clone();
-        scalar.accumulateTransposedProduct(p, rows, inner, bt, n, t1, cOff);
-        vector.accumulateTransposedProduct(p, rows, inner, bt, n, t2, cOff);
+        scalar.accumulateTransposedProduct(p, rows, inner, bt, bOff, n, t1, cOff);
+        vector.accumulateTransposedProduct(p, rows, inner, bt, bOff, n, t2, cOff);
         assertThat(t2).isEqualTo(t1);
     }
 
@@ -97,7 +97,7 @@ class KernelTwinProperties {
         float[] p = gaussian(rnd, inner);
         float[] b = gaussian(rnd, inner);
         float[] c = {0.5f};
-        vector.accumulateProduct(p, 1, inner, b, 1, c, 0);
+        vector.accumulateProduct(p, 1, inner, b, 0, 1, c, 0);
         float total = 0.5f;
         for (int t0 = 0; t0 < inner; t0 += Kernels.CHUNK) {
             float acc = 0f;

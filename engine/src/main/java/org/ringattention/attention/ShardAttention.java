@@ -219,6 +219,9 @@ public final class ShardAttention {
         Mask m = mask.forShards(qs.positions, kv.positions);
         w.gradA.load(kv.dk, off, cols * d);
         w.gradB.load(kv.dv, off, cols * d);
+        // Q_i and dO_i are read in place from heap tensors; other storage is copied block by block.
+        float[] qHeap = qs.q.heapArray();
+        float[] dHeap = qs.dOut.heapArray();
         long pairs = 0;
         for (int h = g * shape.group(); h < (g + 1) * shape.group(); h++) {
             for (int i0 = 0; i0 < qs.length; i0 += qs.blockRows) {
@@ -228,14 +231,28 @@ public final class ShardAttention {
                     continue;
                 }
                 pairs += (long) rows * cols;
-                qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
-                qs.dOut.rows(b, h, i0, rows).copyTo(w.dOut, 0);
-                probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols);
+                float[] qa = w.q;
+                int qOff = 0;
+                if (qHeap != null) {
+                    qa = qHeap;
+                    qOff = (int) qs.q.rowOffset(b, h, i0);
+                } else {
+                    qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
+                }
+                float[] da = w.dOut;
+                int dOff = 0;
+                if (dHeap != null) {
+                    da = dHeap;
+                    dOff = (int) qs.dOut.rowOffset(b, h, i0);
+                } else {
+                    qs.dOut.rows(b, h, i0, rows).copyTo(w.dOut, 0);
+                }
+                probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols, qa, qOff, da, dOff);
                 int sequence = qs.id * shape.qHeads() + h;
                 float[] dvTarget = w.gradB.target(sequence, i0, rows, qs.length);
                 float[] dkTarget = w.gradA.target(sequence, i0, rows, qs.length);
-                kernels.accumulateTransposedProduct(w.s, rows, cols, w.dOut, 0, d, dvTarget, 0);
-                kernels.accumulateTransposedProduct(w.ds, rows, cols, w.q, 0, d, dkTarget, 0);
+                kernels.accumulateTransposedProduct(w.s, rows, cols, da, dOff, d, dvTarget, 0);
+                kernels.accumulateTransposedProduct(w.ds, rows, cols, qa, qOff, d, dkTarget, 0);
             }
         }
         w.gradA.store(kv.dk, off, cols * d);
@@ -270,7 +287,7 @@ public final class ShardAttention {
             }
             pairs += (long) rows * cols;
             unpack(kv.k, kv.offset(b, g, j0), cols, d, w.k);
-            probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols);
+            probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols, w.q, 0, w.dOut, 0);
             kernels.accumulateProduct(w.ds, rows, cols, w.k, 0, d, w.gradA.target(kv.owner, j0, cols, kv.length), 0);
         }
         w.gradA.store(qs.dq, off, rows * d);
@@ -288,15 +305,17 @@ public final class ShardAttention {
     }
 
     /**
-     * With Q_i and dO_i loaded: w.s = P_ij = exp(scale·Q_i K_jᵀ − LSE_i) (0 where masked
-     * or where a row sees no key) and w.ds = P_ij ∘ (dO_i V_jᵀ − D_i).
+     * With Q_i at {@code q[qOff ..]} and dO_i at {@code dOut[dOff ..]} (rows × d each):
+     * w.s = P_ij = exp(scale·Q_i K_jᵀ − LSE_i) (0 where masked or where a row sees no key) and
+     * w.ds = P_ij ∘ (dO_i V_jᵀ − D_i).
      */
     private void probabilitiesAndScoreGradients(Workspace w, Mask m, QueryShard qs, KvShard kv,
-            Mask.Visibility vis, int b, int h, int i0, int rows, int j0, int cols) {
+            Mask.Visibility vis, int b, int h, int i0, int rows, int j0, int cols, float[] q, int qOff,
+            float[] dOut, int dOff) {
         int d = shape.dim();
         int rowBase = (b * shape.qHeads() + h) * qs.length + i0;
         int off = kv.offset(b, shape.kvHead(h), j0);
-        kernels.scoreTile(w.q, 0, rows, kv.k, off, cols, d, scale, w.s, null);
+        kernels.scoreTile(q, qOff, rows, kv.k, off, cols, d, scale, w.s, null);
         if (vis == Mask.Visibility.PARTIAL) {
             m.apply(b, i0, rows, j0, cols, w.s);
         }
@@ -308,7 +327,7 @@ public final class ShardAttention {
                 kernels.expShifted(w.s, r * cols, cols, lse);
             }
         }
-        kernels.scoreTile(w.dOut, 0, rows, kv.v, off, cols, d, 1f, w.ds, null);
+        kernels.scoreTile(dOut, dOff, rows, kv.v, off, cols, d, 1f, w.ds, null);
         for (int r = 0; r < rows; r++) {
             float dr = qs.delta[rowBase + r];
             for (int c = r * cols, end = c + cols; c < end; c++) {

@@ -100,6 +100,15 @@ public final class Tensor {
         return heap != null;
     }
 
+    /**
+     * The heap array holding this tensor's elements in the order of the class comment, or null when
+     * they live in a MemorySegment: kernels read blocks of a heap tensor in place instead of
+     * copying them. Writing to it writes the tensor.
+     */
+    public float[] heapArray() {
+        return heap;
+    }
+
     /** Index of element (b, h, i, 0). */
     public long rowOffset(int b, int h, int i) {
         return (((long) b * heads + h) * rows + i) * dim;

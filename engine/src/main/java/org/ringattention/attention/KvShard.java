@@ -25,6 +25,8 @@ public final class KvShard {
     final float[] v;
     final float[] dk;
     final float[] dv;
+    private float[] keyRows; // K as rows, unpacked on first use in the backward pass
+    private boolean keyRowsValid;
     int owner = -1;
     Positions positions;
     int length;
@@ -68,13 +70,14 @@ public final class KvShard {
 
     /** Bytes of this buffer's arrays, used or not. */
     public long bytes() {
-        return (long) (backward ? 4 : 2) * k.length * Float.BYTES;
+        return ((backward ? 4L : 2L) * k.length + (keyRows == null ? 0 : keyRows.length)) * Float.BYTES;
     }
 
     /** Copies K, V and what describes them from {@code src}: the first half of a transfer. */
     public void copyKeysValuesFrom(KvShard src) {
         requireCompatible(src);
         int n = src.used();
+        changed();
         System.arraycopy(src.k, 0, k, 0, n);
         System.arraycopy(src.v, 0, v, 0, n);
         owner = src.owner;
@@ -101,6 +104,39 @@ public final class KvShard {
     /** dV of the shard held now, [B, Hkv, n, d]. */
     public float[] dvRows() {
         return Arrays.copyOf(dv, used());
+    }
+
+    /** Marks the content as replaced: K as rows must be unpacked anew. */
+    synchronized void changed() {
+        keyRowsValid = false;
+    }
+
+    /**
+     * K of the shard held now as rows [B, Hkv, n, d] (dQ += dS K reads K by rows), unpacked from
+     * the transposed blocks by the first task that asks; the device derives it, the link does not
+     * carry it.
+     */
+    synchronized float[] keyRows() {
+        if (!keyRowsValid) {
+            if (keyRows == null) {
+                keyRows = new float[k.length];
+            }
+            for (int b = 0; b < batch; b++) {
+                for (int g = 0; g < heads; g++) {
+                    for (int j0 = 0; j0 < length; j0 += blockCols) {
+                        int cols = Math.min(blockCols, length - j0);
+                        int off = offset(b, g, j0);
+                        for (int x = 0; x < dim; x++) {
+                            for (int c = 0; c < cols; c++) {
+                                keyRows[off + c * dim + x] = k[off + x * cols + c];
+                            }
+                        }
+                    }
+                }
+            }
+            keyRowsValid = true;
+        }
+        return keyRows;
     }
 
     int used() {

@@ -87,6 +87,7 @@ public final class ShardAttention {
             throw new IllegalArgumentException("key/value shard of " + n + " rows does not fit a buffer of "
                     + buffer.capacity + " rows, or v and k differ in length");
         }
+        buffer.changed();
         buffer.owner = owner;
         buffer.positions = positions;
         buffer.length = n;
@@ -278,6 +279,7 @@ public final class ShardAttention {
         qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
         qs.dOut.rows(b, h, i0, rows).copyTo(w.dOut, 0);
         w.gradA.load(qs.dq, off, rows * d);
+        float[] keyRows = kv.keyRows();
         long pairs = 0;
         for (int j0 = 0; j0 < kv.length; j0 += kv.blockCols) {
             int cols = Math.min(kv.blockCols, kv.length - j0);
@@ -286,9 +288,9 @@ public final class ShardAttention {
                 continue;
             }
             pairs += (long) rows * cols;
-            unpack(kv.k, kv.offset(b, g, j0), cols, d, w.k);
             probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols, w.q, 0, w.dOut, 0);
-            kernels.accumulateProduct(w.ds, rows, cols, w.k, 0, d, w.gradA.target(kv.owner, j0, cols, kv.length), 0);
+            kernels.accumulateProduct(w.ds, rows, cols, keyRows, kv.offset(b, g, j0), d,
+                    w.gradA.target(kv.owner, j0, cols, kv.length), 0);
         }
         w.gradA.store(qs.dq, off, rows * d);
         return pairs;
@@ -332,16 +334,6 @@ public final class ShardAttention {
             float dr = qs.delta[rowBase + r];
             for (int c = r * cols, end = c + cols; c < end; c++) {
                 w.ds[c] = w.s[c] * (w.ds[c] - dr);
-            }
-        }
-    }
-
-    /** Rows [cols × d] of a block stored transposed (d × cols) at {@code off}. */
-    private static void unpack(float[] packed, int off, int cols, int d, float[] rows) {
-        for (int x = 0; x < d; x++) {
-            int src = off + x * cols;
-            for (int c = 0; c < cols; c++) {
-                rows[c * d + x] = packed[src + c];
             }
         }
     }
@@ -400,7 +392,6 @@ public final class ShardAttention {
         final float[] q;
         final float[] dOut;
         final float[] o;
-        final float[] k;
         final float[] s;
         final float[] ds;
         final float[] rowMax;
@@ -414,7 +405,6 @@ public final class ShardAttention {
             q = new float[bq * d];
             dOut = new float[bq * d];
             o = new float[bq * d];
-            k = new float[bkv * d];
             s = new float[bq * bkv];
             ds = new float[bq * bkv];
             rowMax = new float[bq];
@@ -434,7 +424,7 @@ public final class ShardAttention {
 
         /** Bytes of this workspace's arrays. */
         public long bytes() {
-            long floats = q.length + dOut.length + o.length + k.length + s.length + ds.length
+            long floats = q.length + dOut.length + o.length + s.length + ds.length
                     + rowMax.length + 2L * (gradA.total.length + gradB.total.length)
                     + softmax.floats();
             return floats * Float.BYTES;

@@ -165,7 +165,7 @@ public final class RingAttention {
                     return sa.forward(w, d.queries, d.current, task, step == 0, step == devices - 1);
                 }
             };
-            return run(work, false, 2 * kvCapacity);
+            return run(work, false, 2 * kvCapacity); // a hop carries K and V
         }
 
         RingReport runBackward(Tensor dOut) {
@@ -187,7 +187,7 @@ public final class RingAttention {
                             : sa.queryGradients(w, d.queries, d.current, task - kvTasks);
                 }
             };
-            RingReport report = run(work, true, 4 * kvCapacity);
+            RingReport report = run(work, true, 4 * kvCapacity); // K, V, dK and dV
             for (Device d : devs) {
                 if (d.current.owner() != d.id) {
                     throw new IllegalStateException("device " + d.id + " ended with the shard of device "
@@ -205,14 +205,15 @@ public final class RingAttention {
             return own;
         }
 
-        private RingReport run(Ring.Work work, boolean gradients, long floatsPerRowAndHead) {
+        /** Runs the ring; {@code hopRows} rows of d floats per head travel on each hop (for the stall timeout). */
+        private RingReport run(Ring.Work work, boolean gradients, long hopRows) {
             if (workspaces == null) {
                 workspaces = new ShardAttention.Workspace[threads];
                 for (int t = 0; t < threads; t++) {
                     workspaces[t] = sa.workspace(qCapacity, kvCapacity);
                 }
             }
-            long hopBytes = floatsPerRowAndHead * shape.batch() * shape.kvHeads() * shape.dim() * Float.BYTES;
+            long hopBytes = hopRows * shape.batch() * shape.kvHeads() * shape.dim() * Float.BYTES;
             long stall = MIN_STALL_NANOS + 2 * link.nanosFor(hopBytes);
             long start = System.nanoTime();
             List<StepRecord> records = new Ring(devs, gradients, link, faults, work, workspaces, stall).run();

@@ -3,7 +3,6 @@ package org.ringattention.cli;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.ringattention.attention.AttentionSpec;
 import org.ringattention.kernel.Kernels;
 import org.ringattention.ring.Layout;
 import org.ringattention.ring.LinkModel;
@@ -64,11 +63,6 @@ final class RingOptions {
     RingAttention engine(Kernels kernels, EngineOptions e) {
         return new RingAttention(kernels, e.blockQ, e.blockKv, e.threads(), devices,
                 layout == null ? null : Layout.parse(layout), link());
-    }
-
-    /** The layout a run under {@code spec} uses. */
-    Layout layoutFor(AttentionSpec spec) {
-        return layout == null ? Layout.defaultFor(spec.causal()) : Layout.parse(layout);
     }
 
     LinkModel link() {

@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,10 +33,10 @@ class AttendCommandTest {
 
     private String stderr;
 
-    private final float[] q = random(1 * 4 * 9 * 5, 1);
-    private final float[] k = random(1 * 2 * 11 * 5, 2);
-    private final float[] v = random(1 * 2 * 11 * 5, 3);
-    private final float[] dOut = random(1 * 4 * 9 * 5, 4);
+    private final float[] q = CliRun.random(1 * 4 * 9 * 5, 1);
+    private final float[] k = CliRun.random(1 * 2 * 11 * 5, 2);
+    private final float[] v = CliRun.random(1 * 2 * 11 * 5, 3);
+    private final float[] dOut = CliRun.random(1 * 4 * 9 * 5, 4);
 
     @BeforeEach
     void writeInputs() throws IOException {
@@ -119,12 +118,12 @@ class AttendCommandTest {
 
     @Test
     void mismatchedHeadsAndShapesAreBadData() throws IOException {
-        Npy.write(dir.resolve("k3.npy"), new long[] {1, 3, 11, 5}, random(3 * 11 * 5, 5));
+        Npy.write(dir.resolve("k3.npy"), new long[] {1, 3, 11, 5}, CliRun.random(3 * 11 * 5, 5));
         assertThat(run("--q", p("q.npy"), "--k", p("k3.npy"), "--v", p("k3.npy"), "--out", p("o.npy"))).isEqualTo(1);
         assertOneLine("4 query heads are not a multiple of the 3 key/value heads");
         assertThat(run("--q", p("q.npy"), "--k", p("k.npy"), "--v", p("q.npy"), "--out", p("o.npy"))).isEqualTo(1);
         assertOneLine("q.npy: shape [1, 4, 9, 5] differs from");
-        Npy.write(dir.resolve("seg.npy"), new long[] {1, 9}, random(9, 6));
+        Npy.write(dir.resolve("seg.npy"), new long[] {1, 9}, CliRun.random(9, 6));
         assertThat(run("--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v.npy"), "--out", p("o.npy"), "--segments",
                 p("seg.npy"))).isEqualTo(1);
         assertOneLine("segment ids need Nq = Nk");
@@ -133,32 +132,32 @@ class AttendCommandTest {
     @Test
     void badOptionsAreUsageErrors() {
         String[] base = {"--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v.npy"), "--out", p("o.npy")};
-        assertThat(run(concat(base, "--block-q", "0"))).isEqualTo(2);
+        assertThat(run(CliRun.concat(base, "--block-q", "0"))).isEqualTo(2);
         assertOneLine("--block-q must be >= 1");
-        assertThat(run(concat(base, "--window", "-3"))).isEqualTo(2);
-        assertThat(run(concat(base, "--precision", "float16"))).isEqualTo(2);
+        assertThat(run(CliRun.concat(base, "--window", "-3"))).isEqualTo(2);
+        assertThat(run(CliRun.concat(base, "--precision", "float16"))).isEqualTo(2);
         assertOneLine("--precision must be float32 or float64");
-        assertThat(run(concat(base, "--scale", "NaN"))).isEqualTo(2);
-        assertThat(run(concat(base, "--do", p("do.npy")))).isEqualTo(2);
+        assertThat(run(CliRun.concat(base, "--scale", "NaN"))).isEqualTo(2);
+        assertThat(run(CliRun.concat(base, "--do", p("do.npy")))).isEqualTo(2);
         assertOneLine("--do needs all of --dq, --dk and --dv");
-        assertThat(run(concat(base, "--block-kv", "many"))).isEqualTo(2);
+        assertThat(run(CliRun.concat(base, "--block-kv", "many"))).isEqualTo(2);
         assertThat(run("--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v.npy"), "--out", p("q.npy"))).isEqualTo(2);
         assertOneLine("is also an input");
         assertThat(run("--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v.npy"), "--out", p("missing/o.npy")))
                 .isEqualTo(2);
         assertOneLine("does not exist");
         assertThat(run("--q", p("q.npy"))).isEqualTo(2);
-        assertThat(run(concat(base, "--devices", "0"))).isEqualTo(2);
+        assertThat(run(CliRun.concat(base, "--devices", "0"))).isEqualTo(2);
         assertOneLine("--devices must be between 1 and 4096");
-        assertThat(run(concat(base, "--devices", "10"))).isEqualTo(2);
+        assertThat(run(CliRun.concat(base, "--devices", "10"))).isEqualTo(2);
         assertOneLine("--devices (10) must be at most the sequence length (9)");
-        assertThat(run(concat(base, "--devices", "2", "--layout", "spiral"))).isEqualTo(2);
+        assertThat(run(CliRun.concat(base, "--devices", "2", "--layout", "spiral"))).isEqualTo(2);
         assertOneLine("unknown layout 'spiral'");
-        assertThat(run(concat(base, "--devices", "2", "--link-bandwidth", "fast"))).isEqualTo(2);
+        assertThat(run(CliRun.concat(base, "--devices", "2", "--link-bandwidth", "fast"))).isEqualTo(2);
         assertOneLine("--link-bandwidth must be a number of bytes/s");
-        assertThat(run(concat(base, "--devices", "2", "--link-latency", "5 parsecs"))).isEqualTo(2);
+        assertThat(run(CliRun.concat(base, "--devices", "2", "--link-latency", "5 parsecs"))).isEqualTo(2);
         assertOneLine("--link-latency");
-        assertThat(run(concat(base, "--devices", "2", "--link-bandwidth", "0"))).isEqualTo(2);
+        assertThat(run(CliRun.concat(base, "--devices", "2", "--link-bandwidth", "0"))).isEqualTo(2);
         assertOneLine("--link-bandwidth must be > 0");
     }
 
@@ -179,22 +178,6 @@ class AttendCommandTest {
 
     private String p(String name) {
         return dir.resolve(name).toString();
-    }
-
-    private static String[] concat(String[] a, String... b) {
-        String[] r = new String[a.length + b.length];
-        System.arraycopy(a, 0, r, 0, a.length);
-        System.arraycopy(b, 0, r, a.length, b.length);
-        return r;
-    }
-
-    private static float[] random(int n, long seed) {
-        SplittableRandom rnd = new SplittableRandom(seed);
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = (float) rnd.nextGaussian();
-        }
-        return x;
     }
 
     private static double[] widen(float[] x) {

@@ -7,6 +7,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.SplittableRandom;
 
 /** Runs the command line in-process and keeps what it printed. */
 record CliRun(int code, String out, String err) {
@@ -28,6 +29,24 @@ record CliRun(int code, String out, String err) {
             assertThat(lines.get(0)).contains(f);
         }
         return this;
+    }
+
+    /** {@code a} followed by {@code b}: a base command line with more options. */
+    static String[] concat(String[] a, String... b) {
+        String[] r = new String[a.length + b.length];
+        System.arraycopy(a, 0, r, 0, a.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    /** {@code n} standard normal floats from {@code seed}. */
+    static float[] random(int n, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) rnd.nextGaussian();
+        }
+        return x;
     }
 
     /** The repository's golden-data folder, found upwards from the working directory. */

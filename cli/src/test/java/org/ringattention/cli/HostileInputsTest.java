@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -28,10 +27,10 @@ class HostileInputsTest {
 
     @BeforeEach
     void inputs() throws IOException {
-        Npy.write(dir.resolve("q.npy"), new long[] {1, 2, 6, 4}, random(48, 1));
-        Npy.write(dir.resolve("k.npy"), new long[] {1, 1, 7, 4}, random(28, 2));
-        Npy.write(dir.resolve("v.npy"), new long[] {1, 1, 7, 4}, random(28, 3));
-        Npy.write(dir.resolve("do.npy"), new long[] {1, 2, 6, 4}, random(48, 4));
+        Npy.write(dir.resolve("q.npy"), new long[] {1, 2, 6, 4}, CliRun.random(48, 1));
+        Npy.write(dir.resolve("k.npy"), new long[] {1, 1, 7, 4}, CliRun.random(28, 2));
+        Npy.write(dir.resolve("v.npy"), new long[] {1, 1, 7, 4}, CliRun.random(28, 3));
+        Npy.write(dir.resolve("do.npy"), new long[] {1, 2, 6, 4}, CliRun.random(48, 4));
         for (String out : List.of("o.npy", "lse.npy", "dq.npy", "dk.npy", "dv.npy")) {
             Files.writeString(dir.resolve(out), PRECIOUS);
         }
@@ -75,14 +74,14 @@ class HostileInputsTest {
 
     @Test
     void nonFiniteValuesAreBadData() throws IOException {
-        float[] k = random(28, 2);
+        float[] k = CliRun.random(28, 2);
         k[9] = Float.POSITIVE_INFINITY;
         Npy.write(dir.resolve("inf.npy"), new long[] {1, 1, 7, 4}, k);
         attendWithK("inf.npy").assertOneLineError(1, "inf.npy: contains Infinity at index [0, 0, 2, 1]");
         HostileFiles.float64Overflow(dir.resolve("big.npy"), new long[] {1, 1, 7, 4}, 5);
         attendWithK("big.npy").assertOneLineError(1, "big.npy: value 1.0E39 at index [0, 0, 1, 1] overflows float32",
                 "--precision float64");
-        float[] d = random(48, 4);
+        float[] d = CliRun.random(48, 4);
         d[47] = Float.NaN;
         Npy.write(dir.resolve("nan_do.npy"), new long[] {1, 2, 6, 4}, d);
         attend("--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v.npy"), "--out", p("o.npy"), "--do", p("nan_do.npy"),
@@ -95,27 +94,27 @@ class HostileInputsTest {
 
     @Test
     void mismatchedShapesAreBadData() throws IOException {
-        Npy.write(dir.resolve("k_d5.npy"), new long[] {1, 1, 7, 5}, random(35, 5));
+        Npy.write(dir.resolve("k_d5.npy"), new long[] {1, 1, 7, 5}, CliRun.random(35, 5));
         attend("--q", p("q.npy"), "--k", p("k_d5.npy"), "--v", p("k_d5.npy"), "--out", p("o.npy"))
                 .assertOneLineError(1, "k_d5.npy: head dim 5");
-        Npy.write(dir.resolve("v_n8.npy"), new long[] {1, 1, 8, 4}, random(32, 5));
+        Npy.write(dir.resolve("v_n8.npy"), new long[] {1, 1, 8, 4}, CliRun.random(32, 5));
         attend("--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v_n8.npy"), "--out", p("o.npy"))
                 .assertOneLineError(1, "v_n8.npy: shape [1, 1, 8, 4] differs from");
-        Npy.write(dir.resolve("k_b2.npy"), new long[] {2, 1, 7, 4}, random(56, 5));
+        Npy.write(dir.resolve("k_b2.npy"), new long[] {2, 1, 7, 4}, CliRun.random(56, 5));
         attend("--q", p("q.npy"), "--k", p("k_b2.npy"), "--v", p("k_b2.npy"), "--out", p("o.npy"))
                 .assertOneLineError(1, "k_b2.npy: batch 2 differs");
-        Npy.write(dir.resolve("rank5.npy"), new long[] {1, 1, 1, 7, 4}, random(28, 5));
+        Npy.write(dir.resolve("rank5.npy"), new long[] {1, 1, 1, 7, 4}, CliRun.random(28, 5));
         attendWithK("rank5.npy").assertOneLineError(1, "rank5.npy", "rank 5");
         Npy.writeInt32(dir.resolve("ints.npy"), new long[] {1, 1, 7, 4}, new int[28]);
         attendWithK("ints.npy").assertOneLineError(1, "ints.npy", "not floating point");
-        Npy.write(dir.resolve("seg_float.npy"), new long[] {1, 6}, random(6, 5));
-        Npy.write(dir.resolve("k6.npy"), new long[] {1, 1, 6, 4}, random(24, 5));
+        Npy.write(dir.resolve("seg_float.npy"), new long[] {1, 6}, CliRun.random(6, 5));
+        Npy.write(dir.resolve("k6.npy"), new long[] {1, 1, 6, 4}, CliRun.random(24, 5));
         attend("--q", p("q.npy"), "--k", p("k6.npy"), "--v", p("k6.npy"), "--out", p("o.npy"), "--segments",
                 p("seg_float.npy")).assertOneLineError(1, "seg_float.npy: segment ids must be int32 or int64");
         Npy.writeInt32(dir.resolve("seg_short.npy"), new long[] {1, 5}, new int[5]);
         attend("--q", p("q.npy"), "--k", p("k6.npy"), "--v", p("k6.npy"), "--out", p("o.npy"), "--segments",
                 p("seg_short.npy")).assertOneLineError(1, "seg_short.npy: segment ids have shape [1, 5]");
-        Npy.write(dir.resolve("do_bad.npy"), new long[] {1, 2, 6, 5}, random(60, 5));
+        Npy.write(dir.resolve("do_bad.npy"), new long[] {1, 2, 6, 5}, CliRun.random(60, 5));
         attend("--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v.npy"), "--out", p("o.npy"), "--do", p("do_bad.npy"),
                 "--dq", p("dq.npy"), "--dk", p("dk.npy"), "--dv", p("dv.npy"))
                 .assertOneLineError(1, "do_bad.npy: shape [1, 2, 6, 5] differs from");
@@ -125,15 +124,15 @@ class HostileInputsTest {
     @Test
     void badOptionValuesAreBadUsage() {
         String[] base = {"--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v.npy"), "--out", p("o.npy")};
-        attend(concat(base, "--block-q", "-1")).assertOneLineError(2, "--block-q must be >= 1, got -1");
-        attend(concat(base, "--block-kv", "0")).assertOneLineError(2, "--block-kv must be >= 1");
-        attend(concat(base, "--block-q", "1e9")).assertOneLineError(2, "--block-q");
-        attend(concat(base, "--window", "0")).assertOneLineError(2, "--window must be >= 1");
-        attend(concat(base, "--scale", "Infinity")).assertOneLineError(2, "--scale must be a finite non-zero number");
-        attend(concat(base, "--scale", "0")).assertOneLineError(2, "--scale");
-        attend(concat(base, "--precision", "bf16")).assertOneLineError(2, "--precision must be float32 or float64");
-        attend(concat(base, "--dq", p("dq.npy"))).assertOneLineError(2, "need --do");
-        attend(concat(base, "--lse", p("o.npy"))).assertOneLineError(2, "--lse", "named by another output option");
+        attend(CliRun.concat(base, "--block-q", "-1")).assertOneLineError(2, "--block-q must be >= 1, got -1");
+        attend(CliRun.concat(base, "--block-kv", "0")).assertOneLineError(2, "--block-kv must be >= 1");
+        attend(CliRun.concat(base, "--block-q", "1e9")).assertOneLineError(2, "--block-q");
+        attend(CliRun.concat(base, "--window", "0")).assertOneLineError(2, "--window must be >= 1");
+        attend(CliRun.concat(base, "--scale", "Infinity")).assertOneLineError(2, "--scale must be a finite non-zero number");
+        attend(CliRun.concat(base, "--scale", "0")).assertOneLineError(2, "--scale");
+        attend(CliRun.concat(base, "--precision", "bf16")).assertOneLineError(2, "--precision must be float32 or float64");
+        attend(CliRun.concat(base, "--dq", p("dq.npy"))).assertOneLineError(2, "need --do");
+        attend(CliRun.concat(base, "--lse", p("o.npy"))).assertOneLineError(2, "--lse", "named by another output option");
         attend("--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v.npy"), "--out", p("k.npy"))
                 .assertOneLineError(2, "--out", "is also an input");
         attend("--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v.npy"), "--out", dir.toString())
@@ -186,21 +185,5 @@ class HostileInputsTest {
 
     private String p(String name) {
         return dir.resolve(name).toString();
-    }
-
-    private static String[] concat(String[] a, String... b) {
-        String[] r = new String[a.length + b.length];
-        System.arraycopy(a, 0, r, 0, a.length);
-        System.arraycopy(b, 0, r, a.length, b.length);
-        return r;
-    }
-
-    private static float[] random(int n, long seed) {
-        SplittableRandom rnd = new SplittableRandom(seed);
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = (float) rnd.nextGaussian();
-        }
-        return x;
     }
 }

@@ -50,14 +50,6 @@ public final class KvShard {
         return owner;
     }
 
-    public int length() {
-        return length;
-    }
-
-    public Positions positions() {
-        return positions;
-    }
-
     /** Bytes of K and V of the shard held now: what a link carries before the gradients. */
     public long keyValueBytes() {
         return 2L * used() * Float.BYTES;

@@ -66,14 +66,6 @@ public final class QueryShard {
         return Tensor.wrap(dq, q.batch(), q.heads(), length, q.dim());
     }
 
-    public Positions positions() {
-        return positions;
-    }
-
-    public int length() {
-        return length;
-    }
-
     /** Bytes of this shard's arrays (queries, state, results). */
     public long bytes() {
         long floats = q.size() + out.size() + lse.length + len(max) + len(sum) + len(acc) + len(delta) + len(dq)

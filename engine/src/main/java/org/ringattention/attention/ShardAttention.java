@@ -59,10 +59,6 @@ public final class ShardAttention {
         this.blockKv = blockKv;
     }
 
-    public AttentionShape shape() {
-        return shape;
-    }
-
     /** A query shard of the queries {@code q} [B, Hq, n, d] at {@code positions}. */
     public QueryShard queryShard(int id, Tensor q, Positions positions) {
         if (q.batch() != shape.batch() || q.heads() != shape.qHeads() || q.dim() != shape.dim()) {

@@ -31,6 +31,16 @@ def gflops(name, unit, score, params):
         return score / SECONDS_PER.get(unit[4:], float("nan")) / 1e9
     if not unit.endswith("/op") or unit[:-3] not in SECONDS_PER or ":" in name:
         return None
+    if "KernelBenchmark" in name:
+        # one tile: block x block x dim multiply-adds for the products; exp has no FMA count
+        if name.endswith(".expShifted"):
+            return None
+        try:
+            b, d = int(params["block"]), int(params["dim"])
+        except (KeyError, ValueError):
+            return None
+        seconds = score * SECONDS_PER[unit[:-3]]
+        return 2.0 * b * b * d / seconds / 1e9 if seconds > 0 else None
     if not any(b in name for b in ("BlockwiseForward", "BlockwiseBackward", "VanillaFloat32")):
         return None
     try:

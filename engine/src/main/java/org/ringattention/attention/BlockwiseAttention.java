@@ -70,8 +70,8 @@ public final class BlockwiseAttention {
         k.requireFinite("k");
         v.requireFinite("v");
         QueryShard qs = sa.queryShard(0, q, Positions.range(0, shape.qLen()));
-        KvShard kv = keysValues(sa, k, v, false);
         ShardAttention.Workspace[] ws = workspaces(sa, shape);
+        KvShard kv = keysValues(sa, k, v, ws);
         ParallelTasks.run(sa.queryTasks(qs), ws, (w, task) -> sa.forward(w, qs, kv, task, true, true));
         long computed = 0;
         long skipped = 0;
@@ -92,12 +92,23 @@ public final class BlockwiseAttention {
         AttentionShape shape = AttentionShape.of(q, k, v);
         ShardAttention sa = new ShardAttention(kernels, shape, spec, blockQ, blockKv);
         QueryShard qs = new QueryShard(0, q, Positions.range(0, shape.qLen()), blockQ, fwd.out(), fwd.lse());
-        sa.startBackward(qs, dOut);
+        sa.prepareBackward(qs, dOut);
         dOut.requireFinite("dO");
-        KvShard kv = keysValues(sa, k, v, true);
+        ShardAttention.Workspace[] ws = workspaces(sa, shape);
+        KvShard kv = sa.kvBuffer(k.rows(), true);
+        sa.startLoad(kv, 0, k, v, Positions.range(0, k.rows()));
+        // Preparation on the workers too: packing K and V and D = rowsum(dO ∘ O) are per head.
+        int kvHeads = sa.kvHeadCount();
+        ParallelTasks.run(kvHeads + sa.qHeadCount(), ws, (w, task) -> {
+            if (task < kvHeads) {
+                sa.loadHead(kv, k, v, task);
+            } else {
+                sa.rowDots(qs, task - kvHeads);
+            }
+        });
         int kvTasks = sa.keyValueTasks(kv);
         // Key/value tasks first: there are fewer of them, and each is as long as a query task.
-        ParallelTasks.run(kvTasks + sa.queryTasks(qs), workspaces(sa, shape), (w, task) -> {
+        ParallelTasks.run(kvTasks + sa.queryTasks(qs), ws, (w, task) -> {
             if (task < kvTasks) {
                 sa.keyValueGradients(w, qs, kv, task);
             } else {
@@ -113,9 +124,11 @@ public final class BlockwiseAttention {
                 Tensor.wrap(kv.dvRows(), b, shape.kvHeads(), n, d));
     }
 
-    private static KvShard keysValues(ShardAttention sa, Tensor k, Tensor v, boolean backward) {
-        KvShard kv = sa.kvBuffer(k.rows(), backward);
-        sa.load(kv, 0, k, v, Positions.range(0, k.rows()));
+    /** K and V of the whole sequence as one forward key/value shard, packed head by head on the workers {@code ws}. */
+    private static KvShard keysValues(ShardAttention sa, Tensor k, Tensor v, ShardAttention.Workspace[] ws) {
+        KvShard kv = sa.kvBuffer(k.rows(), false);
+        sa.startLoad(kv, 0, k, v, Positions.range(0, k.rows()));
+        ParallelTasks.run(sa.kvHeadCount(), ws, (w, head) -> sa.loadHead(kv, k, v, head));
         return kv;
     }
 

@@ -75,9 +75,23 @@ public final class ShardAttention {
     /**
      * Fills {@code buffer} with the keys and values at {@code positions} of {@code k} and {@code v}
      * [B, Hkv, N, d], owned by {@code owner}: packs K (and, for the backward pass, V) block by
-     * block, transposed; zeroes dK and dV.
+     * block, transposed; zeroes dK and dV. {@link #startLoad} and then {@link #loadHead} for every
+     * key/value head, which may run on several threads.
      */
     public void load(KvShard buffer, int owner, Tensor k, Tensor v, Positions positions) {
+        startLoad(buffer, owner, k, v, positions);
+        for (int head = 0; head < kvHeadCount(); head++) {
+            loadHead(buffer, k, v, head);
+        }
+    }
+
+    /** The number of key/value heads B·Hkv: the pieces of {@link #load}. */
+    public int kvHeadCount() {
+        return shape.batch() * shape.kvHeads();
+    }
+
+    /** The first part of {@link #load}: describes the shard and, for the backward pass, zeroes dK and dV. */
+    public void startLoad(KvShard buffer, int owner, Tensor k, Tensor v, Positions positions) {
         int n = positions.length();
         if (n > buffer.capacity || v.rows() != k.rows()) {
             throw new IllegalArgumentException("key/value shard of " + n + " rows does not fit a buffer of "
@@ -88,22 +102,24 @@ public final class ShardAttention {
         buffer.positions = positions;
         buffer.length = n;
         buffer.blockCols = Math.max(1, Math.min(blockKv, n));
-        float[] rows = new float[n * shape.dim()];
-        for (int b = 0; b < shape.batch(); b++) {
-            for (int g = 0; g < shape.kvHeads(); g++) {
-                positions.gather(k, b, g, rows, 0);
-                packBlocks(buffer, rows, buffer.k, b, g);
-                if (buffer.backward) {
-                    positions.gather(v, b, g, rows, 0);
-                    packBlocks(buffer, rows, buffer.v, b, g);
-                } else {
-                    positions.gather(v, b, g, buffer.v, buffer.offset(b, g, 0));
-                }
-            }
-        }
         if (buffer.backward) {
             Arrays.fill(buffer.dk, 0, buffer.used(), 0f);
             Arrays.fill(buffer.dv, 0, buffer.used(), 0f);
+        }
+    }
+
+    /** The rest of {@link #load} for key/value head {@code head} (b·Hkv + g), after {@link #startLoad}. */
+    public void loadHead(KvShard buffer, Tensor k, Tensor v, int head) {
+        int b = head / shape.kvHeads();
+        int g = head % shape.kvHeads();
+        float[] rows = new float[buffer.length * shape.dim()];
+        buffer.positions.gather(k, b, g, rows, 0);
+        packBlocks(buffer, rows, buffer.k, b, g);
+        if (buffer.backward) {
+            buffer.positions.gather(v, b, g, rows, 0);
+            packBlocks(buffer, rows, buffer.v, b, g);
+        } else {
+            buffer.positions.gather(v, b, g, buffer.v, buffer.offset(b, g, 0));
         }
     }
 
@@ -183,16 +199,52 @@ public final class ShardAttention {
     /**
      * Prepares {@code qs} for the backward pass with the upstream gradient {@code dOut} of its rows
      * [B, Hq, n, d]: D = rowsum(dO ∘ O) from the shard's forward result, and dQ = 0.
+     * {@link #prepareBackward} and then {@link #rowDots} for every query head, which may run on
+     * several threads.
      */
     public void startBackward(QueryShard qs, Tensor dOut) {
+        prepareBackward(qs, dOut);
+        for (int head = 0; head < qHeadCount(); head++) {
+            rowDots(qs, head);
+        }
+    }
+
+    /** The number of query heads B·Hq: the pieces of {@link #startBackward}. */
+    public int qHeadCount() {
+        return shape.batch() * shape.qHeads();
+    }
+
+    /** The first part of {@link #startBackward}: checks dO, allocates D and dQ (zero). */
+    public void prepareBackward(QueryShard qs, Tensor dOut) {
         if (dOut.batch() != qs.q.batch() || dOut.heads() != qs.q.heads() || dOut.rows() != qs.length
                 || dOut.dim() != qs.q.dim()) {
             throw new IllegalArgumentException("dO has shape " + dOut.shape() + ", expected the shape of q "
                     + qs.q.shape());
         }
         qs.dOut = dOut;
-        qs.delta = rowDots(dOut, qs.out);
+        qs.delta = new float[qHeadCount() * qs.length];
         qs.dq = new float[Math.toIntExact(qs.out.size())];
+    }
+
+    /** D = rowsum(dO ∘ O) of the rows of query head {@code head} (b·Hq + h), each sum in increasing order. */
+    public void rowDots(QueryShard qs, int head) {
+        Tensor out = qs.out;
+        int d = out.dim();
+        int n = out.rows();
+        int b = head / out.heads();
+        int h = head % out.heads();
+        float[] a = new float[n * d];
+        float[] o = new float[n * d];
+        qs.dOut.rows(b, h, 0, n).copyTo(a, 0);
+        out.rows(b, h, 0, n).copyTo(o, 0);
+        int base = head * n;
+        for (int i = 0; i < n; i++) {
+            float acc = 0f;
+            for (int x = i * d, end = x + d; x < end; x++) {
+                acc = Math.fma(a[x], o[x], acc);
+            }
+            qs.delta[base + i] = acc;
+        }
     }
 
     /** The number of key/value gradient tasks of a key/value shard: one per head and block. */
@@ -332,30 +384,6 @@ public final class ShardAttention {
                 w.ds[c] = w.s[c] * (w.ds[c] - dr);
             }
         }
-    }
-
-    /** D = rowsum(dO ∘ O) for every row, [B, Hq, n], each sum in increasing order. */
-    private static float[] rowDots(Tensor dOut, Tensor out) {
-        int d = out.dim();
-        int n = out.rows();
-        float[] delta = new float[out.batch() * out.heads() * n];
-        float[] a = new float[n * d];
-        float[] o = new float[n * d];
-        for (int b = 0; b < out.batch(); b++) {
-            for (int h = 0; h < out.heads(); h++) {
-                dOut.rows(b, h, 0, n).copyTo(a, 0);
-                out.rows(b, h, 0, n).copyTo(o, 0);
-                int base = (b * out.heads() + h) * n;
-                for (int i = 0; i < n; i++) {
-                    float acc = 0f;
-                    for (int x = i * d, end = x + d; x < end; x++) {
-                        acc = Math.fma(a[x], o[x], acc);
-                    }
-                    delta[base + i] = acc;
-                }
-            }
-        }
-        return delta;
     }
 
     private static void scale(float[] x, int len, float s) {

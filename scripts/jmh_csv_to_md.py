@@ -79,7 +79,8 @@ def main():
         facts.append(f"arguments `{a.args}`")
     lines += ["; ".join(facts) + ".", ""]
     lines += ["GFLOP/s: 4·seq²·dim·heads per forward pass / seconds (half when causal, 2.5× for the backward"
-              " pass); FmaPeakBenchmark's `:flops` rows are the FMA ceiling in GFLOP/s.", ""]
+              " pass); KernelBenchmark products: 2·block²·dim per call / seconds; FmaPeakBenchmark's `:flops` rows"
+              " are the FMA ceiling in GFLOP/s.", ""]
     order = ["seq", "dim", "heads", "causal", "blockQ", "blockKv", "threads", "kernels"]
     param_names.sort(key=lambda p: (order.index(p) if p in order else len(order), p))
     header = ["benchmark", "mode", "JMH threads", "samples", "score", "± error (99.9%)", "unit", "GFLOP/s"] + param_names

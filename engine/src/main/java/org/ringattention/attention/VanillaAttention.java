@@ -183,6 +183,71 @@ public final class VanillaAttention {
         return new Grads(dq, dk, dv);
     }
 
+    /**
+     * The magnitudes the gradients are made of, elementwise, in float64: the sums of the absolute
+     * values of the terms of each gradient element,
+     * <pre>
+     *   |dQ|_ix = scale · Σ_j P_ij (|dP_ij| + |D_i|) |K_jx|
+     *   |dK|_jx = scale · Σ_i P_ij (|dP_ij| + |D_i|) |Q_ix|     (summed over a GQA group)
+     *   |dV|_jx = Σ_i P_ij |dO_ix|
+     * </pre>
+     * A rounding of D_i or dP_ij by u reaches dQ and dK through these sums, however much the
+     * terms cancel in the gradient itself: the componentwise error scale of the accuracy rule
+     * ({@link org.ringattention.check.AccuracyRule}). Only for the float64 oracle.
+     */
+    public Grads gradientMagnitudes(AttentionShape shape, AttentionSpec spec, double[] q, double[] k, double[] v,
+            double[] dOut) {
+        if (single) {
+            throw new IllegalStateException("gradient magnitudes come from the float64 oracle");
+        }
+        Result fwd = forward(shape, spec, q, k, v);
+        Mask mask = Mask.of(spec, shape);
+        int nq = shape.qLen();
+        int nk = shape.kvLen();
+        int d = shape.dim();
+        double scale = spec.scaleFor(d);
+        double[] mq = new double[q.length];
+        double[] mk = new double[k.length];
+        double[] mv = new double[v.length];
+        double[] p = new double[nq * nk];
+        double[] w = new double[nq * nk];
+        for (int b = 0; b < shape.batch(); b++) {
+            for (int h = 0; h < shape.qHeads(); h++) {
+                int head = b * shape.qHeads() + h;
+                int qBase = head * nq * d;
+                int kvBase = (b * shape.kvHeads() + shape.kvHead(h)) * nk * d;
+                scores(shape, spec, mask, q, k, b, h, p);
+                for (int i = 0; i < nq; i++) {
+                    double lse = fwd.lse()[head * nq + i];
+                    double delta = 0;
+                    for (int x = 0; x < d; x++) {
+                        delta += dOut[qBase + i * d + x] * fwd.out()[qBase + i * d + x];
+                    }
+                    for (int j = 0; j < nk; j++) {
+                        int ij = i * nk + j;
+                        p[ij] = lse == Double.NEGATIVE_INFINITY ? 0 : StrictMath.exp(p[ij] - lse);
+                        double dp = 0;
+                        for (int x = 0; x < d; x++) {
+                            dp += dOut[qBase + i * d + x] * v[kvBase + j * d + x];
+                        }
+                        w[ij] = p[ij] * (Math.abs(dp) + Math.abs(delta));
+                    }
+                }
+                for (int i = 0; i < nq; i++) {
+                    for (int j = 0; j < nk; j++) {
+                        int ij = i * nk + j;
+                        for (int x = 0; x < d; x++) {
+                            mq[qBase + i * d + x] += scale * w[ij] * Math.abs(k[kvBase + j * d + x]);
+                            mk[kvBase + j * d + x] += scale * w[ij] * Math.abs(q[qBase + i * d + x]);
+                            mv[kvBase + j * d + x] += p[ij] * Math.abs(dOut[qBase + i * d + x]);
+                        }
+                    }
+                }
+            }
+        }
+        return new Grads(mq, mk, mv);
+    }
+
     /** s [Nq × Nk] = scale · q kᵀ for head (b, h), masked entries −∞. */
     private void scores(AttentionShape shape, AttentionSpec spec, Mask mask, double[] q, double[] k, int b, int h,
             double[] s) {

@@ -15,6 +15,14 @@ package org.ringattention.check;
  * most u·M; it matters only where the baseline happens to be almost exact (one key, tiny d), and is
  * far below the baseline's error anywhere else.
  *
+ * <p>For gradients the magnitude may also be given element by element ({@link #judge(double[],
+ * double[], double[], double, double[])}): M_e = max(max|ref|, Σ|terms of element e|), the
+ * componentwise scale of a sum's rounding error. dQ_i = scale · Σ_j P_ij (dP_ij − D_i) K_j cancels
+ * by design (D_i is the P-weighted mean of dP_ij), so a rounding of D_i (float32, from the float32
+ * output O) moves dQ by u·|D_i|·|Σ_j P_ij K_j|, which can be many times max|dQ|: measured, d = 1 and
+ * 15 visible keys, |D_i|·|Σ_j P_ij K_j| = 3.2 against |dQ| = 0.16, where the engine's O and the
+ * baseline's O differ by an ulp and the baseline's D happened to round almost exactly.
+ *
  * <p>Factors (DEVELOPERS.md): 2 for forward outputs (O, LSE), 3 for gradients.
  */
 public record AccuracyRule(double factor, double epsilonUnits) {
@@ -35,6 +43,31 @@ public record AccuracyRule(double factor, double epsilonUnits) {
                     + " (ref %s, got %s)", pass ? "pass" : "FAIL", engine.maxAbs(), bound, factor,
                     baseline.maxAbs(), epsilon, engine.worstIndex(), engine.refAtWorst(), engine.gotAtWorst());
         }
+    }
+
+    /**
+     * Judges elementwise: element e passes when |engine_e − ref_e| ≤ factor · err(baseline) + ε_e,
+     * ε_e = epsilonUnits · u · max(magnitude, magnitudes[e]). The verdict reports the element with
+     * the least margin.
+     */
+    public Verdict judge(double[] ref, double[] engine, double[] baseline, double magnitude, double[] magnitudes) {
+        ErrorStats e = ErrorStats.of(ref, engine);
+        ErrorStats b = ErrorStats.of(ref, baseline);
+        double base = factor * b.maxAbs();
+        int worst = -1;
+        double worstMargin = Double.POSITIVE_INFINITY;
+        double worstEps = epsilonUnits * U32 * magnitude;
+        for (int i = 0; i < ref.length; i++) {
+            double eps = epsilonUnits * U32 * Math.max(magnitude, magnitudes[i]);
+            double margin = base + eps - Math.abs(engine[i] - ref[i]);
+            if (!(margin >= worstMargin)) { // NaN errors count as the worst
+                worstMargin = margin;
+                worst = i;
+                worstEps = eps;
+            }
+        }
+        boolean pass = ref.length == 0 || worstMargin >= 0;
+        return new Verdict(e, b, factor, worstEps, base + worstEps, pass);
     }
 
     /** Judges {@code engine} and {@code baseline} against {@code ref}; {@code magnitude} is M. */

@@ -27,14 +27,15 @@ public final class Accuracy {
     public static void assertGradients(Problem p, Gradients got, String context) {
         VanillaAttention.Grads ref = p.vanillaGrads(VanillaAttention.Precision.FLOAT64);
         VanillaAttention.Grads base = p.vanillaGrads(VanillaAttention.Precision.FLOAT32);
-        assertGradient("dQ", p, context, ref.dq(), Problem.widen(got.dq()), base.dq());
-        assertGradient("dK", p, context, ref.dk(), Problem.widen(got.dk()), base.dk());
-        assertGradient("dV", p, context, ref.dv(), Problem.widen(got.dv()), base.dv());
+        VanillaAttention.Grads m = p.gradientMagnitudes();
+        assertGradient("dQ", p, context, ref.dq(), Problem.widen(got.dq()), base.dq(), m.dq());
+        assertGradient("dK", p, context, ref.dk(), Problem.widen(got.dk()), base.dk(), m.dk());
+        assertGradient("dV", p, context, ref.dv(), Problem.widen(got.dv()), base.dv(), m.dv());
     }
 
     private static void assertGradient(String name, Problem p, String context, double[] ref, double[] got,
-            double[] base) {
-        AccuracyRule.Verdict v = AccuracyRule.GRADIENT.judge(ref, got, base, ErrorStats.maxAbs(ref));
+            double[] base, double[] magnitudes) {
+        AccuracyRule.Verdict v = AccuracyRule.GRADIENT.judge(ref, got, base, ErrorStats.maxAbs(ref), magnitudes);
         assertThat(v.pass()).as("%s of %s %s: %s", name, p, context, v).isTrue();
     }
 }

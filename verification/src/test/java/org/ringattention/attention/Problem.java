@@ -87,6 +87,11 @@ public record Problem(AttentionShape shape, AttentionSpec spec, float[] q, float
         return new VanillaAttention(p).backward(shape, spec, widen(q), widen(k), widen(v), widen(dOut));
     }
 
+    /** The elementwise magnitudes the gradients are made of (the accuracy rule's scale). */
+    public VanillaAttention.Grads gradientMagnitudes() {
+        return VanillaAttention.oracle().gradientMagnitudes(shape, spec, widen(q), widen(k), widen(v), widen(dOut));
+    }
+
     public static double[] widen(float[] x) {
         double[] d = new double[x.length];
         for (int i = 0; i < x.length; i++) {

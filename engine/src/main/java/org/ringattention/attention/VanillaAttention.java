@@ -126,23 +126,7 @@ public final class VanillaAttention {
                 int head = b * shape.qHeads() + h;
                 int qBase = head * nq * d;
                 int kvBase = (b * shape.kvHeads() + shape.kvHead(h)) * nk * d;
-                scores(shape, spec, mask, q, k, b, h, p);
-                for (int i = 0; i < nq; i++) {
-                    double lse = fwd.lse()[head * nq + i];
-                    double delta = 0;
-                    for (int x = 0; x < d; x++) {
-                        delta = r(delta + dOut[qBase + i * d + x] * fwd.out()[qBase + i * d + x]);
-                    }
-                    for (int j = 0; j < nk; j++) {
-                        int ij = i * nk + j;
-                        p[ij] = lse == Double.NEGATIVE_INFINITY ? 0 : r(StrictMath.exp(r(p[ij] - lse)));
-                        double dp = 0;
-                        for (int x = 0; x < d; x++) {
-                            dp = r(dp + dOut[qBase + i * d + x] * v[kvBase + j * d + x]);
-                        }
-                        ds[ij] = r(p[ij] * r(dp - delta));
-                    }
-                }
+                probabilities(shape, spec, mask, fwd, q, k, v, dOut, b, h, p, ds, null);
                 for (int j = 0; j < nk; j++) {
                     for (int x = 0; x < d; x++) {
                         double totalV = 0;
@@ -210,29 +194,14 @@ public final class VanillaAttention {
         double[] mk = new double[k.length];
         double[] mv = new double[v.length];
         double[] p = new double[nq * nk];
+        double[] ds = new double[nq * nk];
         double[] w = new double[nq * nk];
         for (int b = 0; b < shape.batch(); b++) {
             for (int h = 0; h < shape.qHeads(); h++) {
                 int head = b * shape.qHeads() + h;
                 int qBase = head * nq * d;
                 int kvBase = (b * shape.kvHeads() + shape.kvHead(h)) * nk * d;
-                scores(shape, spec, mask, q, k, b, h, p);
-                for (int i = 0; i < nq; i++) {
-                    double lse = fwd.lse()[head * nq + i];
-                    double delta = 0;
-                    for (int x = 0; x < d; x++) {
-                        delta += dOut[qBase + i * d + x] * fwd.out()[qBase + i * d + x];
-                    }
-                    for (int j = 0; j < nk; j++) {
-                        int ij = i * nk + j;
-                        p[ij] = lse == Double.NEGATIVE_INFINITY ? 0 : StrictMath.exp(p[ij] - lse);
-                        double dp = 0;
-                        for (int x = 0; x < d; x++) {
-                            dp += dOut[qBase + i * d + x] * v[kvBase + j * d + x];
-                        }
-                        w[ij] = p[ij] * (Math.abs(dp) + Math.abs(delta));
-                    }
-                }
+                probabilities(shape, spec, mask, fwd, q, k, v, dOut, b, h, p, ds, w);
                 for (int i = 0; i < nq; i++) {
                     for (int j = 0; j < nk; j++) {
                         int ij = i * nk + j;
@@ -246,6 +215,41 @@ public final class VanillaAttention {
             }
         }
         return new Grads(mq, mk, mv);
+    }
+
+    /**
+     * For head (b, h): p = P = exp(S − LSE) (0 where masked or where a row sees nothing) and
+     * ds = P ∘ (dP − D), D_i = Σ_x dO_ix O_ix; and, when {@code weights} is not null,
+     * weights = P ∘ (|dP| + |D|), the magnitudes dS is made of.
+     */
+    private void probabilities(AttentionShape shape, AttentionSpec spec, Mask mask, Result fwd, double[] q,
+            double[] k, double[] v, double[] dOut, int b, int h, double[] p, double[] ds, double[] weights) {
+        int nq = shape.qLen();
+        int nk = shape.kvLen();
+        int d = shape.dim();
+        int head = b * shape.qHeads() + h;
+        int qBase = head * nq * d;
+        int kvBase = (b * shape.kvHeads() + shape.kvHead(h)) * nk * d;
+        scores(shape, spec, mask, q, k, b, h, p);
+        for (int i = 0; i < nq; i++) {
+            double lse = fwd.lse()[head * nq + i];
+            double delta = 0;
+            for (int x = 0; x < d; x++) {
+                delta = r(delta + dOut[qBase + i * d + x] * fwd.out()[qBase + i * d + x]);
+            }
+            for (int j = 0; j < nk; j++) {
+                int ij = i * nk + j;
+                p[ij] = lse == Double.NEGATIVE_INFINITY ? 0 : r(StrictMath.exp(r(p[ij] - lse)));
+                double dp = 0;
+                for (int x = 0; x < d; x++) {
+                    dp = r(dp + dOut[qBase + i * d + x] * v[kvBase + j * d + x]);
+                }
+                ds[ij] = r(p[ij] * r(dp - delta));
+                if (weights != null) {
+                    weights[ij] = p[ij] * (Math.abs(dp) + Math.abs(delta));
+                }
+            }
+        }
     }
 
     /** s [Nq × Nk] = scale · q kᵀ for head (b, h), masked entries −∞. */

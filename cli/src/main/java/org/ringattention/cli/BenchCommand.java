@@ -30,8 +30,8 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Times blockwise attention, or ring attention with --devices (forward, or backward with --backward) on random standard normal"
             + " float32 inputs of shape [1, H, N, d]: warm-up runs, then timed repetitions (median, min, max).",
-            "Warm-up: at least --warmup runs and --warmup-ms milliseconds, until two runs in a row take about the"
-            + " same time.",
+            "Warm-up: at least --warmup runs, --warmup-ms milliseconds and 20 runs (the JIT compiles by counts),"
+            + " until two runs in a row take about the same time; at most 10 times --warmup-ms.",
             "GFLOP/s counts 4*N^2*d*H per forward pass, half of it with --causal, and 2.5 times it for the backward"
             + " pass (FlashAttention's convention); with --backward only the backward pass is timed, the forward"
             + " pass runs once before. The FMA peak (vector FMAs on the same number of threads, in this process,"
@@ -74,7 +74,7 @@ final class BenchCommand implements Callable<Integer> {
     int warmup;
 
     @Option(names = "--warmup-ms", paramLabel = "MS", defaultValue = "3000", description = "After the --warmup"
-            + " runs, keep warming up until this many milliseconds have passed and the last two runs are within 25%"
+            + " runs, keep warming up until this many milliseconds have passed, 20 runs are done and the last two runs are within 25%"
             + " of each other, for at most 10 times this long (default ${DEFAULT-VALUE}; 0: exactly --warmup runs)."
             + " The JIT compiler needs many calls of the kernels before they run at full speed.")
     int warmupMillis;
@@ -331,9 +331,17 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /**
+     * Runs C2 needs to see before it compiles the engine's task methods: they run a few hundred
+     * times per pass, and tiered compilation counts invocations and loop iterations, not time.
+     * Until then a pass can be stable and slow (measured: a 2-thread causal forward at the speed of
+     * one thread for 30 runs, doubling when C2's ShardAttention.forward was installed).
+     */
+    static final int JIT_WARMUP_RUNS = 20;
+
+    /**
      * Whether to run another warm-up run: until {@code --warmup} runs are done, {@code --warmup-ms}
-     * have passed and the last two runs took times within 25% of each other (compiled code
-     * settled), but no longer than 10 × {@code --warmup-ms}.
+     * have passed, {@link #JIT_WARMUP_RUNS} runs are done and the last two runs took times within
+     * 25% of each other (compiled code settled), but no longer than 10 × {@code --warmup-ms}.
      */
     private boolean warmingUp(int runs, double elapsedMillis, double previous, double last) {
         if (runs < warmup) {
@@ -342,7 +350,7 @@ final class BenchCommand implements Callable<Integer> {
         if (warmupMillis == 0 || elapsedMillis >= 10.0 * warmupMillis) {
             return false;
         }
-        if (elapsedMillis < warmupMillis) {
+        if (elapsedMillis < warmupMillis || runs < JIT_WARMUP_RUNS) {
             return true;
         }
         boolean settled = runs >= 2 && Math.max(previous, last) <= 1.25 * Math.min(previous, last);

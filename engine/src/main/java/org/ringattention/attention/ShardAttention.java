@@ -157,7 +157,6 @@ public final class ShardAttention {
         int i0 = blk.i0;
         int rows = blk.rows;
         int rowBase = blk.row;
-        int d = shape.dim();
         int g = shape.kvHead(h);
         Mask m = mask.forShards(qs.positions, kv.positions);
         qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
@@ -168,21 +167,7 @@ public final class ShardAttention {
         }
         long pairs = 0;
         for (int j0 = 0; j0 < kv.length; j0 += kv.blockCols) {
-            int cols = Math.min(kv.blockCols, kv.length - j0);
-            Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
-            if (vis == Mask.Visibility.HIDDEN) {
-                w.tilesSkipped++;
-                continue;
-            }
-            w.tilesComputed++;
-            pairs += (long) rows * cols;
-            int off = kv.offset(b, g, j0);
-            boolean full = vis == Mask.Visibility.FULL;
-            kernels.scoreTile(w.q, 0, rows, kv.k, off, cols, d, scale, w.s, full ? w.rowMax : null);
-            if (!full) {
-                m.apply(b, i0, rows, j0, cols, w.s);
-            }
-            w.softmax.absorb(w.s, kv.owner, j0, cols, kv.length, kv.v, off, kernels, full ? w.rowMax : null);
+            pairs += forwardTile(w, m, kv, b, g, i0, rows, j0);
         }
         if (last) {
             w.softmax.finish(w.o, qs.lse, rowBase);
@@ -192,6 +177,33 @@ public final class ShardAttention {
             w.softmax.store(qs.max, qs.sum, qs.acc, rowBase);
         }
         return pairs;
+    }
+
+    /**
+     * One tile of a forward task: the query block [i0, i0 + rows) of batch b against the key/value
+     * block at j0 of head g. A method of its own, called once per tile, so that C2 compiles the
+     * per-tile work within the first few passes. A task method runs only a few hundred times per
+     * pass, and C2 compiles it after some fifteen passes; while the tile work sat in it, its C1
+     * (profiling) code ran two threads at about the speed of one (measured with
+     * -XX:+PrintCompilation: a 2-thread causal benchmark doubled its speed the moment C2's
+     * {@code forward} was installed, seconds into the run).
+     */
+    private long forwardTile(Workspace w, Mask m, KvShard kv, int b, int g, int i0, int rows, int j0) {
+        int cols = Math.min(kv.blockCols, kv.length - j0);
+        Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
+        if (vis == Mask.Visibility.HIDDEN) {
+            w.tilesSkipped++;
+            return 0;
+        }
+        w.tilesComputed++;
+        int off = kv.offset(b, g, j0);
+        boolean full = vis == Mask.Visibility.FULL;
+        kernels.scoreTile(w.q, 0, rows, kv.k, off, cols, shape.dim(), scale, w.s, full ? w.rowMax : null);
+        if (!full) {
+            m.apply(b, i0, rows, j0, cols, w.s);
+        }
+        w.softmax.absorb(w.s, kv.owner, j0, cols, kv.length, kv.v, off, kernels, full ? w.rowMax : null);
+        return (long) rows * cols;
     }
 
     // ---------------------------------------------------------------- backward
@@ -274,34 +286,7 @@ public final class ShardAttention {
         long pairs = 0;
         for (int h = g * shape.group(); h < (g + 1) * shape.group(); h++) {
             for (int i0 = 0; i0 < qs.length; i0 += qs.blockRows) {
-                int rows = Math.min(qs.blockRows, qs.length - i0);
-                Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
-                if (vis == Mask.Visibility.HIDDEN) {
-                    continue;
-                }
-                pairs += (long) rows * cols;
-                float[] qa = w.q;
-                int qOff = 0;
-                if (qHeap != null) {
-                    qa = qHeap;
-                    qOff = (int) qs.q.rowOffset(b, h, i0);
-                } else {
-                    qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
-                }
-                float[] da = w.dOut;
-                int dOff = 0;
-                if (dHeap != null) {
-                    da = dHeap;
-                    dOff = (int) qs.dOut.rowOffset(b, h, i0);
-                } else {
-                    qs.dOut.rows(b, h, i0, rows).copyTo(w.dOut, 0);
-                }
-                probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols, qa, qOff, da, dOff);
-                int sequence = qs.id * shape.qHeads() + h;
-                float[] dvTarget = w.gradB.target(sequence, i0, rows, qs.length);
-                float[] dkTarget = w.gradA.target(sequence, i0, rows, qs.length);
-                kernels.accumulateTransposedProduct(w.s, rows, cols, da, dOff, d, dvTarget, 0);
-                kernels.accumulateTransposedProduct(w.ds, rows, cols, qa, qOff, d, dkTarget, 0);
+                pairs += keyValueTile(w, m, qs, kv, b, h, i0, j0, cols, qHeap, dHeap);
             }
         }
         w.gradA.store(kv.dk, off, cols * d);
@@ -321,7 +306,6 @@ public final class ShardAttention {
         int i0 = blk.i0;
         int rows = blk.rows;
         int d = shape.dim();
-        int g = shape.kvHead(h);
         int off = blk.row * d;
         Mask m = mask.forShards(qs.positions, kv.positions);
         qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
@@ -330,18 +314,63 @@ public final class ShardAttention {
         float[] keyRows = kv.keyRows();
         long pairs = 0;
         for (int j0 = 0; j0 < kv.length; j0 += kv.blockCols) {
-            int cols = Math.min(kv.blockCols, kv.length - j0);
-            Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
-            if (vis == Mask.Visibility.HIDDEN) {
-                continue;
-            }
-            pairs += (long) rows * cols;
-            probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols, w.q, 0, w.dOut, 0);
-            kernels.accumulateProduct(w.ds, rows, cols, keyRows, kv.offset(b, g, j0), d,
-                    w.gradA.target(kv.owner, j0, cols, kv.length), 0);
+            pairs += queryTile(w, m, qs, kv, keyRows, b, h, i0, rows, j0);
         }
         w.gradA.store(qs.dq, off, rows * d);
         return pairs;
+    }
+
+    /**
+     * One tile of a key/value task: query block [i0, ..) of head h against the key/value block at
+     * j0 (cols keys); adds to dV_j and dK_j. A method of its own for the JIT, as {@link #forwardTile}.
+     */
+    private long keyValueTile(Workspace w, Mask m, QueryShard qs, KvShard kv, int b, int h, int i0, int j0,
+            int cols, float[] qHeap, float[] dHeap) {
+        int rows = Math.min(qs.blockRows, qs.length - i0);
+        Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
+        if (vis == Mask.Visibility.HIDDEN) {
+            return 0;
+        }
+        float[] qa = w.q;
+        int qOff = 0;
+        if (qHeap != null) {
+            qa = qHeap;
+            qOff = (int) qs.q.rowOffset(b, h, i0);
+        } else {
+            qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
+        }
+        float[] da = w.dOut;
+        int dOff = 0;
+        if (dHeap != null) {
+            da = dHeap;
+            dOff = (int) qs.dOut.rowOffset(b, h, i0);
+        } else {
+            qs.dOut.rows(b, h, i0, rows).copyTo(w.dOut, 0);
+        }
+        probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols, qa, qOff, da, dOff);
+        int sequence = qs.id * shape.qHeads() + h;
+        float[] dvTarget = w.gradB.target(sequence, i0, rows, qs.length);
+        float[] dkTarget = w.gradA.target(sequence, i0, rows, qs.length);
+        kernels.accumulateTransposedProduct(w.s, rows, cols, da, dOff, shape.dim(), dvTarget, 0);
+        kernels.accumulateTransposedProduct(w.ds, rows, cols, qa, qOff, shape.dim(), dkTarget, 0);
+        return (long) rows * cols;
+    }
+
+    /**
+     * One tile of a query task: query block [i0, i0 + rows) of head h against the key/value block
+     * at j0; adds to dQ_i. A method of its own for the JIT, as {@link #forwardTile}.
+     */
+    private long queryTile(Workspace w, Mask m, QueryShard qs, KvShard kv, float[] keyRows, int b, int h, int i0,
+            int rows, int j0) {
+        int cols = Math.min(kv.blockCols, kv.length - j0);
+        Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
+        if (vis == Mask.Visibility.HIDDEN) {
+            return 0;
+        }
+        probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols, w.q, 0, w.dOut, 0);
+        kernels.accumulateProduct(w.ds, rows, cols, keyRows, kv.offset(b, shape.kvHead(h), j0), shape.dim(),
+                w.gradA.target(kv.owner, j0, cols, kv.length), 0);
+        return (long) rows * cols;
     }
 
     /** Multiplies the shard's dQ by scale, once its sums over all keys are complete. */

@@ -17,15 +17,17 @@ import jdk.incubator.vector.VectorSpecies;
  *   <li>{@link #scoreTile}: 4 query rows × 4 vectors of keys (64 scores at 16 lanes) per tile;
  *       per step k, four key vectors are loaded from the transposed block, four query elements
  *       broadcast, and 16 fused multiply-adds issued.
- *   <li>{@link #accumulateProduct} and {@link #accumulateTransposedProduct}: 4 output rows × 4
- *       vectors along d; per step, four weights broadcast and four rows of the right-hand block
- *       loaded. The two differ only in where the weights sit (row or column of P), so they share
- *       one tile method with strides.
+ *   <li>{@link #accumulateProduct} and {@link #accumulateTransposedProduct}: 8 output rows × 2
+ *       vectors along d; per step, eight weights broadcast and two vectors of the right-hand block
+ *       loaded; strips of two vectors outside, rows inside, so a strip of the right-hand block stays
+ *       in L1. The two differ only in where the weights sit (row or column of P) and have one tile
+ *       method each: the weight index must have stride 1 or constant offsets for C2 to drop its
+ *       range checks.
  *   <li>{@link #expShifted}: {@link PolynomialExp}'s operations lane by lane; partial sums in
  *       16 / lanes accumulators so that value t lands in partial sum t mod 16 at every width,
  *       then the fixed tree of {@link Kernels#expShifted} by lane slices.
  * </ul>
- * Tails (rows not a multiple of 4, lengths not a multiple of the lane count) use narrower tiles
+ * Tails (rows not a multiple of the tile height, lengths not a multiple of the lane count) use narrower tiles
  * and masked loads and stores. Every element is computed with the operations and order that
  * {@link Kernels} prescribes, so results equal {@link ScalarKernels}' bit for bit.
  */

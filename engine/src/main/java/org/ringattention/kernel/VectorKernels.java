@@ -25,7 +25,7 @@ import jdk.incubator.vector.VectorSpecies;
  *       range checks.
  *   <li>{@link #expShifted}: {@link PolynomialExp}'s operations lane by lane; partial sums in
  *       16 / lanes accumulators so that value t lands in partial sum t mod 16 at every width,
- *       then the fixed tree of {@link Kernels#expShifted} by lane slices.
+ *       then the fixed tree of {@link Kernels#expShifted} by lane rotations.
  * </ul>
  * Tails (rows not a multiple of the tile height, lengths not a multiple of the lane count) use narrower tiles
  * and masked loads and stores. Every element is computed with the operations and order that

@@ -71,7 +71,7 @@ public final class BlockwiseAttention {
         v.requireFinite("v");
         QueryShard qs = sa.queryShard(0, q, Positions.range(0, shape.qLen()));
         ShardAttention.Workspace[] ws = workspaces(sa, shape);
-        KvShard kv = keysValues(sa, k, v, ws);
+        KvShard kv = keysValues(sa, k, v, false, ws);
         ParallelTasks.run(sa.queryTasks(qs), ws, (w, task) -> sa.forward(w, qs, kv, task, true, true));
         long computed = 0;
         long skipped = 0;
@@ -95,17 +95,8 @@ public final class BlockwiseAttention {
         sa.prepareBackward(qs, dOut);
         dOut.requireFinite("dO");
         ShardAttention.Workspace[] ws = workspaces(sa, shape);
-        KvShard kv = sa.kvBuffer(k.rows(), true);
-        sa.startLoad(kv, 0, k, v, Positions.range(0, k.rows()));
-        // Preparation on the workers too: packing K and V and D = rowsum(dO ∘ O) are per head.
-        int kvHeads = sa.kvHeadCount();
-        ParallelTasks.run(kvHeads + sa.qHeadCount(), ws, (w, task) -> {
-            if (task < kvHeads) {
-                sa.loadHead(kv, k, v, task);
-            } else {
-                sa.rowDots(qs, task - kvHeads);
-            }
-        });
+        KvShard kv = keysValues(sa, k, v, true, ws);
+        ParallelTasks.run(sa.qHeadCount(), ws, (w, head) -> sa.rowDots(qs, head)); // D = rowsum(dO ∘ O)
         int kvTasks = sa.keyValueTasks(kv);
         // Key/value tasks first: there are fewer of them, and each is as long as a query task.
         ParallelTasks.run(kvTasks + sa.queryTasks(qs), ws, (w, task) -> {
@@ -124,9 +115,10 @@ public final class BlockwiseAttention {
                 Tensor.wrap(kv.dvRows(), b, shape.kvHeads(), n, d));
     }
 
-    /** K and V of the whole sequence as one forward key/value shard, packed head by head on the workers {@code ws}. */
-    private static KvShard keysValues(ShardAttention sa, Tensor k, Tensor v, ShardAttention.Workspace[] ws) {
-        KvShard kv = sa.kvBuffer(k.rows(), false);
+    /** K and V of the whole sequence as one key/value shard, packed head by head on the workers {@code ws}. */
+    private static KvShard keysValues(ShardAttention sa, Tensor k, Tensor v, boolean backward,
+            ShardAttention.Workspace[] ws) {
+        KvShard kv = sa.kvBuffer(k.rows(), backward);
         sa.startLoad(kv, 0, k, v, Positions.range(0, k.rows()));
         ParallelTasks.run(sa.kvHeadCount(), ws, (w, head) -> sa.loadHead(kv, k, v, head));
         return kv;

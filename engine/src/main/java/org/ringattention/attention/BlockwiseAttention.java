@@ -14,8 +14,9 @@ import org.ringattention.tensor.Tensor;
  * O(B_q·d + B_kv·d + B_q·B_kv) per worker.
  *
  * <p><b>Threads and determinism.</b> Tasks (one per head and block) run on a fixed pool
- * ({@link ParallelTasks}); each output row is computed by one task in a fixed order, so results are
- * bit-identical for any number of threads and for every kernel implementation.
+ * ({@link ParallelTasks}); each output row is summed in a fixed order (by the task that owns it,
+ * or for dQ in key order, see {@link QueryGradients}), so results are bit-identical for any number
+ * of threads and for every kernel implementation.
  *
  * <p>Block sizes are free: any ≥ 1, they need not divide N and may exceed it.
  */
@@ -97,15 +98,8 @@ public final class BlockwiseAttention {
         ShardAttention.Workspace[] ws = workspaces(sa, shape);
         KvShard kv = keysValues(sa, k, v, true, ws);
         ParallelTasks.run(sa.qHeadCount(), ws, (w, head) -> sa.rowDots(qs, head)); // D = rowsum(dO ∘ O)
-        int kvTasks = sa.keyValueTasks(kv);
-        // Key/value tasks first: there are fewer of them, and each is as long as a query task.
-        ParallelTasks.run(kvTasks + sa.queryTasks(qs), ws, (w, task) -> {
-            if (task < kvTasks) {
-                sa.keyValueGradients(w, qs, kv, task);
-            } else {
-                sa.queryGradients(w, qs, kv, task - kvTasks);
-            }
-        });
+        // One task per key/value block; dQ is summed in turns, in key order (see QueryGradients).
+        ParallelTasks.run(sa.keyValueTasks(kv), ws, (w, task) -> sa.gradients(w, qs, kv, task));
         sa.finishQueryGradients(qs);
         sa.finishKeyValueGradients(kv);
         int b = shape.batch();

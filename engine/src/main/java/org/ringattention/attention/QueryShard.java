@@ -25,7 +25,7 @@ public final class QueryShard {
     float[] acc;
     Tensor dOut;
     float[] delta;
-    float[] dq;
+    QueryGradients grads;
 
     QueryShard(int id, Tensor q, Positions positions, int blockQ) {
         this(id, q, positions, blockQ, Tensor.zeros(q.batch(), q.heads(), q.rows(), q.dim()),
@@ -63,13 +63,13 @@ public final class QueryShard {
 
     /** The shard's dQ [B, Hq, n, d], complete after {@link ShardAttention#finishQueryGradients}. */
     public Tensor dq() {
-        return Tensor.wrap(dq, q.batch(), q.heads(), length, q.dim());
+        return Tensor.wrap(grads.dq, q.batch(), q.heads(), length, q.dim());
     }
 
     /** Bytes of this shard's arrays (queries, state, results). */
     public long bytes() {
-        long floats = q.size() + out.size() + lse.length + len(max) + len(sum) + len(acc) + len(delta) + len(dq)
-                + (dOut == null ? 0 : dOut.size());
+        long floats = q.size() + out.size() + lse.length + len(max) + len(sum) + len(acc) + len(delta)
+                + (grads == null ? 0 : grads.bytes() / Float.BYTES) + (dOut == null ? 0 : dOut.size());
         return floats * Float.BYTES;
     }
 

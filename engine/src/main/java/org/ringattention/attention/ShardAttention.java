@@ -25,16 +25,17 @@ import org.ringattention.tensor.Tensor;
  *   dQ_i += scale · dS_ij K_j
  *   dK_j += scale · dS_ijᵀ Q_i
  * </pre>
- * Every output element has one owner: a key/value task sums dK_j and dV_j of one key/value block
- * over all query blocks of the shard (and, with GQA, over the query heads of the group, in
- * increasing head order); a query task sums dQ_i of one query block over all key/value blocks. P
- * and dS are computed by both, which costs 7 tile products per tile instead of 5 but needs no
- * shared accumulators. The factor {@code scale} is applied once, after the last shard.
+ * One task per key/value block computes each tile once (5 tile products): it owns dK_j and dV_j
+ * and sums them over all query blocks of the shard (and, with GQA, over the query heads of the
+ * group, in increasing head order); it adds dS_ij K_j to each dQ_i in its turn, after the tasks of
+ * the key blocks before it ({@link QueryGradients}). The factor {@code scale} is applied once,
+ * after the last shard.
  *
- * <p><b>Determinism.</b> Each task writes only its own rows, in a fixed order, with kernels whose
- * results do not depend on the vector width ({@link Kernels}); so results do not depend on which
- * thread runs a task. Sums are {@link ChunkedSum}s whose regions are named by shard, so a sum's
- * rounding does not depend on the block sizes either.
+ * <p><b>Determinism.</b> Each output row is summed in a fixed order, by the task that owns it or,
+ * for dQ, in key order, with kernels whose results do not depend on the vector width
+ * ({@link Kernels}); so results do not depend on which thread runs a task. Sums are
+ * {@link ChunkedSum}s whose regions are named by shard, so a sum's rounding does not depend on the
+ * block sizes either.
  */
 public final class ShardAttention {
 
@@ -235,7 +236,7 @@ public final class ShardAttention {
         }
         qs.dOut = dOut;
         qs.delta = new float[qHeadCount() * qs.length];
-        qs.dq = new float[Math.toIntExact(qs.out.size())];
+        qs.grads = new QueryGradients(qHeadCount(), qs.length, qs.blockRows, shape.dim());
     }
 
     /** D = rowsum(dO ∘ O) of the rows of query head {@code head} (b·Hq + h), each sum in increasing order. */
@@ -259,70 +260,68 @@ public final class ShardAttention {
         }
     }
 
-    /** The number of key/value gradient tasks of a key/value shard: one per head and block. */
+    /** The number of backward tasks of a key/value shard: one per key/value head and block. */
     public int keyValueTasks(KvShard kv) {
         return shape.batch() * shape.kvHeads() * blocks(kv.length, kv.blockCols);
     }
 
     /**
-     * Key/value task {@code task}: adds the contributions of the queries of {@code qs} to dK_j and
-     * dV_j of one key/value block of {@code kv} (before the factor scale). Returns the pairs computed.
+     * Backward task {@code task}: adds the contributions of the queries of {@code qs} to dK_j and
+     * dV_j of one key/value block of {@code kv}, and that block's contributions to the dQ_i of every
+     * query block in its turn ({@link QueryGradients}); all before the factor scale. Tasks of a shard
+     * must be started in increasing order. Returns the number of query-key pairs computed.
      */
-    public long keyValueGradients(Workspace w, QueryShard qs, KvShard kv, int task) {
+    public long gradients(Workspace w, QueryShard qs, KvShard kv, int task) {
+        try {
+            return keyValueGradients(w, qs, kv, task);
+        } catch (Throwable t) {
+            qs.grads.abandon(); // tasks waiting for this one's turns stop too
+            throw t;
+        }
+    }
+
+    private long keyValueGradients(Workspace w, QueryShard qs, KvShard kv, int task) {
         int kvBlocks = blocks(kv.length, kv.blockCols);
         int head = task / kvBlocks;
         int b = head / shape.kvHeads();
         int g = head % shape.kvHeads();
-        int j0 = (task % kvBlocks) * kv.blockCols;
+        int jb = task % kvBlocks;
+        int j0 = jb * kv.blockCols;
         int d = shape.dim();
         int cols = Math.min(kv.blockCols, kv.length - j0);
         int off = kv.offset(b, g, j0);
         Mask m = mask.forShards(qs.positions, kv.positions);
-        w.gradA.load(kv.dk, off, cols * d);
-        w.gradB.load(kv.dv, off, cols * d);
+        w.dkSum.load(kv.dk, off, cols * d);
+        w.dvSum.load(kv.dv, off, cols * d);
         // Q_i and dO_i are read in place from heap tensors; other storage is copied block by block.
         float[] qHeap = qs.q.heapArray();
         float[] dHeap = qs.dOut.heapArray();
+        float[] keyRows = kv.keyRows();
+        int qBlocks = blocks(qs.length, qs.blockRows);
+        boolean last = jb == kvBlocks - 1;
         long pairs = 0;
         for (int h = g * shape.group(); h < (g + 1) * shape.group(); h++) {
-            for (int i0 = 0; i0 < qs.length; i0 += qs.blockRows) {
-                pairs += keyValueTile(w, m, qs, kv, b, h, i0, j0, cols, qHeap, dHeap);
+            int slot = (b * shape.qHeads() + h) * qBlocks;
+            for (int i0 = 0; i0 < qs.length; i0 += qs.blockRows, slot++) {
+                long tile = keyValueTile(w, m, qs, kv, b, h, i0, j0, cols, qHeap, dHeap);
+                ChunkedSum dq = qs.grads.awaitTurn(slot, jb);
+                if (tile > 0) { // not hidden by the mask
+                    kernels.accumulateProduct(w.ds, Math.min(qs.blockRows, qs.length - i0), cols, keyRows, off, d,
+                            dq.target(kv.owner, j0, cols, kv.length), dq.base);
+                }
+                qs.grads.pass(slot, jb, last);
+                pairs += tile;
             }
         }
-        w.gradA.store(kv.dk, off, cols * d);
-        w.gradB.store(kv.dv, off, cols * d);
+        w.dkSum.store(kv.dk, off, cols * d);
+        w.dvSum.store(kv.dv, off, cols * d);
         return pairs;
     }
 
     /**
-     * Query task {@code task} (numbered like the forward tasks): adds the contributions of the keys
-     * of {@code kv} to dQ_i of one query block of {@code qs} (before the factor scale). Returns the
-     * pairs computed.
-     */
-    public long queryGradients(Workspace w, QueryShard qs, KvShard kv, int task) {
-        QueryBlock blk = queryBlock(qs, task);
-        int b = blk.b;
-        int h = blk.h;
-        int i0 = blk.i0;
-        int rows = blk.rows;
-        int d = shape.dim();
-        int off = blk.row * d;
-        Mask m = mask.forShards(qs.positions, kv.positions);
-        qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
-        qs.dOut.rows(b, h, i0, rows).copyTo(w.dOut, 0);
-        w.gradA.load(qs.dq, off, rows * d);
-        float[] keyRows = kv.keyRows();
-        long pairs = 0;
-        for (int j0 = 0; j0 < kv.length; j0 += kv.blockCols) {
-            pairs += queryTile(w, m, qs, kv, keyRows, b, h, i0, rows, j0);
-        }
-        w.gradA.store(qs.dq, off, rows * d);
-        return pairs;
-    }
-
-    /**
-     * One tile of a key/value task: query block [i0, ..) of head h against the key/value block at
-     * j0 (cols keys); adds to dV_j and dK_j. A method of its own for the JIT, as {@link #forwardTile}.
+     * One tile of a backward task: query block [i0, ..) of head h against the key/value block at
+     * j0 (cols keys); leaves P_ij and dS_ij in the workspace and adds to dV_j and dK_j. A method of
+     * its own for the JIT, as {@link #forwardTile}.
      */
     private long keyValueTile(Workspace w, Mask m, QueryShard qs, KvShard kv, int b, int h, int i0, int j0,
             int cols, float[] qHeap, float[] dHeap) {
@@ -349,38 +348,28 @@ public final class ShardAttention {
         }
         probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols, qa, qOff, da, dOff);
         int sequence = qs.id * shape.qHeads() + h;
-        float[] dvTarget = w.gradB.target(sequence, i0, rows, qs.length);
-        float[] dkTarget = w.gradA.target(sequence, i0, rows, qs.length);
+        float[] dvTarget = w.dvSum.target(sequence, i0, rows, qs.length);
+        float[] dkTarget = w.dkSum.target(sequence, i0, rows, qs.length);
         kernels.accumulateTransposedProduct(w.s, rows, cols, da, dOff, shape.dim(), dvTarget, 0);
         kernels.accumulateTransposedProduct(w.ds, rows, cols, qa, qOff, shape.dim(), dkTarget, 0);
         return (long) rows * cols;
     }
 
-    /**
-     * One tile of a query task: query block [i0, i0 + rows) of head h against the key/value block
-     * at j0; adds to dQ_i. A method of its own for the JIT, as {@link #forwardTile}.
-     */
-    private long queryTile(Workspace w, Mask m, QueryShard qs, KvShard kv, float[] keyRows, int b, int h, int i0,
-            int rows, int j0) {
-        int cols = Math.min(kv.blockCols, kv.length - j0);
-        Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
-        if (vis == Mask.Visibility.HIDDEN) {
-            return 0;
-        }
-        probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols, w.q, 0, w.dOut, 0);
-        kernels.accumulateProduct(w.ds, rows, cols, keyRows, kv.offset(b, shape.kvHead(h), j0), shape.dim(),
-                w.gradA.target(kv.owner, j0, cols, kv.length), 0);
-        return (long) rows * cols;
-    }
-
     /** Multiplies the shard's dQ by scale, once its sums over all keys are complete. */
     public void finishQueryGradients(QueryShard qs) {
-        scale(qs.dq, qs.dq.length, scale);
+        scale(qs.grads.dq, qs.grads.dq.length, scale);
     }
 
     /** Multiplies the shard's dK by scale, once its sums over all queries are complete. */
     public void finishKeyValueGradients(KvShard kv) {
         scale(kv.dk, kv.used(), scale);
+    }
+
+    /** Makes backward tasks of {@code qs} that wait for another task's turn throw: for a ring that stops. */
+    public void abandonGradients(QueryShard qs) {
+        if (qs.grads != null) {
+            qs.grads.abandon();
+        }
     }
 
     /**
@@ -449,8 +438,8 @@ public final class ShardAttention {
         final float[] ds;
         final float[] rowMax;
         final OnlineSoftmax softmax;
-        final ChunkedSum gradA;
-        final ChunkedSum gradB;
+        final ChunkedSum dkSum;
+        final ChunkedSum dvSum;
         long tilesComputed;
         long tilesSkipped;
 
@@ -462,8 +451,8 @@ public final class ShardAttention {
             ds = new float[bq * bkv];
             rowMax = new float[bq];
             softmax = new OnlineSoftmax(bq, d);
-            gradA = new ChunkedSum(Math.max(bq, bkv) * d);
-            gradB = new ChunkedSum(bkv * d);
+            dkSum = new ChunkedSum(bkv * d);
+            dvSum = new ChunkedSum(bkv * d);
         }
 
         /** Tiles computed and skipped by this workspace so far. */
@@ -478,7 +467,7 @@ public final class ShardAttention {
         /** Bytes of this workspace's arrays. */
         public long bytes() {
             long floats = q.length + dOut.length + o.length + s.length + ds.length
-                    + rowMax.length + 2L * (gradA.total.length + gradB.total.length)
+                    + rowMax.length + 2L * (dkSum.total.length + dvSum.total.length)
                     + softmax.floats();
             return floats * Float.BYTES;
         }

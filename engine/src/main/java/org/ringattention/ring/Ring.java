@@ -37,11 +37,18 @@ import org.ringattention.attention.ShardAttention;
  */
 final class Ring {
 
-    /** What the devices compute: {@link #tasks} tasks at each step, each run by {@link #run}. */
+    /**
+     * What the devices compute: {@link #tasks} tasks at each step, each run by {@link #run}; a
+     * device's tasks of a step are started in increasing order. {@link #stop} is called when the
+     * ring fails, so that tasks waiting for each other give up.
+     */
     interface Work {
         int tasks(Device device, int step);
 
         long run(ShardAttention.Workspace workspace, Device device, int step, int task);
+
+        default void stop() {
+        }
     }
 
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
@@ -392,6 +399,7 @@ final class Ring {
         try {
             if (failure == null) {
                 failure = f;
+                work.stop();
             }
             changed.signalAll();
         } finally {

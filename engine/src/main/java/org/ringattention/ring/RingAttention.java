@@ -177,14 +177,19 @@ public final class RingAttention {
             Ring.Work work = new Ring.Work() {
                 @Override
                 public int tasks(Device d, int step) {
-                    return sa.keyValueTasks(d.current) + sa.queryTasks(d.queries);
+                    return sa.keyValueTasks(d.current);
                 }
 
                 @Override
                 public long run(ShardAttention.Workspace w, Device d, int step, int task) {
-                    int kvTasks = sa.keyValueTasks(d.current);
-                    return task < kvTasks ? sa.keyValueGradients(w, d.queries, d.current, task)
-                            : sa.queryGradients(w, d.queries, d.current, task - kvTasks);
+                    return sa.gradients(w, d.queries, d.current, task);
+                }
+
+                @Override
+                public void stop() {
+                    for (Device d : devs) {
+                        sa.abandonGradients(d.queries);
+                    }
                 }
             };
             RingReport report = run(work, true, 4 * kvCapacity); // K, V, dK and dV

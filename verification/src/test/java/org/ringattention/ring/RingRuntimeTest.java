@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.ringattention.attention.AttentionShape;
@@ -125,6 +126,28 @@ class RingRuntimeTest {
             assertThat((System.nanoTime() - start) / 1e9).isLessThan(1.0);
             assertNoRingThreadsLeft();
         }
+    }
+
+    @Test
+    void aTaskFailingWhileAnotherWaitsForItsTurnAtDqStopsTheRing() {
+        // The backward task of key block 1 waits for block 0's turn at every dQ_i. Block 0's task
+        // fails after block 1's has started: the waiting task must give up, not wait forever.
+        Problem p = problem(1, 1, 256, 16, AttentionSpec.DEFAULT);
+        int forwardTasks = 128 / 32; // of device 0 at step 1: one per query block of its shard
+        AtomicInteger calls = new AtomicInteger();
+        RingAttention ring = RingProperties.ring(32, 32, 2, 2, Layout.CONTIGUOUS).withFaults((d, s) -> {
+            if (d == 0 && s == 1 && calls.incrementAndGet() == forwardTasks + 1) { // the backward's first task
+                Thread.sleep(100); // the other worker claims block 1 meanwhile
+                throw new IllegalStateException("injected fault");
+            }
+        });
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> run(ring, p, true))
+                .isInstanceOf(RingFailure.class)
+                .hasMessageContaining("device 0 failed at step 1")
+                .hasMessageContaining("injected fault");
+        assertThat((System.nanoTime() - start) / 1e9).isLessThan(1.0);
+        assertNoRingThreadsLeft();
     }
 
     @Test

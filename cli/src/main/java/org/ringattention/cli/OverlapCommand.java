@@ -89,8 +89,8 @@ final class OverlapCommand implements Callable<Integer> {
     int reps;
 
     @Option(names = "--warmup-ms", paramLabel = "MS", defaultValue = "1000", description = "After one unthrottled"
-            + " run at every size, warm up at the largest size for at least this long and until two runs agree"
-            + " within 10%%, for at most 10 times this long (default ${DEFAULT-VALUE}; 0: no further runs).")
+            + " run at every size, warm up at the largest size for at least this long, 20 runs and until two runs"
+            + " agree within 10%%, for at most 10 times this long (default ${DEFAULT-VALUE}; 0: no further runs).")
     int warmupMillis;
 
     @Option(names = "--out", paramLabel = "DIR", description = "Folder for overlap.csv and overlap.png (default"
@@ -205,7 +205,7 @@ final class OverlapCommand implements Callable<Integer> {
         int runs = 0;
         double previous = Double.NaN;
         double last = Double.NaN;
-        while (warmingUp((System.nanoTime() - start) / 1e6, previous, last)) {
+        while (warmingUp(runs, (System.nanoTime() - start) / 1e6, previous, last)) {
             previous = last;
             last = sweep.measure(largest, LinkModel.UNTHROTTLED, 1).computeMs();
             runs++;
@@ -310,15 +310,17 @@ final class OverlapCommand implements Callable<Integer> {
     }
 
     /**
-     * Whether to warm up further: until {@code --warmup-ms} have passed and the last two runs'
+     * Whether to warm up further: until {@code --warmup-ms} have passed, {@code runs} has reached
+     * {@link BenchCommand#JIT_WARMUP_RUNS} (tiered compilation counts calls) and the last two runs'
      * compute times are within 10% of each other (compiled code settled), for at most 10 ×
      * {@code --warmup-ms}; with 0, none.
      */
-    private boolean warmingUp(double elapsedMillis, double previous, double last) {
+    private boolean warmingUp(int runs, double elapsedMillis, double previous, double last) {
         if (warmupMillis == 0 || elapsedMillis >= 10.0 * warmupMillis) {
             return false;
         }
-        return elapsedMillis < warmupMillis || !(Math.max(previous, last) <= 1.1 * Math.min(previous, last));
+        return elapsedMillis < warmupMillis || runs < BenchCommand.JIT_WARMUP_RUNS
+                || !(Math.max(previous, last) <= 1.1 * Math.min(previous, last));
     }
 
     /**

@@ -25,8 +25,8 @@ public final class KvShard {
     final float[] v;
     final float[] dk;
     final float[] dv;
-    private float[] keyRows; // K as rows, unpacked on first use in the backward pass
-    private boolean keyRowsValid;
+    private float[] keyRows; // K as rows in the backward pass, see keyRows(b, g)
+    private boolean[] keyRowsValid; // per head
     int owner = -1;
     Positions positions;
     int length;
@@ -100,33 +100,48 @@ public final class KvShard {
 
     /** Marks the content as replaced: K as rows must be unpacked anew. */
     synchronized void changed() {
-        keyRowsValid = false;
+        if (keyRowsValid != null) {
+            Arrays.fill(keyRowsValid, false);
+        }
     }
 
     /**
-     * K of the shard held now as rows [B, Hkv, n, d] (dQ += dS K reads K by rows), unpacked from
-     * the transposed blocks by the first task that asks; the device derives it, the link does not
-     * carry it.
+     * The array for K as rows, for a load to write head {@code head} (b·Hkv + g) into at
+     * {@code offset(b, g, 0)}: the load has the rows at hand, so no task need unpack them.
      */
-    synchronized float[] keyRows() {
-        if (!keyRowsValid) {
-            if (keyRows == null) {
-                keyRows = new float[k.length];
-            }
-            for (int b = 0; b < batch; b++) {
-                for (int g = 0; g < heads; g++) {
-                    for (int j0 = 0; j0 < length; j0 += blockCols) {
-                        int cols = Math.min(blockCols, length - j0);
-                        int off = offset(b, g, j0);
-                        for (int x = 0; x < dim; x++) {
-                            for (int c = 0; c < cols; c++) {
-                                keyRows[off + c * dim + x] = k[off + x * cols + c];
-                            }
-                        }
+    synchronized float[] keyRowsToFill(int head) {
+        float[] rows = keyRowsArray();
+        keyRowsValid[head] = true; // written before any task reads it: tasks start after the load
+        return rows;
+    }
+
+    /**
+     * K of head (b, g) of the shard held now as rows [n, d] from {@code offset(b, g, 0)} (dQ += dS K
+     * reads K by rows): written by the load, or after a transfer unpacked from the transposed
+     * blocks by the first task of the head that asks; the link does not carry it.
+     */
+    synchronized float[] keyRows(int b, int g) {
+        float[] rows = keyRowsArray();
+        int head = b * heads + g;
+        if (!keyRowsValid[head]) {
+            for (int j0 = 0; j0 < length; j0 += blockCols) {
+                int cols = Math.min(blockCols, length - j0);
+                int off = offset(b, g, j0);
+                for (int x = 0; x < dim; x++) {
+                    for (int c = 0; c < cols; c++) {
+                        rows[off + c * dim + x] = k[off + x * cols + c];
                     }
                 }
             }
-            keyRowsValid = true;
+            keyRowsValid[head] = true;
+        }
+        return rows;
+    }
+
+    private float[] keyRowsArray() {
+        if (keyRows == null) {
+            keyRows = new float[k.length];
+            keyRowsValid = new boolean[batch * heads];
         }
         return keyRows;
     }

@@ -113,22 +113,27 @@ public final class ShardAttention {
     public void loadHead(KvShard buffer, Tensor k, Tensor v, int head) {
         int b = head / shape.kvHeads();
         int g = head % shape.kvHeads();
-        float[] rows = new float[buffer.length * shape.dim()];
-        buffer.positions.gather(k, b, g, rows, 0);
-        packBlocks(buffer, rows, buffer.k, b, g);
+        int at = buffer.offset(b, g, 0);
         if (buffer.backward) {
+            float[] keyRows = buffer.keyRowsToFill(head); // the backward pass reads K as rows too
+            buffer.positions.gather(k, b, g, keyRows, at);
+            packBlocks(buffer, keyRows, at, buffer.k, b, g);
+            float[] rows = new float[buffer.length * shape.dim()];
             buffer.positions.gather(v, b, g, rows, 0);
-            packBlocks(buffer, rows, buffer.v, b, g);
+            packBlocks(buffer, rows, 0, buffer.v, b, g);
         } else {
-            buffer.positions.gather(v, b, g, buffer.v, buffer.offset(b, g, 0));
+            float[] rows = new float[buffer.length * shape.dim()];
+            buffer.positions.gather(k, b, g, rows, 0);
+            packBlocks(buffer, rows, 0, buffer.k, b, g);
+            buffer.positions.gather(v, b, g, buffer.v, at);
         }
     }
 
-    private void packBlocks(KvShard buffer, float[] rows, float[] dst, int b, int g) {
+    private void packBlocks(KvShard buffer, float[] rows, int rowsOff, float[] dst, int b, int g) {
         int d = shape.dim();
         for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
             int cols = Math.min(buffer.blockCols, buffer.length - j0);
-            kernels.packTransposed(rows, j0 * d, cols, d, dst, buffer.offset(b, g, j0));
+            kernels.packTransposed(rows, rowsOff + j0 * d, cols, d, dst, buffer.offset(b, g, j0));
         }
     }
 
@@ -296,7 +301,7 @@ public final class ShardAttention {
         // Q_i and dO_i are read in place from heap tensors; other storage is copied block by block.
         float[] qHeap = qs.q.heapArray();
         float[] dHeap = qs.dOut.heapArray();
-        float[] keyRows = kv.keyRows();
+        float[] keyRows = kv.keyRows(b, g);
         int qBlocks = blocks(qs.length, qs.blockRows);
         boolean last = jb == kvBlocks - 1;
         long pairs = 0;

@@ -27,8 +27,9 @@ import org.ringattention.attention.ShardAttention;
  * instead of P − 1, the last bringing every shard home with its complete gradients.
  *
  * <p><b>Workers.</b> A worker takes the next task of the device that is furthest behind (ties go
- * round the ring), runs it, and reports back. Tasks write only their own rows, so results do not
- * depend on which worker ran what.
+ * round the ring), runs it, and reports back. A device's tasks of a step start in increasing order;
+ * each output row is summed in a fixed order (dQ in key order, see {@code QueryGradients}), so
+ * results do not depend on which worker ran what.
  *
  * <p><b>Faults.</b> The first exception or interrupt of a task, or a link, stops the ring: no new
  * task starts, link threads are interrupted, every thread ends before {@link #run} returns, and run

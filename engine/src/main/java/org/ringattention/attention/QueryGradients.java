@@ -27,7 +27,9 @@ final class QueryGradients {
     private static final int SPINS = 1 << 10;
 
     final float[] dq;
-    private final ChunkedSum[] blocks;
+    private final int blockRows;
+    private final int perHead;
+    private final ChunkedSum[] blocks; // by slot
     private final AtomicIntegerArray turn;
     private volatile boolean abandoned;
 
@@ -35,16 +37,22 @@ final class QueryGradients {
     QueryGradients(int heads, int length, int blockRows, int dim) {
         dq = new float[heads * length * dim];
         float[] part = new float[dq.length];
-        int perHead = (length + blockRows - 1) / blockRows;
+        this.blockRows = blockRows;
+        this.perHead = (length + blockRows - 1) / blockRows;
         blocks = new ChunkedSum[heads * perHead];
         for (int head = 0; head < heads; head++) {
             for (int i = 0; i < perHead; i++) {
                 int i0 = i * blockRows;
                 int rows = Math.min(blockRows, length - i0);
-                blocks[head * perHead + i] = new ChunkedSum(dq, part, (head * length + i0) * dim, rows * dim);
+                blocks[slot(head, i0)] = new ChunkedSum(dq, part, (head * length + i0) * dim, rows * dim);
             }
         }
         turn = new AtomicIntegerArray(blocks.length);
+    }
+
+    /** The slot of the query block from row {@code i0} of head {@code head} (b·Hq + h). */
+    int slot(int head, int i0) {
+        return head * perHead + i0 / blockRows;
     }
 
     /** Waits until it is key block {@code keyBlock}'s turn at {@code slot}, and returns the slot's sum. */
@@ -76,8 +84,8 @@ final class QueryGradients {
         abandoned = true;
     }
 
-    /** Bytes of the arrays: dQ and the open parts of its sums. */
-    long bytes() {
-        return 2L * dq.length * Float.BYTES;
+    /** Floats of the arrays: dQ and the open parts of its sums. */
+    long floats() {
+        return 2L * dq.length;
     }
 }

@@ -69,7 +69,7 @@ public final class QueryShard {
     /** Bytes of this shard's arrays (queries, state, results). */
     public long bytes() {
         long floats = q.size() + out.size() + lse.length + len(max) + len(sum) + len(acc) + len(delta)
-                + (grads == null ? 0 : grads.bytes() / Float.BYTES) + (dOut == null ? 0 : dOut.size());
+                + (grads == null ? 0 : grads.floats()) + (dOut == null ? 0 : dOut.size());
         return floats * Float.BYTES;
     }
 

@@ -114,15 +114,14 @@ public final class ShardAttention {
         int b = head / shape.kvHeads();
         int g = head % shape.kvHeads();
         int at = buffer.offset(b, g, 0);
+        float[] rows = new float[buffer.length * shape.dim()];
         if (buffer.backward) {
             float[] keyRows = buffer.keyRowsToFill(head); // the backward pass reads K as rows too
             buffer.positions.gather(k, b, g, keyRows, at);
             packBlocks(buffer, keyRows, at, buffer.k, b, g);
-            float[] rows = new float[buffer.length * shape.dim()];
             buffer.positions.gather(v, b, g, rows, 0);
             packBlocks(buffer, rows, 0, buffer.v, b, g);
         } else {
-            float[] rows = new float[buffer.length * shape.dim()];
             buffer.positions.gather(k, b, g, rows, 0);
             packBlocks(buffer, rows, 0, buffer.k, b, g);
             buffer.positions.gather(v, b, g, buffer.v, at);
@@ -302,16 +301,16 @@ public final class ShardAttention {
         float[] qHeap = qs.q.heapArray();
         float[] dHeap = qs.dOut.heapArray();
         float[] keyRows = kv.keyRows(b, g);
-        int qBlocks = blocks(qs.length, qs.blockRows);
         boolean last = jb == kvBlocks - 1;
         long pairs = 0;
         for (int h = g * shape.group(); h < (g + 1) * shape.group(); h++) {
-            int slot = (b * shape.qHeads() + h) * qBlocks;
-            for (int i0 = 0; i0 < qs.length; i0 += qs.blockRows, slot++) {
-                long tile = keyValueTile(w, m, qs, kv, b, h, i0, j0, cols, qHeap, dHeap);
+            for (int i0 = 0; i0 < qs.length; i0 += qs.blockRows) {
+                int rows = Math.min(qs.blockRows, qs.length - i0);
+                long tile = keyValueTile(w, m, qs, kv, b, h, i0, rows, j0, cols, qHeap, dHeap);
+                int slot = qs.grads.slot(b * shape.qHeads() + h, i0);
                 ChunkedSum dq = qs.grads.awaitTurn(slot, jb);
                 if (tile > 0) { // not hidden by the mask
-                    kernels.accumulateProduct(w.ds, Math.min(qs.blockRows, qs.length - i0), cols, keyRows, off, d,
+                    kernels.accumulateProduct(w.ds, rows, cols, keyRows, off, d,
                             dq.target(kv.owner, j0, cols, kv.length), dq.base);
                 }
                 qs.grads.pass(slot, jb, last);
@@ -324,33 +323,20 @@ public final class ShardAttention {
     }
 
     /**
-     * One tile of a backward task: query block [i0, ..) of head h against the key/value block at
-     * j0 (cols keys); leaves P_ij and dS_ij in the workspace and adds to dV_j and dK_j. A method of
-     * its own for the JIT, as {@link #forwardTile}.
+     * One tile of a backward task: query block [i0, i0 + rows) of head h against the key/value
+     * block at j0 (cols keys); leaves P_ij and dS_ij in the workspace and adds to dV_j and dK_j. A
+     * method of its own for the JIT, as {@link #forwardTile}.
      */
-    private long keyValueTile(Workspace w, Mask m, QueryShard qs, KvShard kv, int b, int h, int i0, int j0,
-            int cols, float[] qHeap, float[] dHeap) {
-        int rows = Math.min(qs.blockRows, qs.length - i0);
+    private long keyValueTile(Workspace w, Mask m, QueryShard qs, KvShard kv, int b, int h, int i0, int rows,
+            int j0, int cols, float[] qHeap, float[] dHeap) {
         Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
         if (vis == Mask.Visibility.HIDDEN) {
             return 0;
         }
-        float[] qa = w.q;
-        int qOff = 0;
-        if (qHeap != null) {
-            qa = qHeap;
-            qOff = (int) qs.q.rowOffset(b, h, i0);
-        } else {
-            qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
-        }
-        float[] da = w.dOut;
-        int dOff = 0;
-        if (dHeap != null) {
-            da = dHeap;
-            dOff = (int) qs.dOut.rowOffset(b, h, i0);
-        } else {
-            qs.dOut.rows(b, h, i0, rows).copyTo(w.dOut, 0);
-        }
+        float[] qa = qHeap != null ? qHeap : w.q;
+        int qOff = rowsAt(qs.q, qHeap, b, h, i0, rows, w.q);
+        float[] da = dHeap != null ? dHeap : w.dOut;
+        int dOff = rowsAt(qs.dOut, dHeap, b, h, i0, rows, w.dOut);
         probabilitiesAndScoreGradients(w, m, qs, kv, vis, b, h, i0, rows, j0, cols, qa, qOff, da, dOff);
         int sequence = qs.id * shape.qHeads() + h;
         float[] dvTarget = w.dvSum.target(sequence, i0, rows, qs.length);
@@ -358,6 +344,18 @@ public final class ShardAttention {
         kernels.accumulateTransposedProduct(w.s, rows, cols, da, dOff, shape.dim(), dvTarget, 0);
         kernels.accumulateTransposedProduct(w.ds, rows, cols, qa, qOff, shape.dim(), dkTarget, 0);
         return (long) rows * cols;
+    }
+
+    /**
+     * Where rows [i0, i0 + rows) of head (b, h) of {@code t} are to be read: at their offset in
+     * {@code heap}, t's heap array, or, when t has none, copied to the start of {@code scratch}.
+     */
+    private static int rowsAt(Tensor t, float[] heap, int b, int h, int i0, int rows, float[] scratch) {
+        if (heap != null) {
+            return (int) t.rowOffset(b, h, i0);
+        }
+        t.rows(b, h, i0, rows).copyTo(scratch, 0);
+        return 0;
     }
 
     /** Multiplies the shard's dQ by scale, once its sums over all keys are complete. */

@@ -131,6 +131,11 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.printf(Locale.ROOT, "cpu: %s (%d processors), java %s%n", cpu, MachineInfo.processors(),
                 MachineInfo.javaVersion());
+        Boolean preTouched = MachineInfo.heapPreTouched();
+        if (Boolean.FALSE.equals(preTouched)) {
+            out.println("note: the JVM runs without -XX:+AlwaysPreTouch (the ring-attention launcher sets it): pages"
+                    + " of the heap touched for the first time during the timed runs can slow them down");
+        }
         out.flush();
 
         FmaPeak.Result peakBefore = peak(FmaPeak.Kind.VECTOR, t, FmaPeak.DEFAULT_WARMUP);
@@ -258,6 +263,7 @@ final class BenchCommand implements Callable<Integer> {
             r.put("processors", MachineInfo.processors());
             r.put("java", Runtime.version().toString());
             r.put("java_vm", System.getProperty("java.vm.name"));
+            r.put("heap_pretouched", preTouched);
             r.replaceAll((key, x) -> x instanceof Double d && !Double.isFinite(d) ? null
                     : x instanceof double[] a ? Arrays.stream(a).boxed().toList() : x);
             out.println(Json.writeCompact(r)); // NaN (a peak that was not measured) as null

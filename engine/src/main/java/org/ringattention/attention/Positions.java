@@ -54,9 +54,14 @@ public final class Positions {
      * {@code dstOff}, row after row; rows at consecutive positions are copied as one run.
      */
     public void gather(Tensor x, int b, int h, float[] dst, int dstOff) {
-        for (int r = 0; r < length; ) {
-            int run = runFrom(r);
-            x.rows(b, h, at(r), run).copyTo(dst, dstOff + r * x.dim());
+        gather(x, b, h, 0, length, dst, dstOff);
+    }
+
+    /** {@link #gather} of rows [from, from + count) only, the first of them to {@code dst[dstOff ..]}. */
+    public void gather(Tensor x, int b, int h, int from, int count, float[] dst, int dstOff) {
+        for (int r = from; r < from + count; ) {
+            int run = Math.min(runFrom(r), from + count - r);
+            x.rows(b, h, at(r), run).copyTo(dst, dstOff + (r - from) * x.dim());
             r += run;
         }
     }

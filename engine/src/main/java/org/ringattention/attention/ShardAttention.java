@@ -114,25 +114,29 @@ public final class ShardAttention {
         int b = head / shape.kvHeads();
         int g = head % shape.kvHeads();
         int at = buffer.offset(b, g, 0);
-        float[] rows = new float[buffer.length * shape.dim()];
         if (buffer.backward) {
             float[] keyRows = buffer.keyRowsToFill(head); // the backward pass reads K as rows too
             buffer.positions.gather(k, b, g, keyRows, at);
-            packBlocks(buffer, keyRows, at, buffer.k, b, g);
-            buffer.positions.gather(v, b, g, rows, 0);
-            packBlocks(buffer, rows, 0, buffer.v, b, g);
+            int d = shape.dim();
+            for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
+                int cols = Math.min(buffer.blockCols, buffer.length - j0);
+                kernels.packTransposed(keyRows, at + j0 * d, cols, d, buffer.k, buffer.offset(b, g, j0));
+            }
+            packBlocks(buffer, v, b, g, buffer.v);
         } else {
-            buffer.positions.gather(k, b, g, rows, 0);
-            packBlocks(buffer, rows, 0, buffer.k, b, g);
+            packBlocks(buffer, k, b, g, buffer.k);
             buffer.positions.gather(v, b, g, buffer.v, at);
         }
     }
 
-    private void packBlocks(KvShard buffer, float[] rows, int rowsOff, float[] dst, int b, int g) {
+    /** Packs head (b, g) of {@code x} at the shard's positions into {@code dst}, block by block, transposed. */
+    private void packBlocks(KvShard buffer, Tensor x, int b, int g, float[] dst) {
         int d = shape.dim();
+        float[] block = new float[buffer.blockCols * d]; // one block's rows: no copy of the whole head
         for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
             int cols = Math.min(buffer.blockCols, buffer.length - j0);
-            kernels.packTransposed(rows, rowsOff + j0 * d, cols, d, dst, buffer.offset(b, g, j0));
+            buffer.positions.gather(x, b, g, j0, cols, block, 0);
+            kernels.packTransposed(block, 0, cols, d, dst, buffer.offset(b, g, j0));
         }
     }
 

@@ -1,11 +1,13 @@
 package org.ringattention.bench;
 
+import com.sun.management.HotSpotDiagnosticMXBean;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
-/** What to print beside benchmark numbers: the CPU model and the Java runtime. */
+/** What to print beside benchmark numbers: the CPU model, the Java runtime and how it runs. */
 public final class MachineInfo {
 
     private MachineInfo() {
@@ -37,6 +39,20 @@ public final class MachineInfo {
     public static String javaVersion() {
         return Runtime.version() + " (" + System.getProperty("java.vm.name") + ", " + System.getProperty("java.vendor")
                 + ")";
+    }
+
+    /**
+     * Whether the JVM touches its heap's pages when it reserves them ({@code -XX:+AlwaysPreTouch}),
+     * so that first touches (page faults, slow on virtual machines) do not fall into timed runs;
+     * null when the JVM does not say.
+     */
+    public static Boolean heapPreTouched() {
+        try {
+            HotSpotDiagnosticMXBean vm = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
+            return vm == null ? null : Boolean.valueOf(vm.getVMOption("AlwaysPreTouch").getValue());
+        } catch (RuntimeException | LinkageError e) {
+            return null; // not HotSpot, or the jdk.management module is missing
+        }
     }
 
     /** Processors available to this JVM. */

@@ -32,7 +32,7 @@ import org.ringattention.tensor.Tensor;
 @Warmup(iterations = 3, time = 1, timeUnit = TimeUnit.SECONDS)
 @Measurement(iterations = 5, time = 1, timeUnit = TimeUnit.SECONDS)
 @Fork(value = 3, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector",
-    "-Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0"})
+    "-Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0", "-XX:+AlwaysPreTouch"})
 public class BlockwiseBackwardBenchmark {
 
     /** Sequence length N of queries and keys/values (try up to 32768 with -p). */

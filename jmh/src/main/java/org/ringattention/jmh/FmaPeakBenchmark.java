@@ -33,7 +33,7 @@ import org.ringattention.bench.FmaPeak;
 @Warmup(iterations = 3, time = 1, timeUnit = TimeUnit.SECONDS)
 @Measurement(iterations = 5, time = 1, timeUnit = TimeUnit.SECONDS)
 @Fork(value = 3, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector",
-    "-Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0"})
+    "-Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0", "-XX:+AlwaysPreTouch"})
 @OperationsPerInvocation(FmaPeakBenchmark.ITERATIONS * FmaPeak.CHAINS)
 public class FmaPeakBenchmark {
 

@@ -29,7 +29,7 @@ import org.ringattention.kernel.Kernels;
 @Warmup(iterations = 3, time = 1, timeUnit = TimeUnit.SECONDS)
 @Measurement(iterations = 5, time = 1, timeUnit = TimeUnit.SECONDS)
 @Fork(value = 3, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector",
-    "-Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0"})
+    "-Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0", "-XX:+AlwaysPreTouch"})
 public class KernelBenchmark {
 
     /** Rows of the query block and of the key/value block. */

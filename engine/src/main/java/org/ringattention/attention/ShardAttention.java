@@ -117,15 +117,20 @@ public final class ShardAttention {
         if (buffer.backward) {
             float[] keyRows = buffer.keyRowsToFill(head); // the backward pass reads K as rows too
             buffer.positions.gather(k, b, g, keyRows, at);
-            int d = shape.dim();
-            for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
-                int cols = Math.min(buffer.blockCols, buffer.length - j0);
-                kernels.packTransposed(keyRows, at + j0 * d, cols, d, buffer.k, buffer.offset(b, g, j0));
-            }
+            packBlocks(buffer, keyRows, at, buffer.k, b, g);
             packBlocks(buffer, v, b, g, buffer.v);
         } else {
             packBlocks(buffer, k, b, g, buffer.k);
             buffer.positions.gather(v, b, g, buffer.v, at);
+        }
+    }
+
+    /** Packs the shard's rows of head (b, g), at {@code rows[rowsOff ..]}, into {@code dst}, block by block, transposed. */
+    private void packBlocks(KvShard buffer, float[] rows, int rowsOff, float[] dst, int b, int g) {
+        int d = shape.dim();
+        for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
+            int cols = Math.min(buffer.blockCols, buffer.length - j0);
+            kernels.packTransposed(rows, rowsOff + j0 * d, cols, d, dst, buffer.offset(b, g, j0));
         }
     }
 

@@ -142,8 +142,20 @@ public final class Tensor {
 
     /** Index of the first NaN or ±∞ element in row-major order, or −1 when all are finite. */
     public long firstNonFinite() {
-        long n = size();
-        for (long i = 0; i < n; i++) {
+        return firstNonFinite(0, size());
+    }
+
+    /** Index of the first NaN or ±∞ element among elements [from, to), or −1 when all are finite. */
+    public long firstNonFinite(long from, long to) {
+        if (heap != null) {
+            for (int i = (int) from; i < to; i++) {
+                if (!Float.isFinite(heap[i])) {
+                    return i;
+                }
+            }
+            return -1;
+        }
+        for (long i = from; i < to; i++) {
             if (!Float.isFinite(load(i))) {
                 return i;
             }

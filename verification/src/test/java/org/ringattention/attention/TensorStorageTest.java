@@ -41,6 +41,24 @@ class TensorStorageTest {
     }
 
     @Test
+    void withSeveralThreadsTheFirstNonFiniteInputIsNamed() {
+        // The check runs in pieces on the workers; the error must still name the first tensor (in
+        // the order q, k, v) that holds a non-finite element, and its first such element.
+        Problem p = Problem.random(new AttentionShape(1, 2, 2, 40, 40, 8), AttentionSpec.DEFAULT, 3, 1);
+        Tensor k = p.kTensor();
+        Tensor v = p.vTensor();
+        k.set(0, 1, 39, 7, Float.NaN); // the last element of k
+        k.set(0, 1, 30, 0, Float.POSITIVE_INFINITY);
+        v.set(0, 0, 0, 0, Float.NaN); // the first element of v
+        for (int threads = 1; threads <= 3; threads++) {
+            BlockwiseAttention e = new BlockwiseAttention(Kernels.preferred(), 7, 5, threads);
+            assertThatThrownBy(() -> e.forward(p.qTensor(), k, v, p.spec()))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("k contains Infinity at [0, 1, 30, 0]");
+        }
+    }
+
+    @Test
     void nonFiniteInputsAreRefused() {
         Problem p = Problem.random(new AttentionShape(1, 1, 1, 4, 4, 3), AttentionSpec.DEFAULT, 1, 1);
         Tensor k = p.kTensor();

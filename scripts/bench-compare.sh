@@ -14,7 +14,8 @@
 #                       or causal-backward; repeat the option for several (replaces the default set)
 #   --warmup W          warm-up runs per invocation (default 1; the engine also warms up for at least
 #                       3 s, --quick 1.5 s, until its run time settles: see ring-attention bench --help)
-#   --reps R            timed runs per invocation (default 3)
+#   --reps R            timed runs per invocation (default 9: a 2-thread run now and then takes twice
+#                       as long on this kind of machine, and the median of 3 moves with one such run)
 #   --out DIR           where the results go (default results/ in the repository)
 #   --no-peer           the engine only
 #
@@ -28,7 +29,7 @@ set -euo pipefail
 ROOT=$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 PY=${PYTHON:-/usr/bin/python3}
 
-quick=0 rounds='' threads='1 2' warmup=1 reps=3 out=$ROOT/results peer=1 peak_ms=500 warmup_ms=3000
+quick=0 rounds='' threads='1 2' warmup=1 reps=9 out=$ROOT/results peer=1 peak_ms=500 warmup_ms=3000
 configs=()
 die() { echo "bench-compare: $*" >&2; exit 2; }
 while (($#)); do

@@ -71,12 +71,12 @@ public final class VectorKernels implements Kernels {
     public void scoreTile(float[] q, int qOff, int rows, float[] kT, int kOff, int cols, int d, float scale,
             float[] s, float[] rowMax) {
         float[] mx = rowMax;
-        if (mx != null) {
-            java.util.Arrays.fill(mx, 0, rows, Float.NEGATIVE_INFINITY);
-        }
         int r = 0;
         for (; r + MR <= rows; r += MR) {
             scoreRows4(q, qOff + r * d, kT, kOff, cols, d, scale, s, r * cols, mx, r);
+        }
+        if (mx != null) { // the last rows' maxima grow tile by tile
+            java.util.Arrays.fill(mx, r, rows, Float.NEGATIVE_INFINITY);
         }
         for (; r < rows; r++) {
             for (int c = 0; c < cols; c += L) {

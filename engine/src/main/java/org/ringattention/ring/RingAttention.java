@@ -6,6 +6,7 @@ import java.util.concurrent.TimeUnit;
 import org.ringattention.attention.AttentionOutput;
 import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSpec;
+import org.ringattention.attention.FiniteInputs;
 import org.ringattention.attention.Gradients;
 import org.ringattention.attention.KvShard;
 import org.ringattention.attention.Positions;
@@ -112,7 +113,7 @@ public final class RingAttention {
             throw new IllegalArgumentException("dO has shape " + dOut.shape() + ", expected the shape of q "
                     + q.shape());
         }
-        dOut.requireFinite("dO");
+        FiniteInputs.require(threads, new Tensor[] {dOut}, "dO");
         RingReport forwardReport = s.runForward();
         RingReport report = s.runBackward(dOut);
         return new Backward(s.gradients(), s.output(), forwardReport, report);
@@ -139,9 +140,7 @@ public final class RingAttention {
             this.v = v;
             this.shape = AttentionShape.of(q, k, v);
             this.sa = new ShardAttention(kernels, shape, spec, blockQ, blockKv);
-            q.requireFinite("q");
-            k.requireFinite("k");
-            v.requireFinite("v");
+            FiniteInputs.require(threads, new Tensor[] {q, k, v}, "q", "k", "v");
             this.used = layoutFor(spec);
             this.qPos = used.split(shape.qLen(), devices);
             this.kPos = used.split(shape.kvLen(), devices);

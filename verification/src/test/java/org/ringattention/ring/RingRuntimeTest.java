@@ -12,6 +12,7 @@ import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.Positions;
 import org.ringattention.attention.Problem;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.tensor.Tensor;
 
 /** Layouts, memory per device, simulated links and failures of the ring. */
 class RingRuntimeTest {
@@ -148,6 +149,24 @@ class RingRuntimeTest {
                 .hasMessageContaining("injected fault");
         assertThat((System.nanoTime() - start) / 1e9).isLessThan(1.0);
         assertNoRingThreadsLeft();
+    }
+
+    @Test
+    void nonFiniteInputsAreRefusedNamingTheFirstOne() {
+        Problem p = problem(1, 2, 120, 8, AttentionSpec.DEFAULT);
+        Tensor k = p.kTensor();
+        Tensor v = p.vTensor();
+        k.set(0, 1, 119, 7, Float.NaN);
+        k.set(0, 1, 90, 3, Float.NEGATIVE_INFINITY);
+        v.set(0, 0, 0, 0, Float.NaN);
+        RingAttention ring = RingProperties.ring(32, 48, 2, 3, Layout.ZIGZAG);
+        assertThatThrownBy(() -> ring.forward(p.qTensor(), k, v, p.spec()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("k contains -Infinity at [0, 1, 90, 3]");
+        Tensor dOut = p.dOutTensor();
+        dOut.set(0, 1, 5, 2, Float.POSITIVE_INFINITY);
+        assertThatThrownBy(() -> ring.backward(p.qTensor(), p.kTensor(), p.vTensor(), dOut, p.spec()))
+                .hasMessageContaining("dO contains Infinity at [0, 1, 5, 2]");
     }
 
     @Test

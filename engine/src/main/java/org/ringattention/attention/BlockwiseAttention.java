@@ -63,15 +63,22 @@ public final class BlockwiseAttention {
         return kernels;
     }
 
-    /** O and LSE of softmax(scale · Q Kᵀ, masked) V. Inputs must be finite. */
+    /**
+     * O and LSE of softmax(scale · Q Kᵀ, masked) V. Inputs must be finite: the tasks check each
+     * block of q, k and v as they copy or pack it (no separate pass over the inputs), and an
+     * {@link IllegalArgumentException} names the first NaN or ±∞.
+     */
     public AttentionOutput forward(Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
         AttentionShape shape = AttentionShape.of(q, k, v);
         ShardAttention sa = new ShardAttention(kernels, shape, spec, blockQ, blockKv);
-        FiniteInputs.require(threads, new Tensor[] {q, k, v}, "q", "k", "v");
         QueryShard qs = sa.queryShard(0, q, Positions.range(0, shape.qLen()));
         ShardAttention.Workspace[] ws = workspaces(sa, shape);
-        KvShard kv = keysValues(sa, k, v, false, ws);
-        ParallelTasks.run(sa.queryTasks(qs), ws, (w, task) -> sa.forward(w, qs, kv, task, true, true));
+        try {
+            KvShard kv = keysValues(sa, k, v, false, ws);
+            ParallelTasks.run(sa.queryTasks(qs), ws, (w, task) -> sa.forward(w, qs, kv, task, true, true));
+        } catch (NonFiniteInput e) {
+            throw nameNonFinite(e, new Tensor[] {q, k, v}, "q", "k", "v");
+        }
         long computed = 0;
         long skipped = 0;
         for (ShardAttention.Workspace w : ws) {
@@ -94,7 +101,12 @@ public final class BlockwiseAttention {
         sa.prepareBackward(qs, dOut);
         FiniteInputs.require(threads, new Tensor[] {dOut}, "dO");
         ShardAttention.Workspace[] ws = workspaces(sa, shape);
-        KvShard kv = keysValues(sa, k, v, true, ws);
+        KvShard kv;
+        try {
+            kv = keysValues(sa, k, v, true, ws);
+        } catch (NonFiniteInput e) {
+            throw nameNonFinite(e, new Tensor[] {k, v}, "k", "v");
+        }
         ParallelTasks.run(sa.qHeadCount(), ws, (w, head) -> sa.rowDots(qs, head)); // D = rowsum(dO ∘ O)
         // One task per key/value block; dQ is summed in turns, in key order (see QueryGradients).
         ParallelTasks.run(sa.keyValueTasks(kv), ws, (w, task) -> sa.gradients(w, qs, kv, task));
@@ -114,6 +126,15 @@ public final class BlockwiseAttention {
         sa.startLoad(kv, 0, k, v, Positions.range(0, k.rows()));
         ParallelTasks.run(sa.kvHeadCount(), ws, (w, head) -> sa.loadHead(kv, k, v, head));
         return kv;
+    }
+
+    /**
+     * The error for a {@link NonFiniteInput} found by some task: the scan of {@link FiniteInputs}
+     * names the first non-finite element of {@code inputs}, in order, whichever task came first.
+     */
+    private RuntimeException nameNonFinite(NonFiniteInput found, Tensor[] inputs, String... names) {
+        FiniteInputs.require(threads, inputs, names); // throws IllegalArgumentException
+        return new IllegalStateException("a task found a non-finite input that the scan did not", found);
     }
 
     private ShardAttention.Workspace[] workspaces(ShardAttention sa, AttentionShape shape) {

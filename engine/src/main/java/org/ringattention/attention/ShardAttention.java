@@ -109,7 +109,11 @@ public final class ShardAttention {
         }
     }
 
-    /** The rest of {@link #load} for key/value head {@code head} (b·Hkv + g), after {@link #startLoad}. */
+    /**
+     * The rest of {@link #load} for key/value head {@code head} (b·Hkv + g), after {@link #startLoad}.
+     * Checks the keys and values block by block while they are in cache: throws
+     * {@link NonFiniteInput} at the first block holding NaN or ±∞.
+     */
     public void loadHead(KvShard buffer, Tensor k, Tensor v, int head) {
         int b = head / shape.kvHeads();
         int g = head % shape.kvHeads();
@@ -121,7 +125,13 @@ public final class ShardAttention {
             packBlocks(buffer, v, b, g, buffer.v);
         } else {
             packBlocks(buffer, k, b, g, buffer.k);
-            buffer.positions.gather(v, b, g, buffer.v, at);
+            int d = shape.dim();
+            for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
+                int cols = Math.min(buffer.blockCols, buffer.length - j0);
+                int off = buffer.offset(b, g, j0);
+                buffer.positions.gather(v, b, g, j0, cols, buffer.v, off);
+                requireFinite(buffer.v, off, cols * d, "v");
+            }
         }
     }
 
@@ -130,6 +140,7 @@ public final class ShardAttention {
         int d = shape.dim();
         for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
             int cols = Math.min(buffer.blockCols, buffer.length - j0);
+            requireFinite(rows, rowsOff + j0 * d, cols * d, "k");
             kernels.packTransposed(rows, rowsOff + j0 * d, cols, d, dst, buffer.offset(b, g, j0));
         }
     }
@@ -141,7 +152,15 @@ public final class ShardAttention {
         for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
             int cols = Math.min(buffer.blockCols, buffer.length - j0);
             buffer.positions.gather(x, b, g, j0, cols, block, 0);
+            requireFinite(block, 0, cols * d, dst == buffer.k ? "k" : "v");
             kernels.packTransposed(block, 0, cols, d, dst, buffer.offset(b, g, j0));
+        }
+    }
+
+    /** Throws {@link NonFiniteInput} when {@code x[off .. off + len)}, a block of input {@code what}, is not all finite. */
+    private void requireFinite(float[] x, int off, int len, String what) {
+        if (!kernels.allFinite(x, off, len)) {
+            throw new NonFiniteInput(what);
         }
     }
 
@@ -162,7 +181,8 @@ public final class ShardAttention {
      * Forward task {@code task} of {@code qs} over the key/value shard {@code kv}: absorbs the
      * shard into the rows' running state; {@code first} starts the state, {@code last} finishes O
      * and LSE. Tasks are numbered so that, under a causal mask, the heaviest come first. Returns the
-     * number of query-key pairs computed (skipped tiles not counted).
+     * number of query-key pairs computed (skipped tiles not counted). Throws {@link NonFiniteInput}
+     * when the task's queries hold NaN or ±∞.
      */
     public long forward(Workspace w, QueryShard qs, KvShard kv, int task, boolean first, boolean last) {
         QueryBlock blk = queryBlock(qs, task);
@@ -174,6 +194,7 @@ public final class ShardAttention {
         int g = shape.kvHead(h);
         Mask m = mask.forShards(qs.positions, kv.positions);
         qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
+        requireFinite(w.q, 0, rows * shape.dim(), "q");
         if (first) {
             w.softmax.reset(rows);
         } else {

@@ -53,6 +53,12 @@ public interface Kernels {
     float max(float[] x, int off, int len);
 
     /**
+     * Whether {@code x[off .. off + len)} holds no NaN and no ±∞: the input check, run on blocks
+     * already in cache where the engine copies or packs its inputs.
+     */
+    boolean allFinite(float[] x, int off, int len);
+
+    /**
      * {@code x[off + t] = exp(x[off + t] − shift)} ({@link PolynomialExp}, the difference rounded
      * to float first) for t &lt; len, and returns the sum of the new values: value t goes to partial
      * sum p[t mod 16] ({@link #SUM_LANES}), and the partial sums are combined as a fixed tree,

@@ -57,6 +57,16 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public boolean allFinite(float[] x, int off, int len) {
+        for (int t = off; t < off + len; t++) {
+            if (!Float.isFinite(x[t])) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
     public float expShifted(float[] x, int off, int len, float shift) {
         float[] partial = new float[SUM_LANES];
         for (int t = 0; t < len; t++) {

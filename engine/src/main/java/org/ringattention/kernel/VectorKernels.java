@@ -36,6 +36,9 @@ public final class VectorKernels implements Kernels {
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
+    private static final VectorSpecies<Integer> I = F.withLanes(int.class);
+    private static final int EXPONENT = 0x7f800000;
+    private static final int EXPONENT_ONE = 0x00800000;
     private static final int MR = 4;
     private static final int NR = 4;
 
@@ -232,6 +235,26 @@ public final class VectorKernels implements Kernels {
             result = Math.max(result, x[off + t]);
         }
         return result;
+    }
+
+    /**
+     * An element is NaN or ±∞ when its exponent bits are all ones, that is when
+     * {@code (bits & 0x7f800000) + 0x00800000} carries into the sign bit; the OR of that over all
+     * elements is negative exactly when one is not finite. Integer operations only: no branch per
+     * vector, no floating-point compare.
+     */
+    @Override
+    public boolean allFinite(float[] x, int off, int len) {
+        IntVector any = IntVector.zero(I);
+        int t = 0;
+        for (; t + L <= len; t += L) {
+            any = any.or(FloatVector.fromArray(F, x, off + t).viewAsIntegralLanes().and(EXPONENT).add(EXPONENT_ONE));
+        }
+        if (t < len) {
+            VectorMask<Float> m = F.indexInRange(t, len);
+            any = any.or(FloatVector.fromArray(F, x, off + t, m).viewAsIntegralLanes().and(EXPONENT).add(EXPONENT_ONE));
+        }
+        return any.reduceLanes(VectorOperators.OR) >= 0;
     }
 
     @Override

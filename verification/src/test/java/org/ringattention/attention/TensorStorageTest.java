@@ -59,6 +59,50 @@ class TensorStorageTest {
     }
 
     @Test
+    void everyElementOfEveryInputIsChecked() {
+        // The tasks check the blocks they copy or pack: a NaN anywhere, in a tail block or under a
+        // mask that hides it from every query, must still be found and named.
+        AttentionShape shape = new AttentionShape(1, 2, 1, 11, 11, 5);
+        AttentionSpec[] specs = {AttentionSpec.DEFAULT, AttentionSpec.DEFAULT.withCausal(true).withWindow(2)};
+        BlockwiseAttention e = new BlockwiseAttention(Kernels.preferred(), 4, 3, 2);
+        String[] names = {"q", "k", "v"};
+        for (AttentionSpec spec : specs) {
+            Problem p = Problem.random(shape, spec, 5, 1);
+            for (int input = 0; input < 3; input++) {
+                Tensor[] qkv = {p.qTensor(), p.kTensor(), p.vTensor()};
+                Tensor t = qkv[input];
+                for (int h = 0; h < t.heads(); h++) {
+                    for (int i = 0; i < t.rows(); i++) {
+                        for (int x = 0; x < t.dim(); x++) {
+                            float old = t.get(0, h, i, x);
+                            t.set(0, h, i, x, Float.NaN);
+                            assertThatThrownBy(() -> e.forward(qkv[0], qkv[1], qkv[2], spec))
+                                    .isInstanceOf(IllegalArgumentException.class)
+                                    .hasMessage(names[input] + " contains NaN at [0, " + h + ", " + i + ", " + x
+                                            + "] (inputs must be finite)");
+                            t.set(0, h, i, x, old);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void theBackwardPassRefusesNonFiniteKeysAndValues() {
+        Problem p = Problem.random(new AttentionShape(1, 2, 2, 9, 9, 4), AttentionSpec.DEFAULT, 2, 1);
+        AttentionOutput fwd = engine.forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec());
+        Tensor k = p.kTensor();
+        k.set(0, 1, 8, 3, Float.NEGATIVE_INFINITY);
+        assertThatThrownBy(() -> engine.backward(p.qTensor(), k, p.vTensor(), fwd, p.dOutTensor(), p.spec()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("k contains -Infinity at [0, 1, 8, 3]");
+        Tensor v = p.vTensor();
+        v.set(0, 0, 4, 0, Float.NaN);
+        assertThatThrownBy(() -> engine.backward(p.qTensor(), p.kTensor(), v, fwd, p.dOutTensor(), p.spec()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("v contains NaN at [0, 0, 4, 0]");
+    }
+
+    @Test
     void nonFiniteInputsAreRefused() {
         Problem p = Problem.random(new AttentionShape(1, 1, 1, 4, 4, 3), AttentionSpec.DEFAULT, 1, 1);
         Tensor k = p.kTensor();

@@ -109,6 +109,29 @@ class KernelTwinProperties {
         assertThat(c[0]).isEqualTo(total);
     }
 
+    @Property
+    void finiteCheck(@ForAll @IntRange(min = 0, max = 300) int len, @ForAll @IntRange(min = 0, max = 40) int off,
+            @ForAll @IntRange(min = -1, max = 300) int badAt, @ForAll @IntRange(min = 0, max = 4) int kind,
+            @ForAll long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] x = gaussian(rnd, off + len + 3);
+        float[] extremes = {Float.MAX_VALUE, -Float.MAX_VALUE, Float.MIN_VALUE, -0f, 1e38f};
+        for (int i = 0; i < x.length; i += 7) {
+            x[i] = extremes[rnd.nextInt(extremes.length)]; // finite, however large or small
+        }
+        float[] bad = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.intBitsToFloat(0x7fc00001),
+            Float.intBitsToFloat(0xff800001)};
+        if (badAt >= 0) {
+            x[badAt % x.length] = bad[kind]; // inside the range or, some of the time, just outside it
+        }
+        boolean expected = true;
+        for (int i = off; i < off + len; i++) {
+            expected &= Float.isFinite(x[i]);
+        }
+        assertThat(scalar.allFinite(x, off, len)).isEqualTo(expected);
+        assertThat(vector.allFinite(x, off, len)).isEqualTo(expected);
+    }
+
     private static float[] gaussian(SplittableRandom rnd, int n) {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {

@@ -110,6 +110,29 @@ class KernelTwinProperties {
     }
 
     @Property
+    void expAroundItsClamps(@ForAll @IntRange(min = 1, max = 300) int len, @ForAll @IntRange(min = 2, max = 300) int rareOneIn,
+            @ForAll long seed) {
+        // Vectors whose arguments all lie where the result is a normal float, and vectors with some
+        // near or beyond the clamps and the subnormal range, in every mixture: the scalar twin's
+        // bits, at the bounds too.
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float shift = (float) rnd.nextDouble(-3, 3);
+        float[] rare = {-86f, Math.nextDown(-86f), 88f, Math.nextUp(88f), -87.4f, -103.9f, -104f, -150f, 88.5f,
+            100f, Float.NEGATIVE_INFINITY};
+        float[] x = new float[len];
+        for (int i = 0; i < len; i++) {
+            float y = rnd.nextInt(rareOneIn) == 0 ? rare[rnd.nextInt(rare.length)] : (float) rnd.nextDouble(-86, 88);
+            x[i] = y + shift;
+        }
+        float[] y1 = x.clone();
+        float[] y2 = x.clone();
+        float sum1 = scalar.expShifted(y1, 0, len, shift);
+        float sum2 = vector.expShifted(y2, 0, len, shift);
+        assertThat(y2).isEqualTo(y1);
+        assertThat(sum2).isEqualTo(sum1);
+    }
+
+    @Property
     void finiteCheck(@ForAll @IntRange(min = 0, max = 300) int len, @ForAll @IntRange(min = 0, max = 40) int off,
             @ForAll @IntRange(min = -1, max = 300) int badAt, @ForAll @IntRange(min = 0, max = 4) int kind,
             @ForAll long seed) {

@@ -5,7 +5,9 @@ import org.ringattention.tensor.Tensor;
 /**
  * The engines' check that inputs hold no NaN or ±∞, with the scan split into pieces on a pool of
  * worker threads: one thread scanning q, k and v took about 1.3 ms of each 57 ms forward pass at
- * N = 4096, d = 64, H = 2 on 2 threads.
+ * N = 4096, d = 64, H = 2 on 2 threads. Ring attention scans its inputs with it up front, and the
+ * backward passes scan dO. Blockwise attention checks q, k and v block by block as its tasks copy
+ * them ({@link NonFiniteInput}) and scans only after a task found one, to name the first.
  */
 public final class FiniteInputs {
 

@@ -117,21 +117,15 @@ public final class ShardAttention {
     public void loadHead(KvShard buffer, Tensor k, Tensor v, int head) {
         int b = head / shape.kvHeads();
         int g = head % shape.kvHeads();
-        int at = buffer.offset(b, g, 0);
         if (buffer.backward) {
+            int at = buffer.offset(b, g, 0);
             float[] keyRows = buffer.keyRowsToFill(head); // the backward pass reads K as rows too
             buffer.positions.gather(k, b, g, keyRows, at);
             packBlocks(buffer, keyRows, at, buffer.k, b, g);
-            packBlocks(buffer, v, b, g, buffer.v);
+            loadBlocks(buffer, v, "v", b, g, buffer.v, true);
         } else {
-            packBlocks(buffer, k, b, g, buffer.k);
-            int d = shape.dim();
-            for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
-                int cols = Math.min(buffer.blockCols, buffer.length - j0);
-                int off = buffer.offset(b, g, j0);
-                buffer.positions.gather(v, b, g, j0, cols, buffer.v, off);
-                requireFinite(buffer.v, off, cols * d, "v");
-            }
+            loadBlocks(buffer, k, "k", b, g, buffer.k, true);
+            loadBlocks(buffer, v, "v", b, g, buffer.v, false);
         }
     }
 
@@ -145,15 +139,23 @@ public final class ShardAttention {
         }
     }
 
-    /** Packs head (b, g) of {@code x} at the shard's positions into {@code dst}, block by block, transposed. */
-    private void packBlocks(KvShard buffer, Tensor x, int b, int g, float[] dst) {
+    /**
+     * Copies head (b, g) of input {@code name}, {@code x}, at the shard's positions into {@code dst}
+     * block by block, checking each block: packed transposed through one block of scratch (no copy
+     * of the whole head), or as rows in place.
+     */
+    private void loadBlocks(KvShard buffer, Tensor x, String name, int b, int g, float[] dst, boolean transposed) {
         int d = shape.dim();
-        float[] block = new float[buffer.blockCols * d]; // one block's rows: no copy of the whole head
+        float[] block = transposed ? new float[buffer.blockCols * d] : dst;
         for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
             int cols = Math.min(buffer.blockCols, buffer.length - j0);
-            buffer.positions.gather(x, b, g, j0, cols, block, 0);
-            requireFinite(block, 0, cols * d, dst == buffer.k ? "k" : "v");
-            kernels.packTransposed(block, 0, cols, d, dst, buffer.offset(b, g, j0));
+            int off = buffer.offset(b, g, j0);
+            int at = transposed ? 0 : off;
+            buffer.positions.gather(x, b, g, j0, cols, block, at);
+            requireFinite(block, at, cols * d, name);
+            if (transposed) {
+                kernels.packTransposed(block, 0, cols, d, dst, off);
+            }
         }
     }
 

@@ -117,44 +117,32 @@ public final class ShardAttention {
     public void loadHead(KvShard buffer, Tensor k, Tensor v, int head) {
         int b = head / shape.kvHeads();
         int g = head % shape.kvHeads();
-        if (buffer.backward) {
-            int at = buffer.offset(b, g, 0);
-            float[] keyRows = buffer.keyRowsToFill(head); // the backward pass reads K as rows too
-            buffer.positions.gather(k, b, g, keyRows, at);
-            packBlocks(buffer, keyRows, at, buffer.k, b, g);
-            loadBlocks(buffer, v, "v", b, g, buffer.v, true);
+        if (buffer.backward) { // the backward pass reads K as rows too
+            loadBlocks(buffer, k, "k", b, g, buffer.keyRowsToFill(head), buffer.k);
+            loadBlocks(buffer, v, "v", b, g, null, buffer.v);
         } else {
-            loadBlocks(buffer, k, "k", b, g, buffer.k, true);
-            loadBlocks(buffer, v, "v", b, g, buffer.v, false);
-        }
-    }
-
-    /** Packs the shard's rows of head (b, g), at {@code rows[rowsOff ..]}, into {@code dst}, block by block, transposed. */
-    private void packBlocks(KvShard buffer, float[] rows, int rowsOff, float[] dst, int b, int g) {
-        int d = shape.dim();
-        for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
-            int cols = Math.min(buffer.blockCols, buffer.length - j0);
-            requireFinite(rows, rowsOff + j0 * d, cols * d, "k");
-            kernels.packTransposed(rows, rowsOff + j0 * d, cols, d, dst, buffer.offset(b, g, j0));
+            loadBlocks(buffer, k, "k", b, g, null, buffer.k);
+            loadBlocks(buffer, v, "v", b, g, buffer.v, null);
         }
     }
 
     /**
-     * Copies head (b, g) of input {@code name}, {@code x}, at the shard's positions into {@code dst}
-     * block by block, checking each block: packed transposed through one block of scratch (no copy
-     * of the whole head), or as rows in place.
+     * Copies head (b, g) of input {@code name}, {@code x}, at the shard's positions block by block,
+     * checking each block: as rows into {@code rows} at the block's offset when it is not null, else
+     * into one block of scratch (no copy of the whole head); and packed transposed into
+     * {@code packed} when that is not null.
      */
-    private void loadBlocks(KvShard buffer, Tensor x, String name, int b, int g, float[] dst, boolean transposed) {
+    private void loadBlocks(KvShard buffer, Tensor x, String name, int b, int g, float[] rows, float[] packed) {
         int d = shape.dim();
-        float[] block = transposed ? new float[buffer.blockCols * d] : dst;
+        float[] block = rows != null ? rows : new float[buffer.blockCols * d];
         for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
             int cols = Math.min(buffer.blockCols, buffer.length - j0);
             int off = buffer.offset(b, g, j0);
-            int at = transposed ? 0 : off;
+            int at = rows != null ? off : 0;
             buffer.positions.gather(x, b, g, j0, cols, block, at);
             requireFinite(block, at, cols * d, name);
-            if (transposed) {
-                kernels.packTransposed(block, 0, cols, d, dst, off);
+            if (packed != null) {
+                kernels.packTransposed(block, at, cols, d, packed, off);
             }
         }
     }
@@ -223,7 +211,7 @@ public final class ShardAttention {
         for (int j0 = 0; j0 < kv.length; j0 += kv.blockCols) {
             long tile = forwardTile(w, m, kv, b, g, i0, rows, j0);
             pairs += tile;
-            if (blk.countsTiles) {
+            if (blk.countsTiles()) {
                 countTile(w, m, blk, kv, j0, tile);
             }
         }
@@ -485,11 +473,14 @@ public final class ShardAttention {
 
     /**
      * Rows [i0, i0 + rows) of head (b, h), the first being row {@code row} of [B, Hq, n]: the query
-     * block [blockI0, blockI0 + blockRows) or a half of it; {@code countsTiles} for a whole block and
-     * a first half.
+     * block [blockI0, blockI0 + blockRows) or a half of it.
      */
-    private record QueryBlock(int b, int h, int i0, int rows, int row, int blockI0, int blockRows,
-            boolean countsTiles) {
+    private record QueryBlock(int b, int h, int i0, int rows, int row, int blockI0, int blockRows) {
+
+        /** Whether tiles are counted for these rows: a whole block or a first half. */
+        boolean countsTiles() {
+            return i0 == blockI0;
+        }
     }
 
     /**
@@ -509,12 +500,12 @@ public final class ShardAttention {
         int rows = Math.min(qs.blockRows, qs.length - i0);
         int row = head * qs.length + i0;
         if (task < whole) {
-            return new QueryBlock(b, h, i0, rows, row, i0, rows, true);
+            return new QueryBlock(b, h, i0, rows, row, i0, rows);
         }
         int first = Math.min(rows, Math.max(4, (rows / 2 + 3) / 4 * 4));
         return (task - whole) % 2 == 0
-                ? new QueryBlock(b, h, i0, first, row, i0, rows, true)
-                : new QueryBlock(b, h, i0 + first, rows - first, row + first, i0, rows, false);
+                ? new QueryBlock(b, h, i0, first, row, i0, rows)
+                : new QueryBlock(b, h, i0 + first, rows - first, row + first, i0, rows);
     }
 
     private static int blocks(int n, int block) {

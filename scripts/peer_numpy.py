@@ -86,6 +86,12 @@ def openblas_info():
         return None, None, None
 
 
+def attention_flops(n, d, h, causal, backward):
+    """The FLOPs of one attention pass: 4*N^2*d*H, half when causal, 2.5 times for the backward
+    pass. This script's one copy of the formula of benchkit's AttentionFlops (the reference)."""
+    return 4.0 * n * n * d * h * (0.5 if causal else 1.0) * (2.5 if backward else 1.0)
+
+
 def attention_forward(np, q, k, v, scale, bias, s, o):
     """O and P of vanilla attention; q [H, N, d], k and v [H, N, d] (expanded for GQA); bias
     [N, N] is None or the additive mask (0 where a query sees a key, -inf where not). The scores
@@ -163,7 +169,7 @@ def main(argv):
             raise SystemExit("peer_numpy: non-finite result")
         return t1 - t0
 
-    flops = 4.0 * n * n * d * h * (0.5 if a.causal else 1.0) * (2.5 if a.backward else 1.0)
+    flops = attention_flops(n, d, h, a.causal, a.backward)
     what = ("causal" if a.causal else "full") + (" backward" if a.backward else " forward")
     blas_version, blas_config, blas_threads = openblas_info()
     peer = "numpy+openblas " + (blas_version or "?")

@@ -111,6 +111,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         Kernels kernels = kernelsName.equals("scalar") ? Kernels.scalar() : Kernels.preferred();
         PrintWriter out = spec.commandLine().getOut();
+        engineOptions.useTuned(dim, causal, backward, spec.commandLine().getErr());
 
         SplittableRandom rnd = new SplittableRandom(seed);
         Tensor q = Tensor.wrap(gaussian(rnd, heads * seq * dim), 1, heads, seq, dim);
@@ -124,8 +125,8 @@ final class BenchCommand implements Callable<Integer> {
 
         String cpu = MachineInfo.cpuModel();
         out.printf(Locale.ROOT, "ring-attention bench: [1, %d, %d, %d] q, %d kv heads, %s %s, %s kernels, %d thread%s,"
-                + " blocks %dx%d%n", heads, seq, dim, kv, causal ? "causal" : "full", backward ? "backward" : "forward",
-                kernels.name(), t, t == 1 ? "" : "s", engine.blockQ(), engine.blockKv());
+                + " blocks %dx%d (%s)%n", heads, seq, dim, kv, causal ? "causal" : "full", backward ? "backward" : "forward",
+                kernels.name(), t, t == 1 ? "" : "s", engine.blockQ(), engine.blockKv(), engineOptions.blockSource);
         if (ring != null) {
             LinkModel link = ringOptions.link();
             out.printf(Locale.ROOT, "ring: %d devices, %s layout, link %s%n", ring.devices(), ring.layoutFor(mask),
@@ -227,6 +228,7 @@ final class BenchCommand implements Callable<Integer> {
             r.put("threads", t);
             r.put("block_q", engineOptions.blockQ);
             r.put("block_kv", engineOptions.blockKv);
+            r.put("block_source", engineOptions.blockSource);
             r.put("kernels", kernels.name());
             r.put("devices", ringOptions.devices);
             r.put("layout", ring == null ? null : ring.layoutFor(mask).toString());

@@ -1,0 +1,240 @@
+package org.ringattention.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.ringattention.attention.AttentionShape;
+import org.ringattention.attention.AttentionSpec;
+import org.ringattention.attention.AttentionSpec.CausalAlign;
+import org.ringattention.attention.VanillaAttention;
+import org.ringattention.check.AccuracyRule;
+import org.ringattention.check.ErrorStats;
+import org.ringattention.tensor.Npy;
+import org.ringattention.tensor.NpyArray;
+import org.ringattention.tensor.NpyFormatException;
+
+/**
+ * Judges what an implementation wrote into a case directory against the float64 oracle
+ * ({@link VanillaAttention#oracle()}) by the accuracy rule ({@link AccuracyRule}): O and LSE within
+ * 2x the error of the baseline plus ε, dQ, dK, dV within 3x (with the elementwise magnitudes of the
+ * gradient sums). The baseline is plain float32 vanilla attention on the same inputs.
+ *
+ * <p>When a case fails, the judge tests hypotheses about why: the output is compared, with the same
+ * bound, with the oracle of nearby semantics (the other causal alignment, a window side one wider
+ * or narrower, no scale, the default scale), and rows that see no key are inspected. What matches
+ * is recorded as a hint ({@link Hint}) for the summary's diagnosis.
+ */
+final class ConformJudge {
+
+    /** One output file's check. {@code status}: pass, FAIL, missing (allowed for LSE only). */
+    record Check(String output, String status, double error, double bound, String detail) {
+        double ratio() {
+            return bound > 0 ? error / bound : (error == 0 ? 0 : Double.POSITIVE_INFINITY);
+        }
+
+        boolean failed() {
+            return status.equals("FAIL");
+        }
+    }
+
+    /** A hypothesis a failure matched; {@code kind} groups them in the diagnosis. */
+    record Hint(String kind, String text) {
+    }
+
+    /** Everything known about one case after the run. */
+    record Result(ConformCase c, List<String> features, boolean pass, String reason, List<Check> checks,
+            List<Hint> hints, double seconds) {
+    }
+
+    private final boolean gradients;
+
+    ConformJudge(boolean gradients) {
+        this.gradients = gradients;
+    }
+
+    /** A case whose run failed before any output could be judged. */
+    static Result failed(ConformCase c, String reason, double seconds) {
+        return new Result(c, c.features(), false, reason, List.of(), List.of(), seconds);
+    }
+
+    Result judge(ConformCase c, ConformCase.Inputs in, Path dir, double seconds) {
+        AttentionShape shape = c.shape();
+        AttentionSpec spec = c.spec(in);
+        long[] oShape = {c.batch(), c.qHeads(), c.qLen(), c.dim()};
+        long[] lseShape = {c.batch(), c.qHeads(), c.qLen()};
+        long[] kvShape = {c.batch(), c.kvHeads(), c.kvLen(), c.dim()};
+        List<Check> checks = new ArrayList<>();
+        double[] out;
+        double[] lse;
+        try {
+            out = read(dir, "out.npy", oShape, true);
+            lse = read(dir, "lse.npy", lseShape, false);
+        } catch (BadOutput e) {
+            return failed(c, e.getMessage(), seconds);
+        }
+        VanillaAttention oracle = VanillaAttention.oracle();
+        VanillaAttention.Result ref = oracle.forward(shape, spec, in.q(), in.k(), in.v());
+        VanillaAttention.Result base = new VanillaAttention(VanillaAttention.Precision.FLOAT32)
+                .forward(shape, spec, in.q(), in.k(), in.v());
+        AccuracyRule.Verdict vo = AccuracyRule.FORWARD.judge(ref.out(), out, base.out(), ErrorStats.maxAbs(in.v()));
+        checks.add(check("out", vo));
+        AccuracyRule.Verdict vl = null;
+        if (lse == null) {
+            checks.add(new Check("lse", "missing", Double.NaN, Double.NaN, "lse.npy not written (allowed)"));
+        } else {
+            vl = AccuracyRule.FORWARD.judge(ref.lse(), lse, base.lse(), ErrorStats.maxAbs(ref.lse()) + 1);
+            checks.add(check("lse", vl));
+        }
+        if (gradients) {
+            double[][] got = new double[3][];
+            String[] names = {"dq", "dk", "dv"};
+            long[][] shapes = {oShape, kvShape, kvShape};
+            try {
+                for (int g = 0; g < 3; g++) {
+                    got[g] = read(dir, names[g] + ".npy", shapes[g], true);
+                }
+            } catch (BadOutput e) {
+                return failed(c, e.getMessage(), seconds);
+            }
+            VanillaAttention.Grads rg = oracle.backward(shape, spec, in.q(), in.k(), in.v(), in.dO());
+            VanillaAttention.Grads mg = oracle.gradientMagnitudes(shape, spec, in.q(), in.k(), in.v(), in.dO());
+            VanillaAttention.Grads bg = new VanillaAttention(VanillaAttention.Precision.FLOAT32)
+                    .backward(shape, spec, in.q(), in.k(), in.v(), in.dO());
+            double[][] r = {rg.dq(), rg.dk(), rg.dv()};
+            double[][] m = {mg.dq(), mg.dk(), mg.dv()};
+            double[][] b = {bg.dq(), bg.dk(), bg.dv()};
+            for (int g = 0; g < 3; g++) {
+                checks.add(check(names[g], AccuracyRule.GRADIENT.judge(r[g], got[g], b[g], ErrorStats.maxAbs(r[g]),
+                        m[g])));
+            }
+        }
+        boolean pass = checks.stream().noneMatch(Check::failed);
+        List<Hint> hints = pass ? List.of() : hypotheses(c, in, ref, out, lse, vo, vl, checks);
+        String reason = pass ? "" : "failed: " + String.join(", ", checks.stream().filter(Check::failed)
+                .map(Check::output).toList());
+        return new Result(c, c.features(), pass, reason, checks, hints, seconds);
+    }
+
+    private static Check check(String name, AccuracyRule.Verdict v) {
+        String detail = v.pass() ? "" : String.format("worst at index %d: ref %s, got %s", v.engine().worstIndex(),
+                v.engine().refAtWorst(), v.engine().gotAtWorst());
+        return new Check(name, v.pass() ? "pass" : "FAIL", v.engine().maxAbs(), v.bound(), detail);
+    }
+
+    /** What the failure of case {@code c} looks like; see the class comment. */
+    private static List<Hint> hypotheses(ConformCase c, ConformCase.Inputs in, VanillaAttention.Result ref,
+            double[] out, double[] lse, AccuracyRule.Verdict vo, AccuracyRule.Verdict vl, List<Check> checks) {
+        List<Hint> hints = new ArrayList<>();
+        int d = c.dim();
+        // rows that see no key: O = 0, LSE = −∞
+        boolean lseBad = false;
+        for (int r = 0; r < ref.lse().length; r++) {
+            if (ref.lse()[r] != Double.NEGATIVE_INFINITY) {
+                continue;
+            }
+            if (lse != null && lse[r] != Double.NEGATIVE_INFINITY && !lseBad) {
+                lseBad = true;
+                String what = Double.isNaN(lse[r]) ? "NaN" : lse[r] == Double.POSITIVE_INFINITY ? "+inf"
+                        : "finite (" + lse[r] + ")";
+                hints.add(new Hint("lse-empty", "LSE is " + what + " where a row sees no key (want -inf)"));
+            }
+            for (int x = 0; x < d; x++) {
+                double o = out[r * d + x];
+                if (o != 0) {
+                    hints.add(new Hint("out-empty", "O is " + (Double.isNaN(o) ? "NaN" : "non-zero (" + o + ")")
+                            + " where a row sees no key (want 0)"));
+                    r = ref.lse().length;
+                    break;
+                }
+            }
+        }
+        boolean forwardFailed = checks.stream().anyMatch(k -> k.failed() && (k.output().equals("out")
+                || k.output().equals("lse")));
+        if (!forwardFailed) {
+            checks.stream().filter(Check::failed).forEach(k -> hints.add(new Hint("grad-" + k.output(), k.output()
+                    + " fails while O and LSE pass")));
+            return hints;
+        }
+        double s = c.effectiveScale();
+        CausalAlign other = c.align() == CausalAlign.TOP_LEFT ? CausalAlign.BOTTOM_RIGHT : CausalAlign.TOP_LEFT;
+        int l = c.windowLeft();
+        int rt = c.causal() ? 0 : c.windowRight();
+        List<Object[]> alts = new ArrayList<>();
+        if (c.aligned() && c.qLen() != c.kvLen()) {
+            alts.add(new Object[] {"align", other.text() + " alignment",
+                c.variant(other, c.causal(), l, c.windowRight(), c.scale())});
+        }
+        if (l >= 0) {
+            alts.add(new Object[] {"window", "window left " + (l + 1) + " instead of " + l,
+                c.variant(c.align(), c.causal(), l + 1, c.windowRight(), c.scale())});
+            if (l > 0) {
+                alts.add(new Object[] {"window", "window left " + (l - 1) + " instead of " + l,
+                    c.variant(c.align(), c.causal(), l - 1, c.windowRight(), c.scale())});
+            }
+        }
+        if (rt >= 0 && c.aligned()) {
+            alts.add(new Object[] {"window", (c.causal() ? "causal diagonal: window right 1 instead of 0"
+                    : "window right " + (rt + 1) + " instead of " + rt),
+                c.variant(c.align(), false, l, rt + 1, c.scale())});
+            if (rt > 0) {
+                alts.add(new Object[] {"window", "window right " + (rt - 1) + " instead of " + rt,
+                    c.variant(c.align(), false, l, rt - 1, c.scale())});
+            }
+        }
+        if (s != 1) {
+            alts.add(new Object[] {"scale", "no scale (scale 1 instead of " + s + ")",
+                c.variant(c.align(), c.causal(), l, c.windowRight(), 1.0)});
+        }
+        if (!Double.isNaN(c.scale())) {
+            alts.add(new Object[] {"scale-default", "default scale 1/sqrt(d) instead of the given " + s,
+                c.variant(c.align(), c.causal(), l, c.windowRight(), Double.NaN)});
+        }
+        VanillaAttention oracle = VanillaAttention.oracle();
+        for (Object[] a : alts) {
+            ConformCase alt = (ConformCase) a[2];
+            VanillaAttention.Result r = oracle.forward(alt.shape(), alt.spec(in), in.q(), in.k(), in.v());
+            boolean match = ErrorStats.of(r.out(), out).maxAbs() <= vo.bound()
+                    && (lse == null || vl == null || ErrorStats.of(r.lse(), lse).maxAbs() <= vl.bound());
+            if (match) {
+                hints.add(new Hint((String) a[0], "matches " + a[1]));
+            }
+        }
+        return hints;
+    }
+
+    /** A missing, unreadable or misshapen output. */
+    private static final class BadOutput extends Exception {
+        BadOutput(String message) {
+            super(message);
+        }
+    }
+
+    /** The file's values, or null when it is optional and missing. */
+    private static double[] read(Path dir, String file, long[] shape, boolean required) throws BadOutput {
+        Path p = dir.resolve(file);
+        if (!Files.exists(p)) {
+            if (required) {
+                throw new BadOutput("no " + file + " written");
+            }
+            return null;
+        }
+        try {
+            NpyArray a = Npy.read(p);
+            if (!Arrays.equals(a.shape(), shape)) {
+                throw new BadOutput(file + " has shape " + Arrays.toString(a.shape()) + ", want "
+                        + Arrays.toString(shape));
+            }
+            if (!a.dtype().isFloating()) {
+                throw new BadOutput(file + " has dtype " + a.dtype() + ", want a floating-point type");
+            }
+            return a.toDoubleArray();
+        } catch (NpyFormatException e) {
+            throw new BadOutput(file + ": " + e.getMessage());
+        } catch (IOException e) {
+            throw new BadOutput(file + ": " + e);
+        }
+    }
+}

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Reference implementation of the ring-attention conformance contract (docs/conformance.md).
+
+    python3 numpy_attention.py CASE_DIR [--bug NAME]
+
+Reads CASE_DIR/case.json and the inputs it names, computes attention in float64 and writes
+out.npy and lse.npy (and dq.npy, dk.npy, dv.npy when case.json asks for gradients) into CASE_DIR,
+rounded to the case's dtype (float32 or float16; bfloat16 values are written as float32).
+
+Semantics, for query row i and key j of one sequence (Nq queries, Nk keys):
+    p(i)   = i + Nk - Nq (causal_align "bottom_right") or i ("top_left")
+    keep   = (j <= p(i) if causal) and (p(i) - L <= j <= p(i) + R for window [L, R], -1 unbounded)
+             and (segments[b, i] == segments[b, j]) and mask[b, h, i, j] and (cu_seqlens: same sequence)
+    s_ij   = scale * q_i . k_j;  C * tanh(s / C) with softcap C > 0;  - slope_h * |p(i) - j| with alibi;
+             + bias[b, h, i, j];  -inf where not kept
+    LSE_i  = log(sum_j exp(s_ij) + exp(sink_h))   (no sink term without sinks)
+    O_i    = sum_j exp(s_ij - LSE_i) v_j           (a row that sees no key: O = 0, LSE = -inf or sink_h)
+Gradients are those of sum(dO * O); with GQA, dK and dV sum over the query heads of a group.
+
+--bug NAME makes one classic mistake on purpose, so that the conformance runner can be tested:
+    top-left       query i sits at p(i) = i whatever causal_align says
+    window-off-by-one  the window keeps one key too many on its left side (p(i) - L - 1 <= j)
+    lse-empty      LSE = +inf for a row that sees no key
+    missing-scale  scores are q . k, the scale is not applied
+    gqa-dk         dK and dV of a GQA/MQA group are those of its last query head, not the sum
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+BUGS = ("top-left", "window-off-by-one", "lse-empty", "missing-scale", "gqa-dk")
+KNOWN_KEYS = {"name", "causal", "causal_align", "window", "scale", "softcap", "segments", "alibi", "sinks", "mask",
+              "bias", "cu_seqlens_q", "cu_seqlens_k", "tensor_layout", "dtype", "gradients", "outputs"}
+
+
+class ContractError(Exception):
+    pass
+
+
+def load(case_dir, name, what):
+    if name is None:
+        return None
+    path = os.path.join(case_dir, name)
+    if not os.path.isfile(path):
+        raise ContractError(f"case.json names {what} file {name}, but {path} does not exist")
+    return np.load(path)
+
+
+def load_tensor(case_dir, name, dtype):
+    a = np.load(os.path.join(case_dir, name))
+    if dtype == "bfloat16" and a.dtype == np.uint16:  # bfloat16 as raw bit patterns
+        a = (a.astype(np.uint32) << 16).view(np.float32)
+    return a.astype(np.float64)
+
+
+def attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug):
+    """One packed sequence: q [B, Hq, Nq, d], k/v [B, Hkv, Nk, d]; returns O, LSE and gradients (or None)."""
+    b, hq, nq, d = q.shape
+    hkv, nk = k.shape[1], k.shape[2]
+    if hq % hkv:
+        raise ContractError(f"{hq} query heads are not a multiple of {hkv} key/value heads")
+    group = hq // hkv
+    kx = np.repeat(k, group, axis=1)
+    vx = np.repeat(v, group, axis=1)
+    scale = 1.0 if bug == "missing-scale" else float(cfg["scale"])
+    top_left = cfg.get("causal_align", "bottom_right") == "top_left" or bug == "top-left"
+    p = np.arange(nq)[:, None] + (0 if top_left else nk - nq)
+    j = np.arange(nk)[None, :]
+    keep = np.ones((nq, nk), dtype=bool)
+    window = cfg.get("window")
+    left, right = (-1, -1) if window is None else (int(window[0]), int(window[1]))
+    if cfg.get("causal"):
+        if right > 0:
+            raise ContractError(f"causal with window right {right}: causal means right = 0")
+        right = 0
+    if left >= 0:
+        keep &= j >= p - left - (1 if bug == "window-off-by-one" else 0)
+    if right >= 0:
+        keep &= j <= p + right
+    keep = np.broadcast_to(keep, (b, hq, nq, nk))
+    if seg is not None:
+        keep = keep & (seg[:, None, :, None] == seg[:, None, None, :])
+    if mask is not None:
+        keep = keep & np.broadcast_to(mask.astype(bool), (b, hq, nq, nk))
+    raw = scale * np.einsum("bhid,bhjd->bhij", q, kx)
+    cap = float(cfg.get("softcap") or 0)
+    if cap > 0:
+        t = np.tanh(raw / cap)
+        s = cap * t
+    else:
+        s = raw
+    if alibi is not None:
+        slopes = alibi.astype(np.float64).reshape((1, hq) if alibi.ndim == 1 else (b, hq))
+        s = s - slopes[:, :, None, None] * np.abs(p - j)[None, None]
+    if bias is not None:
+        s = s + np.broadcast_to(bias.astype(np.float64), (b, hq, nq, nk))
+    s = np.where(keep, s, -np.inf)
+    m = s.max(axis=-1, keepdims=True)
+    if sinks is not None:
+        m = np.maximum(m, sinks.astype(np.float64)[None, :, None, None])
+    m_safe = np.where(np.isfinite(m), m, 0.0)
+    total = np.exp(s - m_safe).sum(axis=-1, keepdims=True)
+    if sinks is not None:
+        total = total + np.exp(sinks.astype(np.float64)[None, :, None, None] - m_safe)
+    with np.errstate(divide="ignore"):
+        lse = (m_safe + np.log(total))[..., 0]
+    lse = np.where(np.isfinite(lse), lse, -np.inf) if sinks is None else lse
+    prob = np.where(keep, np.exp(s - np.where(np.isfinite(lse), lse, 0.0)[..., None]), 0.0)
+    out = np.einsum("bhij,bhjd->bhid", prob, vx)
+    if bug == "lse-empty":
+        lse = np.where(lse == -np.inf, np.inf, lse)
+    grads = None
+    if do is not None:
+        dp = np.einsum("bhid,bhjd->bhij", do, vx)
+        dsum = (do * out).sum(axis=-1, keepdims=True)
+        ds = prob * (dp - dsum)
+        if cap > 0:
+            ds = ds * (1 - t * t)
+        dq = scale * np.einsum("bhij,bhjd->bhid", ds, kx)
+        dkx = scale * np.einsum("bhij,bhid->bhjd", ds, q)
+        dvx = np.einsum("bhij,bhid->bhjd", prob, do)
+        if bug == "gqa-dk":
+            dk = dkx.reshape(b, hkv, group, nk, d)[:, :, -1]
+            dv = dvx.reshape(b, hkv, group, nk, d)[:, :, -1]
+        else:
+            dk = dkx.reshape(b, hkv, group, nk, d).sum(axis=2)
+            dv = dvx.reshape(b, hkv, group, nk, d).sum(axis=2)
+        grads = (dq, dk, dv)
+    return out, lse, grads
+
+
+def run(case_dir, bug=None):
+    with open(os.path.join(case_dir, "case.json")) as f:
+        cfg = json.load(f)
+    unknown = set(cfg) - KNOWN_KEYS
+    if unknown:
+        raise ContractError(f"case.json has keys this implementation does not know: {sorted(unknown)}")
+    dtype = cfg.get("dtype", "float32")
+    if dtype not in ("float32", "float16", "bfloat16"):
+        raise ContractError(f"dtype {dtype!r} is not supported")
+    layout = cfg.get("tensor_layout", "bhnd")
+    if layout not in ("bhnd", "bnhd"):
+        raise ContractError(f"tensor_layout {layout!r} is not supported")
+    names = ["q", "k", "v"] + (["do"] if cfg.get("gradients") else [])
+    t = {n: load_tensor(case_dir, n + ".npy", dtype) for n in names}
+    if layout == "bnhd":
+        t = {n: a.transpose(0, 2, 1, 3) for n, a in t.items()}
+    seg = load(case_dir, cfg.get("segments"), "segments")
+    mask = load(case_dir, cfg.get("mask"), "mask")
+    bias = load(case_dir, cfg.get("bias"), "bias")
+    alibi = load(case_dir, cfg.get("alibi"), "alibi")
+    sinks = load(case_dir, cfg.get("sinks"), "sinks")
+    cq = load(case_dir, cfg.get("cu_seqlens_q"), "cu_seqlens_q")
+    ck = load(case_dir, cfg.get("cu_seqlens_k"), "cu_seqlens_k")
+    q, k, v, do = t["q"], t["k"], t["v"], t.get("do")
+    if seg is not None and q.shape[2] != k.shape[2]:
+        raise ContractError("segments need Nq = Nk")
+    if (cq is None) != (ck is None):
+        raise ContractError("cu_seqlens_q and cu_seqlens_k come together")
+    if cq is None:
+        out, lse, grads = attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug)
+    else:
+        if mask is not None or bias is not None or seg is not None:
+            raise ContractError("mask, bias or segments together with cu_seqlens are not implemented here")
+        if q.shape[0] != 1:
+            raise ContractError("with cu_seqlens, q, k, v have batch 1")
+        out = np.zeros_like(q)
+        lse = np.full(q.shape[:3], -np.inf)
+        grads = (np.zeros_like(q), np.zeros_like(k), np.zeros_like(v)) if do is not None else None
+        for s in range(len(cq) - 1):
+            qs, qe, ks, ke = int(cq[s]), int(cq[s + 1]), int(ck[s]), int(ck[s + 1])
+            o, l, g = attend_one(q[:, :, qs:qe], k[:, :, ks:ke], v[:, :, ks:ke],
+                                 None if do is None else do[:, :, qs:qe], None, None, None, alibi, sinks, cfg, bug)
+            out[:, :, qs:qe] = o
+            lse[:, :, qs:qe] = l
+            if g is not None:
+                grads[0][:, :, qs:qe] = g[0]
+                grads[1][:, :, ks:ke] += g[1]
+                grads[2][:, :, ks:ke] += g[2]
+    store = np.float16 if dtype == "float16" else np.float32
+    results = {"out": out}
+    if grads is not None:
+        results.update(dq=grads[0], dk=grads[1], dv=grads[2])
+    for n, a in results.items():
+        if layout == "bnhd":
+            a = a.transpose(0, 2, 1, 3)
+        np.save(os.path.join(case_dir, n + ".npy"), np.ascontiguousarray(a.astype(store)))
+    np.save(os.path.join(case_dir, "lse.npy"), lse.astype(np.float32))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("case_dir")
+    ap.add_argument("--bug", choices=BUGS, help="make one classic mistake on purpose (for testing the runner)")
+    a = ap.parse_args()
+    try:
+        with np.errstate(invalid="ignore", over="ignore"):
+            run(a.case_dir, a.bug)
+    except ContractError as e:
+        print(f"numpy_attention.py: {a.case_dir}: {e}", file=sys.stderr)
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

@@ -53,7 +53,8 @@ final class ConformCommand implements Callable<Integer> {
 
     @Option(names = "--only", split = ",", paramLabel = "FEATURE", description = "Run only cases with one of these"
             + " features: full, causal, top-left, window, segments, scale, gqa, mqa, batch, nq<nk, nq>nk, n=1,"
-            + " odd-d, empty-rows, peaky.")
+            + " odd-d, empty-rows, peaky; join features with '+' for cases that have all of them"
+            + " (--only causal+gqa).")
     List<String> only = new ArrayList<>();
 
     @Option(names = "--gradients", description = "Also ask for and judge dq.npy, dk.npy, dv.npy (gradients of"
@@ -102,14 +103,18 @@ final class ConformCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw CliException.usage("--grid must be quick, standard or full, got '" + grid + "'");
         }
-        Set<String> features = new LinkedHashSet<>();
-        for (String f : only) {
-            String t = f.strip().toLowerCase(Locale.ROOT);
-            if (!ConformCase.FEATURES.contains(t)) {
-                throw CliException.usage("--only: unknown feature '" + f + "'; known: "
-                        + String.join(", ", ConformCase.FEATURES));
+        List<Set<String>> features = new ArrayList<>();
+        for (String item : only) {
+            Set<String> all = new LinkedHashSet<>();
+            for (String f : item.split("\\+", -1)) {
+                String t = f.strip().toLowerCase(Locale.ROOT);
+                if (!ConformCase.FEATURES.contains(t)) {
+                    throw CliException.usage("--only: unknown feature '" + f + "'; known: "
+                            + String.join(", ", ConformCase.FEATURES));
+                }
+                all.add(t);
             }
-            features.add(t);
+            features.add(all);
         }
         if (!(timeout > 0) || Double.isInfinite(timeout)) {
             throw CliException.usage("--timeout must be a positive number of seconds, got " + timeout);
@@ -119,7 +124,7 @@ final class ConformCommand implements Callable<Integer> {
         }
         List<ConformCase> cases = ConformGrid.cases(size, features);
         if (cases.isEmpty()) {
-            throw CliException.usage("--only " + String.join(",", features) + " selects no case of the " + grid
+            throw CliException.usage("--only " + String.join(",", only) + " selects no case of the " + grid
                     + " grid");
         }
         Path root;

@@ -76,8 +76,11 @@ final class ConformGrid {
     private ConformGrid() {
     }
 
-    /** The cases of {@code size}, keeping those with at least one tag of {@code only} (all when empty). */
-    static List<ConformCase> cases(Size size, Set<String> only) {
+    /**
+     * The cases of {@code size}; with {@code only} non-empty, those that have every tag of at least
+     * one of its sets (a set is one {@code --only} item, tags joined by '+').
+     */
+    static List<ConformCase> cases(Size size, List<Set<String>> only) {
         List<ConformCase> all = new ArrayList<>();
         for (Semantics s : SEMANTICS) {
             List<Shape> shapes = new ArrayList<>(QUICK);
@@ -104,6 +107,6 @@ final class ConformGrid {
         if (only.isEmpty()) {
             return all;
         }
-        return all.stream().filter(c -> c.features().stream().anyMatch(only::contains)).toList();
+        return all.stream().filter(c -> only.stream().anyMatch(c.features()::containsAll)).toList();
     }
 }

@@ -23,7 +23,8 @@ final class ConformReport {
 
     static void printText(PrintWriter out, List<ConformJudge.Result> results, ConformSummary s) {
         int w = Math.max(4, results.stream().mapToInt(r -> r.c().name().length()).max().orElse(4));
-        String fmt = "%-" + w + "s  %-40s  %-6s  %10s  %10s  %8s  %s%n";
+        int fw = Math.max(8, results.stream().mapToInt(r -> String.join(",", r.features()).length()).max().orElse(8));
+        String fmt = "%-" + w + "s  %-" + fw + "s  %-6s  %10s  %10s  %8s  %s%n";
         out.printf(fmt, "case", "features", "output", "error", "bound", "ratio", "verdict");
         for (ConformJudge.Result r : results) {
             String features = String.join(",", r.features());

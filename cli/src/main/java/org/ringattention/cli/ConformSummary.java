@@ -73,7 +73,7 @@ record ConformSummary(Map<String, int[]> perFeature, List<String> diagnoses, int
         int n = judged.size();
         for (Map.Entry<String, List<ConformJudge.Result>> e : byKind.entrySet()) {
             int k = e.getValue().size();
-            String of = k + " of " + n + " failing case(s) ";
+            String of = k + " of " + n + " failing " + (n == 1 ? "case " : "cases ");
             String text = firstText.get(e.getKey());
             switch (e.getKey()) {
                 case "align" -> {
@@ -85,8 +85,8 @@ record ConformSummary(Map<String, int[]> perFeature, List<String> diagnoses, int
                             + text + "): " + asked);
                 }
                 case "window" -> d.add("window cases fail at the edge (" + of + text + "): window off by one?");
-                case "scale" -> d.add((k == n ? "every case" : of) + " off by a constant factor in the logits (" + text
-                        + "): missing scale?");
+                case "scale" -> d.add((k == n ? "every case" : k + " of " + n + " failing cases")
+                        + " off by a constant factor in the logits (" + of + text + "): missing scale?");
                 case "scale-default" -> d.add("cases with a given scale fail (" + of + text
                         + "): is the scale of case.json ignored?");
                 case "lse-empty", "out-empty" -> d.add(text + " (" + k + " case(s))");
@@ -95,6 +95,8 @@ record ConformSummary(Map<String, int[]> perFeature, List<String> diagnoses, int
             }
         }
         // gradient failures whose forward passes
+        List<String> groupOnly = new ArrayList<>();
+        int groupCases = 0;
         for (String g : List.of("dq", "dk", "dv")) {
             List<ConformJudge.Result> gf = byKind.getOrDefault("grad-" + g, List.of());
             if (gf.isEmpty()) {
@@ -104,11 +106,15 @@ record ConformSummary(Map<String, int[]> perFeature, List<String> diagnoses, int
             boolean ungroupedPass = all.stream().filter(r -> r.c().kvHeads() == r.c().qHeads())
                     .noneMatch(r -> r.checks().stream().anyMatch(c -> c.output().equals(g) && c.failed()));
             if (allGrouped && ungroupedPass && !g.equals("dq")) {
-                d.add("dK/dV fail only with GQA/MQA (" + g + " in " + gf.size()
-                        + " case(s)): not summed over the group of query heads?");
+                groupOnly.add(g.equals("dk") ? "dK" : "dV");
+                groupCases = Math.max(groupCases, gf.size());
             } else {
                 d.add(g + " fails in " + gf.size() + " case(s) where O and LSE pass: a bug in the backward pass");
             }
+        }
+        if (!groupOnly.isEmpty()) {
+            d.add(String.join("/", groupOnly) + " fail only with GQA/MQA (" + groupCases + " case(s); the cases"
+                    + " without a group pass): not summed over the group of query heads?");
         }
         if (d.isEmpty() || byKind.isEmpty()) {
             // no hypothesis matched: name the features all failures share and the passing cases lack

@@ -1,0 +1,173 @@
+package org.ringattention.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * {@code conform} against examples/numpy_attention.py: the correct implementation passes the quick
+ * grid; each deliberately buggy variant fails with exit 4 and the diagnosis that names its bug.
+ * Runs a Python with NumPy (skipped when there is none); small --only selections keep it short.
+ */
+class ConformCommandTest {
+
+    private static String python;
+    private static Path script;
+
+    @BeforeAll
+    static void findPython() {
+        python = pythonWithNumpy();
+        script = CliRun.goldenDir().getParent().resolve("examples/numpy_attention.py");
+    }
+
+    /** The interpreter itself (not a pyenv shim, which costs seconds per start), or null. */
+    static String pythonWithNumpy() {
+        for (String candidate : List.of("python3", "/usr/bin/python3")) {
+            try {
+                Process p = new ProcessBuilder(candidate, "-c", "import sys, numpy; print(sys.executable)")
+                        .redirectErrorStream(true).start();
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+                if (p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0 && !out.isEmpty()) {
+                    return out.lines().reduce((a, b) -> b).orElseThrow();
+                }
+            } catch (IOException e) {
+                // not installed: try the next one
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return null;
+            }
+        }
+        return null;
+    }
+
+    private static String impl(String extra) {
+        assumeTrue(python != null, "no Python with NumPy found");
+        return ConformRunner.shellQuote(python) + " " + ConformRunner.shellQuote(script.toString()) + " {case}"
+                + extra;
+    }
+
+    @Test
+    void correctImplementationPassesTheQuickGridWithGradients(@TempDir Path dir) throws IOException {
+        Path junit = dir.resolve("conform.xml");
+        CliRun r = CliRun.of("conform", "--impl", impl(""), "--gradients", "--junit", junit.toString());
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).contains("PASS: 56 of 56 cases pass").doesNotContain("FAIL").doesNotContain("diagnosis");
+        for (String f : ConformCase.FEATURES) {
+            assertThat(r.out()).as("feature %s in the summary", f).containsPattern("(?m)^" + java.util.regex.Pattern
+                    .quote(f) + " +\\d+ +\\d+ +0$");
+        }
+        String xml = Files.readString(junit);
+        assertThat(xml).contains("<testsuite name=\"conform\" tests=\"56\" failures=\"0\"")
+                .doesNotContain("<failure");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = ';', value = {
+        "top-left;causal+nq<nk;;top-left alignment where bottom-right is asked?",
+        "window-off-by-one;window+gqa+batch;;window off by one?",
+        "lse-empty;empty-rows+batch;;LSE is +inf where a row sees no key",
+        "missing-scale;odd-d+full;;every case off by a constant factor in the logits",
+        "gqa-dk;full+batch,full+n=1;--gradients;dK/dV fail only with GQA/MQA"})
+    void eachBuggyVariantFailsWithItsBugNamed(String bug, String only, String gradients, String diagnosis) {
+        String[] args = {"conform", "--impl", impl(" --bug " + bug), "--only", only};
+        CliRun r = CliRun.of(gradients == null ? args : CliRun.concat(args, gradients));
+        assertThat(r.code()).as(r.out() + r.err()).isEqualTo(4);
+        List<String> diagnoses = r.out().lines().filter(l -> l.startsWith("diagnosis: ")).toList();
+        assertThat(diagnoses).as(r.out()).hasSize(1);
+        assertThat(diagnoses.get(0)).contains(diagnosis);
+        assertThat(r.out()).contains("FAIL: ");
+    }
+
+    @Test
+    void theSameSelectionPassesWithoutTheBug() {
+        // the buggy runs above fail because of the bug, not because of the selection
+        CliRun r = CliRun.of("conform", "--impl", impl(""), "--only",
+                "causal+nq<nk,window+gqa+batch,empty-rows+batch,odd-d+full,full+n=1", "--gradients");
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+    }
+
+    @Test
+    void jsonReportIsOneObject() throws IOException {
+        CliRun r = CliRun.of("conform", "--impl", impl(" --bug lse-empty"), "--only", "empty-rows+n=1", "--json");
+        assertThat(r.code()).as(r.err()).isEqualTo(4);
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertThat(j.get("pass").asBoolean()).isFalse();
+        assertThat(j.get("cases").size()).isPositive();
+        JsonNode first = j.get("cases").get(0);
+        assertThat(first.get("outputs").get(1).get("output").asText()).isEqualTo("lse");
+        assertThat(first.get("outputs").get(1).get("error").asText()).isEqualTo("inf");
+        assertThat(j.get("diagnoses").get(0).asText()).contains("LSE is +inf");
+    }
+
+    @Test
+    void missingLseIsAllowedAndReported(@TempDir Path dir) throws IOException {
+        CliRun r = CliRun.of("conform", "--impl", impl(" && rm {case}/lse.npy"), "--only", "n=1+causal", "--keep",
+                dir.toString());
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).contains("missing (allowed)").contains("lse.npy missing in");
+        try (var s = Files.list(dir)) {
+            Path c = s.filter(Files::isDirectory).findFirst().orElseThrow();
+            assertThat(c.resolve("case.json")).exists();
+            assertThat(c.resolve("q.npy")).exists();
+            assertThat(c.resolve("out.npy")).exists();
+            assertThat(c.resolve("lse.npy")).doesNotExist();
+            JsonNode j = new ObjectMapper().readTree(c.resolve("case.json").toFile());
+            for (String key : List.of("causal", "causal_align", "window", "scale", "softcap", "segments", "alibi",
+                    "sinks", "mask", "bias", "cu_seqlens_q", "cu_seqlens_k", "dtype", "gradients")) {
+                assertThat(j.has(key)).as(key).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void crashMissingOutputWrongShapeAndTimeoutFailTheirCases() {
+        CliRun crash = CliRun.of("conform", "--impl", "echo boom >&2; exit 3 # {case}", "--only", "n=1+causal");
+        assertThat(crash.code()).isEqualTo(4);
+        assertThat(crash.out()).contains("exit code 3: boom").contains("exited with an error");
+
+        CliRun none = CliRun.of("conform", "--impl", "true {case}", "--only", "n=1+causal");
+        assertThat(none.code()).isEqualTo(4);
+        assertThat(none.out()).contains("no out.npy written");
+
+        assumeTrue(python != null, "no Python with NumPy found");
+        CliRun shape = CliRun.of("conform", "--impl", ConformRunner.shellQuote(python)
+                + " -c 'import numpy, sys; numpy.save(sys.argv[1] + \"/out.npy\", numpy.zeros(3))' {case}", "--only",
+                "n=1+causal");
+        assertThat(shape.code()).isEqualTo(4);
+        assertThat(shape.out()).contains("out.npy has shape [3], want [");
+
+        long start = System.nanoTime();
+        CliRun slow = CliRun.of("conform", "--impl", "sleep 30 # {case}", "--only", "n=1+causal+nq>nk", "--timeout",
+                "0.5");
+        assertThat(slow.code()).isEqualTo(4);
+        assertThat(slow.out()).contains("timed out after 0.5 s").contains("timed out: raise --timeout");
+        assertThat((System.nanoTime() - start) / 1e9).isLessThan(25);
+    }
+
+    @Test
+    void badUsageIsExitTwoWithOneLine() {
+        CliRun.of("conform", "--impl", "true").assertOneLineError(2, "--impl must contain {case}");
+        CliRun.of("conform", "--impl", "true {case}", "--dtype", "bfloat16").assertOneLineError(2, "--dtype bfloat16");
+        CliRun.of("conform", "--impl", "true {case}", "--dtype", "int8").assertOneLineError(2, "--dtype");
+        CliRun.of("conform", "--impl", "true {case}", "--grid", "huge").assertOneLineError(2, "--grid");
+        CliRun.of("conform", "--impl", "true {case}", "--only", "softcap").assertOneLineError(2, "--only",
+                "softcap");
+        CliRun.of("conform", "--impl", "true {case}", "--only", "segments+nq<nk").assertOneLineError(2,
+                "selects no case");
+        CliRun.of("conform", "--impl", "true {case}", "--timeout", "0").assertOneLineError(2, "--timeout");
+        CliRun.of("conform").assertOneLineError(2, "--impl");
+    }
+}

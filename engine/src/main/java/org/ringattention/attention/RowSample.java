@@ -21,13 +21,17 @@ import java.util.TreeSet;
  *       begins a block;
  *   <li>with segments: the first and last rows of segments, spread over the sequence.
  * </ul>
- * Edge rows take at most half the count (the first and last rows always), random rows the rest.
+ * Edge rows take {@value #EDGE_ROWS} rows or half the count, whichever is more (the first and
+ * last rows always), random rows the rest.
  * Rows that see no key (O = 0, LSE = −∞) are among the edge rows whenever the mask has any.
  */
 public final class RowSample {
 
     /** The block size whose edges are sampled. */
     static final int BLOCK = 128;
+
+    /** Edge rows taken even when they are more than half the sample. */
+    static final int EDGE_ROWS = 8;
 
     private RowSample() {
     }
@@ -38,7 +42,7 @@ public final class RowSample {
         int want = Math.min(count, nq);
         TreeSet<Integer> rows = new TreeSet<>();
         List<Integer> edges = new ArrayList<>(edges(shape, spec));
-        int edgeSlots = Math.max(Math.min(2, want), (want + 1) / 2);
+        int edgeSlots = Math.max(Math.min(EDGE_ROWS, want), (want + 1) / 2);
         for (int e : edges) {
             if (rows.size() >= edgeSlots) {
                 break;
@@ -75,25 +79,35 @@ public final class RowSample {
     static LinkedHashSet<Integer> edges(AttentionShape shape, AttentionSpec spec) {
         int nq = shape.qLen();
         long offset = (long) shape.kvLen() - nq; // row i sits at position i + offset
+        int firstSeeing = (int) Math.max(0, Math.min(nq, -offset));
+        List<Integer> starts = spec.segments() == null ? List.of() : segmentStarts(spec.segments());
         LinkedHashSet<Integer> e = new LinkedHashSet<>();
         e.add(0);
         e.add(nq - 1);
         if (spec.causal()) {
-            int firstSeeing = (int) Math.max(0, Math.min(nq, -offset));
             e.add(firstSeeing - 1);
             e.add(firstSeeing);
-            addBlockEdges(e, nq, firstSeeing, offset, BLOCK - 1);
-            addBlockEdges(e, nq, firstSeeing, offset, 0);
         }
         if (spec.window() > 0) {
             long w = spec.window();
             e.add(clamp(w - offset, nq)); // p = W: the first row whose window no longer holds key 0
             e.add(clamp(w - 1 - offset, nq));
-            // first visible key p − W + 1 begins a block, from the first row whose window is whole
-            addBlockEdges(e, nq, clamp(w - 1 - offset, nq), offset - w + 1, 0);
         }
-        if (spec.segments() != null) {
-            addSegmentEdges(e, spec.segments());
+        for (int t = 0; t < Math.min(2, starts.size()); t++) {
+            e.add(starts.get(t));
+            e.add(starts.get(t) - 1);
+        }
+        if (spec.causal()) {
+            addBlockEdges(e, nq, firstSeeing, offset, BLOCK - 1);
+            addBlockEdges(e, nq, firstSeeing, offset, 0);
+        }
+        if (spec.window() > 0) {
+            // first visible key p − W + 1 begins a block, from the first row whose window is whole
+            addBlockEdges(e, nq, clamp(spec.window() - 1 - offset, nq), offset - spec.window() + 1, 0);
+        }
+        for (int i : starts) {
+            e.add(i);
+            e.add(i - 1);
         }
         return e;
     }
@@ -112,8 +126,8 @@ public final class RowSample {
         e.add((int) last);
     }
 
-    /** First and last rows of segments of batch 0, up to eight segment starts spread over the sequence. */
-    private static void addSegmentEdges(LinkedHashSet<Integer> e, SegmentIds s) {
+    /** Up to eight first rows of segments of batch 0, spread over the sequence. */
+    private static List<Integer> segmentStarts(SegmentIds s) {
         List<Integer> starts = new ArrayList<>();
         for (int i = 1; i < s.length(); i++) {
             if (s.id(0, i) != s.id(0, i - 1)) {
@@ -121,11 +135,11 @@ public final class RowSample {
             }
         }
         int take = Math.min(8, starts.size());
+        List<Integer> spread = new ArrayList<>();
         for (int t = 0; t < take; t++) {
-            int i = starts.get((int) ((long) t * starts.size() / take));
-            e.add(i);
-            e.add(i - 1);
+            spread.add(starts.get((int) ((long) t * starts.size() / take)));
         }
+        return spread;
     }
 
     private static int clamp(long i, int nq) {

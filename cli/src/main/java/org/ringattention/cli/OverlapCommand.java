@@ -346,7 +346,7 @@ final class OverlapCommand implements Callable<Integer> {
     }
 
     /** Writes both files beside their targets, then renames them into place. */
-    private static void write(Path folder, String csv, LineChart chart) throws IOException {
+    private static void write(Path folder, String csv, Chart chart) throws IOException {
         Files.createDirectories(folder);
         try (StagedFiles staged = new StagedFiles()) {
             staged.stage(folder.resolve(CSV), temp -> Files.writeString(temp, csv, StandardCharsets.UTF_8));

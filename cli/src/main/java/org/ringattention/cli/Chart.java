@@ -75,6 +75,7 @@ final class Chart {
     private final String yLabel;
     private boolean logX = true;
     private boolean logY = true;
+    private boolean legendBeside;
     private final List<Series> series = new ArrayList<>();
     private final List<Rule> rules = new ArrayList<>();
 
@@ -89,6 +90,12 @@ final class Chart {
     Chart axes(boolean logX, boolean logY) {
         this.logX = logX;
         this.logY = logY;
+        return this;
+    }
+
+    /** Puts the legend beside the plot instead of in its corner (for charts whose data fill the corners). */
+    Chart legendBeside() {
+        this.legendBeside = true;
         return this;
     }
 
@@ -117,8 +124,8 @@ final class Chart {
         Styler st = chart.getStyler();
         chart.getStyler().setXAxisLogarithmic(logX).setYAxisLogarithmic(logY);
         chart.getStyler().setPlotGridLinesColor(new Color(228, 228, 228));
-        st.setChartBackgroundColor(Color.WHITE).setPlotBackgroundColor(Color.WHITE).setLegendPosition(
-                Styler.LegendPosition.InsideNW).setAntiAlias(true).setMarkerSize(8);
+        st.setChartBackgroundColor(Color.WHITE).setPlotBackgroundColor(Color.WHITE).setAntiAlias(true).setMarkerSize(8);
+        st.setLegendPosition(legendBeside ? Styler.LegendPosition.OutsideE : Styler.LegendPosition.InsideNW);
         st.setChartTitleFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
         double yMin = Double.POSITIVE_INFINITY;
         double yMax = Double.NEGATIVE_INFINITY;

@@ -269,27 +269,10 @@ final class AttendCommand implements Callable<Integer> {
 
     private AttentionShape checkShapes(NpyInputs.Input qIn, NpyInputs.Input kIn, NpyInputs.Input vIn,
             NpyInputs.Input doIn) {
-        if (kIn.rank() != qIn.rank() || vIn.rank() != qIn.rank()) {
-            throw CliException.data("ranks differ: " + q + " " + qIn.shape() + ", " + k + " " + kIn.shape() + ", " + v
-                    + " " + vIn.shape());
-        }
-        if (kIn.dim() != qIn.dim()) {
-            throw CliException.data(k + ": head dim " + kIn.dim() + " (shape " + kIn.shape() + ") differs from " + q
-                    + " head dim " + qIn.dim() + " (shape " + qIn.shape() + ")");
-        }
-        if (!Arrays.equals(vIn.dims(), kIn.dims())) {
-            throw CliException.data(v + ": shape " + vIn.shape() + " differs from " + k + " shape " + kIn.shape());
-        }
-        if (kIn.batch() != qIn.batch()) {
-            throw CliException.data(k + ": batch " + kIn.batch() + " differs from " + q + " batch " + qIn.batch());
-        }
-        if (qIn.heads() % kIn.heads() != 0) {
-            throw CliException.data(q + ": " + qIn.heads() + " query heads are not a multiple of the " + kIn.heads()
-                    + " key/value heads of " + k);
-        }
+        AttentionShape shape = NpyInputs.attentionShape(qIn, kIn, vIn);
         if (doIn != null && !Arrays.equals(doIn.array().shape(), qIn.array().shape())) {
             throw CliException.data(dOut + ": shape " + doIn.shape() + " differs from " + q + " shape " + qIn.shape());
         }
-        return new AttentionShape(qIn.batch(), qIn.heads(), kIn.heads(), qIn.rows(), kIn.rows(), qIn.dim());
+        return shape;
     }
 }

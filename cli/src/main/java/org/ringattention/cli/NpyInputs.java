@@ -3,6 +3,7 @@ package org.ringattention.cli;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.SegmentIds;
 import org.ringattention.tensor.DType;
 import org.ringattention.tensor.Npy;
@@ -103,6 +104,32 @@ final class NpyInputs {
             dims[4 - shape.length + i] = (int) n;
         }
         return new Input(file, dims, shape.length, a);
+    }
+
+    /** Checks that q, k and v fit together (ranks, head dims, batch, GQA groups) and returns their shape. */
+    static AttentionShape attentionShape(Input qIn, Input kIn, Input vIn) {
+        Path q = qIn.file();
+        Path k = kIn.file();
+        Path v = vIn.file();
+        if (kIn.rank() != qIn.rank() || vIn.rank() != qIn.rank()) {
+            throw CliException.data("ranks differ: " + q + " " + qIn.shape() + ", " + k + " " + kIn.shape() + ", " + v
+                    + " " + vIn.shape());
+        }
+        if (kIn.dim() != qIn.dim()) {
+            throw CliException.data(k + ": head dim " + kIn.dim() + " (shape " + kIn.shape() + ") differs from " + q
+                    + " head dim " + qIn.dim() + " (shape " + qIn.shape() + ")");
+        }
+        if (!Arrays.equals(vIn.dims(), kIn.dims())) {
+            throw CliException.data(v + ": shape " + vIn.shape() + " differs from " + k + " shape " + kIn.shape());
+        }
+        if (kIn.batch() != qIn.batch()) {
+            throw CliException.data(k + ": batch " + kIn.batch() + " differs from " + q + " batch " + qIn.batch());
+        }
+        if (qIn.heads() % kIn.heads() != 0) {
+            throw CliException.data(q + ": " + qIn.heads() + " query heads are not a multiple of the " + kIn.heads()
+                    + " key/value heads of " + k);
+        }
+        return new AttentionShape(qIn.batch(), qIn.heads(), kIn.heads(), qIn.rows(), kIn.rows(), qIn.dim());
     }
 
     /** Reads segment ids: int32 or int64, shape [B, N] (or [N] when B = 1). */

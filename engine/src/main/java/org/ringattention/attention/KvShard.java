@@ -77,6 +77,11 @@ public final class KvShard {
         return blockCols;
     }
 
+    /** Floats this buffer has room for in each of K, V (dK, dV). */
+    public long capacityFloats() {
+        return k.length;
+    }
+
     /** Floats of K (as of V, dK and dV) of the shard held now. */
     public long keyValueFloats() {
         return used();

@@ -139,6 +139,10 @@ final class DeviceProtocol implements Runnable {
         idle.reset();
         while (!ready.getAsBoolean()) {
             supervision.check();
+            if (sends > 0) {
+                in.progress();
+                out.progress();
+            }
             idle.idle();
         }
         device.waitingFor = "nothing";

@@ -61,6 +61,16 @@ public interface Link {
     /** Nanoseconds the link was busy with the last completed shard. */
     long transferNanos();
 
+    // ---------------------------------------------------------------- either end's thread
+
+    /**
+     * Gives the transport a chance to move data: called by the device thread of either end while it
+     * waits for anything (its tasks included), because some transports (MPI) progress only inside
+     * their own calls. Does nothing by default.
+     */
+    default void progress() {
+    }
+
     // ---------------------------------------------------------------- any thread
 
     /** Who is at the other end, for messages: "device 3", "rank 3". */

@@ -49,6 +49,37 @@ final class MpiRun {
      */
     static Result run(int ranks, String btl, int timeoutSeconds, List<String> jvmOptions, Class<?> main,
             List<String> args) throws IOException, InterruptedException {
+        return start(ranks, btl, jvmOptions, main, args).await(timeoutSeconds);
+    }
+
+    /** An mpirun under way. */
+    static final class Running {
+        private final Process process;
+        private final Path log;
+        private final long start = System.nanoTime();
+
+        Running(Process process, Path log) {
+            this.process = process;
+            this.log = log;
+        }
+
+        /** Waits for the end, killing mpirun and its ranks after {@code timeoutSeconds}. */
+        Result await(int timeoutSeconds) throws IOException, InterruptedException {
+            boolean done = process.waitFor(timeoutSeconds, TimeUnit.SECONDS);
+            if (!done) {
+                process.descendants().forEach(ProcessHandle::destroyForcibly);
+                process.destroyForcibly();
+                process.waitFor(10, TimeUnit.SECONDS);
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            String out = Files.readString(log, StandardCharsets.UTF_8);
+            Files.deleteIfExists(log);
+            return new Result(done ? process.exitValue() : -1, out, seconds, !done);
+        }
+    }
+
+    static Running start(int ranks, String btl, List<String> jvmOptions, Class<?> main, List<String> args)
+            throws IOException {
         List<String> cmd = new ArrayList<>(List.of(mpirun(), "-np", String.valueOf(ranks), "--oversubscribe",
                 "--allow-run-as-root", "--mca", "btl", "self," + btl, "--bind-to", "none"));
         if (btl.equals("tcp")) {
@@ -64,18 +95,7 @@ final class MpiRun {
         pb.environment().put("OMPI_MCA_mpi_yield_when_idle", "1");
         Path log = Files.createTempFile("mpirun", ".log");
         pb.redirectOutput(log.toFile());
-        long start = System.nanoTime();
-        Process p = pb.start();
-        boolean done = p.waitFor(timeoutSeconds, TimeUnit.SECONDS);
-        if (!done) {
-            p.descendants().forEach(ProcessHandle::destroyForcibly);
-            p.destroyForcibly();
-            p.waitFor(10, TimeUnit.SECONDS);
-        }
-        double seconds = (System.nanoTime() - start) / 1e9;
-        String out = Files.readString(log, StandardCharsets.UTF_8);
-        Files.deleteIfExists(log);
-        return new Result(done ? p.exitValue() : -1, out, seconds, !done);
+        return new Running(pb.start(), log);
     }
 
     /** The test class path (surefire passes it as a property when it runs from a manifest-only jar). */

@@ -132,7 +132,8 @@ public final class RingAttention {
      * Device {@code device}'s share of a ring whose other devices run elsewhere (other processes),
      * joined to them by {@code links}: the forward pass and, when {@code dOut} is not null, the
      * backward pass. {@code q}, {@code k}, {@code v} and {@code dOut} are whole-sequence tensors (they
-     * may be memory-mapped): only the rows of this device's shards are read. The results are bit for
+     * may be memory-mapped): only the rows of this device's shards are read (and checked to be
+     * finite; the keys and values by the load, block by block). The results are bit for
      * bit the rows of those of {@link #forward} and {@link #backward} with the same P, layout and
      * block sizes.
      */
@@ -182,7 +183,9 @@ public final class RingAttention {
             this.v = v;
             this.shape = AttentionShape.of(q, k, v);
             this.sa = new ShardAttention(kernels, shape, spec, blockQ, blockKv);
-            FiniteInputs.require(threads, new Tensor[] {q, k, v}, "q", "k", "v");
+            if (local.length == devices) {
+                FiniteInputs.require(threads, new Tensor[] {q, k, v}, "q", "k", "v");
+            } // else each device checks its own rows only (the others may be on other machines)
             this.used = layoutFor(spec);
             this.qPos = used.split(shape.qLen(), devices);
             this.kPos = used.split(shape.kvLen(), devices);
@@ -198,12 +201,18 @@ public final class RingAttention {
                 throw new IllegalArgumentException("dO has shape " + dOut.shape() + ", expected the shape of q "
                         + q.shape());
             }
-            FiniteInputs.require(threads, new Tensor[] {dOut}, "dO");
+            if (local.length == devices) {
+                FiniteInputs.require(threads, new Tensor[] {dOut}, "dO");
+            }
         }
 
         RingReport runForward() {
             for (int i : local) {
-                QueryShard qs = sa.queryShard(i, Shards.gather(q, qPos[i]), qPos[i]);
+                Tensor rows = Shards.gather(q, qPos[i]);
+                if (local.length < devices) {
+                    FiniteInputs.require(threads, new Tensor[] {rows}, "q (rows of device " + i + ")");
+                }
+                QueryShard qs = sa.queryShard(i, rows, qPos[i]);
                 devs[i] = new Device(i, qs, ownShard(i, false), sa.kvBuffer(kvCapacity, false));
             }
             Ring.Work work = new Ring.Work() {
@@ -223,7 +232,11 @@ public final class RingAttention {
         RingReport runBackward(Tensor dOut) {
             for (int i : local) {
                 Device f = devs[i];
-                sa.startBackward(f.queries, Shards.gather(dOut, qPos[i]));
+                Tensor rows = Shards.gather(dOut, qPos[i]);
+                if (local.length < devices) {
+                    FiniteInputs.require(threads, new Tensor[] {rows}, "dO (rows of device " + i + ")");
+                }
+                sa.startBackward(f.queries, rows);
                 devs[i] = new Device(i, f.queries, ownShard(i, true), sa.kvBuffer(kvCapacity, true));
             }
             Ring.Work work = new Ring.Work() {

@@ -23,6 +23,10 @@ import java.nio.file.Path;
  * MPI_Status is 24 bytes {int MPI_SOURCE, MPI_TAG, MPI_ERROR, _cancelled; size_t _ucount};
  * MPI_THREAD_MULTIPLE is 3; MPI_SUCCESS is 0; MPI_MAX_ERROR_STRING is 256.
  *
+ * <p>Bound: MPI_Init_thread, MPI_Initialized, MPI_Finalized, MPI_Comm_rank, MPI_Comm_size,
+ * MPI_Comm_set_errhandler, MPI_Isend, MPI_Irecv, MPI_Test, MPI_Wait, MPI_Cancel, MPI_Barrier,
+ * MPI_Bcast, MPI_Abort, MPI_Finalize, MPI_Error_string.
+ *
  * <p>Thread safety: initialized with MPI_THREAD_MULTIPLE, so any thread may call; a ring calls the
  * point-to-point functions from its device thread only. Errors on MPI_COMM_WORLD return codes
  * (MPI_ERRORS_RETURN) and become {@link MpiException}s naming the call.
@@ -52,6 +56,7 @@ public final class Mpi {
     private final MethodHandle waitOne;
     private final MethodHandle cancel;
     private final MethodHandle barrier;
+    private final MethodHandle bcast;
     private final MethodHandle abort;
     private final MethodHandle finalizeCall;
     private final MethodHandle errorString;
@@ -85,6 +90,9 @@ public final class Mpi {
         waitOne = linker.downcallHandle(lib.findOrThrow("MPI_Wait"), FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
         cancel = linker.downcallHandle(lib.findOrThrow("MPI_Cancel"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
         barrier = linker.downcallHandle(lib.findOrThrow("MPI_Barrier"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        // int MPI_Bcast(void *buffer, int count, MPI_Datatype, int root, MPI_Comm)
+        bcast = linker.downcallHandle(lib.findOrThrow("MPI_Bcast"),
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
         abort = linker.downcallHandle(lib.findOrThrow("MPI_Abort"), FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
         finalizeCall = linker.downcallHandle(lib.findOrThrow("MPI_Finalize"), FunctionDescriptor.of(JAVA_INT));
         errorString = linker.downcallHandle(lib.findOrThrow("MPI_Error_string"),
@@ -225,6 +233,20 @@ public final class Mpi {
             throw e;
         } catch (Throwable t) {
             throw new MpiException("MPI_Barrier: " + t);
+        }
+    }
+
+    /** MPI_Bcast of one long from rank {@code root}: every rank returns root's {@code value}. */
+    public long broadcast(long value, int root) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(java.lang.foreign.ValueLayout.JAVA_LONG);
+            buf.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, value);
+            check((int) bcast.invokeExact(buf, Long.BYTES, byteType, root, commWorld), "MPI_Bcast");
+            return buf.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0);
+        } catch (MpiException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new MpiException("MPI_Bcast: " + t);
         }
     }
 

@@ -92,11 +92,18 @@ final class AttendCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "Print nothing on success.")
     boolean quiet;
 
+    @Option(names = "--mpi", description = "Run under mpirun: each of the P MPI ranks is one ring device, reads only"
+            + " its rows and writes them into the outputs (see docs/mpi.md).")
+    boolean mpi;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
+        if (mpi) {
+            return new MpiAttend(this).call();
+        }
         boolean float64 = checkOptions();
         long start = System.nanoTime();
 
@@ -215,7 +222,7 @@ final class AttendCommand implements Callable<Integer> {
     }
 
     /** Checks option values and combinations; returns whether float64 was asked for. */
-    private boolean checkOptions() {
+    boolean checkOptions() {
         engineOptions.check();
         ringOptions.check();
         if (window != null && window < 1) {

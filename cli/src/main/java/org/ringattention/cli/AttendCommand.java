@@ -120,6 +120,9 @@ final class AttendCommand implements Callable<Integer> {
             attention = attention.withSegments(ids);
         }
 
+        if (!float64) {
+            engineOptions.useTuned(shape.dim(), attention.causal(), doIn != null, spec.commandLine().getErr());
+        }
         long[] oShape = qIn.array().shape();
         long[] lseShape = Arrays.copyOf(oShape, oShape.length - 1);
         String what;
@@ -163,7 +166,8 @@ final class AttendCommand implements Callable<Integer> {
                     progress.step("backward done");
                 }
                 stage(outputs, r, g, oShape, lseShape, kIn, vIn);
-                what = engine.describe();
+                String blocks = "blocks " + engineOptions.blockQ + "x" + engineOptions.blockKv;
+                what = engine.describe().replace(blocks, blocks + tunedNote());
             }
             outputs.commit();
             progress.step("written");
@@ -173,6 +177,11 @@ final class AttendCommand implements Callable<Integer> {
                     doIn != null ? ", with gradients" : "", (System.nanoTime() - start) / 1e9, out);
         }
         return 0;
+    }
+
+    /** " (tuned)" when the block sizes came from the tuning file. */
+    private String tunedNote() {
+        return engineOptions.blockSource.startsWith("tuned") ? " (tuned)" : "";
     }
 
     /** Stages the float32 outputs asked for: O, LSE, and the gradients when computed. */

@@ -49,14 +49,14 @@ public final class LlamaModel {
     private final int blockRows;
     private final int threads;
     private final Rope rope;
-    private final float[][] qT;
-    private final float[][] kT;
-    private final float[][] vT;
-    private final float[][] oT;
-    private final float[][] gateT;
-    private final float[][] upT;
-    private final float[][] downT;
-    private final float[] headT;
+    final float[][] qT;
+    final float[][] kT;
+    final float[][] vT;
+    final float[][] oT;
+    final float[][] gateT;
+    final float[][] upT;
+    final float[][] downT;
+    final float[] headT;
 
     /**
      * @param blockRows rows per block of projections and feed-forward (any ≥ 1)
@@ -213,7 +213,7 @@ public final class LlamaModel {
     }
 
     /** The blocks of rows each task handles: {device, batch row, first row in the device's shard, rows}. */
-    private int[][] blocks(Positions[] shards, int batch) {
+    int[][] blocks(Positions[] shards, int batch) {
         java.util.List<int[]> list = new java.util.ArrayList<>();
         for (int dev = 0; dev < shards.length; dev++) {
             int len = shards[dev].length();

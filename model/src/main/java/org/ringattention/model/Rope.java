@@ -48,6 +48,23 @@ final class Rope {
         }
     }
 
+    /**
+     * The backward pass: the gradient of a rotated vector, {@code g} in place, becomes the gradient
+     * of the vector before the rotation (the rotation's transpose, an angle of −t·f_i).
+     */
+    void applyTranspose(float[] g, int off, int heads, double[] cs) {
+        int half = dim / 2;
+        for (int h = 0; h < heads; h++) {
+            int b = off + h * dim;
+            for (int i = 0; i < half; i++) {
+                double g1 = g[b + i];
+                double g2 = g[b + i + half];
+                g[b + i] = (float) (g1 * cs[2 * i] + g2 * cs[2 * i + 1]);
+                g[b + i + half] = (float) (g2 * cs[2 * i] - g1 * cs[2 * i + 1]);
+            }
+        }
+    }
+
     /** The same in float64. */
     void apply(double[] x, int off, int heads, double[] cs) {
         int half = dim / 2;

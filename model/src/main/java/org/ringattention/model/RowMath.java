@@ -36,6 +36,59 @@ final class RowMath {
         }
     }
 
+    /**
+     * The backward pass of {@link #rmsNorm}: given dy, adds dx to {@code dx[dxOff ..]} and dw to
+     * {@code dw}: with r = 1/√(mean(x²) + eps) and g = w ∘ dy,
+     * <pre>
+     *   dw += dy ∘ x · r,     dx += r · g − x · r³ · (g·x) / h
+     * </pre>
+     * each row in float64, rounded once; rows are added to dw in order.
+     */
+    static void rmsNormBackward(float[] x, int xOff, int rows, int h, float[] w, double eps, float[] dy,
+            float[] dx, int dxOff, float[] dw) {
+        for (int r = 0; r < rows; r++) {
+            int xb = xOff + r * h;
+            double ss = 0;
+            for (int i = 0; i < h; i++) {
+                ss += (double) x[xb + i] * x[xb + i];
+            }
+            double inv = 1.0 / Math.sqrt(ss / h + eps);
+            double gx = 0;
+            for (int i = 0; i < h; i++) {
+                gx += (double) w[i] * dy[r * h + i] * x[xb + i];
+            }
+            double c = inv * inv * inv * gx / h;
+            for (int i = 0; i < h; i++) {
+                dw[i] += (float) ((double) dy[r * h + i] * x[xb + i] * inv);
+                dx[dxOff + r * h + i] += (float) (inv * w[i] * dy[r * h + i] - x[xb + i] * c);
+            }
+        }
+    }
+
+    /** {@code dx [rows × in] += dy [rows × out] · w [out × in]}: the input gradient of a linear layer. */
+    static void linearInputGrad(Kernels kernels, float[] dy, int rows, int out, float[] w, int in, float[] dx) {
+        kernels.accumulateProduct(dy, rows, out, w, 0, in, dx, 0);
+    }
+
+    /** {@code dw [out × in] += dyᵀ x}: the weight gradient of a linear layer from {@code rows} rows. */
+    static void linearWeightGrad(Kernels kernels, float[] dy, int rows, int out, float[] x, int in, float[] dw) {
+        kernels.accumulateTransposedProduct(dy, rows, out, x, 0, in, dw, 0);
+    }
+
+    /**
+     * The backward pass of {@link #swiglu}: from dz, the gradients of g and u, in place of
+     * {@code g} and {@code u} (σ = 1/(1 + e^−g), silu = g·σ, silu' = σ·(1 + g·(1 − σ))).
+     */
+    static void swigluBackward(float[] g, float[] u, float[] dz, int n) {
+        for (int t = 0; t < n; t++) {
+            float x = g[t];
+            float s = 1f / (1f + PolynomialExp.exp(-x));
+            float silu = x * s;
+            g[t] = dz[t] * u[t] * (s * (1f + x * (1f - s)));
+            u[t] = dz[t] * silu;
+        }
+    }
+
     /** {@code y [rows × out] = x [rows × in] · wT [in × out]}; x and y start at index 0. */
     static void linear(Kernels kernels, float[] x, int rows, int in, float[] wT, int out, float[] y) {
         Arrays.fill(y, 0, rows * out, 0f);

@@ -70,4 +70,13 @@ final class ModelFixtures {
         assertThat(v.pass()).as("logits of %s: %s", context, v).isTrue();
         assertThat(v.baseline().maxAbs()).as("the baseline differs from the float64 twin").isPositive();
     }
+
+    /** Small integers as floats centered on 0: {@code x - center}. */
+    static float[] widenToFloats(int[] x, int center) {
+        float[] f = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            f[i] = x[i] - center;
+        }
+        return f;
+    }
 }

@@ -9,6 +9,7 @@ import java.util.concurrent.Callable;
 import org.ringattention.attention.AttentionEngine;
 import org.ringattention.bench.FmaPeak;
 import org.ringattention.bench.MachineInfo;
+import org.ringattention.model.ActivationMemory;
 import org.ringattention.model.Decoder;
 import org.ringattention.model.LlamaConfig;
 import org.ringattention.model.LlamaModel;
@@ -55,13 +56,25 @@ final class ModelBenchCommand implements Callable<Integer> {
             + " prefill (default ${DEFAULT-VALUE}; 0 for none).")
     int decode;
 
-    @Option(names = "--runs", paramLabel = "R", defaultValue = "1", description = "Timed prefills; the best is"
-            + " reported (default ${DEFAULT-VALUE}).")
+    @Option(names = "--runs", paramLabel = "R", defaultValue = "3", description = "Timed prefills; the best is"
+            + " reported, so the first (with the JIT compiling the kernels) rarely counts (default ${DEFAULT-VALUE}).")
     int runs;
 
     @Option(names = "--peak-ms", paramLabel = "MS", defaultValue = "300", description = "Milliseconds of the FMA"
             + " peak measurement (default ${DEFAULT-VALUE}; 0 skips it).")
     int peakMillis;
+
+    @Option(names = "--memory", description = "Instead of timing: activation memory of one layer per device"
+            + " against N (N = c * P for P = 1, 2, 4, ..., 64 devices, c = --tokens) for vanilla attention,"
+            + " memory-efficient attention with a whole-sequence feed-forward and the blockwise transformer,"
+            + " beside the paper's Table 1 formulas, as CSV (stdout or --csv) and a PNG chart (--png).")
+    boolean memory;
+
+    @Option(names = "--csv", paramLabel = "FILE", description = "With --memory: write the CSV here.")
+    Path csv;
+
+    @Option(names = "--png", paramLabel = "FILE", description = "With --memory: write the chart here.")
+    Path png;
 
     @Mixin
     EngineOptions engineOptions;
@@ -79,18 +92,12 @@ final class ModelBenchCommand implements Callable<Integer> {
         if (tokens < 1 || runs < 1 || decode < 0 || peakMillis < 0) {
             throw CliException.usage("--tokens and --runs must be >= 1, --decode and --peak-ms >= 0");
         }
-        ringOptions.checkLength(tokens);
-        LlamaWeights w;
-        if (source.model != null) {
-            w = ModelSetup.load(source.model);
-        } else {
-            try {
-                w = LlamaWeights.random(LlamaConfig.read(source.config), seed);
-            } catch (ModelFormatException e) {
-                throw CliException.data(e.getMessage());
-            }
+        if (memory) {
+            return memoryTable(source.model != null ? ModelSetup.load(source.model).config() : readConfig());
         }
+        LlamaWeights w = source.model != null ? ModelSetup.load(source.model) : LlamaWeights.random(readConfig(), seed);
         LlamaConfig c = w.config();
+        ringOptions.checkLength(tokens);
         int[] ids = new int[tokens];
         SplittableRandom rnd = new SplittableRandom(seed + 1);
         for (int i = 0; i < tokens; i++) {
@@ -143,6 +150,64 @@ final class ModelBenchCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "memory per device: hidden states and one layer's q, k, v, o of %d tokens %.3f MiB,"
                 + " per-block work %.3f MiB per thread%n", shard, 4.0 * layerFloats / 1048576, 4.0 * blockFloats
                 / 1048576);
+        return 0;
+    }
+
+    private LlamaConfig readConfig() throws java.io.IOException {
+        try {
+            return LlamaConfig.read(source.config);
+        } catch (ModelFormatException e) {
+            throw CliException.data(e.getMessage());
+        }
+    }
+
+    /** The --memory table: CSV rows and an optional chart, files written under temporary names. */
+    private int memoryTable(LlamaConfig c) throws java.io.IOException {
+        for (Path p : new Path[] {csv, png}) {
+            if (p != null) {
+                AtomicOutputs.checkWritable(p, p == csv ? "--csv" : "--png");
+            }
+        }
+        ActivationMemory m = new ActivationMemory(c, 1, engineOptions.blockQ, engineOptions.blockQ,
+                engineOptions.blockKv, engineOptions.threads());
+        StringBuilder text = new StringBuilder("n,devices,vanilla_bytes,memory_efficient_bytes,blockwise_bytes_per_device,"
+                + "paper_vanilla_bytes,paper_memory_efficient_bytes,paper_ring_bytes_per_device\n");
+        int points = 7;
+        double[] ns = new double[points];
+        double[][] ys = new double[3][points];
+        for (int i = 0; i < points; i++) {
+            int devices = 1 << i;
+            long n = (long) tokens * devices;
+            ns[i] = n;
+            ys[0][i] = m.vanilla(n);
+            ys[1][i] = m.memoryEfficient(n);
+            ys[2][i] = m.blockwise(n, devices);
+            text.append(String.format(Locale.ROOT, "%d,%d,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f%n", n, devices, ys[0][i],
+                    ys[1][i], ys[2][i], m.paperVanilla(n), m.paperMemoryEfficient(n), m.paperRing(n, devices)));
+        }
+        try (org.ringattention.tensor.StagedFiles staged = new org.ringattention.tensor.StagedFiles()) {
+            if (csv != null) {
+                staged.stage(csv, t -> java.nio.file.Files.writeString(t, text));
+            }
+            if (png != null) {
+                LineChart chart = new LineChart("Activation memory of one layer per device",
+                        String.format(Locale.ROOT, "hidden %d, intermediate %d, %d/%d heads of %d; blockwise: N/P = %d"
+                                + " tokens per device", c.hiddenSize(), c.intermediateSize(), c.heads(), c.kvHeads(),
+                                c.headDim(), tokens), "sequence length N", "float32 bytes")
+                        .add(new LineChart.Series("vanilla attention", LineChart.RED, false, LineChart.Marker.CIRCLE,
+                                ns, ys[0]))
+                        .add(new LineChart.Series("memory-efficient attention, whole-sequence FFN", LineChart.ORANGE,
+                                false, LineChart.Marker.SQUARE, ns, ys[1]))
+                        .add(new LineChart.Series("blockwise transformer, P = N / " + tokens + " devices",
+                                LineChart.BLUE, false, LineChart.Marker.TRIANGLE, ns, ys[2]));
+                staged.stage(png, chart::writePng);
+            }
+            staged.commit();
+        }
+        if (csv == null) {
+            spec.commandLine().getOut().print(text);
+            spec.commandLine().getOut().flush();
+        }
         return 0;
     }
 

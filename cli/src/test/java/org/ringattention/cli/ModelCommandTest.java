@@ -137,6 +137,28 @@ class ModelCommandTest {
     }
 
     @Test
+    void memoryTableShowsTheBlockwiseTransformerFlatInNForFixedShards() throws IOException {
+        CliRun r = CliRun.of("model", "bench", "--config", p("config.json"), "--memory", "--tokens", "256",
+                "--csv", p("mem.csv"), "--png", p("mem.png"), "--threads", "2");
+        assertThat(r.code()).as(r.err()).isZero();
+        List<String> lines = Files.readAllLines(dir.resolve("mem.csv"));
+        assertThat(lines.get(0)).startsWith("n,devices,vanilla_bytes,memory_efficient_bytes,blockwise_bytes_per_device");
+        assertThat(lines).hasSize(8);
+        double[][] rows = lines.stream().skip(1).map(l -> java.util.Arrays.stream(l.split(","))
+                .mapToDouble(Double::parseDouble).toArray()).toArray(double[][]::new);
+        for (double[] row : rows) {
+            assertThat(row[0]).isEqualTo(256 * row[1]);
+            assertThat(row[4]).isEqualTo(rows[0][4]); // flat in N for N / P fixed
+        }
+        // the per-thread block scratch is a constant: it matters at small N only
+        assertThat(rows[6][4]).isLessThan(rows[6][3]).isLessThan(rows[6][2]);
+        assertThat(rows[6][2] / rows[0][2]).isGreaterThan(64 * 8); // vanilla: the N^2 scores dominate
+        assertThat(rows[6][3] / rows[0][3]).isEqualTo(64.0, org.assertj.core.data.Offset.offset(1e-9));
+        byte[] png = Files.readAllBytes(dir.resolve("mem.png"));
+        assertThat(new String(png, 1, 3, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("PNG");
+    }
+
+    @Test
     void errorsAreOneLineAndNameTheCulprit() throws IOException {
         CliRun.of("model", "run", "--model", p("nope"), "--tokens", p("t.npy"), "--out", p("x.npy"))
                 .assertOneLineError(1, "nope", "not a directory");

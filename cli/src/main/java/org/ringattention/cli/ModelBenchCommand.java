@@ -41,6 +41,8 @@ final class ModelBenchCommand implements Callable<Integer> {
         Path config;
     }
 
+    private static final double MIB = 1 << 20;
+
     @ArgGroup(exclusive = true, multiplicity = "1")
     Source source;
 
@@ -179,11 +181,12 @@ final class ModelBenchCommand implements Callable<Integer> {
             int devices = 1 << i;
             long n = (long) tokens * devices;
             ns[i] = n;
-            ys[0][i] = m.vanilla(n);
-            ys[1][i] = m.memoryEfficient(n);
-            ys[2][i] = m.blockwise(n, devices);
-            text.append(String.format(Locale.ROOT, "%d,%d,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f%n", n, devices, ys[0][i],
-                    ys[1][i], ys[2][i], m.paperVanilla(n), m.paperMemoryEfficient(n), m.paperRing(n, devices)));
+            text.append(String.format(Locale.ROOT, "%d,%d,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f%n", n, devices, m.vanilla(n),
+                    m.memoryEfficient(n), m.blockwise(n, devices), m.paperVanilla(n), m.paperMemoryEfficient(n),
+                    m.paperRing(n, devices)));
+            ys[0][i] = m.vanilla(n) / MIB;
+            ys[1][i] = m.memoryEfficient(n) / MIB;
+            ys[2][i] = m.blockwise(n, devices) / MIB;
         }
         try (org.ringattention.tensor.StagedFiles staged = new org.ringattention.tensor.StagedFiles()) {
             if (csv != null) {
@@ -193,7 +196,7 @@ final class ModelBenchCommand implements Callable<Integer> {
                 LineChart chart = new LineChart("Activation memory of one layer per device",
                         String.format(Locale.ROOT, "hidden %d, intermediate %d, %d/%d heads of %d; blockwise: N/P = %d"
                                 + " tokens per device", c.hiddenSize(), c.intermediateSize(), c.heads(), c.kvHeads(),
-                                c.headDim(), tokens), "sequence length N", "float32 bytes")
+                                c.headDim(), tokens), "sequence length N", "MiB (float32)")
                         .add(new LineChart.Series("vanilla attention", LineChart.RED, false, LineChart.Marker.CIRCLE,
                                 ns, ys[0]))
                         .add(new LineChart.Series("memory-efficient attention, whole-sequence FFN", LineChart.ORANGE,

@@ -8,12 +8,13 @@ import org.ringattention.model.LlamaConfig;
 import org.ringattention.model.LlamaWeights;
 import org.ringattention.model.ModelFolder;
 import org.ringattention.model.ModelFormatException;
+import org.ringattention.tensor.DType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code model init}: a model folder with random weights. */
 @Command(name = "init", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Writes a model folder (config.json and float32 model.safetensors, or --shards files with"
+        description = {"Writes a model folder (config.json and model.safetensors, or --shards files with"
             + " model.safetensors.index.json) with random weights from --seed: embeddings standard normal, linear"
             + " layers normal with variance 1/fan-in, norm weights 1 + 0.1 * normal. Files are written under"
             + " temporary names and renamed into place when all are complete."},
@@ -35,6 +36,10 @@ final class ModelInitCommand implements Callable<Integer> {
             + " ${DEFAULT-VALUE}; more writes model-0000i-of-0000K.safetensors and an index).")
     int shards;
 
+    @Option(names = "--dtype", paramLabel = "T", defaultValue = "F32", description = "Stored type of the weights:"
+            + " F32 (default), BF16 or F16 (rounded to nearest).")
+    String dtype;
+
     @Option(names = "--quiet", description = "Print nothing on success.")
     boolean quiet;
 
@@ -49,6 +54,12 @@ final class ModelInitCommand implements Callable<Integer> {
         if (Files.exists(out) && !Files.isDirectory(out)) {
             throw CliException.usage("--out " + out + ": exists and is not a directory");
         }
+        DType stored = switch (dtype.toUpperCase(java.util.Locale.ROOT)) {
+            case "F32" -> DType.FLOAT32;
+            case "BF16" -> DType.BFLOAT16;
+            case "F16" -> DType.FLOAT16;
+            default -> throw CliException.usage("--dtype must be F32, BF16 or F16, got '" + dtype + "'");
+        };
         LlamaConfig c;
         try {
             c = LlamaConfig.read(config);
@@ -59,7 +70,7 @@ final class ModelInitCommand implements Callable<Integer> {
             throw CliException.data(config + ": " + c.parameters() + " parameters are too many for random init on the"
                     + " heap");
         }
-        ModelFolder.write(out, LlamaWeights.random(c, seed), shards);
+        ModelFolder.write(out, LlamaWeights.random(c, seed), shards, stored);
         if (!quiet) {
             spec.commandLine().getErr().printf("model init: %d parameters (%d layers, hidden %d, %d/%d heads, vocab %d),"
                     + " seed %d -> %s%n", c.parameters(), c.layers(), c.hiddenSize(), c.heads(), c.kvHeads(),

@@ -13,6 +13,7 @@ import org.ringattention.ring.Layout;
 import org.ringattention.tensor.DType;
 import org.ringattention.tensor.Npy;
 import org.ringattention.tensor.NpyArray;
+import org.ringattention.tensor.SafetensorsFormatException;
 
 /** What the model commands share: loading a folder and tokens, and building the model, engine and sharding. */
 final class ModelSetup {
@@ -27,7 +28,7 @@ final class ModelSetup {
     static LlamaWeights load(Path dir) {
         try {
             return ModelFolder.load(dir);
-        } catch (ModelFormatException e) {
+        } catch (ModelFormatException | SafetensorsFormatException e) {
             throw CliException.data(e.getMessage());
         } catch (IOException e) {
             throw CliException.data(dir + ": " + e);

@@ -45,7 +45,8 @@ class ModelCommandTest {
     @BeforeEach
     void init() throws IOException {
         Files.writeString(dir.resolve("config.json"), CONFIG);
-        CliRun r = CliRun.of("model", "init", "--config", p("config.json"), "--seed", "5", "--out", p("m"));
+        CliRun r = CliRun.of("model", "init", "--config", p("config.json"), "--seed", "5", "--out", p("m"), "--dtype",
+                "bf16");
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.err()).contains("model init:");
         tokens = new int[BATCH * N];
@@ -171,9 +172,11 @@ class ModelCommandTest {
                 "float64", "--devices", "2").assertOneLineError(2, "float64 twin on one device");
         CliRun.of("model", "generate", "--model", p("m"), "--tokens", p("t.npy"), "--out", p("x.npy"), "--steps", "0")
                 .assertOneLineError(2, "--steps");
+        CliRun.of("model", "init", "--config", p("config.json"), "--out", p("m2"), "--dtype", "int8")
+                .assertOneLineError(2, "--dtype");
         Files.delete(dir.resolve("m").resolve("model.safetensors"));
         CliRun.of("model", "run", "--model", p("m"), "--tokens", p("t.npy"), "--out", p("x.npy"))
-                .assertOneLineError(1, "model.safetensors: no such file");
+                .assertOneLineError(1, "model.safetensors: cannot read: no such file");
         assertThat(Files.exists(dir.resolve("x.npy"))).isFalse();
     }
 

@@ -4,14 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.ringattention.tensor.BFloat16;
+import org.ringattention.tensor.DType;
+import org.ringattention.tensor.SafetensorsFile;
 
 class ModelFolderTest {
 
@@ -38,35 +38,36 @@ class ModelFolderTest {
     }
 
     @Test
-    void bf16AndF16AreWidened(@TempDir Path dir) throws IOException {
-        Path f = dir.resolve("x.safetensors");
-        // 1.5, -2, 0.099609375 in BF16 (0x3FC0, 0xC000, 0x3DCC) and F16 (0x3E00, 0xC000, 0x2E60)
-        writeRaw(f, "{\"a\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[0,6]},"
-                + "\"b\":{\"dtype\":\"F16\",\"shape\":[1,3],\"data_offsets\":[6,12]}}",
-                new short[] {0x3FC0, (short) 0xC000, 0x3DCC, 0x3E00, (short) 0xC000, 0x2E60});
-        try (Checkpoint c = Checkpoint.open(f)) {
-            assertThat(c.floats("a")).containsExactly(1.5f, -2f, 0.099609375f);
-            assertThat(c.shape("b")).containsExactly(1, 3);
-            assertThat(c.floats("b")).containsExactly(1.5f, -2f, 0.099609375f);
+    void bf16AndF16FoldersHoldTheRoundedWeightsWidened(@TempDir Path dir) throws IOException {
+        LlamaWeights w = LlamaWeights.random(ModelFixtures.tiny(), 8);
+        for (DType dtype : new DType[] {DType.BFLOAT16, DType.FLOAT16}) {
+            Path m = dir.resolve(dtype.toString());
+            ModelFolder.write(m, w, 2, dtype);
+            assertThat(SafetensorsFile.open(m.resolve("model-00001-of-00002.safetensors")).dtype(LlamaWeights.EMBED))
+                    .isEqualTo(dtype);
+            Map<String, InMemoryWeights.Entry> got = ModelFolder.load(m).tensors().entries();
+            w.tensors().entries().forEach((name, e) -> {
+                float[] x = got.get(name).data();
+                for (int i = 0; i < x.length; i++) {
+                    float want = dtype == DType.FLOAT16 ? Float.float16ToFloat(Float.floatToFloat16(e.data()[i]))
+                            : Float.intBitsToFloat(BFloat16.fromFloat(e.data()[i]) << 16);
+                    assertThat(x[i]).as("%s %s[%d]", dtype, name, i).isEqualTo(want);
+                }
+            });
         }
     }
 
     @Test
     void malformedFilesAreRefusedNamingFileAndTensor(@TempDir Path dir) throws IOException {
-        Path f = dir.resolve("bad.safetensors");
-        writeRaw(f, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,12]}}", new short[6]);
-        assertThatThrownBy(() -> Checkpoint.open(f)).isInstanceOf(ModelFormatException.class)
-                .hasMessageContaining("bad.safetensors").hasMessageContaining("tensor a holds 12 bytes");
-        writeRaw(f, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", new short[6]);
-        assertThatThrownBy(() -> Checkpoint.open(f)).hasMessageContaining("tensor a has data_offsets [0, 16]");
-        Files.write(f, new byte[] {1, 2, 3});
-        assertThatThrownBy(() -> Checkpoint.open(f)).hasMessageContaining("too short");
-        writeRaw(f, "{not json", new short[0]);
-        assertThatThrownBy(() -> Checkpoint.open(f)).hasMessageContaining("not valid JSON");
-        writeRaw(f, "{\"a\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[0,2]}}", new short[1]);
-        try (Checkpoint c = Checkpoint.open(f)) {
-            assertThatThrownBy(() -> c.floats("a")).hasMessageContaining("tensor a has dtype I8");
-        }
+        Path m = dir.resolve("m");
+        ModelFolder.write(m, LlamaWeights.random(ModelFixtures.tied(), 2), 1);
+        Path f = m.resolve(ModelFolder.WEIGHTS);
+        byte[] bytes = Files.readAllBytes(f);
+        Files.write(f, java.util.Arrays.copyOf(bytes, bytes.length - 4)); // the last tensor loses a float
+        assertThatThrownBy(() -> ModelFolder.load(m)).isInstanceOf(IOException.class)
+                .hasMessageContaining("model.safetensors").hasMessageContaining(LlamaWeights.NORM);
+        Files.writeString(m.resolve(ModelFolder.INDEX), "{\"weight_map\": {\"model.norm.weight\": \"../x\"}}");
+        assertThatThrownBy(() -> ModelFolder.load(m)).hasMessageContaining("not a file of the folder");
     }
 
     @Test
@@ -108,16 +109,6 @@ class ModelFolderTest {
         assertThat(LlamaConfig.parse(defaults.toJson())).isEqualTo(defaults);
         assertThatThrownBy(() -> ModelFolder.load(dir.resolve("nope"))).hasMessageContaining("not a directory");
         Files.writeString(dir.resolve("config.json"), ModelFixtures.tiny().toJson());
-        assertThatThrownBy(() -> ModelFolder.load(dir)).hasMessageContaining("model.safetensors: no such file");
-    }
-
-    private static void writeRaw(Path f, String header, short[] data) throws IOException {
-        byte[] h = header.getBytes(StandardCharsets.UTF_8);
-        ByteBuffer b = ByteBuffer.allocate(8 + h.length + 2 * data.length).order(ByteOrder.LITTLE_ENDIAN);
-        b.putLong(h.length).put(h);
-        for (short s : data) {
-            b.putShort(s);
-        }
-        Files.write(f, b.array());
+        assertThatThrownBy(() -> ModelFolder.load(dir)).hasMessageContaining("model.safetensors: cannot read: no such file");
     }
 }

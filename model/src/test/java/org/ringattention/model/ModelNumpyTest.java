@@ -10,13 +10,14 @@ import org.junit.jupiter.api.io.TempDir;
 import org.ringattention.check.ErrorStats;
 import org.ringattention.kernel.Kernels;
 import org.ringattention.ring.Layout;
+import org.ringattention.tensor.DType;
 import org.ringattention.tensor.Npy;
 
 /**
  * The float32 model, on one device and over three in every layout, against the independent
  * float64 NumPy LlamaForCausalLM, within the accuracy rule (the baseline is the plain float32
  * twin against the same NumPy result): random weights written as a model folder, GQA and MQA,
- * several layers, odd sizes, head_dim ≠ hidden / heads, tied and untied heads, one file and shards.
+ * several layers, odd sizes, head_dim ≠ hidden / heads, tied and untied heads, one F32 file and BF16 shards.
  */
 class ModelNumpyTest {
 
@@ -27,12 +28,12 @@ class ModelNumpyTest {
         python = NumpyReference.python();
     }
 
-    private static void check(LlamaConfig config, long seed, int shards, int batch, int n, Path dir)
+    private static void check(LlamaConfig config, long seed, int shards, DType dtype, int batch, int n, Path dir)
             throws Exception {
         assumeTrue(python != null, "no Python with NumPy: the NumPy cross-check is skipped");
         LlamaWeights written = LlamaWeights.random(config, seed);
         Path model = dir.resolve("model");
-        ModelFolder.write(model, written, shards);
+        ModelFolder.write(model, written, shards, dtype);
         LlamaWeights w = ModelFolder.load(model);
         int[] tokens = ModelFixtures.tokens(batch * n, config.vocabSize(), seed + 1);
         Path tokensFile = dir.resolve("tokens.npy");
@@ -61,14 +62,14 @@ class ModelNumpyTest {
         check(LlamaConfig.parse("""
                 {"hidden_size": 36, "intermediate_size": 53, "num_hidden_layers": 3, "num_attention_heads": 6,
                  "num_key_value_heads": 2, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "vocab_size": 41,
-                 "tie_word_embeddings": false}"""), 11, 1, 2, 31, dir);
+                 "tie_word_embeddings": false}"""), 11, 1, DType.FLOAT32, 2, 31, dir);
     }
 
     @Test
-    void tiedMqaWithOwnHeadDimInShards(@TempDir Path dir) throws Exception {
+    void tiedMqaWithOwnHeadDimInBf16Shards(@TempDir Path dir) throws Exception {
         check(LlamaConfig.parse("""
                 {"hidden_size": 20, "intermediate_size": 27, "num_hidden_layers": 2, "num_attention_heads": 3,
                  "num_key_value_heads": 1, "head_dim": 10, "rms_norm_eps": 1e-6, "rope_theta": 500000.0,
-                 "vocab_size": 33, "tie_word_embeddings": true}"""), 12, 3, 1, 37, dir);
+                 "vocab_size": 33, "tie_word_embeddings": true}"""), 12, 3, DType.BFLOAT16, 1, 37, dir);
     }
 }

@@ -10,15 +10,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import org.ringattention.attention.AttentionEngine;
 import org.ringattention.attention.AttentionOutput;
 import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSpec;
-import org.ringattention.attention.BlockwiseAttention;
 import org.ringattention.attention.Gradients;
 import org.ringattention.attention.SegmentIds;
 import org.ringattention.attention.VanillaAttention;
 import org.ringattention.kernel.Kernels;
-import org.ringattention.ring.RingAttention;
 import org.ringattention.tensor.Tensor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -155,42 +154,27 @@ final class AttendCommand implements Callable<Integer> {
                     outputs.stage(dv, vIn.array().shape(), g.dv());
                 }
                 what = "float64 oracle";
-            } else if (ringOptions.active()) {
-                ringOptions.checkLength(Math.min(shape.qLen(), shape.kvLen()));
-                RingAttention ring = ringOptions.engine(Kernels.preferred(), engineOptions);
-                Tensor qt = qIn.toTensor();
-                Tensor kt = kIn.toTensor();
-                Tensor vt = vIn.toTensor();
-                AttentionOutput r;
-                Gradients g = null;
-                if (doIn != null) {
-                    RingAttention.Backward b = ring.backward(qt, kt, vt, doIn.toTensor(), attention);
-                    progress.step("forward done");
-                    r = b.output();
-                    g = b.gradients();
-                } else {
-                    r = ring.forward(qt, kt, vt, attention).output();
-                }
-                progress.step(doIn != null ? "backward done" : "forward done");
-                stage(outputs, r, g, oShape, lseShape, kIn, vIn);
-                what = "ring float32 over " + ring.devices() + " devices, " + ring.layoutFor(attention) + " layout,"
-                        + " blocks " + engineOptions.blockQ + "x" + engineOptions.blockKv + tunedNote() + ", "
-                        + engineOptions.threads() + " threads";
             } else {
-                BlockwiseAttention engine = engineOptions.engine(Kernels.preferred());
+                AttentionEngine engine;
+                if (ringOptions.active()) {
+                    ringOptions.checkLength(Math.min(shape.qLen(), shape.kvLen()));
+                    engine = ringOptions.engine(Kernels.preferred(), engineOptions);
+                } else {
+                    engine = engineOptions.engine(Kernels.preferred());
+                }
                 Tensor qt = qIn.toTensor();
                 Tensor kt = kIn.toTensor();
                 Tensor vt = vIn.toTensor();
-                AttentionOutput r = engine.forward(qt, kt, vt, attention);
+                AttentionOutput r = engine.attend(qt, kt, vt, attention);
                 progress.step("forward done");
                 Gradients g = null;
                 if (doIn != null) {
-                    g = engine.backward(qt, kt, vt, r, doIn.toTensor(), attention);
+                    g = engine.gradients(qt, kt, vt, r, doIn.toTensor(), attention);
                     progress.step("backward done");
                 }
                 stage(outputs, r, g, oShape, lseShape, kIn, vIn);
-                what = "blockwise float32, blocks " + engine.blockQ() + "x" + engine.blockKv() + tunedNote() + ", "
-                        + engine.kernels().name() + " kernels, " + engine.threads() + " threads";
+                String blocks = "blocks " + engineOptions.blockQ + "x" + engineOptions.blockKv;
+                what = engine.describe().replace(blocks, blocks + tunedNote());
             }
             outputs.commit();
             progress.step("written");

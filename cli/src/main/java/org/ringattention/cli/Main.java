@@ -14,6 +14,7 @@ import picocli.CommandLine.Option;
         description = "Exact blockwise and ring attention on the CPU.",
         subcommands = {DemoCommand.class, AttendCommand.class, BenchCommand.class, GoldenCommand.class,
             CompareCommand.class, VerifyCommand.class, InfoCommand.class, TuneCommand.class, ExperimentCommand.class,
+            ModelCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 success, 1 bad input data, 2 bad usage, 70 internal error (a bug)."})
 public final class Main implements Runnable {

@@ -58,6 +58,28 @@ final class AtomicOutputs implements AutoCloseable {
         }
     }
 
+    /**
+     * Stages float32 values that are exact in {@code dtype} (float16 or bfloat16) as that type:
+     * bfloat16 .npy files as ml_dtypes' {@code '<V2'}, or as uint16 bit patterns with {@code bf16Bits}.
+     */
+    void stage(Path target, long[] shape, float[] data, DType dtype, boolean bf16Bits) throws IOException {
+        if (dtype == DType.FLOAT32) {
+            stage(target, shape, data);
+            return;
+        }
+        if (dtype != DType.FLOAT16 && dtype != DType.BFLOAT16) {
+            throw new IllegalArgumentException("not a low-precision float type: " + dtype);
+        }
+        TensorPath t = TensorPath.of(target, null);
+        if (t.isSafetensors()) {
+            add(t, Safetensors.TensorData.ofFloats(dtype, shape, data));
+        } else if (dtype == DType.FLOAT16) {
+            staged.stage(target, temp -> Npy.writeFloat16(temp, shape, data));
+        } else {
+            staged.stage(target, temp -> Npy.writeBFloat16(temp, shape, data, bf16Bits));
+        }
+    }
+
     /** Renames every staged file over its target. */
     void commit() throws IOException {
         for (Map.Entry<Path, SequencedMap<String, Safetensors.TensorData>> e : safetensors.entrySet()) {

@@ -15,6 +15,7 @@ import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.BlockwiseAttention;
 import org.ringattention.attention.Gradients;
+import org.ringattention.attention.LowPrecisionAttention;
 import org.ringattention.attention.SegmentIds;
 import org.ringattention.attention.VanillaAttention;
 import org.ringattention.kernel.Kernels;
@@ -98,12 +99,16 @@ final class AttendCommand implements Callable<Integer> {
     @Mixin
     Bf16BitsOption bf16;
 
+    @Mixin
+    EmulateOption emulate;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
         boolean float64 = checkOptions();
+        LowPrecisionAttention.Format emulated = emulate.format(float64, ringOptions.active());
         long start = System.nanoTime();
 
         NpyInputs.Input qIn = NpyInputs.tensor(q, bf16.bf16Bits);
@@ -132,7 +137,10 @@ final class AttendCommand implements Callable<Integer> {
         String what;
         try (AtomicOutputs outputs = new AtomicOutputs();
              Progress progress = Progress.start(spec.commandLine().getErr(), "attend", doIn != null ? 3 : 2, quiet)) {
-            if (float64) {
+            if (emulated != null) {
+                what = EmulatedAttend.run(this, emulated, bf16.bf16Bits, attention, qIn, kIn, vIn, doIn, outputs,
+                        progress, oShape, lseShape);
+            } else if (float64) {
                 VanillaAttention oracle = VanillaAttention.oracle();
                 double[] qd = qIn.toDoubles();
                 double[] kd = kIn.toDoubles();

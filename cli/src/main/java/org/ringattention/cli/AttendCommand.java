@@ -15,6 +15,7 @@ import org.ringattention.attention.AttentionOutput;
 import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.Gradients;
+import org.ringattention.attention.LowPrecisionAttention;
 import org.ringattention.attention.SegmentIds;
 import org.ringattention.attention.VanillaAttention;
 import org.ringattention.kernel.Kernels;
@@ -33,7 +34,9 @@ import picocli.CommandLine.Option;
             "q is [B, Hq, Nq, d], k and v [B, Hkv, Nk, d] with Hq a multiple of Hkv ([N, d] and [H, N, d] are"
             + " read as B = H = 1). LSE is natural-log, shaped like q without d; rows that see no key give"
             + " O = 0 and LSE = -inf. Outputs replace existing files only when every output is written."},
-        footer = {"", "Exit codes: 0 success, 1 bad input data, 2 bad usage."})
+        footer = {"", "Every .npy argument may also name one tensor of a safetensors file: FILE.safetensors:NAME"
+            + " (outputs naming the same file are written together into it, replacing it).",
+            "", "Exit codes: 0 success, 1 bad input data, 2 bad usage."})
 final class AttendCommand implements Callable<Integer> {
 
     @Option(names = "--q", required = true, paramLabel = "Q.npy", description = "Queries [B, Hq, Nq, d].")
@@ -95,6 +98,13 @@ final class AttendCommand implements Callable<Integer> {
             + " its rows and writes them into the outputs (see docs/mpi.md).")
     boolean mpi;
 
+    // Low-precision inputs and the emulated low-precision reference path (issue 15).
+    @Mixin
+    Bf16BitsOption bf16;
+
+    @Mixin
+    EmulateOption emulate;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -104,12 +114,13 @@ final class AttendCommand implements Callable<Integer> {
             return new MpiAttend(this).call();
         }
         boolean float64 = checkOptions();
+        LowPrecisionAttention.Format emulated = emulate.format(float64, ringOptions.active());
         long start = System.nanoTime();
 
-        NpyInputs.Input qIn = NpyInputs.tensor(q);
-        NpyInputs.Input kIn = NpyInputs.tensor(k);
-        NpyInputs.Input vIn = NpyInputs.tensor(v);
-        NpyInputs.Input doIn = dOut == null ? null : NpyInputs.tensor(dOut);
+        NpyInputs.Input qIn = NpyInputs.tensor(q, bf16.bf16Bits);
+        NpyInputs.Input kIn = NpyInputs.tensor(k, bf16.bf16Bits);
+        NpyInputs.Input vIn = NpyInputs.tensor(v, bf16.bf16Bits);
+        NpyInputs.Input doIn = dOut == null ? null : NpyInputs.tensor(dOut, bf16.bf16Bits);
         AttentionShape shape = checkShapes(qIn, kIn, vIn, doIn);
         AttentionSpec attention = AttentionSpec.DEFAULT.withCausal(causal);
         if (window != null) {
@@ -135,7 +146,10 @@ final class AttendCommand implements Callable<Integer> {
         String what;
         try (AtomicOutputs outputs = new AtomicOutputs();
              Progress progress = Progress.start(spec.commandLine().getErr(), "attend", doIn != null ? 3 : 2, quiet)) {
-            if (float64) {
+            if (emulated != null) {
+                what = EmulatedAttend.run(this, emulated, bf16.bf16Bits, attention, qIn, kIn, vIn, doIn, outputs,
+                        progress, oShape, lseShape);
+            } else if (float64) {
                 VanillaAttention oracle = VanillaAttention.oracle();
                 double[] qd = qIn.toDoubles();
                 double[] kd = kIn.toDoubles();
@@ -236,7 +250,7 @@ final class AttendCommand implements Callable<Integer> {
         Set<Path> inputs = new HashSet<>();
         for (Path p : new Path[] {q, k, v, segments, dOut}) {
             if (p != null) {
-                inputs.add(p.toAbsolutePath().normalize());
+                inputs.add(TensorPath.fileOf(p));
             }
         }
         Set<Path> seen = new HashSet<>();
@@ -247,7 +261,7 @@ final class AttendCommand implements Callable<Integer> {
                 continue;
             }
             Path norm = p.toAbsolutePath().normalize();
-            if (inputs.contains(norm)) {
+            if (inputs.contains(TensorPath.fileOf(p))) {
                 throw CliException.usage(name + " " + p + ": is also an input");
             }
             if (!seen.add(norm)) {

@@ -2,6 +2,7 @@ package org.ringattention.cli;
 
 import java.io.PrintWriter;
 import org.ringattention.tensor.NpyFormatException;
+import org.ringattention.tensor.SafetensorsFormatException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -55,9 +56,9 @@ public final class Main implements Runnable {
             if (ex instanceof CliException c) {
                 code = c.exitCode();
                 message = c.getMessage();
-            } else if (ex instanceof NpyFormatException n) {
+            } else if (ex instanceof NpyFormatException || ex instanceof SafetensorsFormatException) {
                 code = CliException.BAD_DATA;
-                message = n.getMessage();
+                message = ex.getMessage();
             } else if (ex instanceof java.io.IOException io) {
                 code = CliException.BAD_DATA;
                 message = io.getClass().getSimpleName() + ": " + io.getMessage();

@@ -193,16 +193,16 @@ final class ModelBenchCommand implements Callable<Integer> {
                 staged.stage(csv, t -> java.nio.file.Files.writeString(t, text));
             }
             if (png != null) {
-                LineChart chart = new LineChart("Activation memory of one layer per device",
+                Chart chart = new Chart("Activation memory of one layer per device",
                         String.format(Locale.ROOT, "hidden %d, intermediate %d, %d/%d heads of %d; blockwise: N/P = %d"
                                 + " tokens per device", c.hiddenSize(), c.intermediateSize(), c.heads(), c.kvHeads(),
                                 c.headDim(), tokens), "sequence length N", "MiB (float32)")
-                        .add(new LineChart.Series("vanilla attention", LineChart.RED, false, LineChart.Marker.CIRCLE,
+                        .add(new Chart.Series("vanilla attention", Chart.RED, false, Chart.Marker.CIRCLE,
                                 ns, ys[0]))
-                        .add(new LineChart.Series("memory-efficient attention, whole-sequence FFN", LineChart.ORANGE,
-                                false, LineChart.Marker.SQUARE, ns, ys[1]))
-                        .add(new LineChart.Series("blockwise transformer, P = N / " + tokens + " devices",
-                                LineChart.BLUE, false, LineChart.Marker.TRIANGLE, ns, ys[2]));
+                        .add(new Chart.Series("memory-efficient attention, whole-sequence FFN", Chart.ORANGE,
+                                false, Chart.Marker.SQUARE, ns, ys[1]))
+                        .add(new Chart.Series("blockwise transformer, P = N / " + tokens + " devices",
+                                Chart.BLUE, false, Chart.Marker.TRIANGLE, ns, ys[2]));
                 staged.stage(png, chart::writePng);
             }
             staged.commit();

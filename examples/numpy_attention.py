@@ -5,7 +5,7 @@
 
 Reads CASE_DIR/case.json and the inputs it names, computes attention in float64 and writes
 out.npy and lse.npy (and dq.npy, dk.npy, dv.npy when case.json asks for gradients) into CASE_DIR,
-rounded to the case's dtype (float32 or float16; bfloat16 values are written as float32).
+rounded to the case's dtype (float32, float16, or bfloat16 as '<V2' bit patterns; LSE in float32).
 
 Semantics, for query row i and key j of one sequence (Nq queries, Nk keys):
     p(i)   = i + Nk - Nq (causal_align "bottom_right") or i ("top_left")
@@ -51,9 +51,23 @@ def load(case_dir, name, what):
 
 def load_tensor(case_dir, name, dtype):
     a = np.load(os.path.join(case_dir, name))
-    if dtype == "bfloat16" and a.dtype == np.uint16:  # bfloat16 as raw bit patterns
-        a = (a.astype(np.uint32) << 16).view(np.float32)
+    if dtype == "bfloat16":  # '<V2' (ml_dtypes' form) or uint16: the bit patterns
+        if a.dtype.kind == "V" and a.dtype.itemsize == 2:
+            a = a.view(np.uint16)
+        if a.dtype == np.uint16:
+            a = (a.astype(np.uint32) << 16).view(np.float32)
     return a.astype(np.float64)
+
+
+def to_file_form(a, dtype):
+    """float32 or float16 arrays; bfloat16 rounded to nearest even and saved as '<V2' bit patterns."""
+    if dtype == "float16":
+        return a.astype(np.float16)
+    if dtype == "bfloat16":
+        bits = np.ascontiguousarray(a.astype(np.float32)).view(np.uint32)
+        rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+        return rounded.view("V2")
+    return a.astype(np.float32)
 
 
 def attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug):
@@ -180,14 +194,13 @@ def run(case_dir, bug=None):
                 grads[0][:, :, qs:qe] = g[0]
                 grads[1][:, :, ks:ke] += g[1]
                 grads[2][:, :, ks:ke] += g[2]
-    store = np.float16 if dtype == "float16" else np.float32
     results = {"out": out}
     if grads is not None:
         results.update(dq=grads[0], dk=grads[1], dv=grads[2])
     for n, a in results.items():
         if layout == "bnhd":
             a = a.transpose(0, 2, 1, 3)
-        np.save(os.path.join(case_dir, n + ".npy"), np.ascontiguousarray(a.astype(store)))
+        np.save(os.path.join(case_dir, n + ".npy"), to_file_form(np.ascontiguousarray(a), dtype))
     np.save(os.path.join(case_dir, "lse.npy"), lse.astype(np.float32))
 
 

@@ -61,16 +61,25 @@ final class ConformCaseDir {
         Files.createDirectories(dir);
         long[] qShape = {c.batch(), c.qHeads(), c.qLen(), c.dim()};
         long[] kvShape = {c.batch(), c.kvHeads(), c.kvLen(), c.dim()};
-        Npy.write(dir.resolve("q.npy"), qShape, toFloats(in.q()));
-        Npy.write(dir.resolve("k.npy"), kvShape, toFloats(in.k()));
-        Npy.write(dir.resolve("v.npy"), kvShape, toFloats(in.v()));
+        writeTensor(dir.resolve("q.npy"), qShape, in.q(), dtype);
+        writeTensor(dir.resolve("k.npy"), kvShape, in.k(), dtype);
+        writeTensor(dir.resolve("v.npy"), kvShape, in.v(), dtype);
         if (gradients) {
-            Npy.write(dir.resolve("do.npy"), qShape, toFloats(in.dO()));
+            writeTensor(dir.resolve("do.npy"), qShape, in.dO(), dtype);
         }
         if (c.segments()) {
             Npy.writeInt64(dir.resolve("segments.npy"), new long[] {c.batch(), c.qLen()}, in.segmentIds());
         }
         JSON.writeValue(dir.resolve("case.json").toFile(), caseJson(c, dtype, gradients));
+    }
+
+    /** float32 as '<f4', float16 as '<f2', bfloat16 as '<V2' (ml_dtypes' form; view it as uint16 bits). */
+    private static void writeTensor(Path file, long[] shape, double[] x, String dtype) throws IOException {
+        switch (dtype) {
+            case "float16" -> Npy.writeFloat16(file, shape, toFloats(x));
+            case "bfloat16" -> Npy.writeBFloat16(file, shape, toFloats(x), false);
+            default -> Npy.write(file, shape, toFloats(x));
+        }
     }
 
     private static float[] toFloats(double[] x) {

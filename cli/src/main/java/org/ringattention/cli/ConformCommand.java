@@ -14,6 +14,7 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import org.ringattention.attention.LowPrecisionAttention;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -43,8 +44,9 @@ final class ConformCommand implements Callable<Integer> {
     String impl;
 
     @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "float32", description = "Precision the"
-            + " implementation is judged at: float32 (default; bfloat16 and float16 need the emulated"
-            + " low-precision baseline, not in this build yet).")
+            + " implementation is judged at: float32 (default; baseline plain float32 vanilla attention),"
+            + " bfloat16 or float16 (inputs in that type; baseline the emulated low-precision path of"
+            + " attend --emulate).")
     String dtype;
 
     @Option(names = "--grid", paramLabel = "SIZE", defaultValue = "quick", description = "quick (default, small"
@@ -90,13 +92,12 @@ final class ConformCommand implements Callable<Integer> {
                     + "'");
         }
         String type = dtype.toLowerCase(Locale.ROOT);
-        switch (type) {
-            case "float32" -> {
-            }
-            case "bfloat16", "float16" -> throw CliException.usage("--dtype " + dtype + ": the emulated " + type
-                    + " baseline (attend --emulate) is not in this build yet; only float32 can be judged");
+        LowPrecisionAttention.Format format = switch (type) {
+            case "float32" -> null;
+            case "bfloat16" -> LowPrecisionAttention.Format.BFLOAT16;
+            case "float16" -> LowPrecisionAttention.Format.FLOAT16;
             default -> throw CliException.usage("--dtype must be float32, bfloat16 or float16, got '" + dtype + "'");
-        }
+        };
         ConformGrid.Size size;
         try {
             size = ConformGrid.Size.valueOf(grid.toUpperCase(Locale.ROOT));
@@ -142,11 +143,11 @@ final class ConformCommand implements Callable<Integer> {
             root = Files.createTempDirectory("ring-attention-conform");
         }
         ConformRunner runner = new ConformRunner(impl, timeout);
-        ConformJudge judge = new ConformJudge(gradients);
+        ConformJudge judge = new ConformJudge(gradients, format);
         List<ConformJudge.Result> results = new ArrayList<>();
         try (Progress progress = Progress.start(err, "conform", cases.size(), quiet || json)) {
             for (ConformCase c : cases) {
-                results.add(runCase(c, root.resolve(c.name()), runner, judge, type));
+                results.add(runCase(c, root.resolve(c.name()), runner, judge, type, format));
                 progress.step(c.name());
             }
         } finally {
@@ -173,8 +174,8 @@ final class ConformCommand implements Callable<Integer> {
     }
 
     private ConformJudge.Result runCase(ConformCase c, Path dir, ConformRunner runner, ConformJudge judge,
-            String type) throws IOException {
-        ConformCase.Inputs in = c.inputs(gradients);
+            String type, LowPrecisionAttention.Format format) throws IOException {
+        ConformCase.Inputs in = ConformJudge.rounded(c.inputs(gradients), format);
         if (Files.exists(dir)) {
             deleteTree(dir); // a kept folder from an earlier run: no stale outputs
         }

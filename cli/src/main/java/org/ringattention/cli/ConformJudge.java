@@ -6,21 +6,27 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.ringattention.attention.AttentionOutput;
 import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.AttentionSpec.CausalAlign;
+import org.ringattention.attention.Gradients;
+import org.ringattention.attention.LowPrecisionAttention;
 import org.ringattention.attention.VanillaAttention;
 import org.ringattention.check.AccuracyRule;
 import org.ringattention.check.ErrorStats;
 import org.ringattention.tensor.Npy;
 import org.ringattention.tensor.NpyArray;
 import org.ringattention.tensor.NpyFormatException;
+import org.ringattention.tensor.Tensor;
 
 /**
  * Judges what an implementation wrote into a case directory against the float64 oracle
  * ({@link VanillaAttention#oracle()}) by the accuracy rule ({@link AccuracyRule}): O and LSE within
  * 2x the error of the baseline plus ε, dQ, dK, dV within 3x (with the elementwise magnitudes of the
- * gradient sums). The baseline is plain float32 vanilla attention on the same inputs.
+ * gradient sums). The baseline is plain float32 vanilla attention on the same inputs for float32,
+ * and the emulated low-precision path ({@link LowPrecisionAttention}) for bfloat16 and float16;
+ * the oracle runs on the inputs as the case files hold them (rounded to the dtype).
  *
  * <p>When a case fails, the judge tests hypotheses about why: the output is compared, with the same
  * bound, with the oracle of nearby semantics (the other causal alignment, a window side one wider
@@ -50,9 +56,72 @@ final class ConformJudge {
     }
 
     private final boolean gradients;
+    private final LowPrecisionAttention.Format format; // null: float32
 
-    ConformJudge(boolean gradients) {
+    ConformJudge(boolean gradients, LowPrecisionAttention.Format format) {
         this.gradients = gradients;
+        this.format = format;
+    }
+
+    /** The inputs as the case files hold them: rounded to the format (the oracle sees what the implementation sees). */
+    static ConformCase.Inputs rounded(ConformCase.Inputs in, LowPrecisionAttention.Format format) {
+        if (format == null) {
+            return in;
+        }
+        return new ConformCase.Inputs(round(in.q(), format), round(in.k(), format), round(in.v(), format),
+                in.dO() == null ? null : round(in.dO(), format), in.segmentIds());
+    }
+
+    private static double[] round(double[] x, LowPrecisionAttention.Format format) {
+        double[] r = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            r[i] = format.round((float) x[i]);
+        }
+        return r;
+    }
+
+    private static float[] floats(double[] x) {
+        float[] f = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            f[i] = (float) x[i];
+        }
+        return f;
+    }
+
+    private static double[] doubles(float[] x) {
+        double[] d = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            d[i] = x[i];
+        }
+        return d;
+    }
+
+    /** The baseline's O, LSE and (with dO) dQ, dK, dV: plain float32 vanilla, or the emulated low-precision path. */
+    private double[][] baseline(ConformCase c, AttentionSpec spec, ConformCase.Inputs in, boolean grads) {
+        AttentionShape shape = c.shape();
+        if (format == null) {
+            VanillaAttention f32 = new VanillaAttention(VanillaAttention.Precision.FLOAT32);
+            VanillaAttention.Result r = f32.forward(shape, spec, in.q(), in.k(), in.v());
+            if (!grads) {
+                return new double[][] {r.out(), r.lse()};
+            }
+            VanillaAttention.Grads g = f32.backward(shape, spec, in.q(), in.k(), in.v(), in.dO());
+            return new double[][] {r.out(), r.lse(), g.dq(), g.dk(), g.dv()};
+        }
+        LowPrecisionAttention low = new LowPrecisionAttention(format);
+        Tensor q = Tensor.wrap(floats(in.q()), c.batch(), c.qHeads(), c.qLen(), c.dim());
+        Tensor k = Tensor.wrap(floats(in.k()), c.batch(), c.kvHeads(), c.kvLen(), c.dim());
+        Tensor v = Tensor.wrap(floats(in.v()), c.batch(), c.kvHeads(), c.kvLen(), c.dim());
+        AttentionOutput o = low.forward(q, k, v, spec);
+        double[] out = doubles(o.out().toArray());
+        double[] lse = doubles(o.lse());
+        if (!grads) {
+            return new double[][] {out, lse};
+        }
+        Tensor dO = Tensor.wrap(floats(in.dO()), c.batch(), c.qHeads(), c.qLen(), c.dim());
+        Gradients g = low.backward(q, k, v, o, dO, spec);
+        return new double[][] {out, lse, doubles(g.dq().toArray()), doubles(g.dk().toArray()),
+            doubles(g.dv().toArray())};
     }
 
     /** A case whose run failed before any output could be judged. */
@@ -70,22 +139,21 @@ final class ConformJudge {
         double[] out;
         double[] lse;
         try {
-            out = read(dir, "out.npy", oShape, true);
-            lse = read(dir, "lse.npy", lseShape, false);
+            out = read(dir, "out.npy", oShape, true, format != null);
+            lse = read(dir, "lse.npy", lseShape, false, format != null);
         } catch (BadOutput e) {
             return failed(c, e.getMessage(), seconds);
         }
         VanillaAttention oracle = VanillaAttention.oracle();
         VanillaAttention.Result ref = oracle.forward(shape, spec, in.q(), in.k(), in.v());
-        VanillaAttention.Result base = new VanillaAttention(VanillaAttention.Precision.FLOAT32)
-                .forward(shape, spec, in.q(), in.k(), in.v());
-        AccuracyRule.Verdict vo = AccuracyRule.FORWARD.judge(ref.out(), out, base.out(), ErrorStats.maxAbs(in.v()));
+        double[][] base = baseline(c, spec, in, gradients);
+        AccuracyRule.Verdict vo = AccuracyRule.FORWARD.judge(ref.out(), out, base[0], ErrorStats.maxAbs(in.v()));
         checks.add(check("out", vo));
         AccuracyRule.Verdict vl = null;
         if (lse == null) {
             checks.add(new Check("lse", "missing", Double.NaN, Double.NaN, "lse.npy not written (allowed)"));
         } else {
-            vl = AccuracyRule.FORWARD.judge(ref.lse(), lse, base.lse(), ErrorStats.maxAbs(ref.lse()) + 1);
+            vl = AccuracyRule.FORWARD.judge(ref.lse(), lse, base[1], ErrorStats.maxAbs(ref.lse()) + 1);
             checks.add(check("lse", vl));
         }
         if (gradients) {
@@ -94,18 +162,16 @@ final class ConformJudge {
             long[][] shapes = {oShape, kvShape, kvShape};
             try {
                 for (int g = 0; g < 3; g++) {
-                    got[g] = read(dir, names[g] + ".npy", shapes[g], true);
+                    got[g] = read(dir, names[g] + ".npy", shapes[g], true, format != null);
                 }
             } catch (BadOutput e) {
                 return failed(c, e.getMessage(), seconds);
             }
             VanillaAttention.Grads rg = oracle.backward(shape, spec, in.q(), in.k(), in.v(), in.dO());
             VanillaAttention.Grads mg = oracle.gradientMagnitudes(shape, spec, in.q(), in.k(), in.v(), in.dO());
-            VanillaAttention.Grads bg = new VanillaAttention(VanillaAttention.Precision.FLOAT32)
-                    .backward(shape, spec, in.q(), in.k(), in.v(), in.dO());
             double[][] r = {rg.dq(), rg.dk(), rg.dv()};
             double[][] m = {mg.dq(), mg.dk(), mg.dv()};
-            double[][] b = {bg.dq(), bg.dk(), bg.dv()};
+            double[][] b = {base[2], base[3], base[4]};
             for (int g = 0; g < 3; g++) {
                 checks.add(check(names[g], AccuracyRule.GRADIENT.judge(r[g], got[g], b[g], ErrorStats.maxAbs(r[g]),
                         m[g])));
@@ -219,7 +285,8 @@ final class ConformJudge {
     }
 
     /** The file's values, or null when it is optional and missing. */
-    private static double[] read(Path dir, String file, long[] shape, boolean required) throws BadOutput {
+    private static double[] read(Path dir, String file, long[] shape, boolean required, boolean bf16Bits)
+            throws BadOutput {
         Path p = dir.resolve(file);
         if (!Files.exists(p)) {
             if (required) {
@@ -229,6 +296,9 @@ final class ConformJudge {
         }
         try {
             NpyArray a = Npy.read(p);
+            if (bf16Bits && a.dtype() == org.ringattention.tensor.DType.UINT16) {
+                a = a.asBFloat16Bits(); // bfloat16 written as its bit patterns
+            }
             if (!Arrays.equals(a.shape(), shape)) {
                 throw new BadOutput(file + " has shape " + Arrays.toString(a.shape()) + ", want "
                         + Arrays.toString(shape));

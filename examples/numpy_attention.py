@@ -17,6 +17,12 @@ Semantics, for query row i and key j of one sequence (Nq queries, Nk keys):
     O_i    = sum_j exp(s_ij - LSE_i) v_j           (a row that sees no key: O = 0, LSE = -inf or sink_h)
 Gradients are those of sum(dO * O); with GQA, dK and dV sum over the query heads of a group.
 
+--emulate TYPE (bfloat16 or float16) computes the forward pass as a good kernel in that type does
+(the documented low-precision path of `attend --emulate`): inputs rounded to TYPE, scores and
+softmax in float32, P rounded to TYPE before P.V, float32 accumulation, O rounded to TYPE, LSE in
+float32; gradients are the float64 ones rounded to TYPE. Such an implementation passes
+`conform --dtype TYPE` and fails `--dtype float32`.
+
 --bug NAME makes one classic mistake on purpose, so that the conformance runner can be tested:
     top-left       query i sits at p(i) = i whatever causal_align says
     window-off-by-one  the window keeps one key too many on its left side (p(i) - L - 1 <= j)
@@ -70,7 +76,33 @@ def to_file_form(a, dtype):
     return a.astype(np.float32)
 
 
-def attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug):
+def round_to(a, kind):
+    """float32 values of a rounded to bfloat16 or float16 (nearest, ties to even)."""
+    a = np.asarray(a, dtype=np.float32)
+    if kind == "float16":
+        return a.astype(np.float16).astype(np.float32)
+    bits = np.ascontiguousarray(a).view(np.uint32)
+    r = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+    return r.astype(np.uint32).view(np.float32)
+
+
+def emulated_forward(q, kx, vx, keep, scale, kind):
+    """The low-precision forward of --emulate: returns O and LSE as float64 arrays of their values."""
+    q32, k32, v32 = (round_to(t, kind) for t in (q, kx, vx))
+    s = np.float32(scale) * np.einsum("bhid,bhjd->bhij", q32, k32).astype(np.float32)
+    s = np.where(keep, s, np.float32(-np.inf)).astype(np.float32)
+    m = s.max(axis=-1, keepdims=True)
+    m_safe = np.where(np.isfinite(m), m, np.float32(0))
+    e = np.exp(s - m_safe).astype(np.float32)
+    total = e.sum(axis=-1, keepdims=True, dtype=np.float32)
+    o = np.einsum("bhij,bhjd->bhid", round_to(e, kind), v32).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        o = np.where(total > 0, o / total, np.float32(0))
+        lse = np.where(total[..., 0] > 0, m_safe[..., 0] + np.log(total[..., 0]), -np.inf).astype(np.float32)
+    return round_to(o, kind).astype(np.float64), lse.astype(np.float64)
+
+
+def attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug, emulate=None):
     """One packed sequence: q [B, Hq, Nq, d], k/v [B, Hkv, Nk, d]; returns O, LSE and gradients (or None)."""
     b, hq, nq, d = q.shape
     hkv, nk = k.shape[1], k.shape[2]
@@ -124,6 +156,10 @@ def attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug):
     lse = np.where(np.isfinite(lse), lse, -np.inf) if sinks is None else lse
     prob = np.where(keep, np.exp(s - np.where(np.isfinite(lse), lse, 0.0)[..., None]), 0.0)
     out = np.einsum("bhij,bhjd->bhid", prob, vx)
+    if emulate:
+        if cap > 0 or alibi is not None or bias is not None or sinks is not None:
+            raise ContractError("--emulate does not implement softcap, alibi, bias or sinks")
+        out, lse = emulated_forward(q, kx, vx, keep, scale, emulate)
     if bug == "lse-empty":
         lse = np.where(lse == -np.inf, np.inf, lse)
     grads = None
@@ -143,10 +179,12 @@ def attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug):
             dk = dkx.reshape(b, hkv, group, nk, d).sum(axis=2)
             dv = dvx.reshape(b, hkv, group, nk, d).sum(axis=2)
         grads = (dq, dk, dv)
+        if emulate:
+            grads = tuple(round_to(g, emulate).astype(np.float64) for g in grads)
     return out, lse, grads
 
 
-def run(case_dir, bug=None):
+def run(case_dir, bug=None, emulate=None):
     with open(os.path.join(case_dir, "case.json")) as f:
         cfg = json.load(f)
     unknown = set(cfg) - KNOWN_KEYS
@@ -175,7 +213,7 @@ def run(case_dir, bug=None):
     if (cq is None) != (ck is None):
         raise ContractError("cu_seqlens_q and cu_seqlens_k come together")
     if cq is None:
-        out, lse, grads = attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug)
+        out, lse, grads = attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug, emulate)
     else:
         if mask is not None or bias is not None or seg is not None:
             raise ContractError("mask, bias or segments together with cu_seqlens are not implemented here")
@@ -187,7 +225,8 @@ def run(case_dir, bug=None):
         for s in range(len(cq) - 1):
             qs, qe, ks, ke = int(cq[s]), int(cq[s + 1]), int(ck[s]), int(ck[s + 1])
             o, l, g = attend_one(q[:, :, qs:qe], k[:, :, ks:ke], v[:, :, ks:ke],
-                                 None if do is None else do[:, :, qs:qe], None, None, None, alibi, sinks, cfg, bug)
+                                 None if do is None else do[:, :, qs:qe], None, None, None, alibi, sinks, cfg, bug,
+                                 emulate)
             out[:, :, qs:qe] = o
             lse[:, :, qs:qe] = l
             if g is not None:
@@ -208,10 +247,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("case_dir")
     ap.add_argument("--bug", choices=BUGS, help="make one classic mistake on purpose (for testing the runner)")
+    ap.add_argument("--emulate", choices=("bfloat16", "float16"),
+                    help="compute the forward pass as a good kernel in this type does (see above)")
     a = ap.parse_args()
     try:
         with np.errstate(invalid="ignore", over="ignore"):
-            run(a.case_dir, a.bug)
+            run(a.case_dir, a.bug, a.emulate)
     except ContractError as e:
         print(f"numpy_attention.py: {a.case_dir}: {e}", file=sys.stderr)
         sys.exit(3)

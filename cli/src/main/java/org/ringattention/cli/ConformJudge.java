@@ -179,6 +179,17 @@ final class ConformJudge {
         }
         boolean pass = checks.stream().noneMatch(Check::failed);
         List<Hint> hints = pass ? List.of() : hypotheses(c, in, ref, out, lse, vo, vl, checks);
+        if (!pass && format == null && hints.isEmpty() && !vo.pass()) {
+            // as accurate as a good kernel in a lower precision: judged at the wrong dtype?
+            for (LowPrecisionAttention.Format f : List.of(LowPrecisionAttention.Format.FLOAT16,
+                    LowPrecisionAttention.Format.BFLOAT16)) { // the more precise first
+                double[][] low = new ConformJudge(false, f).baseline(c, spec, rounded(in, f), false);
+                if (AccuracyRule.FORWARD.judge(ref.out(), out, low[0], ErrorStats.maxAbs(in.v())).pass()) {
+                    hints = List.of(new Hint("precision", "errors at the level of " + f.dtype().numpyName()));
+                    break;
+                }
+            }
+        }
         String reason = pass ? "" : "failed: " + String.join(", ", checks.stream().filter(Check::failed)
                 .map(Check::output).toList());
         return new Result(c, c.features(), pass, reason, checks, hints, seconds);

@@ -90,6 +90,8 @@ record ConformSummary(Map<String, int[]> perFeature, List<String> diagnoses, int
                 case "scale-default" -> d.add("cases with a given scale fail (" + of + text
                         + "): is the scale of case.json ignored?");
                 case "lse-empty", "out-empty" -> d.add(text + " (" + k + " case(s))");
+                case "precision" -> d.add(of + "fail with " + text + ": a lower-precision implementation judged at"
+                        + " float32? try --dtype " + text.substring(text.lastIndexOf(' ') + 1));
                 default -> {
                 }
             }

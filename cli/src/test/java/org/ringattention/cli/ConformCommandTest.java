@@ -114,6 +114,17 @@ class ConformCommandTest {
         }
     }
 
+    @ParameterizedTest
+    @CsvSource({"bfloat16", "float16"})
+    void lowPrecisionImplementationPassesAtItsDtypeAndFailsAtFloat32(String dtype) {
+        String emulated = impl(" --emulate " + dtype);
+        CliRun own = CliRun.of("conform", "--impl", emulated, "--dtype", dtype, "--only", "n=1,batch+causal");
+        assertThat(own.code()).as(own.out() + own.err()).isZero();
+        CliRun f32 = CliRun.of("conform", "--impl", emulated, "--only", "n=1+full");
+        assertThat(f32.code()).as(f32.out()).isEqualTo(4);
+        assertThat(f32.out()).contains("errors at the level of " + dtype).contains("try --dtype " + dtype);
+    }
+
     @Test
     void jsonReportIsOneObject() throws IOException {
         CliRun r = CliRun.of("conform", "--impl", impl(" --bug lse-empty"), "--only", "empty-rows+n=1", "--json");

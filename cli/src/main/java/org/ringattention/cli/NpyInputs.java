@@ -3,6 +3,8 @@ package org.ringattention.cli;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import org.ringattention.attention.AlibiSlopes;
+import org.ringattention.attention.AttentionSinks;
 import org.ringattention.attention.SegmentIds;
 import org.ringattention.tensor.DType;
 import org.ringattention.tensor.Npy;
@@ -119,5 +121,46 @@ final class NpyInputs {
                     + batch + ", " + length + "] (batch, sequence length of q and k)");
         }
         return SegmentIds.of(a.toLongArray(), batch, length);
+    }
+
+    /** Reads ALiBi slopes: floating point, finite, shape [Hq] or [B, Hq]. */
+    static AlibiSlopes alibi(Path file, int batch, int heads) throws IOException {
+        double[] x = floats(file, "ALiBi slopes");
+        long[] shape = Npy.read(file).shape();
+        if (shape.length == 1 && shape[0] == heads) {
+            return AlibiSlopes.perHead(x);
+        }
+        if (shape.length == 2 && shape[0] == batch && shape[1] == heads) {
+            return AlibiSlopes.perBatchAndHead(x, batch, heads);
+        }
+        throw CliException.data(file + ": ALiBi slopes have shape " + Arrays.toString(shape) + ", expected [" + heads
+                + "] or [" + batch + ", " + heads + "] (query heads of q)");
+    }
+
+    /** Reads attention sinks: floating point, finite, shape [Hq]. */
+    static AttentionSinks sinks(Path file, int heads) throws IOException {
+        double[] x = floats(file, "sink logits");
+        long[] shape = Npy.read(file).shape();
+        if (shape.length != 1 || shape[0] != heads) {
+            throw CliException.data(file + ": sinks have shape " + Arrays.toString(shape) + ", expected [" + heads
+                    + "] (one logit per query head of q)");
+        }
+        return AttentionSinks.of(x);
+    }
+
+    /** The finite floating-point values of a small input ({@code what} names it in messages). */
+    static double[] floats(Path file, String what) throws IOException {
+        NpyArray a = Npy.read(file);
+        if (!a.dtype().isFloating()) {
+            throw CliException.data(file + ": " + what + " must be floating point, got " + a.dtype());
+        }
+        double[] x = a.toDoubleArray();
+        for (int i = 0; i < x.length; i++) {
+            if (!Double.isFinite(x[i])) {
+                throw CliException.data(file + ": " + what + " contain " + x[i] + " at index " + i
+                        + "; they must be finite");
+            }
+        }
+        return x;
     }
 }

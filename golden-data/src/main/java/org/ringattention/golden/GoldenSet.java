@@ -124,6 +124,12 @@ public final class GoldenSet {
             if (c.hasSegments()) {
                 needed.add("segments");
             }
+            if (c.alibi() != GoldenCase.Alibi.NONE) {
+                needed.add("alibi");
+            }
+            if (c.hasSinks()) {
+                needed.add("sinks");
+            }
             for (Output out : Output.values()) {
                 needed.add(out.key());
             }
@@ -172,6 +178,22 @@ public final class GoldenSet {
             NpyArray a = Npy.read(file);
             expect(file, a, c.segmentShape(), c.segmentDtype());
             seg = a.toLongArray();
+        }
+        if (c.alibi() != GoldenCase.Alibi.NONE) { // the slopes come from the definition; the file must hold them
+            Path file = e.files().get("alibi");
+            NpyArray a = Npy.read(file);
+            expect(file, a, c.alibiShape(), DType.FLOAT64);
+            if (!Arrays.equals(a.toDoubleArray(), c.alibiSlopes())) {
+                throw new GoldenDataException(file, "ALiBi slopes differ from the case definition's");
+            }
+        }
+        if (c.hasSinks()) {
+            Path file = e.files().get("sinks");
+            NpyArray a = Npy.read(file);
+            expect(file, a, new long[] {c.qHeads()}, DType.FLOAT64);
+            if (!Arrays.equals(a.toDoubleArray(), c.sinkLogits())) {
+                throw new GoldenDataException(file, "sink logits differ from the case definition's");
+            }
         }
         double[][] refs = new double[Output.values().length][];
         for (Output o : Output.values()) {

@@ -21,7 +21,9 @@ Semantics (README.md, "Semantics" and "Formulas"):
   causal is R = 0, and a window W (implies causal) is L = W - 1; segment ids keep keys of the
   query's segment.
   Soft cap C: S = C tanh(scale q k^T / C); ALiBi slopes ([Hq] or [B, Hq]) then add
-  -slope * |p(i) - j|; gradients through tanh: dS of the product = dS (1 - tanh^2).
+  -slope * |p(i) - j|, then a bias ([B|1, Hq|1, Nq, Nk], broadcast) is added; a bool keep mask of
+  the same broadcast shape is ANDed with the rules above. Gradients go through tanh: dS of the
+  product = dS (1 - tanh^2).
   Sinks (one logit per query head) join each row's denominator and carry no value:
   LSE = log(sum exp S + exp(sink)), P = exp(S - LSE), O = P v; a row that sees no key has O = 0
   and LSE = sink; the gradients keep their form with this P.
@@ -66,7 +68,7 @@ def visible_keys(nq, nk, causal, window, seg_row, align="bottom_right", left=-1,
 
 
 def attention(q, k, v, do, scale, causal, window, segments, align="bottom_right", left=-1, right=-1,
-              softcap=0.0, alibi=None, sinks=None):
+              softcap=0.0, alibi=None, sinks=None, keep=None, bias=None):
     """Forward and backward in float64; returns dict of o, lse, dq, dk, dv."""
     batch, hq, nq, d = q.shape
     _, hkv, nk, _ = k.shape
@@ -76,12 +78,19 @@ def attention(q, k, v, do, scale, causal, window, segments, align="bottom_right"
     dq = np.zeros_like(q)
     dk = np.zeros_like(k)
     dv = np.zeros_like(v)
+    empty = 0  # rows that see no key
     for b in range(batch):
         vis = visible_keys(nq, nk, causal, window, None if segments is None else segments[b], align, left, right)
         sees = vis.any(axis=1)
         distance = np.abs(aligned_positions(nq, nk, align) - np.arange(nk)[None, :]).astype(np.float64)
+        base_vis = vis
         for h in range(hq):
             g = h // group
+            vis = base_vis
+            if keep is not None:
+                vis = base_vis & np.broadcast_to(keep, (batch, hq, nq, nk))[b, h]
+            sees = vis.any(axis=1)
+            empty += int((~sees).sum())
             s = scale * (q[b, h] @ k[b, g].T)
             cap_grad = 1.0
             if softcap > 0:
@@ -90,6 +99,8 @@ def attention(q, k, v, do, scale, causal, window, segments, align="bottom_right"
                 cap_grad = 1.0 - t * t
             if alibi is not None:
                 s = s - (alibi[h] if alibi.ndim == 1 else alibi[b, h]) * distance
+            if bias is not None:
+                s = s + np.broadcast_to(bias, (batch, hq, nq, nk))[b, h]
             s = np.where(vis, s, -np.inf)
             m = np.where(sees, s.max(axis=1, initial=-np.inf), 0.0)
             e = np.where(vis, np.exp(s - m[:, None]), 0.0)
@@ -111,7 +122,12 @@ def attention(q, k, v, do, scale, causal, window, segments, align="bottom_right"
             dv[b, g] += p.T @ do[b, h]
             dq[b, h] = scale * (ds @ k[b, g])
             dk[b, g] += scale * (ds.T @ q[b, h])
-    return {"o": o, "lse": lse, "dq": dq, "dk": dk, "dv": dv}
+    return {"o": o, "lse": lse, "dq": dq, "dk": dk, "dv": dv, "empty": empty}
+
+
+def pair_shape(kind, b, hq, nq, nk):
+    """Broadcast kind 1 [1, 1, Nq, Nk], 2 [B, 1, ...], 3 [1, Hq, ...], 4 [B, Hq, Nq, Nk]."""
+    return (b if kind in (2, 4) else 1, hq if kind >= 3 else 1, nq, nk)
 
 
 def load(folder, relative, shape, dtypes):
@@ -149,7 +165,11 @@ def check_case(folder, case, rel):
     mine = attention(q, k, v, do, scale, mask["causal"], mask["window"], segments,
                      mask.get("causal_align", "bottom_right"), mask.get("window_left", -1),
                      mask.get("window_right", -1), float(mask.get("softcap", 0.0)), alibi,
-                     load(folder, files["sinks"], (hq,), ("float64",)) if "sink_shift" in mask else None)
+                     load(folder, files["sinks"], (hq,), ("float64",)) if "sink_shift" in mask else None,
+                     load(folder, files["mask"], pair_shape(mask.get("mask_kind", 0), b, hq, nq, nk), ("bool",))
+                     if mask.get("mask_kind", 0) else None,
+                     load(folder, files["bias"], pair_shape(mask.get("bias_kind", 0), b, hq, nq, nk), ("float64",))
+                     if mask.get("bias_kind", 0) else None)
     shapes = {"o": (b, hq, nq, d), "lse": (b, hq, nq), "dq": (b, hq, nq, d), "dk": (b, hkv, nk, d),
               "dv": (b, hkv, nk, d)}
     worst = []
@@ -169,10 +189,9 @@ def check_case(folder, case, rel):
         worst.append(f"{name} {relative:.1e}")
         if not relative <= rel:
             ok = False
-    empty = int(np.isinf(mine["lse"]).sum()) if "sink_shift" not in mask else int(
-        sum(not visible_keys(nq, nk, mask["causal"], mask["window"], None if segments is None else segments[x],
-                             mask.get("causal_align", "bottom_right"), mask.get("window_left", -1),
-                             mask.get("window_right", -1))[i].any() for x in range(b) for i in range(nq)) * hq)
+    empty = mine["empty"]
+    if "sink_shift" not in mask and empty != int(np.isinf(mine["lse"]).sum()):
+        return False, "rows that see no key do not all have LSE = -inf"
     if empty != case["rows_seeing_no_key"]:
         return False, f"{empty} rows see no key, the manifest says {case['rows_seeing_no_key']}"
     return ok, "max |numpy - ref| / max|ref|: " + ", ".join(worst)

@@ -88,6 +88,15 @@ final class AttendCommand implements Callable<Integer> {
             + " has O = 0 and LSE = sink.")
     Path sinks;
 
+    @Option(names = "--mask", paramLabel = "MASK.npy", description = "Keep mask (bool, True = keep), broadcast"
+            + " from [B|1, Hq|1, Nq, Nk] as PyTorch's attn_mask ([Nq, Nk] and [H, Nq, Nk] too): ANDed with every"
+            + " other rule.")
+    Path keepMask;
+
+    @Option(names = "--bias", paramLabel = "BIAS.npy", description = "Score bias (float, finite), broadcast from"
+            + " [B|1, Hq|1, Nq, Nk]: added to each score after the soft cap and ALiBi.")
+    Path bias;
+
     @Option(names = "--alibi", paramLabel = "SLOPES.npy", description = "ALiBi slopes [Hq] or [B, Hq] (float): adds"
             + " -slope * |p(i) - j| to each score, after the soft cap.")
     Path alibi;
@@ -157,6 +166,12 @@ final class AttendCommand implements Callable<Integer> {
         }
         if (sinks != null) {
             attention = attention.withSinks(NpyInputs.sinks(sinks, shape.qHeads()));
+        }
+        if (keepMask != null) {
+            attention = attention.withMask(NpyInputs.keepMask(keepMask, shape));
+        }
+        if (bias != null) {
+            attention = attention.withBias(NpyInputs.bias(bias, shape));
         }
         if (segments != null) {
             if (shape.qLen() != shape.kvLen()) {
@@ -324,7 +339,7 @@ final class AttendCommand implements Callable<Integer> {
         outs.put("--dv", dv);
         outs.put("--dsinks", dsinks);
         Set<Path> inputs = new HashSet<>();
-        for (Path p : new Path[] {q, k, v, segments, alibi, sinks, dOut}) {
+        for (Path p : new Path[] {q, k, v, segments, alibi, sinks, keepMask, bias, dOut}) {
             if (p != null) {
                 inputs.add(p.toAbsolutePath().normalize());
             }

@@ -10,6 +10,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.ringattention.attention.AlibiSlopes;
 import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSinks;
+import org.ringattention.attention.KeepMask;
+import org.ringattention.attention.ScoreBias;
 import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.BlockwiseAttention;
 import org.ringattention.attention.Gradients;
@@ -107,6 +109,25 @@ class AttendSemanticsTest {
         CliRun.of(CliRun.concat(base(), "--dsinks", p("ds.npy"))).assertOneLineError(2, "--dsinks", "--sinks");
         Npy.write(dir.resolve("sinks2.npy"), new long[] {2}, new double[] {1, 2});
         CliRun.of(CliRun.concat(base(), "--sinks", p("sinks2.npy"))).assertOneLineError(1, "sinks2.npy", "[4]");
+    }
+
+    @Test
+    void maskAndBiasReachEveryPath() throws IOException {
+        boolean[] keep = new boolean[NQ * NK];
+        for (int e = 0; e < keep.length; e++) {
+            keep[e] = (e * 7) % 5 != 0 && e / NK != 3; // row 3 keeps nothing
+        }
+        Npy.writeBool(dir.resolve("mask.npy"), new long[] {NQ, NK}, keep);
+        float[] bias = CliRun.random(B * HQ * NQ * NK, 15);
+        Npy.write(dir.resolve("bias.npy"), new long[] {B, HQ, NQ, NK}, bias);
+        double[] biasD = widen(bias);
+        assertEveryPath(new String[] {"--mask", p("mask.npy"), "--bias", p("bias.npy"), "--causal-align", "top-left",
+            "--window-left", "6"}, AttentionSpec.DEFAULT.withCausalAlign(AttentionSpec.CausalAlign.TOP_LEFT)
+                .withWindow(6, -1).withMask(KeepMask.of(keep, 1, 1, NQ, NK)).withBias(ScoreBias.of(biasD, B, HQ, NQ, NK)));
+        Npy.writeBool(dir.resolve("mask_bad.npy"), new long[] {NQ, NK + 1}, new boolean[NQ * (NK + 1)]);
+        CliRun.of(CliRun.concat(base(), "--mask", p("mask_bad.npy"))).assertOneLineError(1, "mask_bad.npy",
+                "broadcast");
+        CliRun.of(CliRun.concat(base(), "--mask", p("bias.npy"))).assertOneLineError(1, "bias.npy", "bool");
     }
 
     @Test

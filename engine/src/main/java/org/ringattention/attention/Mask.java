@@ -12,11 +12,13 @@ import java.util.Arrays;
  *   window (L, R):  p(i) − L ≤ j ≤ p(i) + R     (L or R = −1: that side unbounded)
  *   causal:         R = 0, so j ≤ p(i)           (window W: causal with L = W − 1)
  *   segments:       seg[b, i] = seg[b, j]        (N_q = N_k)
+ *   keep mask:      keep[b, h, i, j]             ([B|1, H|1, N_q, N_k], broadcast; AND)
  * </pre>
  * The score of a visible pair starts as the scaled product and is then, in this order,
  * <pre>
  *   soft-capped (C &gt; 0):  s = C · tanh(scale · q_i·k_j / C)       ∂s/∂(scale·q·k) = 1 − tanh²
  *   ALiBi:                s = s − slope(b, h) · |p(i) − j|
+ *   bias:                 s = s + bias[b, h, i, j]                ([B|1, H|1, N_q, N_k], broadcast)
  * </pre>
  * ({@link #adjust}); hidden pairs then get −∞. A head's sink logit ({@link #sink}) joins each
  * row's softmax denominator as a key that carries no value. In float32 each step is rounded once, as
@@ -51,12 +53,16 @@ public final class Mask {
     private final double softcap; // 0: none
     private final AlibiSlopes alibi; // null: none
     private final AttentionSinks sinks; // null: none
+    private final KeepMask keep; // null: none
+    private final ScoreBias bias; // null: none
     private final Positions queries;
     private final Positions keys;
 
     private Mask(int left, int right, SegmentIds segments, int offset, double softcap, AlibiSlopes alibi,
-            AttentionSinks sinks, Positions queries, Positions keys) {
+            AttentionSinks sinks, KeepMask keep, ScoreBias bias, Positions queries, Positions keys) {
         this.sinks = sinks;
+        this.keep = keep;
+        this.bias = bias;
         this.left = left;
         this.right = right;
         this.segments = segments;
@@ -76,9 +82,16 @@ public final class Mask {
         if (spec.sinks() != null) {
             spec.sinks().check(shape);
         }
+        if (spec.mask() != null) {
+            spec.mask().check(shape);
+        }
+        if (spec.bias() != null) {
+            spec.bias().check(shape);
+        }
         int offset = spec.causalAlign() == AttentionSpec.CausalAlign.TOP_LEFT ? 0 : shape.kvLen() - shape.qLen();
         return new Mask(spec.windowLeft(), spec.windowRight(), spec.segments(), offset, spec.softcap(), spec.alibi(),
-                spec.sinks(), Positions.range(0, shape.qLen()), Positions.range(0, shape.kvLen()));
+                spec.sinks(), spec.mask(), spec.bias(), Positions.range(0, shape.qLen()),
+                Positions.range(0, shape.kvLen()));
     }
 
     /**
@@ -86,12 +99,17 @@ public final class Mask {
      * and key row j of the shards are query {@code queries.at(i)} and key {@code keys.at(j)}.
      */
     public Mask forShards(Positions queries, Positions keys) {
-        return new Mask(left, right, segments, offset, softcap, alibi, sinks, queries, keys);
+        return new Mask(left, right, segments, offset, softcap, alibi, sinks, keep, bias, queries, keys);
     }
 
     /** Whether scores change after the scaled product (soft cap, ALiBi): then tiles take the per-element path. */
     public boolean adjustsScores() {
-        return softcap > 0 || alibi != null;
+        return softcap > 0 || alibi != null || bias != null;
+    }
+
+    /** Whether what a query sees depends on its head (a keep mask per head): then ask with the head. */
+    public boolean perHead() {
+        return keep != null && keep.perHead();
     }
 
     /** Whether rows have a sink in their softmax denominator ({@link AttentionSinks}). */
@@ -135,6 +153,14 @@ public final class Mask {
                 }
             }
         }
+        if (bias != null) {
+            for (int r = 0; r < rows; r++) {
+                int qi = queries.at(i0 + r);
+                for (int c = 0, e = r * cols; c < cols; c++, e++) {
+                    s[e] += (float) bias.bias(b, h, qi, keys.at(j0 + c));
+                }
+            }
+        }
     }
 
     /**
@@ -166,10 +192,24 @@ public final class Mask {
                 }
             }
         }
+        if (bias != null) {
+            for (int r = 0; r < rows; r++) {
+                int qi = queries.at(i0 + r);
+                for (int c = 0, e = r * cols; c < cols; c++, e++) {
+                    double x = bias.bias(b, h, qi, keys.at(j0 + c));
+                    s[e] = float32 ? (float) (s[e] + (float) x) : s[e] + x;
+                }
+            }
+        }
     }
 
-    /** True when query row i of batch b sees key j. */
+    /** True when query row i of batch b sees key j, for a mask that is the same for every head (else head 0). */
     public boolean visible(int b, int i, int j) {
+        return visible(b, 0, i, j);
+    }
+
+    /** True when query row i of head (b, h) sees key j. */
+    public boolean visible(int b, int h, int i, int j) {
         int qi = queries.at(i);
         int kj = keys.at(j);
         long p = (long) qi + offset;
@@ -179,11 +219,17 @@ public final class Mask {
         if (left >= 0 && kj < p - left) {
             return false;
         }
-        return segments == null || segments.id(b, qi) == segments.id(b, kj);
+        return (segments == null || segments.id(b, qi) == segments.id(b, kj))
+                && (keep == null || keep.keep(b, h, qi, kj));
     }
 
-    /** What query rows [i0, i1) of batch b see of keys [j0, j1); both ranges non-empty. */
+    /** {@link #classify(int, int, int, int, int, int)} for head 0 (a mask that is the same for every head). */
     public Visibility classify(int b, int i0, int i1, int j0, int j1) {
+        return classify(b, 0, i0, i1, j0, j1);
+    }
+
+    /** What query rows [i0, i1) of head (b, h) see of keys [j0, j1); both ranges non-empty. */
+    public Visibility classify(int b, int h, int i0, int i1, int j0, int j1) {
         long pFirst = (long) queries.at(i0) + offset;
         long pLast = (long) queries.at(i1 - 1) + offset;
         int kFirst = keys.at(j0);
@@ -218,6 +264,16 @@ public final class Mask {
             }
             full &= qMin == qMax && kMin == kMax;
         }
+        if (keep != null) { // an arbitrary mask: count the tile's visible pairs
+            long seen = 0;
+            for (int i = i0; i < i1; i++) {
+                for (int j = j0; j < j1; j++) {
+                    seen += visible(b, h, i, j) ? 1 : 0;
+                }
+            }
+            return seen == 0 ? Visibility.HIDDEN
+                    : seen == (long) (i1 - i0) * (j1 - j0) ? Visibility.FULL : Visibility.PARTIAL;
+        }
         return full ? Visibility.FULL : Visibility.PARTIAL;
     }
 
@@ -227,9 +283,14 @@ public final class Mask {
      * {@code cols}.
      */
     public void apply(int b, int i0, int rows, int j0, int cols, float[] scores) {
+        apply(b, 0, i0, rows, j0, cols, scores);
+    }
+
+    /** {@link #apply(int, int, int, int, int, float[])} for head (b, h). */
+    public void apply(int b, int h, int i0, int rows, int j0, int cols, float[] scores) {
         for (int r = 0; r < rows; r++) {
             int base = r * cols;
-            if (segments == null) {
+            if (segments == null && keep == null) {
                 // the window hides a prefix and a suffix of each row: fill them
                 long p = (long) queries.at(i0 + r) + offset;
                 int first = left >= 0 ? keys.countBelow(j0, j0 + cols, p - left) : 0;
@@ -239,19 +300,19 @@ public final class Mask {
                 continue;
             }
             for (int c = 0; c < cols; c++) {
-                if (!visible(b, i0 + r, j0 + c)) {
+                if (!visible(b, h, i0 + r, j0 + c)) {
                     scores[base + c] = Float.NEGATIVE_INFINITY;
                 }
             }
         }
     }
 
-    /** The same as {@link #apply(int, int, int, int, int, float[])} for float64 scores. */
-    public void apply(int b, int i0, int rows, int j0, int cols, double[] scores) {
+    /** The same as {@link #apply(int, int, int, int, int, int, float[])} for float64 scores. */
+    public void apply(int b, int h, int i0, int rows, int j0, int cols, double[] scores) {
         for (int r = 0; r < rows; r++) {
             int base = r * cols;
             for (int c = 0; c < cols; c++) {
-                if (!visible(b, i0 + r, j0 + c)) {
+                if (!visible(b, h, i0 + r, j0 + c)) {
                     scores[base + c] = Double.NEGATIVE_INFINITY;
                 }
             }

@@ -212,7 +212,7 @@ public final class ShardAttention {
         long pairs = 0;
         for (int j0 = 0; j0 < kv.length; j0 += kv.blockCols) {
             long tile = m.adjustsScores() ? adjustedForwardTile(w, m, kv, b, h, i0, rows, j0)
-                    : forwardTile(w, m, kv, b, g, i0, rows, j0);
+                    : forwardTile(w, m, kv, b, g, h, i0, rows, j0);
             pairs += tile;
             if (blk.countsTiles()) {
                 countTile(w, m, blk, kv, j0, tile);
@@ -241,9 +241,9 @@ public final class ShardAttention {
      * -XX:+PrintCompilation: a 2-thread causal benchmark doubled its speed the moment C2's
      * {@code forward} was installed, seconds into the run).
      */
-    private long forwardTile(Workspace w, Mask m, KvShard kv, int b, int g, int i0, int rows, int j0) {
+    private long forwardTile(Workspace w, Mask m, KvShard kv, int b, int g, int h, int i0, int rows, int j0) {
         int cols = Math.min(kv.blockCols, kv.length - j0);
-        Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
+        Mask.Visibility vis = m.classify(b, h, i0, i0 + rows, j0, j0 + cols);
         if (vis == Mask.Visibility.HIDDEN) {
             return 0;
         }
@@ -251,7 +251,7 @@ public final class ShardAttention {
         boolean full = vis == Mask.Visibility.FULL;
         kernels.scoreTile(w.q, 0, rows, kv.k, off, cols, shape.dim(), scale, w.s, full ? w.rowMax : null);
         if (!full) {
-            m.apply(b, i0, rows, j0, cols, w.s);
+            m.apply(b, h, i0, rows, j0, cols, w.s);
         }
         w.softmax.absorb(w.s, kv.owner, j0, cols, kv.length, kv.v, off, kernels, full ? w.rowMax : null);
         return (long) rows * cols;
@@ -263,7 +263,7 @@ public final class ShardAttention {
      */
     private long adjustedForwardTile(Workspace w, Mask m, KvShard kv, int b, int h, int i0, int rows, int j0) {
         int cols = Math.min(kv.blockCols, kv.length - j0);
-        Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
+        Mask.Visibility vis = m.classify(b, h, i0, i0 + rows, j0, j0 + cols);
         if (vis == Mask.Visibility.HIDDEN) {
             return 0;
         }
@@ -271,7 +271,7 @@ public final class ShardAttention {
         kernels.scoreTile(w.q, 0, rows, kv.k, off, cols, shape.dim(), scale, w.s, null);
         m.adjust(b, h, i0, rows, j0, cols, w.s, null);
         if (vis == Mask.Visibility.PARTIAL) {
-            m.apply(b, i0, rows, j0, cols, w.s);
+            m.apply(b, h, i0, rows, j0, cols, w.s);
         }
         w.softmax.absorb(w.s, kv.owner, j0, cols, kv.length, kv.v, off, kernels, null);
         return (long) rows * cols;
@@ -286,7 +286,7 @@ public final class ShardAttention {
         boolean computed = pairs > 0;
         if (blk.rows != blk.blockRows) {
             int cols = Math.min(kv.blockCols, kv.length - j0);
-            computed = m.classify(blk.b, blk.blockI0, blk.blockI0 + blk.blockRows, j0, j0 + cols)
+            computed = m.classify(blk.b, blk.h, blk.blockI0, blk.blockI0 + blk.blockRows, j0, j0 + cols)
                     != Mask.Visibility.HIDDEN;
         }
         if (computed) {
@@ -414,7 +414,7 @@ public final class ShardAttention {
      */
     private long keyValueTile(Workspace w, Mask m, QueryShard qs, KvShard kv, int b, int h, int i0, int rows,
             int j0, int cols, float[] qHeap, float[] dHeap) {
-        Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
+        Mask.Visibility vis = m.classify(b, h, i0, i0 + rows, j0, j0 + cols);
         if (vis == Mask.Visibility.HIDDEN) {
             return 0;
         }
@@ -476,7 +476,7 @@ public final class ShardAttention {
             m.adjust(b, h, i0, rows, j0, cols, w.s, w.dCap);
         }
         if (vis == Mask.Visibility.PARTIAL) {
-            m.apply(b, i0, rows, j0, cols, w.s);
+            m.apply(b, h, i0, rows, j0, cols, w.s);
         }
         for (int r = 0; r < rows; r++) {
             float lse = qs.lse[rowBase + r];

@@ -281,7 +281,7 @@ public final class VanillaAttention {
         if (mask.adjustsScores()) {
             mask.adjust(b, h, 0, nq, 0, nk, s, dCap, single);
         }
-        mask.apply(b, 0, nq, 0, nk, s);
+        mask.apply(b, h, 0, nq, 0, nk, s);
     }
 
     /**

@@ -16,10 +16,12 @@ public enum DType {
     FLOAT32('f', 4, "float32"),
     FLOAT64('f', 8, "float64"),
     INT32('i', 4, "int32"),
-    INT64('i', 8, "int64");
+    INT64('i', 8, "int64"),
+    /** NumPy's bool: one byte, 0 or 1 (keep masks). */
+    BOOL('b', 1, "bool");
 
     /** Listed in error messages: "(supported: float16, float32, ...)". */
-    static final String SUPPORTED = "float16, float32, float64, int32, int64";
+    static final String SUPPORTED = "float16, float32, float64, int32, int64, bool";
 
     private final char kind;
     private final int bytes;
@@ -51,9 +53,9 @@ public enum DType {
         return numpyName;
     }
 
-    /** The little-endian NumPy descr, for example {@code "<f4"}; what {@link Npy} writes. */
+    /** The little-endian NumPy descr, for example {@code "<f4"} ({@code "|b1"} for bool); what {@link Npy} writes. */
     public String littleEndianDescr() {
-        return "<" + kind + bytes;
+        return (bytes == 1 ? "|" : "<") + kind + bytes;
     }
 
     /** The type with NumPy kind character {@code kind} and size {@code bytes}, if supported. */

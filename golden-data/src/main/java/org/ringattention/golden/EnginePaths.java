@@ -20,7 +20,7 @@ public final class EnginePaths {
 
     /** The float64 oracle on the stored values: the reference. */
     public static Outputs reference(GoldenCase c, CaseInputs in) {
-        return vanilla(VanillaAttention.oracle(), c, in.q(), in.k(), in.v(), in.dOut(), c.spec(in.segmentIds(c)));
+        return vanilla(VanillaAttention.oracle(), c, in.q(), in.k(), in.v(), in.dOut(), in.spec(c));
     }
 
     /**
@@ -30,14 +30,14 @@ public final class EnginePaths {
     public static Outputs baseline(GoldenCase c, CaseInputs in) {
         return vanilla(new VanillaAttention(VanillaAttention.Precision.FLOAT32), c,
                 CaseInputs.roundedToFloat(in.q()), CaseInputs.roundedToFloat(in.k()),
-                CaseInputs.roundedToFloat(in.v()), CaseInputs.roundedToFloat(in.dOut()), c.spec(in.segmentIds(c)));
+                CaseInputs.roundedToFloat(in.v()), CaseInputs.roundedToFloat(in.dOut()), in.spec(c));
     }
 
     /** The blockwise float32 engine with the given kernels, block sizes and threads. */
     public static Outputs blockwise(GoldenCase c, CaseInputs in, Kernels kernels, GoldenCase.Block block,
             int threads) {
         BlockwiseAttention engine = new BlockwiseAttention(kernels, block.q(), block.kv(), threads);
-        AttentionSpec spec = c.spec(in.segmentIds(c));
+        AttentionSpec spec = in.spec(c);
         Tensor[] t = tensors(c, in);
         AttentionOutput fwd = engine.forward(t[0], t[1], t[2], spec);
         return outputs(fwd, engine.backward(t[0], t[1], t[2], fwd, t[3], spec));
@@ -49,7 +49,7 @@ public final class EnginePaths {
         RingAttention ring = new RingAttention(kernels, block.q(), block.kv(), threads, devices, layout,
                 LinkModel.UNTHROTTLED);
         Tensor[] t = tensors(c, in);
-        RingAttention.Backward b = ring.backward(t[0], t[1], t[2], t[3], c.spec(in.segmentIds(c)));
+        RingAttention.Backward b = ring.backward(t[0], t[1], t[2], t[3], in.spec(c));
         return outputs(b.output(), b.gradients());
     }
 

@@ -25,6 +25,8 @@ import org.ringattention.tensor.DType;
  * @param softcap       soft cap C of the scaled scores, 0 for none
  * @param alibi         which ALiBi slopes the case has ({@link #alibiSlopes})
  * @param sinkShift     NaN for no attention sinks, else the shift of the sink logits ({@link #sinkLogits})
+ * @param maskKind      0 for no keep mask, else its broadcast shape ({@link #pairShape})
+ * @param biasKind      0 for no bias, else its broadcast shape ({@link #pairShape})
  * @param segments      how segment ids are drawn, or {@link Segments#NONE}
  * @param segmentDtype  int32 or int64 (ignored without segments)
  * @param scale         score scale, NaN for the default 1/√d
@@ -33,7 +35,7 @@ import org.ringattention.tensor.DType;
  */
 public record GoldenCase(String name, String description, int batch, int qHeads, int kvHeads, int qLen, int kvLen,
         int dim, boolean causal, int window, AttentionSpec.CausalAlign causalAlign, int windowLeft, int windowRight,
-        double softcap, Alibi alibi, double sinkShift, Segments segments, DType segmentDtype, double scale, DType dtype,
+        double softcap, Alibi alibi, double sinkShift, int maskKind, int biasKind, Segments segments, DType segmentDtype, double scale, DType dtype,
         long seed, double queryScale, List<Block> blocks, List<Integer> threads, Ring ring) {
 
     /** Largest tensor (elements) and score matrix (Nq·Nk) of a case: a golden set stays small. */
@@ -156,6 +158,10 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
         AttentionSpec valid = AttentionSpec.DEFAULT.withScale(scale).withCausalAlign(causalAlign)
                 .withWindow(windowLeft, windowRight).withCausal(causal || window > 0).withSoftcap(softcap);
         Objects.requireNonNull(alibi, "alibi");
+        if (maskKind < 0 || maskKind > 4 || biasKind < 0 || biasKind > 4) {
+            throw new IllegalArgumentException("mask and bias kinds are 0 (none) to 4, got " + maskKind + ", "
+                    + biasKind);
+        }
         if (Double.isInfinite(sinkShift)) {
             throw new IllegalArgumentException("sink shift must be finite (or NaN for no sinks), got " + sinkShift);
         }
@@ -208,6 +214,14 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
             }
         }
         return x;
+    }
+
+    /**
+     * The shape of a keep mask or bias of broadcast kind 1 [1, 1, Nq, Nk], 2 [B, 1, Nq, Nk],
+     * 3 [1, Hq, Nq, Nk] or 4 [B, Hq, Nq, Nk].
+     */
+    public long[] pairShape(int kind) {
+        return new long[] {kind == 2 || kind == 4 ? batch : 1, kind >= 3 ? qHeads : 1, qLen, kvLen};
     }
 
     public boolean hasSinks() {
@@ -276,6 +290,12 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
         if (hasSinks()) {
             m += " sinks";
         }
+        if (maskKind > 0) {
+            m += " mask" + java.util.Arrays.toString(pairShape(maskKind));
+        }
+        if (biasKind > 0) {
+            m += " bias" + java.util.Arrays.toString(pairShape(biasKind));
+        }
         return hasSegments() ? m + "+segments(" + segments.json() + ")" : m;
     }
 
@@ -308,6 +328,12 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
         }
         if (hasSinks()) {
             mask.put("sink_shift", sinkShift);
+        }
+        if (maskKind > 0) {
+            mask.put("mask_kind", maskKind);
+        }
+        if (biasKind > 0) {
+            mask.put("bias_kind", biasKind);
         }
         mask.put("segments", segments.json());
         if (hasSegments()) {
@@ -383,7 +409,9 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
                 mask.has("window_right") ? mask.integer("window_right") : -1,
                 mask.has("softcap") ? mask.number("softcap") : 0,
                 mask.has("alibi") ? Alibi.of(mask.string("alibi")) : Alibi.NONE,
-                mask.has("sink_shift") ? mask.number("sink_shift") : Double.NaN, seg, segDtype,
+                mask.has("sink_shift") ? mask.number("sink_shift") : Double.NaN,
+                mask.has("mask_kind") ? mask.integer("mask_kind") : 0,
+                mask.has("bias_kind") ? mask.integer("bias_kind") : 0, seg, segDtype,
                 isDefault ? Double.NaN : scale, dtype(f.string("dtype"), "dtype"), f.longValue("seed"),
                 f.number("query_scale"), blocks, threads, new Ring(devices, layouts));
         if (isDefault && scale != c.effectiveScale()) {
@@ -420,6 +448,8 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
         private double softcap;
         private Alibi alibi = Alibi.NONE;
         private double sinkShift = Double.NaN;
+        private int maskKind;
+        private int biasKind;
         private Segments segments = Segments.NONE;
         private DType segmentDtype = DType.INT32;
         private double scale = Double.NaN;
@@ -482,6 +512,16 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
             return this;
         }
 
+        Builder mask(int kind) {
+            maskKind = kind;
+            return this;
+        }
+
+        Builder bias(int kind) {
+            biasKind = kind;
+            return this;
+        }
+
         Builder topLeft() {
             causalAlign = AttentionSpec.CausalAlign.TOP_LEFT;
             return this;
@@ -522,7 +562,7 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
 
         GoldenCase build() {
             return new GoldenCase(name, description, batch, qHeads, kvHeads, qLen, kvLen, dim, causal, window,
-                    causalAlign, windowLeft, windowRight, softcap, alibi, sinkShift, segments, segmentDtype, scale, dtype, seed, queryScale, blocks, threads,
+                    causalAlign, windowLeft, windowRight, softcap, alibi, sinkShift, maskKind, biasKind, segments, segmentDtype, scale, dtype, seed, queryScale, blocks, threads,
                     Ring.upTo(Math.min(qLen, kvLen)));
         }
     }

@@ -115,6 +115,17 @@ public final class GoldenCases {
                 new Builder("sinks_dominant_window", "sink logits around 4 that take most of each row's weight,"
                         + " window (left 6, right 2), ALiBi, soft cap 5", 1031)
                         .heads(1, 2, 1).lengths(64, 64, 24).window(6, 2).sinks(4).alibi(GoldenCase.Alibi.HEADS)
-                        .softcap(5).blocks(16, 16, 9, 11, 64, 64).build());
+                        .softcap(5).blocks(16, 16, 9, 11, 64, 64).build(),
+                new Builder("mask_per_head_rect", "bool keep mask [B, Hq, Nq, Nk] (some rows keep nothing), batch 2,"
+                        + " grouped-query, Nq > Nk", 1032)
+                        .heads(2, 4, 2).lengths(40, 30, 16).mask(4).blocks(8, 8, 7, 5, 40, 30).build(),
+                new Builder("mask_bias_causal_top_left", "keep mask [1, 1, Nq, Nk] and bias [1, Hq, Nq, Nk] with"
+                        + " a causal mask aligned top-left, Nq < Nk", 1033)
+                        .heads(1, 2, 2).lengths(36, 50, 16).causal().topLeft().mask(1).bias(3)
+                        .blocks(8, 16, 5, 7, 36, 50).build(),
+                new Builder("bias_alibi_softcap_sinks", "bias [B, 1, Nq, Nk] after ALiBi and a soft cap of 3, with"
+                        + " sinks, batch 2", 1034)
+                        .heads(2, 2, 1).lengths(30, 30, 24).softcap(3).alibi(GoldenCase.Alibi.HEADS).sinks(1)
+                        .bias(2).blocks(8, 8, 7, 11, 30, 30).build());
     }
 }

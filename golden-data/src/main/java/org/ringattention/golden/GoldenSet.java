@@ -130,6 +130,12 @@ public final class GoldenSet {
             if (c.hasSinks()) {
                 needed.add("sinks");
             }
+            if (c.maskKind() > 0) {
+                needed.add("mask");
+            }
+            if (c.biasKind() > 0) {
+                needed.add("bias");
+            }
             for (Output out : Output.values()) {
                 needed.add(out.key());
             }
@@ -215,14 +221,29 @@ public final class GoldenSet {
             }
             refs[o.ordinal()] = x;
         }
-        return new CaseData(e, new CaseInputs(q, k, v, dOut, seg),
+        boolean[] keep = null;
+        if (c.maskKind() > 0) {
+            Path file = e.files().get("mask");
+            NpyArray a = Npy.read(file);
+            expect(file, a, c.pairShape(c.maskKind()), DType.BOOL);
+            keep = a.toBooleanArray();
+        }
+        double[] bias = null;
+        if (c.biasKind() > 0) {
+            bias = input(e, "bias", c.pairShape(c.biasKind()), DType.FLOAT64);
+        }
+        return new CaseData(e, new CaseInputs(q, k, v, dOut, seg, keep, bias),
                 new Outputs(refs[0], refs[1], refs[2], refs[3], refs[4]));
     }
 
     private static double[] input(Entry e, String key, long[] shape) throws IOException {
+        return input(e, key, shape, e.definition().dtype());
+    }
+
+    private static double[] input(Entry e, String key, long[] shape, DType dtype) throws IOException {
         Path file = e.files().get(key);
         NpyArray a = Npy.read(file);
-        expect(file, a, shape, e.definition().dtype());
+        expect(file, a, shape, dtype);
         double[] x = a.toDoubleArray();
         for (int i = 0; i < x.length; i++) {
             if (!Double.isFinite(x[i])) {

@@ -72,6 +72,36 @@ public record Problem(AttentionShape shape, AttentionSpec spec, float[] q, float
         return AttentionSinks.of(x);
     }
 
+    /**
+     * A keep mask of broadcast kind 1 [1, 1, Nq, Nk], 2 [B, 1, Nq, Nk], 3 [1, Hq, Nq, Nk] or
+     * 4 [B, Hq, Nq, Nk]: each pair kept with probability 0.7, and a few rows that keep nothing.
+     */
+    public static KeepMask keepMask(AttentionShape shape, int kind, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed ^ 0x3A5CL);
+        int b = kind == 2 || kind == 4 ? shape.batch() : 1;
+        int h = kind >= 3 ? shape.qHeads() : 1;
+        boolean[] keep = new boolean[b * h * shape.qLen() * shape.kvLen()];
+        for (int r = 0; r < b * h * shape.qLen(); r++) {
+            boolean blind = rnd.nextInt(8) == 0;
+            for (int j = 0; j < shape.kvLen(); j++) {
+                keep[r * shape.kvLen() + j] = !blind && rnd.nextDouble() < 0.7;
+            }
+        }
+        return KeepMask.of(keep, b, h, shape.qLen(), shape.kvLen());
+    }
+
+    /** A standard-normal bias of broadcast kind 1 to 4 (as {@link #keepMask}). */
+    public static ScoreBias bias(AttentionShape shape, int kind, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed ^ 0xB1A5L);
+        int b = kind == 2 || kind == 4 ? shape.batch() : 1;
+        int h = kind >= 3 ? shape.qHeads() : 1;
+        double[] x = new double[b * h * shape.qLen() * shape.kvLen()];
+        for (int e = 0; e < x.length; e++) {
+            x[e] = rnd.nextGaussian();
+        }
+        return ScoreBias.of(x, b, h, shape.qLen(), shape.kvLen());
+    }
+
     public Problem withSpec(AttentionSpec s) {
         return new Problem(shape, s, q, k, v, dOut);
     }

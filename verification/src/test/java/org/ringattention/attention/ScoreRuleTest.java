@@ -82,10 +82,40 @@ class ScoreRuleTest {
         }
     }
 
+    /** A bias adds to the score after ALiBi; a keep mask hides pairs, per head when it has heads. */
+    @Test
+    void biasAddsAndTheKeepMaskHides() {
+        AttentionShape shape = new AttentionShape(1, 2, 1, 1, 3, 1);
+        double[] q = {1, -1};
+        double[] k = {0.5, 1, 2};
+        double[] v = {1, 2, 3};
+        double[] bias = {0.1, -0.2, 0.3};
+        boolean[] keep = {true, false, true, false, true, true}; // head 0 hides key 1, head 1 key 0
+        AttentionSpec spec = AttentionSpec.DEFAULT.withScale(1).withBias(ScoreBias.of(bias, 1, 1, 1, 3))
+                .withMask(KeepMask.of(keep, 1, 2, 1, 3));
+        VanillaAttention.Result r = VanillaAttention.oracle().forward(shape, spec, q, k, v);
+        double a0 = 0.5 + 0.1;
+        double a2 = 2 + 0.3;
+        assertThat(r.lse()[0]).isCloseTo(Math.log(Math.exp(a0) + Math.exp(a2)), offset(1e-15));
+        double b1 = -1 - 0.2;
+        double b2 = -2 + 0.3;
+        assertThat(r.lse()[1]).isCloseTo(Math.log(Math.exp(b1) + Math.exp(b2)), offset(1e-15));
+        Mask m = Mask.of(spec, shape);
+        assertThat(m.perHead()).isTrue();
+        assertThat(m.classify(0, 0, 0, 1, 1, 2)).isEqualTo(Mask.Visibility.HIDDEN);
+        assertThat(m.classify(0, 1, 0, 1, 1, 2)).isEqualTo(Mask.Visibility.FULL);
+        assertThat(m.classify(0, 1, 0, 1, 0, 3)).isEqualTo(Mask.Visibility.PARTIAL);
+    }
+
     @Test
     void badFeaturesAreRefused() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> AttentionSpec.DEFAULT.withSoftcap(-1))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("softcap");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ScoreBias.of(new double[] {1, Double.NEGATIVE_INFINITY},
+                1, 1, 1, 2)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("finite");
+        AttentionSpec wrongMask = AttentionSpec.DEFAULT.withMask(KeepMask.of(new boolean[6], 1, 1, 2, 3));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Mask.of(wrongMask, new AttentionShape(1, 1, 1, 3, 2,
+                2))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("broadcast");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> AlibiSlopes.perHead(new double[] {1, Double.NaN}))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("finite");
         AttentionSpec wrongHeads = AttentionSpec.DEFAULT.withAlibi(AlibiSlopes.perHead(new double[] {1, 2}));

@@ -142,6 +142,14 @@ class AttendSemanticsTest {
     }
 
     @Test
+    void pathsWithoutTheKitSemanticsRefuseItsOptions() {
+        CliRun.of(CliRun.concat(base(), "--softcap", "2", "--emulate", "bfloat16"))
+                .assertOneLineError(2, "--softcap", "--emulate");
+        CliRun.of(CliRun.concat(base(), "--causal-align", "top-left", "--mpi"))
+                .assertOneLineError(2, "--causal-align", "--mpi");
+    }
+
+    @Test
     void conflictingWindowsAreUsageErrors() {
         CliRun.of(CliRun.concat(base(), "--causal", "--window-right", "2"))
                 .assertOneLineError(2, "--causal", "--window-right");

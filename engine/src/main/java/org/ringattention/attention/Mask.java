@@ -307,6 +307,11 @@ public final class Mask {
         }
     }
 
+    /** {@link #apply(int, int, int, int, int, int, double[])} for head 0 (a mask that is the same for every head). */
+    public void apply(int b, int i0, int rows, int j0, int cols, double[] scores) {
+        apply(b, 0, i0, rows, j0, cols, scores);
+    }
+
     /** The same as {@link #apply(int, int, int, int, int, int, float[])} for float64 scores. */
     public void apply(int b, int h, int i0, int rows, int j0, int cols, double[] scores) {
         for (int r = 0; r < rows; r++) {

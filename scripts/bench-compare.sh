@@ -18,16 +18,25 @@
 #                       as long on this kind of machine, and the median of 3 moves with one such run)
 #   --out DIR           where the results go (default results/ in the repository)
 #   --no-peer           the engine only
+#   --python PY         the Python whose NumPy is the peer (default: the faster of `python3` on PATH
+#                       and /usr/bin/python3, by a short sgemm probe; also the PYTHON variable)
 #
 # Default set: N=4096 with d=128 H=2 full, d=64 H=2 full, d=128 H=2 causal, d=128 H=2 backward.
 # Writes DIR/bench-DATE.csv (every invocation of every round), DIR/bench-DATE.md (medians over the
 # rounds, headed by the CPU model), DIR/bench-DATE.log (everything the runs printed).
 # Within a round the engine and the peer alternate which goes first, so that neither always runs
-# on a machine the other has just warmed. Needs /usr/bin/python3 with NumPy (scripts/install-peer.sh).
+# on a machine the other has just warmed. Backward configurations run two NumPy peers: P kept from the
+# forward (as autograd keeps it) and P recomputed from the saved LSE (as a fused kernel does).
+#
+# A fair peer: the peer runs the fastest NumPy found (python3 on PATH, /usr/bin/python3) with
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in its command alone (a machine-wide
+# OPENBLAS_CORETYPE=Haswell makes OpenBLAS run AVX2 kernels on AVX-512 cores); the table names the
+# NumPy, OpenBLAS version and core type the peer's process actually loaded. Needs NumPy for one of
+# them (pip install numpy, or scripts/install-peer.sh for Debian's).
 set -euo pipefail
 
 ROOT=$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
-PY=${PYTHON:-/usr/bin/python3}
+PY=${PYTHON:-}
 
 quick=0 rounds='' threads='1 2' warmup=1 reps=9 out=$ROOT/results peer=1 peak_ms=500 warmup_ms=3000
 configs=()
@@ -42,6 +51,7 @@ while (($#)); do
         --reps) reps=${2:?--reps needs a value}; shift ;;
         --out) out=${2:?--out needs a value}; shift ;;
         --no-peer) peer=0 ;;
+        --python) PY=${2:?--python needs a value}; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option '$1' (try --help)" ;;
     esac
@@ -62,8 +72,41 @@ for c in "${configs[@]}"; do
     [[ $c =~ ^[1-9][0-9]*:[1-9][0-9]*:[1-9][0-9]*(:(full|causal|backward|causal-backward))?$ ]] ||
         die "--config must be SEQ:DIM:HEADS[:full|causal|backward|causal-backward], got '$c'"
 done
-if ((peer)) && ! "$PY" -c 'import numpy' 2>/dev/null; then
-    die "$PY has no NumPy: run scripts/install-peer.sh (or pass --no-peer)"
+# The peer's environment: these two pick OpenBLAS's kernels by name and cache size; unset here only.
+PEER_ENV=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
+max_threads=1
+for t in $threads; do ((t > max_threads)) && max_threads=$t; done
+# probe PY: one JSON line (NumPy, BLAS, sgemm GFLOP/s) from the peer's own environment, or fails.
+probe() { "${PEER_ENV[@]}" "$1" "$ROOT/scripts/peer_numpy.py" --probe --threads "$max_threads" 2>/dev/null | tail -n 1; }
+field() { printf '%s' "$1" | sed -n "s/.*\"$2\": *\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
+peer_choice=''
+if ((peer)); then
+    candidates=()
+    if [[ -n $PY ]]; then
+        candidates=("$PY")
+    else
+        p=$(command -v python3 || true)
+        [[ -n $p ]] && candidates+=("$p")
+        [[ -x /usr/bin/python3 ]] && candidates+=(/usr/bin/python3)
+    fi
+    best='' best_g=0 seen=() probed=' '
+    for c in ${candidates[@]+"${candidates[@]}"}; do
+        real=$(readlink -f -- "$(command -v "$c")" 2>/dev/null || echo "$c")
+        [[ $probed == *" $real "* ]] && continue # the same interpreter twice
+        probed+="$real "
+        if info=$(probe "$c") && [[ $info == '{'* ]]; then
+            g=$(field "$info" sgemm_gflops)
+            seen+=("$c ($(field "$info" python)): NumPy $(field "$info" numpy), OpenBLAS $(field "$info" blas_version) ($(field "$info" blas_core)), sgemm ${g%.*} GFLOP/s")
+            if [[ -z $best ]] || awk -v a="$g" -v b="$best_g" 'BEGIN { exit !(a > b) }'; then
+                best=$c best_g=$g
+            fi
+        else
+            seen+=("$c: no NumPy")
+        fi
+    done
+    [[ -n $best ]] || die "no NumPy found (${seen[*]:-no python3}): pip install numpy, run scripts/install-peer.sh, or pass --no-peer"
+    PY=$best
+    peer_choice="peer: $PY (of: $(IFS=';'; echo "${seen[*]}"))"
 fi
 
 mkdir -p "$out"
@@ -77,6 +120,7 @@ jsonl=$base.jsonl log=$base.log
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)
 echo "bench-compare: ${cpu:-unknown CPU}, $(nproc) processors; ${#configs[@]} configuration(s) x threads ($threads)" \
     "x $rounds round(s); results in $base.{csv,md}"
+[[ -n $peer_choice ]] && { echo "$peer_choice"; echo "$peer_choice" >>"$log"; }
 
 # Build the CLI now (if needed) rather than inside the first timed invocation.
 "$ROOT/ring-attention" --version >>"$log" 2>&1 || { cat "$log" >&2; die "cannot build or start ring-attention"; }
@@ -101,6 +145,16 @@ run() {
     printf '  %-7s %8.2f GFLOP/s\n' "$tool" "${g:-0}"
 }
 
+# run_peers ROUND: the NumPy peer; for a backward pass both of them (P kept, P recomputed).
+run_peers() {
+    if [[ ${mode:-full} == *backward ]]; then
+        run "$1" numpy "${peer_cmd[@]}" --backward-p kept
+        run "$1" numpy-lse "${peer_cmd[@]}" --backward-p recomputed
+    else
+        run "$1" numpy "${peer_cmd[@]}"
+    fi
+}
+
 start=$SECONDS
 for ((r = 1; r <= rounds; r++)); do
     for c in "${configs[@]}"; do
@@ -116,14 +170,14 @@ for ((r = 1; r <= rounds; r++)); do
             common=(--seq "$n" --head-dim "$d" --heads "$h" ${flags[@]+"${flags[@]}"} --threads "$t"
                 --warmup "$warmup" --reps "$reps" --json)
             engine_cmd=("$ROOT/ring-attention" bench "${common[@]}" --peak-ms "$peak_ms" --warmup-ms "$warmup_ms")
-            peer_cmd=("$PY" "$ROOT/scripts/peer_numpy.py" "${common[@]}")
+            peer_cmd=("${PEER_ENV[@]}" "$PY" "$ROOT/scripts/peer_numpy.py" "${common[@]}")
             if ((!peer)); then
                 run "$r" engine "${engine_cmd[@]}"
             elif ((r % 2 == 1)); then
                 run "$r" engine "${engine_cmd[@]}"
-                run "$r" numpy "${peer_cmd[@]}"
+                run_peers "$r"
             else
-                run "$r" numpy "${peer_cmd[@]}"
+                run_peers "$r"
                 run "$r" engine "${engine_cmd[@]}"
             fi
         done
@@ -131,7 +185,7 @@ for ((r = 1; r <= rounds; r++)); do
     echo "round $r done after $((SECONDS - start)) s"
 done
 
-"$PY" "$ROOT/scripts/bench_report.py" "$jsonl" "$base.csv" "$base.md"
+python3 "$ROOT/scripts/bench_report.py" "$jsonl" "$base.csv" "$base.md"
 rm -f "$jsonl"
 echo
 cat "$base.md"

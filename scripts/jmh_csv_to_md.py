@@ -25,6 +25,12 @@ def cpu_model():
     return "unknown CPU"
 
 
+def attention_flops(n, d, h, causal, backward):
+    """The FLOPs of one attention pass: 4*N^2*d*H, half when causal, 2.5 times for the backward
+    pass. This script's one copy of the formula of benchkit's AttentionFlops (the reference)."""
+    return 4.0 * n * n * d * h * (0.5 if causal else 1.0) * (2.5 if backward else 1.0)
+
+
 def gflops(name, unit, score, params):
     """GFLOP/s for a result row, or None."""
     if name.endswith(":flops") and unit.startswith("ops/"):
@@ -48,11 +54,7 @@ def gflops(name, unit, score, params):
     except (KeyError, ValueError):
         return None
     h = int(params.get("heads", 1) or 1)
-    flops = 4.0 * n * n * d * h
-    if params.get("causal") == "true":
-        flops /= 2
-    if "Backward" in name:
-        flops *= 2.5
+    flops = attention_flops(n, d, h, params.get("causal") == "true", "Backward" in name)
     seconds = score * SECONDS_PER[unit[:-3]]
     return flops / seconds / 1e9 if seconds > 0 else None
 

@@ -1,26 +1,40 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """The NumPy peer of `ring-attention bench`: vanilla float32 attention with the score matrix
 materialized, timed the same way, printed with the same JSON keys.
 
-    /usr/bin/python3 scripts/peer_numpy.py --seq 4096 --head-dim 128 --heads 2 [--kv-heads K]
-        [--causal] [--backward] [--threads T] [--warmup W] [--reps R] [--seed S] [--json]
+    python3 scripts/peer_numpy.py --seq 4096 --head-dim 128 --heads 2 [--kv-heads K]
+        [--causal] [--backward [--backward-p kept|recomputed]] [--threads T] [--warmup W]
+        [--reps R] [--seed S] [--keep-blas-env] [--json]
+    python3 scripts/peer_numpy.py --probe [--threads T]    # which NumPy and BLAS, sgemm speed
 
 Forward, per head (batched over heads with np.matmul, which calls BLAS sgemm per head):
     S = (q @ k^T) * scale                 scale = 1/sqrt(d); causal: + bias, -inf above the diagonal
     P = exp(S - rowmax(S)) / rowsum(...)  softmax with max subtraction, in place
-    O = P @ v
-Backward (--backward; only the backward pass is timed, given the forward's P and O, as an
-autograd framework keeps them):
+    O = P @ v,  LSE = rowmax + log(rowsum)
+Backward (--backward; only the backward pass is timed, given the forward's results). Two peers:
+  --backward-p kept (default): P is kept from the forward, as an autograd framework keeps it;
+  --backward-p recomputed: only O and LSE are kept, as a fused kernel keeps them, and P is
+    recomputed first: S = (q @ k^T) * scale (+ bias), P = exp(S - LSE) (one more product).
+Then, either way:
     dV = P^T dO,  dP = dO V^T,  D = rowsum(dO * O),  dS = P * (dP - D)
     dQ = scale * dS K,  dK = scale * dS^T Q        (GQA: dK, dV summed over each group)
-GFLOP/s use the engine's convention: 4*N^2*d*H per forward pass, half of it with --causal (NumPy
-still computes the full matrix), 2.5 times it for the backward pass. So the ratio of two GFLOP/s
-numbers is the ratio of the times.
+GFLOP/s use the engine's convention (attention_flops below): 4*N^2*d*H per forward pass, half of
+it with --causal (NumPy still computes the full matrix), 2.5 times it for the backward pass,
+whichever peer. So the ratio of two GFLOP/s numbers is the ratio of the times.
+
+A fair peer: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from this process's environment
+before NumPy loads OpenBLAS (unless --keep-blas-env), so that OpenBLAS picks its kernels for the
+CPU it runs on (a machine-wide OPENBLAS_CORETYPE=Haswell runs AVX2 kernels on AVX-512 cores at
+half speed). The BLAS actually loaded is read at run time and printed: its version, core type
+and threads, from threadpoolctl when installed, else from the OpenBLAS library in this process
+(openblas_get_config / openblas_get_corename through ctypes, with the symbol prefixes and
+suffixes of NumPy's bundled scipy-openblas), else numpy.show_config's build-time description.
 
 Threads: OPENBLAS_NUM_THREADS (and OMP_/MKL_NUM_THREADS) are set from --threads before NumPy is
 imported; only the matrix products run on several threads, the elementwise work (exp, max, sums)
-runs on one. Needs NumPy (Debian: scripts/install-peer.sh installs python3-numpy and
-libopenblas0-pthread).
+runs on one. Needs NumPy: python3 on PATH (pip's NumPy bundles a recent OpenBLAS), or Debian's
+(scripts/install-peer.sh installs python3-numpy and libopenblas0-pthread). bench-compare.sh
+probes both and uses the faster.
 """
 
 import argparse
@@ -44,7 +58,15 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, default=2, metavar="W", help="untimed runs (default 2)")
     p.add_argument("--reps", type=int, default=5, metavar="R", help="timed runs (default 5)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--backward-p", choices=("kept", "recomputed"), default="kept",
+                   help="backward peer: P kept from the forward (default) or recomputed from the LSE")
+    p.add_argument("--keep-blas-env", action="store_true",
+                   help="leave OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE as they are (default: unset them)")
+    p.add_argument("--probe", action="store_true",
+                   help="print which NumPy and BLAS run and a short sgemm speed as JSON, and exit")
     p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+    if "--probe" in argv:  # the shape options are not needed to probe
+        argv = ["--seq", "1", "--head-dim", "1", "--heads", "1"] + list(argv)
     a = p.parse_args(argv)
     if a.kv_heads is None:
         a.kv_heads = a.heads
@@ -73,21 +95,109 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
-def openblas_info():
-    """(version, config string, threads) of the OpenBLAS that NumPy loaded, or Nones."""
+BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def blas_info(np):
+    """What BLAS NumPy runs, read at run time: a dict with version, core, threads, config (a
+    description) and source (how it was read); values None where unknown."""
+    info = {"version": None, "core": None, "threads": None, "config": None, "source": None}
+    try:
+        import threadpoolctl
+        for pool in threadpoolctl.threadpool_info():
+            if pool.get("user_api") == "blas":
+                info.update(version=pool.get("version"), core=pool.get("architecture"),
+                            threads=pool.get("num_threads"), source="threadpoolctl",
+                            config=f"{pool.get('internal_api')} {pool.get('version')} {pool.get('filepath')}")
+                return info
+    except ImportError:
+        pass
+    got = openblas_in_process()
+    if got is not None:
+        info.update(got)
+        return info
+    try:  # build-time only: the core type it names is not necessarily the one running
+        blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+        info.update(version=blas.get("version"), config=blas.get("openblas configuration") or blas.get("name"),
+                    source="numpy.show_config (build time)")
+    except Exception:  # NumPy 1.x has no mode="dicts"
+        pass
+    return info
+
+
+def openblas_in_process():
+    """Version, core, threads and config of the OpenBLAS loaded into this process (found in
+    /proc/self/maps), through its own functions; None if there is none or it does not say."""
     import ctypes
     try:
-        lib = ctypes.CDLL("libopenblas.so.0")
-        lib.openblas_get_config.restype = ctypes.c_char_p
-        config = lib.openblas_get_config().decode()
-        version = config.split()[1] if config.startswith("OpenBLAS ") else None
-        return version, config, int(lib.openblas_get_num_threads())
-    except (OSError, AttributeError, IndexError):
-        return None, None, None
+        with open("/proc/self/maps", encoding="utf-8") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
+    except OSError:
+        paths = []
+    paths += ["libopenblas.so.0"]
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        # Debian's libopenblas exports openblas_get_config; pip's scipy-openblas64 exports
+        # scipy_openblas_get_config64_ (prefix and 64-bit-integer suffix).
+        for prefix, suffix in (("", ""), ("scipy_", "64_"), ("scipy_", ""), ("", "64_")):
+            try:
+                config_fn = getattr(lib, f"{prefix}openblas_get_config{suffix}")
+            except AttributeError:
+                continue
+            config_fn.restype = ctypes.c_char_p
+            config = config_fn().decode()
+            core = None
+            try:
+                core_fn = getattr(lib, f"{prefix}openblas_get_corename{suffix}")
+                core_fn.restype = ctypes.c_char_p
+                core = core_fn().decode()
+            except AttributeError:
+                pass
+            threads = None
+            try:
+                threads = int(getattr(lib, f"{prefix}openblas_get_num_threads{suffix}")())
+            except AttributeError:
+                pass
+            words = config.split()
+            version = words[1] if len(words) > 1 and words[0] == "OpenBLAS" else None
+            return {"version": version, "core": core, "threads": threads, "config": config,
+                    "source": f"{path} ({prefix}openblas_get_config{suffix})"}
+    return None
+
+
+def blas_env_note(unset):
+    """What happened to OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, for the log."""
+    if unset:
+        return "unset " + ", ".join(f"{k}={v}" for k, v in unset.items())
+    kept = [f"{k}={os.environ[k]}" for k in BLAS_ENV if k in os.environ]
+    return "kept " + ", ".join(kept) if kept else "OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE not set"
+
+
+def sgemm_probe(np, n=1024, runs=5):
+    """Best GFLOP/s of an n x n x n float32 matrix product: which NumPy to use, not a result."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, n), dtype=np.float32)
+    y = rng.standard_normal((n, n), dtype=np.float32)
+    z = np.empty((n, n), dtype=np.float32)
+    best = float("inf")
+    for _ in range(runs + 1):
+        t0 = time.perf_counter()
+        np.matmul(x, y, out=z)
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * n ** 3 / best / 1e9
+
+
+def attention_flops(n, d, h, causal, backward):
+    """The FLOPs of one attention pass: 4*N^2*d*H, half when causal, 2.5 times for the backward
+    pass. This script's one copy of the formula of benchkit's AttentionFlops (the reference)."""
+    return 4.0 * n * n * d * h * (0.5 if causal else 1.0) * (2.5 if backward else 1.0)
 
 
 def attention_forward(np, q, k, v, scale, bias, s, o):
-    """O and P of vanilla attention; q [H, N, d], k and v [H, N, d] (expanded for GQA); bias
+    """O, P and LSE (as [H, N, 1]) of vanilla attention; q [H, N, d], k and v [H, N, d] (expanded for GQA); bias
     [N, N] is None or the additive mask (0 where a query sees a key, -inf where not). The scores
     go into s [H, N, N] and O into o [H, N, d], allocated once by the caller."""
     np.matmul(q, k.transpose(0, 2, 1), out=s)
@@ -97,8 +207,21 @@ def attention_forward(np, q, k, v, scale, bias, s, o):
     m = s.max(axis=-1, keepdims=True)
     s -= m
     np.exp(s, out=s)
-    s /= s.sum(axis=-1, keepdims=True)
-    return np.matmul(s, v, out=o), s
+    total = s.sum(axis=-1, keepdims=True)
+    s /= total
+    return np.matmul(s, v, out=o), s, m + np.log(total)
+
+
+def recompute_p(np, q, k, scale, bias, lse, s):
+    """P = exp(S - LSE) from the saved LSE [H, N, 1], as a fused kernel's backward pass does,
+    into s [H, N, N]. Rows that see no key have LSE = -inf; there are none without a window."""
+    np.matmul(q, k.transpose(0, 2, 1), out=s)
+    s *= scale
+    if bias is not None:
+        s += bias
+    s -= lse
+    np.exp(s, out=s)
+    return s
 
 
 def attention_backward(np, q, k, v, scale, o, p, d_out, kv_heads, dp):
@@ -123,7 +246,17 @@ def main(argv):
     a = parse_args(argv)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(a.threads)
-    import numpy as np  # after the thread variables: OpenBLAS reads them when it loads
+    unset = {}
+    if not a.keep_blas_env:
+        unset = {var: os.environ.pop(var) for var in BLAS_ENV if var in os.environ}
+    import numpy as np  # after the environment: OpenBLAS reads it when it loads
+    blas = blas_info(np)
+    if a.probe:
+        print(json.dumps({"python": sys.executable, "numpy": np.__version__, "blas_version": blas["version"],
+                          "blas_core": blas["core"], "blas_threads": blas["threads"], "blas": blas["config"],
+                          "blas_info_source": blas["source"], "blas_env_unset": unset,
+                          "sgemm_gflops": sgemm_probe(np)}))
+        return 0
 
     h, kv, n, d = a.heads, a.kv_heads, a.seq, a.head_dim
     group = h // kv
@@ -150,7 +283,11 @@ def main(argv):
     def forward():
         return attention_forward(np, q, k_h, v_h, scale, bias, scores, out)
 
-    def backward(o, p):
+    recompute = a.backward and a.backward_p == "recomputed"
+
+    def backward(o, p, lse):
+        if recompute:  # p is the forward's buffer: overwritten, as if it had not been kept
+            p = recompute_p(np, q, k_h, scale, bias, lse, p)
         return attention_backward(np, q, k_h, v_h, scale, o, p, d_out, kv, d_scores)
 
     saved = forward() if a.backward else None
@@ -163,13 +300,15 @@ def main(argv):
             raise SystemExit("peer_numpy: non-finite result")
         return t1 - t0
 
-    flops = 4.0 * n * n * d * h * (0.5 if a.causal else 1.0) * (2.5 if a.backward else 1.0)
+    flops = attention_flops(n, d, h, a.causal, a.backward)
     what = ("causal" if a.causal else "full") + (" backward" if a.backward else " forward")
-    blas_version, blas_config, blas_threads = openblas_info()
-    peer = "numpy+openblas " + (blas_version or "?")
-    print(f"peer_numpy: [1, {h}, {n}, {d}] q, {kv} kv heads, {what}, {a.threads} thread(s); {peer},"
-          f" numpy {np.__version__}")
-    print(f"cpu: {cpu_model()}; BLAS: {blas_config or 'unknown'} (threads {blas_threads})")
+    if a.backward:
+        what += ", P " + a.backward_p
+    peer = f"numpy {np.__version__} + OpenBLAS {blas['version'] or '?'} ({blas['core'] or '?'})"
+    print(f"peer_numpy: [1, {h}, {n}, {d}] q, {kv} kv heads, {what}, {a.threads} thread(s); {peer};"
+          f" python {sys.executable}")
+    print(f"cpu: {cpu_model()}; BLAS: {blas['config'] or 'unknown'} (threads {blas['threads']}, read from"
+          f" {blas['source']}); {blas_env_note(unset)}")
     print(f"{'run':<9} {'seconds':>10} {'GFLOP/s':>10}")
     for i in range(a.warmup):
         s = run()
@@ -196,6 +335,7 @@ def main(argv):
             "batch": 1,
             "causal": a.causal,
             "backward": a.backward,
+            "backward_p": a.backward_p if a.backward else None,
             "threads": a.threads,
             "warmup": a.warmup,
             "reps": a.reps,
@@ -210,9 +350,15 @@ def main(argv):
             "materialized_scores_bytes": scores_bytes,
             "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "numpy": np.__version__,
-            "blas": blas_config,
-            "blas_threads": blas_threads,
+            "blas": blas["config"],
+            "blas_version": blas["version"],
+            "blas_core": blas["core"],
+            "blas_threads": blas["threads"],
+            "blas_info_source": blas["source"],
+            "blas_env_unset": unset,
+            "blas_env_kept": {k: os.environ[k] for k in BLAS_ENV if k in os.environ},
             "python": platform.python_version(),
+            "python_executable": sys.executable,
             "cpu": cpu_model(),
             "processors": os.cpu_count(),
         }

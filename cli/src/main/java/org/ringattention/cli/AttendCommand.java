@@ -121,6 +121,9 @@ final class AttendCommand implements Callable<Integer> {
             attention = attention.withSegments(ids);
         }
 
+        if (!float64) {
+            engineOptions.useTuned(shape.dim(), attention.causal(), doIn != null, spec.commandLine().getErr());
+        }
         long[] oShape = qIn.array().shape();
         long[] lseShape = Arrays.copyOf(oShape, oShape.length - 1);
         String what;
@@ -164,7 +167,7 @@ final class AttendCommand implements Callable<Integer> {
                 progress.step(doIn != null ? "backward done" : "forward done");
                 stage(outputs, r, g, oShape, lseShape, kIn, vIn);
                 what = "ring float32 over " + ring.devices() + " devices, " + ring.layoutFor(attention) + " layout,"
-                        + " blocks " + engineOptions.blockQ + "x" + engineOptions.blockKv + ", "
+                        + " blocks " + engineOptions.blockQ + "x" + engineOptions.blockKv + tunedNote() + ", "
                         + engineOptions.threads() + " threads";
             } else {
                 BlockwiseAttention engine = engineOptions.engine(Kernels.preferred());
@@ -179,7 +182,7 @@ final class AttendCommand implements Callable<Integer> {
                     progress.step("backward done");
                 }
                 stage(outputs, r, g, oShape, lseShape, kIn, vIn);
-                what = "blockwise float32, blocks " + engine.blockQ() + "x" + engine.blockKv() + ", "
+                what = "blockwise float32, blocks " + engine.blockQ() + "x" + engine.blockKv() + tunedNote() + ", "
                         + engine.kernels().name() + " kernels, " + engine.threads() + " threads";
             }
             outputs.commit();
@@ -190,6 +193,11 @@ final class AttendCommand implements Callable<Integer> {
                     doIn != null ? ", with gradients" : "", (System.nanoTime() - start) / 1e9, out);
         }
         return 0;
+    }
+
+    /** " (tuned)" when the block sizes came from the tuning file. */
+    private String tunedNote() {
+        return engineOptions.blockSource.startsWith("tuned") ? " (tuned)" : "";
     }
 
     /** Stages the float32 outputs asked for: O, LSE, and the gradients when computed. */

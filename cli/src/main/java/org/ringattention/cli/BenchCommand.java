@@ -11,8 +11,11 @@ import java.util.concurrent.Callable;
 import org.ringattention.attention.AttentionOutput;
 import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.BlockwiseAttention;
+import org.ringattention.bench.AttentionFlops;
 import org.ringattention.bench.FmaPeak;
 import org.ringattention.bench.MachineInfo;
+import org.ringattention.bench.Timings;
+import org.ringattention.bench.WarmupRule;
 import org.ringattention.golden.Json;
 import org.ringattention.kernel.Kernels;
 import org.ringattention.ring.LinkModel;
@@ -108,6 +111,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         Kernels kernels = kernelsName.equals("scalar") ? Kernels.scalar() : Kernels.preferred();
         PrintWriter out = spec.commandLine().getOut();
+        engineOptions.useTuned(dim, causal, backward, spec.commandLine().getErr());
 
         SplittableRandom rnd = new SplittableRandom(seed);
         Tensor q = Tensor.wrap(gaussian(rnd, heads * seq * dim), 1, heads, seq, dim);
@@ -117,12 +121,12 @@ final class BenchCommand implements Callable<Integer> {
         AttentionSpec mask = AttentionSpec.DEFAULT.withCausal(causal);
         BlockwiseAttention engine = engineOptions.engine(kernels);
         RingAttention ring = ringOptions.active() ? ringOptions.engine(kernels, engineOptions) : null;
-        double flops = 4.0 * seq * seq * dim * heads * (causal ? 0.5 : 1) * (backward ? 2.5 : 1);
+        double flops = AttentionFlops.of(seq, dim, heads, causal, backward);
 
         String cpu = MachineInfo.cpuModel();
         out.printf(Locale.ROOT, "ring-attention bench: [1, %d, %d, %d] q, %d kv heads, %s %s, %s kernels, %d thread%s,"
-                + " blocks %dx%d%n", heads, seq, dim, kv, causal ? "causal" : "full", backward ? "backward" : "forward",
-                kernels.name(), t, t == 1 ? "" : "s", engine.blockQ(), engine.blockKv());
+                + " blocks %dx%d (%s)%n", heads, seq, dim, kv, causal ? "causal" : "full", backward ? "backward" : "forward",
+                kernels.name(), t, t == 1 ? "" : "s", engine.blockQ(), engine.blockKv(), engineOptions.blockSource);
         if (ring != null) {
             LinkModel link = ringOptions.link();
             out.printf(Locale.ROOT, "ring: %d devices, %s layout, link %s%n", ring.devices(), ring.layoutFor(mask),
@@ -146,7 +150,8 @@ final class BenchCommand implements Callable<Integer> {
         int warmRuns = 0;
         double lastWarm = Double.NaN;
         double previousWarm = Double.NaN;
-        while (warmingUp(warmRuns, (System.nanoTime() - warmStart) / 1e6, previousWarm, lastWarm)) {
+        WarmupRule warming = new WarmupRule(warmup, warmupMillis);
+        while (warming.another(warmRuns, (System.nanoTime() - warmStart) / 1e6, previousWarm, lastWarm)) {
             previousWarm = lastWarm;
             lastWarm = time(engine, ring, q, k, v, fwd, dOut, mask);
             if (++warmRuns <= warmup) {
@@ -173,14 +178,12 @@ final class BenchCommand implements Callable<Integer> {
         FmaPeak.Result peakAfter = peak(FmaPeak.Kind.VECTOR, t, Duration.ofMillis(300));
         FmaPeak.Result scalarPeak = peak(FmaPeak.Kind.SCALAR, t, Duration.ofMillis(300));
 
-        double[] sorted = seconds.clone();
-        Arrays.sort(sorted);
-        double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2]
-                : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-        double min = sorted[0];
-        double max = sorted[sorted.length - 1];
+        Timings timings = new Timings(seconds);
+        double median = timings.median();
+        double min = timings.min();
+        double max = timings.max();
         double gflops = flops / median / 1e9;
-        double peakGflops = maxIgnoringNaN(peakBefore.gflops(), peakAfter.gflops());
+        double peakGflops = Timings.maxIgnoringNaN(peakBefore.gflops(), peakAfter.gflops());
         double fraction = gflops / peakGflops;
         long memory = memoryEstimate(kv, t);
         long scoresBytes = 4L * heads * seq * seq;
@@ -200,7 +203,7 @@ final class BenchCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "scalar FMA peak, %d thread%s: %.1f GFLOP/s%n", t, t == 1 ? "" : "s",
                     scalarPeak.gflops());
         }
-        RingReport report = ring == null ? null : reports[medianIndex(seconds)];
+        RingReport report = ring == null ? null : reports[timings.medianIndex()];
         if (report != null) {
             long[] pairs = report.pairsPerDevice();
             out.printf(Locale.ROOT, "ring (median rep): overlap %.1f%% of transfer time hidden, imbalance %.3f (max/mean"
@@ -225,6 +228,7 @@ final class BenchCommand implements Callable<Integer> {
             r.put("threads", t);
             r.put("block_q", engineOptions.blockQ);
             r.put("block_kv", engineOptions.blockKv);
+            r.put("block_source", engineOptions.blockSource);
             r.put("kernels", kernels.name());
             r.put("devices", ringOptions.devices);
             r.put("layout", ring == null ? null : ring.layoutFor(mask).toString());
@@ -336,33 +340,6 @@ final class BenchCommand implements Callable<Integer> {
         return 4 * (tensors + t * tiles);
     }
 
-    /**
-     * Runs C2 needs to see before it compiles the engine's task methods: they run a few hundred
-     * times per pass, and tiered compilation counts invocations and loop iterations, not time.
-     * Until then a pass can be stable and slow (measured: a 2-thread causal forward at the speed of
-     * one thread for 30 runs, doubling when C2's ShardAttention.forward was installed).
-     */
-    static final int JIT_WARMUP_RUNS = 20;
-
-    /**
-     * Whether to run another warm-up run: until {@code --warmup} runs are done, {@code --warmup-ms}
-     * have passed, {@link #JIT_WARMUP_RUNS} runs are done and the last two runs took times within
-     * 25% of each other (compiled code settled), but no longer than 10 × {@code --warmup-ms}.
-     */
-    private boolean warmingUp(int runs, double elapsedMillis, double previous, double last) {
-        if (runs < warmup) {
-            return true;
-        }
-        if (warmupMillis == 0 || elapsedMillis >= 10.0 * warmupMillis) {
-            return false;
-        }
-        if (elapsedMillis < warmupMillis || runs < JIT_WARMUP_RUNS) {
-            return true;
-        }
-        boolean settled = runs >= 2 && Math.max(previous, last) <= 1.25 * Math.min(previous, last);
-        return !settled;
-    }
-
     private FmaPeak.Result peak(FmaPeak.Kind kind, int t, Duration warm) {
         if (peakMillis == 0) {
             return new FmaPeak.Result(kind, t, 0, Double.NaN, 0, "skipped (--peak-ms 0)");
@@ -399,26 +376,9 @@ final class BenchCommand implements Callable<Integer> {
 
     private RingReport lastReport;
 
-    /** The index of the median of {@code x} (the lower one for an even count). */
-    private static int medianIndex(double[] x) {
-        Integer[] order = new Integer[x.length];
-        for (int i = 0; i < x.length; i++) {
-            order[i] = i;
-        }
-        Arrays.sort(order, (a, b) -> Double.compare(x[a], x[b]));
-        return order[(x.length - 1) / 2];
-    }
-
     /** Keeps the last result reachable, so the runs cannot be dropped as dead code. */
     @SuppressWarnings("unused")
     private static volatile Object sink;
-
-    private static double maxIgnoringNaN(double a, double b) {
-        if (Double.isNaN(a)) {
-            return b;
-        }
-        return Double.isNaN(b) ? a : Math.max(a, b);
-    }
 
     private static float[] gaussian(SplittableRandom rnd, int n) {
         float[] x = new float[n];

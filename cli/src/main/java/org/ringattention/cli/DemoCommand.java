@@ -8,6 +8,7 @@ import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.BlockwiseAttention;
 import org.ringattention.attention.VanillaAttention;
+import org.ringattention.bench.AttentionFlops;
 import org.ringattention.check.AccuracyRule;
 import org.ringattention.check.ErrorStats;
 import org.ringattention.kernel.Kernels;
@@ -82,7 +83,7 @@ final class DemoCommand implements Callable<Integer> {
         boolean allPass = true;
         for (AttentionSpec mask : new AttentionSpec[] {AttentionSpec.DEFAULT, AttentionSpec.DEFAULT.withCausal(true)}) {
             String name = mask.causal() ? "causal" : "full";
-            double flops = 4.0 * seq * seq * dim * heads * (mask.causal() ? 0.5 : 1);
+            double flops = AttentionFlops.of(seq, dim, heads, mask.causal(), false);
 
             long t0 = System.nanoTime();
             VanillaAttention.Result ref = VanillaAttention.oracle().forward(shape, mask, widen(q), widen(k), widen(v));

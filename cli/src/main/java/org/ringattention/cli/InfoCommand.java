@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -42,8 +43,12 @@ final class InfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Map<String, Object> m = collect();
+        List<String> warnings = new ArrayList<>();
+        Map<String, Object> m = collect(warnings::add);
         PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        warnings.forEach(w -> err.println("ring-attention: " + w));
+        err.flush();
         if (json) {
             out.println(Json.writeCompact(m));
             out.flush();
@@ -67,18 +72,32 @@ final class InfoCommand implements Callable<Integer> {
         out.printf(f, "kernels", m.get("kernels") + " (preferred), scalar twin: " + m.get("scalar_kernels"));
         out.printf(f, "SIMD path", Boolean.TRUE.equals(m.get("simd_active")) ? "active"
                 : "inactive (the preferred kernels are the scalar ones)");
-        out.printf(f, "cpu", m.get("cpu_model"));
+        Object family = m.get("cpu_family");
+        out.printf(f, "cpu", m.get("cpu_model") + (family == null ? "" : " (family " + family + ")"));
         @SuppressWarnings("unchecked")
         List<Object> flags = (List<Object>) m.get("cpu_simd_flags");
         out.printf(f, "cpu SIMD flags", flags.isEmpty() ? "(none found)" : String.join(" ",
                 flags.stream().map(String::valueOf).toList()));
         out.printf(f, "cores", m.get("available_processors") + " available processors");
         out.printf(f, "max heap", String.format("%.2f GiB", ((Long) m.get("max_heap_bytes")) / (double) (1L << 30)));
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> tuned = (List<Map<String, Object>>) m.get("tuned_blocks");
+        out.printf(f, "tuning file", m.get("tuning_file") + (tuned.isEmpty() ? " (nothing saved for this CPU; default"
+                + " blocks " + EngineOptions.DEFAULT_BLOCK + "x" + EngineOptions.DEFAULT_BLOCK + ")" : ""));
+        for (Map<String, Object> t : tuned) {
+            out.printf(Locale.ROOT, f, "tuned blocks", String.format(Locale.ROOT, "%s: %sx%s (%.1f GFLOP/s, saved %s)",
+                    t.get("shape_class"), t.get("block_q"), t.get("block_kv"), (Double) t.get("gflops"), t.get("saved")));
+        }
         out.flush();
         return 0;
     }
 
     static Map<String, Object> collect() {
+        return collect(w -> { });
+    }
+
+    /** What info prints; problems with the tuning file go to {@code warn}. */
+    static Map<String, Object> collect(java.util.function.Consumer<String> warn) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("java_version", Runtime.version().toString());
         m.put("java_vendor", System.getProperty("java.vendor"));
@@ -101,6 +120,7 @@ final class InfoCommand implements Callable<Integer> {
         m.put("simd_active", !preferred.name().equals(Kernels.scalar().name()));
         Map<String, String> cpu = cpuInfo();
         m.put("cpu_model", cpu.getOrDefault("model name", cpu.getOrDefault("Hardware", "unknown")));
+        m.put("cpu_family", cpu.get("cpu family"));
         List<Object> flags = new ArrayList<>();
         Set<String> have = Set.of(cpu.getOrDefault("flags", cpu.getOrDefault("Features", "")).split("\\s+"));
         for (String flag : SIMD_FLAGS) {
@@ -111,6 +131,18 @@ final class InfoCommand implements Callable<Integer> {
         m.put("cpu_simd_flags", flags);
         m.put("available_processors", Runtime.getRuntime().availableProcessors());
         m.put("max_heap_bytes", Runtime.getRuntime().maxMemory());
+        m.put("tuning_file", TuningFile.path().toString());
+        List<Map<String, Object>> tuned = new ArrayList<>();
+        for (TuningFile.Entry e : TuningFile.forThisCpu(warn)) {
+            Map<String, Object> t = new LinkedHashMap<>();
+            t.put("shape_class", e.shapeClass());
+            t.put("block_q", e.blockQ());
+            t.put("block_kv", e.blockKv());
+            t.put("gflops", e.gflops());
+            t.put("saved", e.saved());
+            tuned.add(t);
+        }
+        m.put("tuned_blocks", tuned);
         return m;
     }
 

@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
 @Command(name = "ring-attention", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Exact blockwise and ring attention on the CPU.",
         subcommands = {DemoCommand.class, AttendCommand.class, BenchCommand.class, GoldenCommand.class,
-            CompareCommand.class, VerifyCommand.class, InfoCommand.class, ExperimentCommand.class, CommandLine.HelpCommand.class},
+            CompareCommand.class, VerifyCommand.class, InfoCommand.class, TuneCommand.class, ExperimentCommand.class,
+            CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 success, 1 bad input data, 2 bad usage, 70 internal error (a bug)."})
 public final class Main implements Runnable {
 

@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import org.ringattention.bench.MachineInfo;
+import org.ringattention.bench.WarmupRule;
 import org.ringattention.kernel.Kernels;
 import org.ringattention.ring.LinkModel;
 import picocli.CommandLine;
@@ -289,7 +290,7 @@ final class OverlapCommand implements Callable<Integer> {
 
     /**
      * Whether to warm up further: until {@code --warmup-ms} have passed, {@code runs} has reached
-     * {@link BenchCommand#JIT_WARMUP_RUNS} (tiered compilation counts calls) and the last two runs'
+     * {@link WarmupRule#JIT_RUNS} (tiered compilation counts calls) and the last two runs'
      * compute times are within 10% of each other (compiled code settled), for at most 10 ×
      * {@code --warmup-ms}; with 0, none.
      */
@@ -297,7 +298,7 @@ final class OverlapCommand implements Callable<Integer> {
         if (warmupMillis == 0 || elapsedMillis >= 10.0 * warmupMillis) {
             return false;
         }
-        return elapsedMillis < warmupMillis || runs < BenchCommand.JIT_WARMUP_RUNS
+        return elapsedMillis < warmupMillis || runs < WarmupRule.JIT_RUNS
                 || !(Math.max(previous, last) <= 1.1 * Math.min(previous, last));
     }
 

@@ -1,12 +1,14 @@
 package org.ringattention.cli;
 
+import org.ringattention.bench.AttentionFlops;
+
 /**
  * The paper's overlap argument for one ring step of a device holding c queries and receiving c
  * keys (head dimension d, H heads, float32), on a device of F FLOP/s and a link of B bytes/s with
  * latency L seconds:
  *
  * <pre>
- *   compute(c)  = 4·c²·d·H / F           (QKᵀ and PV, 2 FLOPs per multiply-add)
+ *   compute(c)  = 4·c²·d·H / F           (QKᵀ and PV: {@link AttentionFlops#forward})
  *   transfer(c) = L + 8·c·d·H / B        (K and V: 2·c·d·H floats of 4 bytes)
  *   step(c)     = max(compute, transfer) when sending overlaps computing
  * </pre>
@@ -19,7 +21,7 @@ record OverlapModel(int dim, int heads) {
 
     /** FLOPs of one step of one device. */
     double flops(long c) {
-        return 4.0 * c * c * dim * heads;
+        return AttentionFlops.forward(c, c, dim, heads);
     }
 
     /** Bytes one device sends on in one step of the forward pass. */
@@ -29,7 +31,7 @@ record OverlapModel(int dim, int heads) {
 
     /** The crossover c* for a device of {@code flopsPerSecond} and the given link. */
     double crossover(double flopsPerSecond, double bytesPerSecond, double latencySeconds) {
-        double a = 4.0 * dim * heads / flopsPerSecond;
+        double a = flops(1) / flopsPerSecond;
         double b = 8.0 * dim * heads / bytesPerSecond;
         return (b + Math.sqrt(b * b + 4 * a * latencySeconds)) / (2 * a);
     }

@@ -1,20 +1,55 @@
 package org.ringattention.attention;
 
 /**
- * What a query may see and how scores are scaled; the shapes come from the tensors.
+ * What a query may see and how scores are scaled; the shapes come from the tensors. The rule
+ * itself, with its formulas, lives in {@link Mask}.
  *
  * <ul>
  *   <li>{@code scale}: multiplies q·k; {@code NaN} means the default 1/√d.
- *   <li>{@code causal}: bottom-right aligned: query i sits at position p = i + N_k − N_q and sees
- *       keys j ≤ p.
- *   <li>{@code window} W ≥ 1 (0 = none, W implies causal): query at p sees keys p − W &lt; j ≤ p.
+ *   <li>{@code causalAlign}: where query i sits, p(i) = i + N_k − N_q ({@link CausalAlign#BOTTOM_RIGHT},
+ *       the default) or p(i) = i ({@link CausalAlign#TOP_LEFT}).
+ *   <li>{@code windowLeft} L, {@code windowRight} R (−1 = unbounded on that side, FlashAttention's
+ *       window_size): query i sees keys p(i) − L ≤ j ≤ p(i) + R.
+ *   <li>{@code causal}: R = 0 (a spec with R = 0 is causal; causal with R &gt; 0 is an error).
+ *   <li>{@code window} W ≥ 1 (0 = none): the older form of causal with L = W − 1, kept as an
+ *       accessor; it is derived from L when the spec is causal.
  *   <li>{@code segments}: packed documents; a query sees only keys of its own segment (needs
  *       N_q = N_k).
  * </ul>
  *
- * The rule itself lives in {@link Mask}.
+ * Build specs with {@code DEFAULT.withX(...)}: the canonical constructor grows as features do.
  */
-public record AttentionSpec(double scale, boolean causal, int window, SegmentIds segments) {
+public record AttentionSpec(double scale, boolean causal, int window, SegmentIds segments, CausalAlign causalAlign,
+        int windowLeft, int windowRight) {
+
+    /** Where a query row sits relative to the keys. */
+    public enum CausalAlign {
+        /** p(i) = i + N_k − N_q: the last query sees the last key (FlashAttention, the default). */
+        BOTTOM_RIGHT("bottom-right"),
+        /** p(i) = i: the first query sees the first key (PyTorch's is_causal). */
+        TOP_LEFT("top-left");
+
+        private final String text;
+
+        CausalAlign(String text) {
+            this.text = text;
+        }
+
+        /** "bottom-right" or "top-left". */
+        public String text() {
+            return text;
+        }
+
+        /** Parses "bottom-right" / "top-left" (also with '_'). */
+        public static CausalAlign parse(String s) {
+            for (CausalAlign a : values()) {
+                if (a.text.equals(s) || a.text.replace('-', '_').equals(s)) {
+                    return a;
+                }
+            }
+            throw new IllegalArgumentException("causal alignment must be bottom-right or top-left, got '" + s + "'");
+        }
+    }
 
     /** Full attention, default scale. */
     public static final AttentionSpec DEFAULT = new AttentionSpec(Double.NaN, false, 0, null);
@@ -26,25 +61,68 @@ public record AttentionSpec(double scale, boolean causal, int window, SegmentIds
         if (window < 0) {
             throw new IllegalArgumentException("window must be >= 1 (or 0 for none), got " + window);
         }
-        if (window > 0) {
-            causal = true;
+        if (windowLeft < -1 || windowRight < -1) {
+            throw new IllegalArgumentException("window sides must be >= 0 or -1 (unbounded), got left " + windowLeft
+                    + ", right " + windowRight);
         }
+        if (causalAlign == null) {
+            causalAlign = CausalAlign.BOTTOM_RIGHT;
+        }
+        if (window > 0) {
+            if (windowLeft != -1 && windowLeft != window - 1) {
+                throw new IllegalArgumentException("window " + window + " means window left " + (window - 1)
+                        + ", not " + windowLeft);
+            }
+            causal = true;
+            windowLeft = window - 1;
+        }
+        if (causal && windowRight > 0) {
+            throw new IllegalArgumentException("causal means window right 0, not " + windowRight);
+        }
+        if (causal || windowRight == 0) {
+            causal = true;
+            windowRight = 0;
+        }
+        window = causal && windowLeft >= 0 ? windowLeft + 1 : 0;
+    }
+
+    /** The older form: causal for W ≥ 1 (causal with L = W − 1), full when W = 0. */
+    public AttentionSpec(double scale, boolean causal, int window, SegmentIds segments) {
+        this(scale, causal, window, segments, CausalAlign.BOTTOM_RIGHT, -1, -1);
     }
 
     public AttentionSpec withScale(double s) {
-        return new AttentionSpec(s, causal, window, segments);
+        return new AttentionSpec(s, causal, 0, segments, causalAlign, windowLeft, windowRight);
     }
 
+    /** Causal (R = 0) keeps the left side of the window; not causal drops the window a causal spec had. */
     public AttentionSpec withCausal(boolean c) {
-        return new AttentionSpec(scale, c, c ? window : 0, segments);
+        if (c) {
+            return new AttentionSpec(scale, true, 0, segments, causalAlign, windowLeft, windowRight);
+        }
+        return causal ? new AttentionSpec(scale, false, 0, segments, causalAlign, -1, -1) : this;
     }
 
+    /** Window W ≥ 1: causal with L = W − 1; W = 0 drops the left side of the window. */
     public AttentionSpec withWindow(int w) {
-        return new AttentionSpec(scale, causal || w > 0, w, segments);
+        if (w < 0) {
+            throw new IllegalArgumentException("window must be >= 1 (or 0 for none), got " + w);
+        }
+        return w > 0 ? new AttentionSpec(scale, true, 0, segments, causalAlign, w - 1, 0)
+                : new AttentionSpec(scale, causal, 0, segments, causalAlign, -1, windowRight);
+    }
+
+    /** FlashAttention's window_size (left, right), −1 = unbounded; replaces any causal mask (R = 0 is causal). */
+    public AttentionSpec withWindow(int left, int right) {
+        return new AttentionSpec(scale, false, 0, segments, causalAlign, left, right);
+    }
+
+    public AttentionSpec withCausalAlign(CausalAlign a) {
+        return new AttentionSpec(scale, causal, 0, segments, a, windowLeft, windowRight);
     }
 
     public AttentionSpec withSegments(SegmentIds s) {
-        return new AttentionSpec(scale, causal, window, s);
+        return new AttentionSpec(scale, causal, 0, s, causalAlign, windowLeft, windowRight);
     }
 
     /** The scale in force for head dimension {@code d}. */
@@ -54,12 +132,22 @@ public record AttentionSpec(double scale, boolean causal, int window, SegmentIds
 
     /** True when every query sees every key. */
     public boolean isFull() {
-        return !causal && segments == null;
+        return !causal && windowLeft < 0 && windowRight < 0 && segments == null;
     }
 
     @Override
     public String toString() {
-        StringBuilder sb = new StringBuilder(causal ? (window > 0 ? "window=" + window : "causal") : "full");
+        StringBuilder sb = new StringBuilder();
+        if (causal) {
+            sb.append(window > 0 ? "window=" + window : "causal");
+        } else if (windowLeft >= 0 || windowRight >= 0) {
+            sb.append("window=(").append(windowLeft).append(", ").append(windowRight).append(')');
+        } else {
+            sb.append("full");
+        }
+        if (causalAlign == CausalAlign.TOP_LEFT) {
+            sb.append(" top-left");
+        }
         if (segments != null) {
             sb.append("+segments");
         }

@@ -5,13 +5,13 @@ import java.util.Arrays;
 /**
  * The one place that decides which keys a query sees.
  *
- * <p>Query row i (0 ≤ i &lt; N_q) sits at absolute position p = i + N_k − N_q, so causal masking is
- * bottom-right aligned (the last query sees every key). Key j sits at position j. Query p sees key
- * j when all rules in force allow it:
+ * <p>Query row i (0 ≤ i &lt; N_q) sits at the aligned position p(i) = i + N_k − N_q (bottom-right,
+ * the default: the last query sees every key) or p(i) = i (top-left). Key j sits at position j.
+ * Query i sees key j when all rules in force allow it:
  * <pre>
- *   causal:    j ≤ p
- *   window W:  p − W &lt; j ≤ p
- *   segments:  seg[b, i] = seg[b, j]        (N_q = N_k)
+ *   window (L, R):  p(i) − L ≤ j ≤ p(i) + R     (L or R = −1: that side unbounded)
+ *   causal:         R = 0, so j ≤ p(i)           (window W: causal with L = W − 1)
+ *   segments:       seg[b, i] = seg[b, j]        (N_q = N_k)
  * </pre>
  * Blockwise code asks first about a whole tile of rows [i0, i1) × keys [j0, j1) ({@link #classify}):
  * a {@link Visibility#HIDDEN} tile is skipped, a {@link Visibility#FULL} tile needs no per-element
@@ -34,16 +34,16 @@ public final class Mask {
         FULL
     }
 
-    private final boolean causal;
-    private final int window;
+    private final int left; // −1: unbounded
+    private final int right; // −1: unbounded
     private final SegmentIds segments;
-    private final int offset;
+    private final int offset; // p(i) − i
     private final Positions queries;
     private final Positions keys;
 
-    private Mask(boolean causal, int window, SegmentIds segments, int offset, Positions queries, Positions keys) {
-        this.causal = causal;
-        this.window = window;
+    private Mask(int left, int right, SegmentIds segments, int offset, Positions queries, Positions keys) {
+        this.left = left;
+        this.right = right;
         this.segments = segments;
         this.offset = offset;
         this.queries = queries;
@@ -53,7 +53,8 @@ public final class Mask {
     /** The mask of {@code spec} for {@code shape}; checks the segment ids against the shape. */
     public static Mask of(AttentionSpec spec, AttentionShape shape) {
         shape.checkSegments(spec.segments());
-        return new Mask(spec.causal(), spec.window(), spec.segments(), shape.kvLen() - shape.qLen(),
+        int offset = spec.causalAlign() == AttentionSpec.CausalAlign.TOP_LEFT ? 0 : shape.kvLen() - shape.qLen();
+        return new Mask(spec.windowLeft(), spec.windowRight(), spec.segments(), offset,
                 Positions.range(0, shape.qLen()), Positions.range(0, shape.kvLen()));
     }
 
@@ -62,18 +63,18 @@ public final class Mask {
      * and key row j of the shards are query {@code queries.at(i)} and key {@code keys.at(j)}.
      */
     public Mask forShards(Positions queries, Positions keys) {
-        return new Mask(causal, window, segments, offset, queries, keys);
+        return new Mask(left, right, segments, offset, queries, keys);
     }
 
     /** True when query row i of batch b sees key j. */
     public boolean visible(int b, int i, int j) {
         int qi = queries.at(i);
         int kj = keys.at(j);
-        int p = qi + offset;
-        if (causal && kj > p) {
+        long p = (long) qi + offset;
+        if (right >= 0 && kj > p + right) {
             return false;
         }
-        if (window > 0 && kj <= p - window) {
+        if (left >= 0 && kj < p - left) {
             return false;
         }
         return segments == null || segments.id(b, qi) == segments.id(b, kj);
@@ -86,17 +87,17 @@ public final class Mask {
         int kFirst = keys.at(j0);
         int kLast = keys.at(j1 - 1);
         boolean full = true;
-        if (causal) {
-            if (kFirst > pLast) {
-                return Visibility.HIDDEN; // every key is after the last query
+        if (right >= 0) {
+            if (kFirst > pLast + right) {
+                return Visibility.HIDDEN; // every key is beyond the window of the last query
             }
-            full = kLast <= pFirst;
+            full = kLast <= pFirst + right;
         }
-        if (window > 0) {
-            if (kLast <= pFirst - window) {
+        if (left >= 0) {
+            if (kLast < pFirst - left) {
                 return Visibility.HIDDEN; // every key is too old even for the first query
             }
-            full &= kFirst > pLast - window;
+            full &= kFirst >= pLast - left;
         }
         if (segments != null) {
             long qMin = Long.MAX_VALUE, qMax = Long.MIN_VALUE, kMin = Long.MAX_VALUE, kMax = Long.MIN_VALUE;
@@ -127,10 +128,10 @@ public final class Mask {
         for (int r = 0; r < rows; r++) {
             int base = r * cols;
             if (segments == null) {
-                // causal and window hide a prefix and a suffix of each row: fill them
+                // the window hides a prefix and a suffix of each row: fill them
                 long p = (long) queries.at(i0 + r) + offset;
-                int first = window > 0 ? keys.countBelow(j0, j0 + cols, p - window + 1) : 0;
-                int end = causal ? Math.max(first, keys.countBelow(j0, j0 + cols, p + 1)) : cols;
+                int first = left >= 0 ? keys.countBelow(j0, j0 + cols, p - left) : 0;
+                int end = right >= 0 ? Math.max(first, keys.countBelow(j0, j0 + cols, p + right + 1)) : cols;
                 Arrays.fill(scores, base, base + first, Float.NEGATIVE_INFINITY);
                 Arrays.fill(scores, base + end, base + cols, Float.NEGATIVE_INFINITY);
                 continue;

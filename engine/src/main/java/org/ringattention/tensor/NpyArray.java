@@ -74,7 +74,7 @@ public final class NpyArray {
     }
 
     /**
-     * The elements as floats in C order. float16 and float32 are exact; float64 is rounded to
+     * The elements as floats in C order. float16, bfloat16 and float32 are exact; float64 is rounded to
      * the nearest float.
      *
      * @throws NpyFormatException if the array is not floating point
@@ -95,6 +95,12 @@ public final class NpyArray {
                 ValueLayout.OfShort l = layout(ValueLayout.JAVA_SHORT_UNALIGNED);
                 for (int i = 0; i < n; i++) {
                     out[i] = Float.float16ToFloat(data.getAtIndex(l, i));
+                }
+            }
+            case BFLOAT16 -> {
+                ValueLayout.OfShort l = layout(ValueLayout.JAVA_SHORT_UNALIGNED);
+                for (int i = 0; i < n; i++) {
+                    out[i] = BFloat16.toFloat(data.getAtIndex(l, i));
                 }
             }
             default -> throw new AssertionError(dtype);
@@ -123,6 +129,12 @@ public final class NpyArray {
                 ValueLayout.OfShort l = layout(ValueLayout.JAVA_SHORT_UNALIGNED);
                 for (int i = 0; i < n; i++) {
                     out[i] = Float.float16ToFloat(data.getAtIndex(l, i));
+                }
+            }
+            case BFLOAT16 -> {
+                ValueLayout.OfShort l = layout(ValueLayout.JAVA_SHORT_UNALIGNED);
+                for (int i = 0; i < n; i++) {
+                    out[i] = BFloat16.toFloat(data.getAtIndex(l, i));
                 }
             }
             default -> throw new AssertionError(dtype);

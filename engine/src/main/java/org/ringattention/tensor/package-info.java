@@ -1,5 +1,6 @@
 /**
  * Tensors: float32 arrays of shape [B, H, N, d] in row-major order, on the heap or in a
- * {@link java.lang.foreign.MemorySegment}, and NumPy {@code .npy} reading and writing.
+ * {@link java.lang.foreign.MemorySegment}; NumPy {@code .npy} and {@code .safetensors} reading
+ * and writing; bfloat16 conversions.
  */
 package org.ringattention.tensor;

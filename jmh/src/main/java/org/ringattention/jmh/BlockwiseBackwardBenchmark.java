@@ -24,7 +24,7 @@ import org.ringattention.tensor.Tensor;
  * Time of one blockwise backward pass, given the forward result (computed once in the set-up, not
  * timed: FlashAttention's convention), over standard normal float32 q, k, v, dO of shape
  * [1, heads, seq, dim]. Throughput: GFLOP/s = 2.5 · 4 · seq² · dim · heads / seconds / 1e9, half
- * of it when causal.
+ * of it when causal ({@link org.ringattention.bench.AttentionFlops}).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)

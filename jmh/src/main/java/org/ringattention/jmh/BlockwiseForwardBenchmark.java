@@ -22,7 +22,7 @@ import org.ringattention.tensor.Tensor;
 /**
  * Time of one blockwise forward pass over float32 q, k, v of shape [1, heads, seq, dim] (full
  * attention unless {@code causal}). Throughput: GFLOP/s = 4 · seq² · dim · heads / seconds / 1e9,
- * half of it when causal.
+ * half of it when causal ({@link org.ringattention.bench.AttentionFlops}).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)

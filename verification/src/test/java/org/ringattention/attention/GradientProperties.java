@@ -26,6 +26,17 @@ class GradientProperties {
     }
 
     @Provide
+    Arbitrary<Problem> smallSemantics() {
+        return ProblemArbitraries.semantics().filter(p -> (long) p.shape().qLen() * p.shape().kvLen() <= 400);
+    }
+
+    @Property(tries = 20)
+    void oracleGradientsMatchFiniteDifferencesUnderTheKitSemantics(@ForAll("smallSemantics") Problem p,
+            @ForAll long seed) {
+        oracleGradientsMatchFiniteDifferences(p, seed);
+    }
+
+    @Provide
     Arbitrary<Integer> blocks() {
         return ProblemArbitraries.blockSizes();
     }

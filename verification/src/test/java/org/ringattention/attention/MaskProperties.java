@@ -22,6 +22,102 @@ class MaskProperties {
         return ProblemArbitraries.blockSizes();
     }
 
+    @Provide
+    Arbitrary<Problem> semantics() {
+        return ProblemArbitraries.semantics();
+    }
+
+    /** The pair rule of alignments and windows, written out here from the formulas of {@link Mask}. */
+    @Property
+    void pairRuleFollowsAlignmentAndWindow(@ForAll("semantics") Problem p) {
+        AttentionShape s = p.shape();
+        AttentionSpec spec = p.spec();
+        Mask mask = Mask.of(spec, s);
+        int offset = spec.causalAlign() == AttentionSpec.CausalAlign.TOP_LEFT ? 0 : s.kvLen() - s.qLen();
+        int left = spec.windowLeft();
+        int right = spec.causal() ? 0 : spec.windowRight();
+        for (int b = 0; b < s.batch(); b++) {
+            for (int i = 0; i < s.qLen(); i++) {
+                long pos = i + offset;
+                for (int j = 0; j < s.kvLen(); j++) {
+                    boolean expect = (left < 0 || j >= pos - left) && (right < 0 || j <= pos + right)
+                            && (spec.segments() == null || spec.segments().id(b, i) == spec.segments().id(b, j));
+                    assertThat(mask.visible(b, i, j)).as("pair (%d, %d) of %s", i, j, p).isEqualTo(expect);
+                }
+            }
+        }
+    }
+
+    @Property
+    void tileClassificationAgreesWithThePairRuleUnderAlignmentsAndWindows(@ForAll("semantics") Problem p,
+            @ForAll("blocks") int bq, @ForAll("blocks") int bkv) {
+        tileClassificationAgreesWithThePairRule(p, bq, bkv);
+        applyHidesExactlyThePairsTheRuleHides(p, bq, bkv);
+    }
+
+    @Property(tries = 50)
+    void hiddenTilesAreSkippedUnderAlignmentsAndWindows(@ForAll("semantics") Problem p, @ForAll("blocks") int bq,
+            @ForAll("blocks") int bkv) {
+        hiddenTilesAreSkipped(p, bq, bkv);
+    }
+
+    @Property(tries = 50)
+    void blockwiseFollowsAlignmentsAndWindows(@ForAll("semantics") Problem p, @ForAll("blocks") int bq,
+            @ForAll("blocks") int bkv) {
+        Accuracy.assertForward(p, p.blockwise(bq, bkv), "blocks " + bq + "x" + bkv);
+        Accuracy.assertGradients(p, p.blockwiseGrads(bq, bkv), "blocks " + bq + "x" + bkv);
+    }
+
+    @Test
+    void topLeftAlignsTheFirstQueryWithTheFirstKey() {
+        AttentionShape s = new AttentionShape(1, 1, 1, 2, 5, 4);
+        AttentionSpec topLeft = AttentionSpec.DEFAULT.withCausalAlign(AttentionSpec.CausalAlign.TOP_LEFT);
+        Mask m = Mask.of(topLeft.withCausal(true), s);
+        assertThat(m.visible(0, 0, 0)).isTrue();
+        assertThat(m.visible(0, 0, 1)).isFalse();
+        assertThat(m.visible(0, 1, 1)).isTrue();
+        assertThat(m.visible(0, 1, 2)).isFalse();
+        // Nq > Nk: top-left leaves no row empty, bottom-right hides the first Nq - Nk rows
+        AttentionShape tall = new AttentionShape(1, 1, 1, 5, 2, 4);
+        assertThat(Mask.of(topLeft.withCausal(true), tall).visible(0, 0, 0)).isTrue();
+        assertThat(Mask.of(AttentionSpec.DEFAULT.withCausal(true), tall).visible(0, 2, 0)).isFalse();
+        assertThat(Mask.of(AttentionSpec.DEFAULT.withCausal(true), tall).visible(0, 3, 0)).isTrue();
+    }
+
+    @Test
+    void windowLeftAndRightBoundEachSide() {
+        AttentionShape s = new AttentionShape(1, 1, 1, 10, 10, 4);
+        Mask m = Mask.of(AttentionSpec.DEFAULT.withWindow(2, 1), s);
+        // query 5 sees keys 3..6
+        for (int j = 0; j < 10; j++) {
+            assertThat(m.visible(0, 5, j)).as("key %d", j).isEqualTo(j >= 3 && j <= 6);
+        }
+        Mask rightOnly = Mask.of(AttentionSpec.DEFAULT.withWindow(-1, 2), s);
+        assertThat(rightOnly.visible(0, 5, 0)).isTrue();
+        assertThat(rightOnly.visible(0, 5, 7)).isTrue();
+        assertThat(rightOnly.visible(0, 5, 8)).isFalse();
+        assertThat(rightOnly.classify(0, 0, 2, 5, 10)).isEqualTo(Mask.Visibility.HIDDEN);
+        assertThat(rightOnly.classify(0, 5, 8, 0, 5)).isEqualTo(Mask.Visibility.FULL);
+        assertThat(rightOnly.classify(0, 5, 8, 0, 9)).isEqualTo(Mask.Visibility.PARTIAL);
+    }
+
+    @Test
+    void olderFormsAreWindowsToo() {
+        assertThat(AttentionSpec.DEFAULT.withWindow(5)).isEqualTo(AttentionSpec.DEFAULT.withWindow(4, 0));
+        assertThat(AttentionSpec.DEFAULT.withWindow(4, 0).window()).isEqualTo(5);
+        assertThat(AttentionSpec.DEFAULT.withWindow(-1, 0)).isEqualTo(AttentionSpec.DEFAULT.withCausal(true));
+        assertThat(AttentionSpec.DEFAULT.withWindow(3, 2).causal()).isFalse();
+        assertThat(AttentionSpec.DEFAULT.withWindow(3, 2).isFull()).isFalse();
+        assertThat(AttentionSpec.DEFAULT.withWindow(-1, -1).isFull()).isTrue();
+        assertThat(new AttentionSpec(Double.NaN, false, 7, null).windowLeft()).isEqualTo(6);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> AttentionSpec.DEFAULT.withWindow(3, 2).withCausal(true))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("causal");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> AttentionSpec.DEFAULT.withWindow(-2, 0))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThat(AttentionSpec.DEFAULT.withWindow(9).withCausal(false).isFull()).isTrue();
+        assertThat(AttentionSpec.CausalAlign.parse("top_left")).isEqualTo(AttentionSpec.CausalAlign.TOP_LEFT);
+    }
+
     @Property
     void tileClassificationAgreesWithThePairRule(@ForAll("problems") Problem p, @ForAll("blocks") int bq,
             @ForAll("blocks") int bkv) {

@@ -70,4 +70,40 @@ public final class ProblemArbitraries {
                     return Problem.random(shape, spec, seed, 1);
                 });
     }
+
+    /**
+     * Problems with the semantics of the conformance kit: either causal alignment, windows
+     * (left, right) with either side unbounded or zero, the older window W, with or without
+     * segment ids; sized within {@link #WORK_BUDGET}.
+     */
+    public static Arbitrary<Problem> semantics() {
+        Arbitrary<AttentionSpec.CausalAlign> aligns = Arbitraries.of(AttentionSpec.CausalAlign.values());
+        Arbitrary<Integer> sides = Arbitraries.frequencyOf(Tuple.of(2, Arbitraries.of(-1, 0, 1)),
+                Tuple.of(3, Arbitraries.integers().between(0, 40)));
+        Arbitrary<AttentionSpec> masks = Combinators.combine(aligns, sides, sides, Arbitraries.integers().between(0, 4))
+                .as((align, left, right, kind) -> {
+                    AttentionSpec a = AttentionSpec.DEFAULT.withCausalAlign(align);
+                    return switch (kind) {
+                        case 0 -> a.withCausal(true);
+                        case 1 -> a.withWindow(left + 2);
+                        default -> a.withWindow(left, right);
+                    };
+                });
+        Arbitrary<int[]> heads = Combinators.combine(Arbitraries.integers().between(1, 2),
+                Arbitraries.of(1, 2, 3)).as((kv, group) -> new int[] {kv, kv * group});
+        Arbitrary<int[]> lens = Combinators.combine(lengths(), lengths(), Arbitraries.of(true, false, false))
+                .as((nq, nk, same) -> new int[] {nq, same ? nq : nk});
+        return Combinators.combine(Arbitraries.integers().between(1, 2), heads, lens, headDims(), masks,
+                Arbitraries.of(0, 0, 0, 1, 2), Arbitraries.longs())
+                .as((batch, h, n, d, spec, segments, seed) -> {
+                    int nq = n[0];
+                    int nk = segments > 0 ? nq : n[1];
+                    long rest = (long) batch * h[1] * nq * nk;
+                    int dim = (int) Math.max(1, Math.min(d, WORK_BUDGET / rest));
+                    AttentionShape shape = new AttentionShape(batch, h[1], h[0], nq, nk, dim);
+                    AttentionSpec s = segments > 0 ? spec.withSegments(Problem.segments(batch, nq, seed, segments == 1))
+                            : spec;
+                    return Problem.random(shape, s, seed, 1);
+                });
+    }
 }

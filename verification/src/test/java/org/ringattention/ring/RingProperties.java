@@ -124,6 +124,36 @@ class RingProperties {
     }
 
     @Provide
+    Arbitrary<Problem> semantics() {
+        return ProblemArbitraries.semantics();
+    }
+
+    @Provide
+    Arbitrary<Problem> smallSemantics() {
+        return ProblemArbitraries.semantics().filter(p -> (long) p.shape().qLen() * p.shape().kvLen() <= 20_000);
+    }
+
+    /** Alignments, windows and the features of the kit on every layout: positions are the original ones. */
+    @Property(tries = 40)
+    void ringFollowsTheKitSemantics(@ForAll("semantics") Problem p, @ForAll("devices") int devices,
+            @ForAll("layouts") Layout layout, @ForAll("blocks") int bq, @ForAll("blocks") int bkv,
+            @ForAll("threads") int threads) {
+        ringGradientsMatchOracle(p, devices, layout, bq, bkv, threads);
+    }
+
+    @Property(tries = 20)
+    void devicesComputeOnlyVisiblePairsUnderTheKitSemantics(@ForAll("smallSemantics") Problem p,
+            @ForAll("devices") int devices, @ForAll("layouts") Layout layout) {
+        devicesComputeOnlyVisiblePairs(p, devices, layout);
+    }
+
+    @Property(tries = 15)
+    void oneDeviceIsBlockwiseUnderTheKitSemantics(@ForAll("semantics") Problem p, @ForAll("layouts") Layout layout,
+            @ForAll("blocks") int bq, @ForAll("blocks") int bkv) {
+        oneDeviceIsBlockwise(p, layout, bq, bkv);
+    }
+
+    @Provide
     Arbitrary<Problem> small() {
         return ProblemArbitraries.problems().filter(p -> (long) p.shape().qLen() * p.shape().kvLen() <= 20_000);
     }

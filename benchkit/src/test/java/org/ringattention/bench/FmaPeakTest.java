@@ -60,5 +60,11 @@ class FmaPeakTest {
         assertThat(MachineInfo.cpuModel()).isNotBlank();
         assertThat(MachineInfo.javaVersion()).startsWith(Runtime.version().toString());
         assertThat(MachineInfo.processors()).isPositive();
+        assertThat(MachineInfo.cpuDescription()).startsWith(MachineInfo.cpuModel());
+        Integer family = MachineInfo.cpuFamily();
+        if (family != null) {
+            assertThat(family).isPositive();
+            assertThat(MachineInfo.cpuDescription()).endsWith("(family " + family + ")");
+        }
     }
 }

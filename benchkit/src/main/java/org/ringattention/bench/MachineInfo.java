@@ -18,21 +18,50 @@ public final class MachineInfo {
      * architecture and processor count.
      */
     public static String cpuModel() {
+        String model = cpuinfo("model name");
+        return model != null ? model
+                : System.getProperty("os.arch") + " (" + Runtime.getRuntime().availableProcessors() + " processors)";
+    }
+
+    /**
+     * The CPU family number of {@code /proc/cpuinfo} ("cpu family"; AMD Zen 4 is 25, Zen 5 is 26),
+     * or null when the system does not say.
+     */
+    public static Integer cpuFamily() {
+        String family = cpuinfo("cpu family");
+        try {
+            return family == null ? null : Integer.valueOf(family);
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
+    /**
+     * The heading of a results table: the model and, where known, the family, as in
+     * "AMD EPYC (family 26)".
+     */
+    public static String cpuDescription() {
+        Integer family = cpuFamily();
+        return family == null ? cpuModel() : cpuModel() + " (family " + family + ")";
+    }
+
+    /** The value of the first line {@code key : value} of {@code /proc/cpuinfo}, or null. */
+    private static String cpuinfo(String key) {
         try {
             List<String> lines = Files.readAllLines(Path.of("/proc/cpuinfo"));
             for (String line : lines) {
                 int colon = line.indexOf(':');
-                if (colon > 0 && line.substring(0, colon).trim().equals("model name")) {
-                    String model = line.substring(colon + 1).trim().replaceAll("\\s+", " ");
-                    if (!model.isEmpty()) {
-                        return model;
+                if (colon > 0 && line.substring(0, colon).trim().equals(key)) {
+                    String value = line.substring(colon + 1).trim().replaceAll("\\s+", " ");
+                    if (!value.isEmpty()) {
+                        return value;
                     }
                 }
             }
         } catch (IOException | RuntimeException e) {
             // not Linux, or not readable: fall through
         }
-        return System.getProperty("os.arch") + " (" + Runtime.getRuntime().availableProcessors() + " processors)";
+        return null;
     }
 
     /** For example "25.0.1+8-LTS (OpenJDK 64-Bit Server VM, Eclipse Adoptium)". */

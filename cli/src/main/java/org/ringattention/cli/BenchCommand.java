@@ -96,11 +96,18 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the results as one JSON object on the last line.")
     boolean json;
 
+    @Option(names = "--mpi", description = "Run under mpirun: ring attention with one device per MPI rank (see"
+            + " docs/mpi.md); rank 0 prints.")
+    boolean mpi;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() {
+        if (mpi) {
+            return new MpiBench(this).call();
+        }
         int kv = kvHeads == null ? heads : kvHeads;
         engineOptions.check();
         ringOptions.check();

@@ -1,5 +1,7 @@
 package org.ringattention.attention;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
@@ -58,6 +60,75 @@ public final class KvShard {
     /** Bytes of dK and dV of the shard held now (0 in the forward pass). */
     public long gradientBytes() {
         return backward ? 2L * used() * Float.BYTES : 0;
+    }
+
+    /** True for a buffer of the backward pass, which carries dK and dV with K and V. */
+    public boolean backward() {
+        return backward;
+    }
+
+    /** Rows per head of the shard held now. */
+    public int length() {
+        return length;
+    }
+
+    /** Columns of the blocks K (and, backward, V) are packed in. */
+    public int blockCols() {
+        return blockCols;
+    }
+
+    /** Floats this buffer has room for in each of K, V (dK, dV). */
+    public long capacityFloats() {
+        return k.length;
+    }
+
+    /** Floats of K (as of V, dK and dV) of the shard held now. */
+    public long keyValueFloats() {
+        return used();
+    }
+
+    /**
+     * Copies K then V of the shard held now, {@link #keyValueFloats} floats each, to {@code dst}
+     * from byte {@code offset}, in native order: what a link sends when it cannot copy buffer to buffer.
+     */
+    public void writeKeysValues(MemorySegment dst, long offset) {
+        int n = used();
+        MemorySegment.copy(k, 0, dst, ValueLayout.JAVA_FLOAT, offset, n);
+        MemorySegment.copy(v, 0, dst, ValueLayout.JAVA_FLOAT, offset + (long) n * Float.BYTES, n);
+    }
+
+    /**
+     * The inverse of {@link #writeKeysValues}: this buffer now holds the shard of {@code owner} at
+     * {@code positions}, {@code length} rows per head packed in blocks of {@code blockCols}.
+     */
+    public void readKeysValues(MemorySegment src, long offset, int owner, Positions positions, int length,
+            int blockCols) {
+        if (length != positions.length() || length > capacity || blockCols < 1) {
+            throw new IllegalArgumentException("shard of " + length + " rows (blocks of " + blockCols
+                    + ") does not fit its " + positions.length() + " positions or a buffer of " + capacity);
+        }
+        changed();
+        this.owner = owner;
+        this.positions = positions;
+        this.length = length;
+        this.blockCols = blockCols;
+        int n = used();
+        MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, offset, k, 0, n);
+        MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, offset + (long) n * Float.BYTES, v, 0, n);
+    }
+
+    /** Copies dK then dV of the shard held now to {@code dst} from byte {@code offset} (backward pass). */
+    public void writeGradients(MemorySegment dst, long offset) {
+        int n = used();
+        MemorySegment.copy(dk, 0, dst, ValueLayout.JAVA_FLOAT, offset, n);
+        MemorySegment.copy(dv, 0, dst, ValueLayout.JAVA_FLOAT, offset + (long) n * Float.BYTES, n);
+    }
+
+    /** The inverse of {@link #writeGradients}, after {@link #readKeysValues} of the same shard. */
+    public void readGradients(MemorySegment src, long offset) {
+        int n = used();
+        MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, offset, dk, 0, n);
+        MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, offset + (long) n * Float.BYTES, dv, 0, n);
     }
 
     /** Bytes of this buffer's arrays, used or not. */

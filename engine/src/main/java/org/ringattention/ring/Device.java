@@ -5,9 +5,14 @@ import org.ringattention.attention.QueryShard;
 
 /**
  * One device of the ring: its query shard (queries, running state, results), the key/value buffer
- * it computes on ({@link #current}) and the one its link from the previous device fills
- * ({@link #incoming}), and where it is in the ring's steps. The fields below the buffers belong to
- * {@link Ring}, which reads and writes them under its lock.
+ * it computes on ({@link #current}) and the one its incoming link fills ({@link #incoming}), and
+ * where it is in the ring's steps.
+ *
+ * <p>Who writes what: the buffers and {@link #stepStart} belong to the device's
+ * {@link DeviceProtocol} thread; {@link #step}, {@link #tasks}, {@link #claimed},
+ * {@link #finished}, {@link #pairs} and {@link #done} to {@link Workers}, under its lock;
+ * {@link #computeEnd} is written before the volatile {@link #computed}, which publishes it.
+ * {@link #step} and {@link #waitingFor} are volatile for the supervisor's stall message.
  */
 final class Device {
 
@@ -16,26 +21,23 @@ final class Device {
     KvShard current;
     KvShard incoming;
 
-    int step;
+    volatile int step;
+    volatile String waitingFor = "its start";
     int tasks;
     int claimed;
     int finished;
-    boolean computed;
-    boolean done;
-    boolean[] sent;
-    boolean[] received;
-    long stepStart;
-    long computeEnd;
     long pairs;
+    boolean done;
+    volatile boolean computed;
+    long computeEnd;
+    long stepStart;
+    volatile Thread thread;
 
-    Device(int id, QueryShard queries, KvShard current, KvShard incoming, int steps) {
+    Device(int id, QueryShard queries, KvShard current, KvShard incoming) {
         this.id = id;
         this.queries = queries;
         this.current = current;
         this.incoming = incoming;
-        this.sent = new boolean[steps];
-        this.received = new boolean[steps + 1];
-        this.received[0] = true; // its own shard
     }
 
     /** Bytes of this device's buffers. */

@@ -1,8 +1,10 @@
 package org.ringattention.ring;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import org.ringattention.attention.AttentionEngine;
 import org.ringattention.attention.AttentionOutput;
 import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSpec;
@@ -32,7 +34,7 @@ import org.ringattention.tensor.Tensor;
  * simulated link time. For fixed (P, layout, block sizes) results are bit-identical for any number
  * of threads and from run to run.
  */
-public final class RingAttention {
+public final class RingAttention implements AttentionEngine {
 
     /** A forward result with what the ring measured. */
     public record Forward(AttentionOutput output, RingReport report) {
@@ -53,17 +55,18 @@ public final class RingAttention {
     private final Layout layout;
     private final LinkModel link;
     private final FaultInjector faults;
+    private final long stallNanos;
 
     /**
      * @param layout how tokens are shared out, or null for {@link Layout#defaultFor} the mask
      */
     public RingAttention(Kernels kernels, int blockQ, int blockKv, int threads, int devices, Layout layout,
             LinkModel link) {
-        this(kernels, blockQ, blockKv, threads, devices, layout, link, FaultInjector.NONE);
+        this(kernels, blockQ, blockKv, threads, devices, layout, link, FaultInjector.NONE, 0);
     }
 
     private RingAttention(Kernels kernels, int blockQ, int blockKv, int threads, int devices, Layout layout,
-            LinkModel link, FaultInjector faults) {
+            LinkModel link, FaultInjector faults, long stallNanos) {
         this.kernels = Objects.requireNonNull(kernels, "kernels");
         if (blockQ < 1 || blockKv < 1) {
             throw new IllegalArgumentException("block sizes must be >= 1, got block-q " + blockQ + ", block-kv "
@@ -75,6 +78,9 @@ public final class RingAttention {
         if (devices < 1) {
             throw new IllegalArgumentException("devices must be >= 1, got " + devices);
         }
+        if (stallNanos < 0) {
+            throw new IllegalArgumentException("the stall timeout must be >= 0, got " + stallNanos + " ns");
+        }
         this.blockQ = blockQ;
         this.blockKv = blockKv;
         this.threads = threads;
@@ -82,11 +88,20 @@ public final class RingAttention {
         this.layout = layout;
         this.link = Objects.requireNonNull(link, "link");
         this.faults = Objects.requireNonNull(faults, "faults");
+        this.stallNanos = stallNanos;
     }
 
     /** The same ring with a hook called before every task (for tests that inject failures). */
     public RingAttention withFaults(FaultInjector injector) {
-        return new RingAttention(kernels, blockQ, blockKv, threads, devices, layout, link, injector);
+        return new RingAttention(kernels, blockQ, blockKv, threads, devices, layout, link, injector, stallNanos);
+    }
+
+    /**
+     * The same ring failing a pass in which nothing happens for {@code timeout} (0: the default, 30 s
+     * plus twice the simulated time of a hop). Across processes this is how a hung peer is noticed.
+     */
+    public RingAttention withStallTimeout(Duration timeout) {
+        return new RingAttention(kernels, blockQ, blockKv, threads, devices, layout, link, faults, timeout.toNanos());
     }
 
     public int devices() {
@@ -100,26 +115,72 @@ public final class RingAttention {
 
     /** O and LSE of softmax(scale · Q Kᵀ, masked) V, computed round the ring. Inputs must be finite. */
     public Forward forward(Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
-        Setup s = new Setup(q, k, v, spec);
+        Setup s = new Setup(q, k, v, spec, allDevices(), Links.inProcess(link));
         RingReport report = s.runForward();
         return new Forward(s.output(), report);
     }
 
     /** Runs the forward pass round the ring, then the backward pass with {@code dOut}. */
     public Backward backward(Tensor q, Tensor k, Tensor v, Tensor dOut, AttentionSpec spec) {
-        Setup s = new Setup(q, k, v, spec);
-        if (dOut.batch() != q.batch() || dOut.heads() != q.heads() || dOut.rows() != q.rows()
-                || dOut.dim() != q.dim()) {
-            throw new IllegalArgumentException("dO has shape " + dOut.shape() + ", expected the shape of q "
-                    + q.shape());
-        }
-        FiniteInputs.require(threads, new Tensor[] {dOut}, "dO");
+        Setup s = new Setup(q, k, v, spec, allDevices(), Links.inProcess(link));
+        s.requireGradientInput(dOut);
         RingReport forwardReport = s.runForward();
         RingReport report = s.runBackward(dOut);
         return new Backward(s.gradients(), s.output(), forwardReport, report);
     }
 
-    /** One problem split over the devices. */
+    /**
+     * Device {@code device}'s share of a ring whose other devices run elsewhere (other processes),
+     * joined to them by {@code links}: the forward pass and, when {@code dOut} is not null, the
+     * backward pass. {@code q}, {@code k}, {@code v} and {@code dOut} are whole-sequence tensors (they
+     * may be memory-mapped): only the rows of this device's shards are read (and checked to be
+     * finite; the keys and values by the load, block by block). The results are bit for
+     * bit the rows of those of {@link #forward} and {@link #backward} with the same P, layout and
+     * block sizes.
+     */
+    public DeviceResult runDevice(int device, Tensor q, Tensor k, Tensor v, Tensor dOut, AttentionSpec spec,
+            Links links) {
+        if (device < 0 || device >= devices) {
+            throw new IllegalArgumentException("device " + device + " is not one of 0.." + (devices - 1));
+        }
+        Setup s = new Setup(q, k, v, spec, new int[] {device}, Objects.requireNonNull(links, "links"));
+        if (dOut != null) {
+            s.requireGradientInput(dOut);
+        }
+        RingReport forwardReport = s.runForward();
+        RingReport backwardReport = dOut == null ? null : s.runBackward(dOut);
+        return s.deviceResult(device, forwardReport, backwardReport);
+    }
+
+    private int[] allDevices() {
+        int[] all = new int[devices];
+        for (int i = 0; i < devices; i++) {
+            all[i] = i;
+        }
+        return all;
+    }
+
+    @Override
+    public AttentionOutput attend(Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
+        return forward(q, k, v, spec).output();
+    }
+
+    /**
+     * Runs the forward pass round the ring again before the backward pass (the devices' O and LSE
+     * are not kept between calls); it gives the bits of {@code fwd}, so nothing changes but time.
+     */
+    @Override
+    public Gradients gradients(Tensor q, Tensor k, Tensor v, AttentionOutput fwd, Tensor dOut, AttentionSpec spec) {
+        return backward(q, k, v, dOut, spec).gradients();
+    }
+
+    @Override
+    public String describe() {
+        return "ring float32 over " + devices + " devices" + (layout == null ? "" : ", " + layout + " layout")
+                + ", blocks " + blockQ + "x" + blockKv + ", " + kernels.name() + " kernels, " + threads + " threads";
+    }
+
+    /** One problem split over the devices; {@code local} are the devices of this process. */
     private final class Setup {
         final Tensor q;
         final Tensor k;
@@ -131,27 +192,49 @@ public final class RingAttention {
         final Positions[] kPos;
         final int kvCapacity;
         final int qCapacity;
+        final int[] local;
+        final Links links;
         final Device[] devs = new Device[devices];
         ShardAttention.Workspace[] workspaces;
+        int passes;
 
-        Setup(Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
+        Setup(Tensor q, Tensor k, Tensor v, AttentionSpec spec, int[] local, Links links) {
             this.q = q;
             this.k = k;
             this.v = v;
             this.shape = AttentionShape.of(q, k, v);
             this.sa = new ShardAttention(kernels, shape, spec, blockQ, blockKv);
-            FiniteInputs.require(threads, new Tensor[] {q, k, v}, "q", "k", "v");
+            if (local.length == devices) {
+                FiniteInputs.require(threads, new Tensor[] {q, k, v}, "q", "k", "v");
+            } // else each device checks its own rows only (the others may be on other machines)
             this.used = layoutFor(spec);
             this.qPos = used.split(shape.qLen(), devices);
             this.kPos = used.split(shape.kvLen(), devices);
             this.qCapacity = maxLength(qPos);
             this.kvCapacity = maxLength(kPos);
+            this.local = local;
+            this.links = links;
+        }
+
+        void requireGradientInput(Tensor dOut) {
+            if (dOut.batch() != q.batch() || dOut.heads() != q.heads() || dOut.rows() != q.rows()
+                    || dOut.dim() != q.dim()) {
+                throw new IllegalArgumentException("dO has shape " + dOut.shape() + ", expected the shape of q "
+                        + q.shape());
+            }
+            if (local.length == devices) {
+                FiniteInputs.require(threads, new Tensor[] {dOut}, "dO");
+            }
         }
 
         RingReport runForward() {
-            for (int i = 0; i < devices; i++) {
-                QueryShard qs = sa.queryShard(i, Shards.gather(q, qPos[i]), qPos[i]);
-                devs[i] = new Device(i, qs, ownShard(i, false), sa.kvBuffer(kvCapacity, false), devices);
+            for (int i : local) {
+                Tensor rows = Shards.gather(q, qPos[i]);
+                if (local.length < devices) {
+                    FiniteInputs.require(threads, new Tensor[] {rows}, "q (rows of device " + i + ")");
+                }
+                QueryShard qs = sa.queryShard(i, rows, qPos[i]);
+                devs[i] = new Device(i, qs, ownShard(i, false), sa.kvBuffer(kvCapacity, false));
             }
             Ring.Work work = new Ring.Work() {
                 @Override
@@ -168,10 +251,14 @@ public final class RingAttention {
         }
 
         RingReport runBackward(Tensor dOut) {
-            for (int i = 0; i < devices; i++) {
+            for (int i : local) {
                 Device f = devs[i];
-                sa.startBackward(f.queries, Shards.gather(dOut, qPos[i]));
-                devs[i] = new Device(i, f.queries, ownShard(i, true), sa.kvBuffer(kvCapacity, true), devices);
+                Tensor rows = Shards.gather(dOut, qPos[i]);
+                if (local.length < devices) {
+                    FiniteInputs.require(threads, new Tensor[] {rows}, "dO (rows of device " + i + ")");
+                }
+                sa.startBackward(f.queries, rows);
+                devs[i] = new Device(i, f.queries, ownShard(i, true), sa.kvBuffer(kvCapacity, true));
             }
             Ring.Work work = new Ring.Work() {
                 @Override
@@ -186,13 +273,14 @@ public final class RingAttention {
 
                 @Override
                 public void stop() {
-                    for (Device d : devs) {
-                        sa.abandonGradients(d.queries);
+                    for (int i : local) {
+                        sa.abandonGradients(devs[i].queries);
                     }
                 }
             };
             RingReport report = run(work, true, 4 * kvCapacity); // K, V, dK and dV
-            for (Device d : devs) {
+            for (int i : local) {
+                Device d = devs[i];
                 if (d.current.owner() != d.id) {
                     throw new IllegalStateException("device " + d.id + " ended with the shard of device "
                             + d.current.owner());
@@ -218,12 +306,17 @@ public final class RingAttention {
                 }
             }
             long hopBytes = hopRows * shape.batch() * shape.kvHeads() * shape.dim() * Float.BYTES;
-            long stall = MIN_STALL_NANOS + 2 * link.nanosFor(hopBytes);
+            long stall = stallNanos > 0 ? stallNanos : MIN_STALL_NANOS + 2 * link.nanosFor(hopBytes);
+            Device[] mine = new Device[local.length];
+            for (int x = 0; x < local.length; x++) {
+                mine[x] = devs[local[x]];
+            }
             long start = System.nanoTime();
-            List<StepRecord> records = new Ring(devs, gradients, link, faults, work, workspaces, stall).run();
+            List<StepRecord> records = new Ring(mine, devices, gradients, links, passes++, faults, work, workspaces,
+                    stall, owner -> kPos[owner]).run();
             long wall = System.nanoTime() - start;
             long[] bytes = new long[devices];
-            for (int i = 0; i < devices; i++) {
+            for (int i : local) {
                 bytes[i] = devs[i].bytes();
             }
             long wsBytes = 0;
@@ -262,6 +355,23 @@ public final class RingAttention {
                 Shards.scatter(Tensor.wrap(dev.current.dvRows(), b, shape.kvHeads(), n, d), kPos[dev.id], dv);
             }
             return new Gradients(dq, dk, dv);
+        }
+
+        DeviceResult deviceResult(int i, RingReport forwardReport, RingReport backwardReport) {
+            Device dev = devs[i];
+            int b = shape.batch();
+            int d = shape.dim();
+            int n = kPos[i].length();
+            Tensor dq = null;
+            Tensor dk = null;
+            Tensor dv = null;
+            if (backwardReport != null) {
+                dq = dev.queries.dq();
+                dk = Tensor.wrap(dev.current.dkRows(), b, shape.kvHeads(), n, d);
+                dv = Tensor.wrap(dev.current.dvRows(), b, shape.kvHeads(), n, d);
+            }
+            return new DeviceResult(i, qPos[i], kPos[i], dev.queries.out(), dev.queries.lse(), dq, dk, dv,
+                    forwardReport, backwardReport);
         }
     }
 

@@ -1,13 +1,30 @@
 package org.ringattention.golden;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.PrettyPrinter;
+import com.fasterxml.jackson.core.SerializableString;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.io.CharacterEscapes;
+import com.fasterxml.jackson.core.io.SerializedString;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A small JSON writer and reader, enough for the golden manifest and the commands' {@code --json}
- * output, so that the engine side needs no JSON library.
+ * JSON writing and reading for the golden manifest and the commands' {@code --json} output,
+ * through Jackson's streaming API, with the exact text format the golden set was generated with.
  *
  * <p>Values are {@link Map} (keys in insertion order; {@link LinkedHashMap} when read),
  * {@link List}, {@link String}, {@link Long} or {@link Integer} (integers), {@link Double}
@@ -16,13 +33,25 @@ import java.util.Map;
  * <p>Writing is deterministic: objects one member per line with two-space indentation, arrays
  * that hold no object on one line, doubles as {@link Double#toString} (the shortest decimal that
  * reads back as the same double; NaN and infinities are refused, JSON has none), strings with
- * {@code \"}, {@code \\} and control characters escaped. Reading accepts any valid JSON (RFC 8259)
- * and reports the line and column of the first error.
+ * {@code \"}, {@code \\}, {@code \n}, {@code \r}, {@code \t} and other control characters as
+ * lowercase {@code \}{@code u00xx} escaped, so {@code golden generate} stays byte-identical to the
+ * files written before Jackson did it. Reading accepts any valid JSON (RFC 8259) and refuses
+ * duplicate keys, nesting deeper than {@link #MAX_DEPTH}, integers beyond a long and numbers
+ * beyond a double, with the line and column of the problem.
  */
 public final class Json {
 
     /** Largest nesting depth read; deeper documents are refused rather than overflowing the stack. */
     static final int MAX_DEPTH = 64;
+
+    private static final JsonMapper MAPPER = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
+
+    static {
+        MAPPER.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_DEPTH).build());
+        MAPPER.getFactory().setCharacterEscapes(new Escapes());
+    }
 
     private Json() {
     }
@@ -31,8 +60,8 @@ public final class Json {
     public static final class ParseException extends Exception {
         private static final long serialVersionUID = 1L;
 
-        ParseException(String message) {
-            super(message);
+        ParseException(String message, Throwable cause) {
+            super(message, cause);
         }
     }
 
@@ -40,78 +69,59 @@ public final class Json {
 
     /** Pretty JSON as described in the class comment, ending with a newline. */
     public static String write(Object value) {
-        StringBuilder sb = new StringBuilder();
-        write(sb, value, 0, true);
-        return sb.append('\n').toString();
+        return write(value, true) + "\n";
     }
 
     /** The same value on one line, no newline at the end. */
     public static String writeCompact(Object value) {
-        StringBuilder sb = new StringBuilder();
-        write(sb, value, 0, false);
-        return sb.toString();
+        return write(value, false);
     }
 
-    private static void write(StringBuilder sb, Object value, int indent, boolean pretty) {
+    private static String write(Object value, boolean pretty) {
+        StringWriter out = new StringWriter();
+        Deque<Boolean> inline = new ArrayDeque<>();
+        try (JsonGenerator g = MAPPER.getFactory().createGenerator(out)) {
+            if (pretty) {
+                g.setPrettyPrinter(new Layout(inline));
+            }
+            write(g, value, inline);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // a StringWriter does not fail
+        }
+        return out.toString();
+    }
+
+    private static void write(JsonGenerator g, Object value, Deque<Boolean> inline) throws IOException {
         switch (value) {
-            case null -> sb.append("null");
-            case String s -> quote(sb, s);
-            case Boolean b -> sb.append(b);
-            case Integer i -> sb.append(i);
-            case Long l -> sb.append(l);
-            case Double d -> sb.append(number(d));
-            case Float f -> sb.append(number(f.doubleValue()));
-            case Map<?, ?> m -> writeObject(sb, m, indent, pretty);
-            case List<?> l -> writeArray(sb, l, indent, pretty);
+            case null -> g.writeNull();
+            case String s -> g.writeString(s);
+            case Boolean b -> g.writeBoolean(b);
+            case Integer i -> g.writeNumber(i);
+            case Long l -> g.writeNumber(l);
+            case Double d -> g.writeNumber(number(d));
+            case Float f -> g.writeNumber(number(f.doubleValue()));
+            case Map<?, ?> m -> {
+                g.writeStartObject();
+                for (Map.Entry<?, ?> e : m.entrySet()) {
+                    if (!(e.getKey() instanceof String key)) {
+                        throw new IllegalArgumentException("JSON object keys must be strings, got " + e.getKey());
+                    }
+                    g.writeFieldName(key);
+                    write(g, e.getValue(), inline);
+                }
+                g.writeEndObject();
+            }
+            case List<?> l -> {
+                g.writeStartArray(); // writes the separator after the previous element, by the enclosing array's layout
+                inline.push(l.stream().noneMatch(x -> x instanceof Map<?, ?>));
+                for (Object x : l) {
+                    write(g, x, inline);
+                }
+                g.writeEndArray();
+                inline.pop();
+            }
             default -> throw new IllegalArgumentException("cannot write " + value.getClass().getName() + " as JSON");
         }
-    }
-
-    private static void writeObject(StringBuilder sb, Map<?, ?> m, int indent, boolean pretty) {
-        if (m.isEmpty()) {
-            sb.append("{}");
-            return;
-        }
-        sb.append('{');
-        boolean first = true;
-        for (Map.Entry<?, ?> e : m.entrySet()) {
-            if (!(e.getKey() instanceof String key)) {
-                throw new IllegalArgumentException("JSON object keys must be strings, got " + e.getKey());
-            }
-            sb.append(first ? "" : ",");
-            first = false;
-            if (pretty) {
-                newline(sb, indent + 1);
-            }
-            quote(sb, key);
-            sb.append(pretty ? ": " : ":");
-            write(sb, e.getValue(), indent + 1, pretty);
-        }
-        if (pretty) {
-            newline(sb, indent);
-        }
-        sb.append('}');
-    }
-
-    private static void writeArray(StringBuilder sb, List<?> l, int indent, boolean pretty) {
-        boolean inline = !pretty || l.stream().noneMatch(x -> x instanceof Map<?, ?>);
-        sb.append('[');
-        for (int i = 0; i < l.size(); i++) {
-            sb.append(i == 0 ? "" : inline && pretty ? ", " : ",");
-            if (!inline) {
-                newline(sb, indent + 1);
-            }
-            write(sb, l.get(i), indent + 1, pretty);
-        }
-        if (!inline && !l.isEmpty()) {
-            newline(sb, indent);
-        }
-        sb.append(']');
-    }
-
-    private static void newline(StringBuilder sb, int indent) {
-        sb.append('\n');
-        sb.append("  ".repeat(indent));
     }
 
     /** A finite double as JSON; refuses NaN and infinities. */
@@ -122,293 +132,190 @@ public final class Json {
         return Double.toString(d);
     }
 
-    private static void quote(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
+    /**
+     * The pretty layout: a member or an element of a multi-line array per line, indented two
+     * spaces per level; an array that holds no object on one line, its elements separated by
+     * {@code ", "}. Whether an array is inline is pushed by the writer, which sees its elements.
+     */
+    private static final class Layout implements PrettyPrinter {
+        private final Deque<Boolean> inline;
+        private int level;
+
+        Layout(Deque<Boolean> inline) {
+            this.inline = inline;
+        }
+
+        private void newline(JsonGenerator g, int indent) throws IOException {
+            g.writeRaw('\n');
+            g.writeRaw("  ".repeat(indent));
+        }
+
+        @Override
+        public void writeRootValueSeparator(JsonGenerator g) {
+            // one value per document
+        }
+
+        @Override
+        public void writeStartObject(JsonGenerator g) throws IOException {
+            g.writeRaw('{');
+            level++;
+        }
+
+        @Override
+        public void beforeObjectEntries(JsonGenerator g) throws IOException {
+            newline(g, level);
+        }
+
+        @Override
+        public void writeObjectFieldValueSeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(": ");
+        }
+
+        @Override
+        public void writeObjectEntrySeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(',');
+            newline(g, level);
+        }
+
+        @Override
+        public void writeEndObject(JsonGenerator g, int entries) throws IOException {
+            level--;
+            if (entries > 0) {
+                newline(g, level);
+            }
+            g.writeRaw('}');
+        }
+
+        @Override
+        public void writeStartArray(JsonGenerator g) throws IOException {
+            g.writeRaw('[');
+            level++;
+        }
+
+        @Override
+        public void beforeArrayValues(JsonGenerator g) throws IOException {
+            if (!inline.peek()) {
+                newline(g, level);
+            }
+        }
+
+        @Override
+        public void writeArrayValueSeparator(JsonGenerator g) throws IOException {
+            if (inline.peek()) {
+                g.writeRaw(", ");
+            } else {
+                g.writeRaw(',');
+                newline(g, level);
+            }
+        }
+
+        @Override
+        public void writeEndArray(JsonGenerator g, int values) throws IOException {
+            level--;
+            if (!inline.peek() && values > 0) {
+                newline(g, level);
+            }
+            g.writeRaw(']');
+        }
+    }
+
+    /** Control characters other than \n, \r, \t as lowercase backslash-u escapes, as the golden files have them. */
+    private static final class Escapes extends CharacterEscapes {
+        private static final long serialVersionUID = 1L;
+        private final int[] table = standardAsciiEscapesForJSON();
+
+        Escapes() {
+            for (int c = 0; c < 0x20; c++) {
+                if (c != '\n' && c != '\r' && c != '\t') {
+                    table[c] = ESCAPE_CUSTOM;
                 }
             }
         }
-        sb.append('"');
+
+        @Override
+        public int[] getEscapeCodesForAscii() {
+            return table;
+        }
+
+        @Override
+        public SerializableString getEscapeSequence(int ch) {
+            return new SerializedString(String.format("\\u%04x", ch));
+        }
     }
 
     // ---------------------------------------------------------------- reading
 
     /** Parses one JSON value that makes up the whole of {@code text} (whitespace aside). */
     public static Object parse(String text) throws ParseException {
-        Reader r = new Reader(text);
-        r.skipSpace();
-        Object v = r.value(0);
-        r.skipSpace();
-        if (r.pos < text.length()) {
-            throw r.error("unexpected text after the JSON value");
+        try (JsonParser p = MAPPER.createParser(text)) {
+            JsonToken first = p.nextToken();
+            if (first == null) {
+                throw error(p.currentLocation(), "unexpected end of text, expected a value", null);
+            }
+            Object v = value(p);
+            if (p.nextToken() != null) {
+                throw error(p.currentTokenLocation(), "unexpected text after the JSON value", null);
+            }
+            return v;
+        } catch (JsonProcessingException e) {
+            throw error(e.getLocation(), e.getOriginalMessage(), e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // reading a String does not fail
         }
-        return v;
     }
 
-    private static final class Reader {
-        private final String s;
-        private int pos;
-
-        Reader(String s) {
-            this.s = s;
-        }
-
-        Object value(int depth) throws ParseException {
-            if (depth > MAX_DEPTH) {
-                throw error("nested deeper than " + MAX_DEPTH + " levels");
-            }
-            if (pos >= s.length()) {
-                throw error("unexpected end of text, expected a value");
-            }
-            char c = s.charAt(pos);
-            return switch (c) {
-                case '{' -> object(depth);
-                case '[' -> array(depth);
-                case '"' -> string();
-                case 't' -> literal("true", Boolean.TRUE);
-                case 'f' -> literal("false", Boolean.FALSE);
-                case 'n' -> literal("null", null);
-                default -> {
-                    if (c == '-' || (c >= '0' && c <= '9')) {
-                        yield number();
-                    }
-                    throw error("unexpected character '" + printable(c) + "', expected a value");
+    // The current token starts the value.
+    private static Object value(JsonParser p) throws IOException, ParseException {
+        JsonToken t = p.currentToken();
+        switch (t) {
+            case START_OBJECT -> {
+                Map<String, Object> m = new LinkedHashMap<>();
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String key = p.currentName();
+                    p.nextToken();
+                    m.put(key, value(p));
                 }
-            };
-        }
-
-        private Map<String, Object> object(int depth) throws ParseException {
-            Map<String, Object> m = new LinkedHashMap<>();
-            pos++; // {
-            skipSpace();
-            if (peek() == '}') {
-                pos++;
                 return m;
             }
-            while (true) {
-                skipSpace();
-                if (peek() != '"') {
-                    throw error("expected a string key");
+            case START_ARRAY -> {
+                List<Object> l = new ArrayList<>();
+                while (p.nextToken() != JsonToken.END_ARRAY) {
+                    l.add(value(p));
                 }
-                int keyAt = pos;
-                String key = string();
-                if (m.containsKey(key)) {
-                    pos = keyAt;
-                    throw error("duplicate key \"" + key + "\"");
-                }
-                skipSpace();
-                expect(':');
-                skipSpace();
-                m.put(key, value(depth + 1));
-                skipSpace();
-                char c = peek();
-                pos++;
-                if (c == '}') {
-                    return m;
-                }
-                if (c != ',') {
-                    pos--;
-                    throw error("expected ',' or '}'");
-                }
-            }
-        }
-
-        private List<Object> array(int depth) throws ParseException {
-            List<Object> l = new ArrayList<>();
-            pos++; // [
-            skipSpace();
-            if (peek() == ']') {
-                pos++;
                 return l;
             }
-            while (true) {
-                skipSpace();
-                l.add(value(depth + 1));
-                skipSpace();
-                char c = peek();
-                pos++;
-                if (c == ']') {
-                    return l;
-                }
-                if (c != ',') {
-                    pos--;
-                    throw error("expected ',' or ']'");
-                }
+            case VALUE_STRING -> {
+                return p.getText();
             }
+            case VALUE_NUMBER_INT -> {
+                if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+                    throw error(p.currentTokenLocation(), "integer " + p.getText() + " is out of range", null);
+                }
+                return p.getLongValue();
+            }
+            case VALUE_NUMBER_FLOAT -> {
+                double d = p.getDoubleValue();
+                if (!Double.isFinite(d)) {
+                    throw error(p.currentTokenLocation(), "number " + p.getText() + " is out of range", null);
+                }
+                return d;
+            }
+            case VALUE_TRUE -> {
+                return Boolean.TRUE;
+            }
+            case VALUE_FALSE -> {
+                return Boolean.FALSE;
+            }
+            case VALUE_NULL -> {
+                return null;
+            }
+            default -> throw error(p.currentTokenLocation(), "unexpected " + t + ", expected a value", null);
         }
+    }
 
-        private String string() throws ParseException {
-            pos++; // "
-            StringBuilder sb = new StringBuilder();
-            while (true) {
-                if (pos >= s.length()) {
-                    throw error("unterminated string");
-                }
-                char c = s.charAt(pos++);
-                if (c == '"') {
-                    return sb.toString();
-                }
-                if (c < 0x20) {
-                    pos--;
-                    throw error("control character in a string");
-                }
-                if (c != '\\') {
-                    sb.append(c);
-                    continue;
-                }
-                if (pos >= s.length()) {
-                    throw error("unterminated string");
-                }
-                char e = s.charAt(pos++);
-                switch (e) {
-                    case '"' -> sb.append('"');
-                    case '\\' -> sb.append('\\');
-                    case '/' -> sb.append('/');
-                    case 'b' -> sb.append('\b');
-                    case 'f' -> sb.append('\f');
-                    case 'n' -> sb.append('\n');
-                    case 'r' -> sb.append('\r');
-                    case 't' -> sb.append('\t');
-                    case 'u' -> {
-                        if (pos + 4 > s.length()) {
-                            throw error("bad \\u escape");
-                        }
-                        int cp = 0;
-                        for (int i = 0; i < 4; i++) {
-                            int digit = Character.digit(s.charAt(pos + i), 16);
-                            if (digit < 0) {
-                                throw error("bad \\u escape");
-                            }
-                            cp = cp * 16 + digit;
-                        }
-                        pos += 4;
-                        sb.append((char) cp);
-                    }
-                    default -> {
-                        pos--;
-                        throw error("bad escape '\\" + printable(e) + "'");
-                    }
-                }
-            }
-        }
-
-        private Object number() throws ParseException {
-            int start = pos;
-            if (peek() == '-') {
-                pos++;
-            }
-            if (peek() == '0') {
-                pos++;
-            } else if (isDigit(peek())) {
-                while (isDigit(peek())) {
-                    pos++;
-                }
-            } else {
-                throw error("bad number");
-            }
-            boolean integral = true;
-            if (peek() == '.') {
-                integral = false;
-                pos++;
-                if (!isDigit(peek())) {
-                    throw error("bad number: digits must follow '.'");
-                }
-                while (isDigit(peek())) {
-                    pos++;
-                }
-            }
-            if (peek() == 'e' || peek() == 'E') {
-                integral = false;
-                pos++;
-                if (peek() == '+' || peek() == '-') {
-                    pos++;
-                }
-                if (!isDigit(peek())) {
-                    throw error("bad number: digits must follow the exponent");
-                }
-                while (isDigit(peek())) {
-                    pos++;
-                }
-            }
-            String text = s.substring(start, pos);
-            if (integral) {
-                try {
-                    return Long.parseLong(text);
-                } catch (NumberFormatException e) {
-                    pos = start;
-                    throw error("integer " + text + " is out of range");
-                }
-            }
-            double d = Double.parseDouble(text);
-            if (Double.isInfinite(d)) {
-                pos = start;
-                throw error("number " + text + " is out of range");
-            }
-            return d;
-        }
-
-        private Object literal(String word, Object value) throws ParseException {
-            if (!s.startsWith(word, pos)) {
-                throw error("unexpected text, expected a value");
-            }
-            pos += word.length();
-            return value;
-        }
-
-        private void expect(char c) throws ParseException {
-            if (peek() != c) {
-                throw error("expected '" + c + "'");
-            }
-            pos++;
-        }
-
-        private char peek() {
-            return pos < s.length() ? s.charAt(pos) : '\0';
-        }
-
-        void skipSpace() {
-            while (pos < s.length()) {
-                char c = s.charAt(pos);
-                if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-                    return;
-                }
-                pos++;
-            }
-        }
-
-        private static boolean isDigit(char c) {
-            return c >= '0' && c <= '9';
-        }
-
-        private static String printable(char c) {
-            return c < 0x20 || c > 0x7e ? String.format("\\u%04x", (int) c) : String.valueOf(c);
-        }
-
-        ParseException error(String what) {
-            int line = 1;
-            int col = 1;
-            for (int i = 0; i < Math.min(pos, s.length()); i++) {
-                if (s.charAt(i) == '\n') {
-                    line++;
-                    col = 1;
-                } else {
-                    col++;
-                }
-            }
-            return new ParseException("line " + line + ", column " + col + ": " + what);
-        }
+    private static ParseException error(JsonLocation at, String what, Throwable cause) {
+        String where = at == null || at.getLineNr() < 0 ? "" : "line " + at.getLineNr() + ", column "
+                + at.getColumnNr() + ": ";
+        return new ParseException(where + (what == null ? "malformed JSON" : what.replaceAll("[\\r\\n]+", " ")), cause);
     }
 }

@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The small JSON writer and reader of the golden manifest. */
+/** The JSON writer and reader of the golden manifest (Jackson underneath, the golden files' layout on top). */
 class JsonTest {
 
     @Test
@@ -42,22 +42,45 @@ class JsonTest {
         assertThatThrownBy(() -> Json.write(new Object())).isInstanceOf(IllegalArgumentException.class);
     }
 
+    /** Jackson finds the errors; the messages keep its wording behind our line and column. */
     @Test
     void malformedTextGivesLineAndColumn() {
-        assertError("{\n  \"a\": 1,\n  \"b\": tru\n}", "line 3, column 8");
-        assertError("{\"a\": 1, \"a\": 2}", "duplicate key \"a\"");
-        assertError("[1, 2", "expected ',' or ']'");
-        assertError("[1] x", "unexpected text after the JSON value");
-        assertError("01", "unexpected text after");
-        assertError("1.", "digits must follow '.'");
-        assertError("99999999999999999999", "out of range");
-        assertError("1e999", "out of range");
-        assertError("\"abc", "unterminated string");
-        assertError("\"a\u0001\"", "control character");
-        assertError("\"\\x\"", "bad escape");
+        assertError("{\n  \"a\": 1,\n  \"b\": tru\n}", "line 3, column 8: Unrecognized token 'tru'");
+        assertError("{\"a\": 1, \"a\": 2}", "line 1, column 13: Duplicate field 'a'");
+        assertError("[1, 2", "line 1, column 6: Unexpected end-of-input");
+        assertError("[1] x", "line 1, column 5: Unrecognized token 'x'");
+        assertError("01", "Leading zeroes not allowed");
+        assertError("1.", "Decimal point not followed by a digit");
+        assertError("99999999999999999999", "line 1, column 1: integer 99999999999999999999 is out of range");
+        assertError("1e999", "line 1, column 1: number 1e999 is out of range");
+        assertError("\"abc", "was expecting closing quote");
+        assertError("\"a\u0001\"", "CTRL-CHAR, code 1");
+        assertError("\"\\x\"", "Unrecognized character escape 'x'");
         assertError("", "unexpected end of text");
-        assertError("[".repeat(100) + "]".repeat(100), "nested deeper than 64");
-        assertError("{1: 2}", "expected a string key");
+        assertError("[".repeat(100) + "]".repeat(100), "exceeds the maximum allowed (64");
+        assertError("{1: 2}", "was expecting double-quote to start field name");
+    }
+
+    @Test
+    void writesTheGoldenLayout() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("a", List.of(1L, List.of(Map.of("x", 0.5)), List.of()));
+        m.put("e", Map.of());
+        m.put("f", 1.0f);
+        m.put("c", "\b\u001f");
+        assertThat(Json.write(m)).isEqualTo("""
+                {
+                  "a": [1, [
+                      {
+                        "x": 0.5
+                      }
+                    ], []],
+                  "e": {},
+                  "f": 1.0,
+                  "c": "\\u0008\\u001f"
+                }
+                """);
+        assertThat(Json.writeCompact(m)).isEqualTo("{\"a\":[1,[{\"x\":0.5}],[]],\"e\":{},\"f\":1.0,\"c\":\"\\u0008\\u001f\"}");
     }
 
     private static void assertError(String text, String fragment) {

@@ -1,0 +1,106 @@
+package org.ringattention.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.ringattention.mpi.Mpi;
+import org.ringattention.tensor.Npy;
+
+/**
+ * {@code mpirun -np 2 ... attend --mpi} writes the same files, byte for byte, as {@code attend
+ * --devices 2} in one process; a rank that fails leaves existing outputs as they were and no
+ * temporary file behind. Skipped without Open MPI.
+ */
+class AttendMpiTest {
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void needsMpi() {
+        assumeTrue(Mpi.available() && Files.isExecutable(Path.of("/usr/bin/mpirun")),
+                "Open MPI not installed (apt-get install openmpi-bin libopenmpi-dev): skipping attend --mpi");
+    }
+
+    @Test
+    @Timeout(120)
+    void ranksWriteTheFilesTheInProcessRingWrites() throws Exception {
+        inputs(false);
+        String[] common = {"attend", "--q", p("q"), "--k", p("k"), "--v", p("v"), "--do", p("do"), "--window", "7",
+            "--layout", "striped", "--threads", "1", "--block-q", "8", "--block-kv", "16", "--quiet"};
+        String[] mpiOuts = {"--out", p("o"), "--lse", p("lse"), "--dq", p("dq"), "--dk", p("dk"), "--dv", p("dv")};
+        String[] oneOuts = {"--out", p("o1"), "--lse", p("lse1"), "--dq", p("dq1"), "--dk", p("dk1"), "--dv", p("dv1")};
+        Result r = mpirun(2, CliRun.concat(CliRun.concat(common, mpiOuts), "--mpi"));
+        assertThat(r.code).as("exit code; output:%n%s", r.output).isZero();
+        CliRun one = CliRun.of(CliRun.concat(CliRun.concat(common, oneOuts), "--devices", "2"));
+        assertThat(one.code()).as(one.err()).isZero();
+        for (String name : List.of("o", "lse", "dq", "dk", "dv")) {
+            assertThat(Files.mismatch(dir.resolve(name + ".npy"), dir.resolve(name + "1.npy"))).as(name).isEqualTo(-1);
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void aFailingRankLeavesExistingOutputsUntouched() throws Exception {
+        inputs(true); // v holds NaN in a row of device 1's shard only
+        Files.writeString(dir.resolve("o.npy"), "old");
+        Result r = mpirun(2, new String[] {"attend", "--q", p("q"), "--k", p("k"), "--v", p("v"), "--out", p("o"),
+            "--layout", "contiguous", "--threads", "1", "--mpi"});
+        assertThat(r.code).as("exit code; output:%n%s", r.output).isNotZero();
+        assertThat(r.output).contains("ring-attention: rank 1: ");
+        assertThat(Files.readString(dir.resolve("o.npy"))).isEqualTo("old");
+        try (var files = Files.list(dir)) {
+            assertThat(files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".tmp")).toList())
+                    .as("temporary files left").isEmpty();
+        }
+    }
+
+    private void inputs(boolean nan) throws Exception {
+        int n = 50;
+        int d = 8;
+        Npy.write(dir.resolve("q.npy"), new long[] {1, 2, n, d}, CliRun.random(2 * n * d, 1));
+        Npy.write(dir.resolve("k.npy"), new long[] {1, 1, n, d}, CliRun.random(n * d, 2));
+        float[] v = CliRun.random(n * d, 3);
+        if (nan) {
+            v[40 * d + 3] = Float.NaN;
+        }
+        Npy.write(dir.resolve("v.npy"), new long[] {1, 1, n, d}, v);
+        Npy.write(dir.resolve("do.npy"), new long[] {1, 2, n, d}, CliRun.random(2 * n * d, 4));
+    }
+
+    private String p(String name) {
+        return dir.resolve(name + ".npy").toString();
+    }
+
+    private record Result(int code, String output) {
+    }
+
+    private Result mpirun(int ranks, String[] args) throws Exception {
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        List<String> cmd = new ArrayList<>(List.of("mpirun", "-np", String.valueOf(ranks), "--oversubscribe",
+                "--allow-run-as-root", "--bind-to", "none",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--add-modules",
+                "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m", "-cp", cp,
+                Main.class.getName()));
+        cmd.addAll(List.of(args));
+        Path log = Files.createTempFile(dir, "mpirun", ".log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        if (!p.waitFor(90, TimeUnit.SECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+        String out = Files.readString(log, StandardCharsets.UTF_8);
+        Files.delete(log);
+        return new Result(p.isAlive() ? -1 : p.exitValue(), out);
+    }
+}

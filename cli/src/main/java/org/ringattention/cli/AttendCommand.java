@@ -10,15 +10,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import org.ringattention.attention.AttentionEngine;
 import org.ringattention.attention.AttentionOutput;
 import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSpec;
-import org.ringattention.attention.BlockwiseAttention;
 import org.ringattention.attention.Gradients;
+import org.ringattention.attention.LowPrecisionAttention;
 import org.ringattention.attention.SegmentIds;
 import org.ringattention.attention.VanillaAttention;
 import org.ringattention.kernel.Kernels;
-import org.ringattention.ring.RingAttention;
 import org.ringattention.tensor.Tensor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -34,7 +34,9 @@ import picocli.CommandLine.Option;
             "q is [B, Hq, Nq, d], k and v [B, Hkv, Nk, d] with Hq a multiple of Hkv ([N, d] and [H, N, d] are"
             + " read as B = H = 1). LSE is natural-log, shaped like q without d; rows that see no key give"
             + " O = 0 and LSE = -inf. Outputs replace existing files only when every output is written."},
-        footer = {"", "Exit codes: 0 success, 1 bad input data, 2 bad usage."})
+        footer = {"", "Every .npy argument may also name one tensor of a safetensors file: FILE.safetensors:NAME"
+            + " (outputs naming the same file are written together into it, replacing it).",
+            "", "Exit codes: 0 success, 1 bad input data, 2 bad usage."})
 final class AttendCommand implements Callable<Integer> {
 
     @Option(names = "--q", required = true, paramLabel = "Q.npy", description = "Queries [B, Hq, Nq, d].")
@@ -96,6 +98,13 @@ final class AttendCommand implements Callable<Integer> {
             + " its rows and writes them into the outputs (see docs/mpi.md).")
     boolean mpi;
 
+    // Low-precision inputs and the emulated low-precision reference path (issue 15).
+    @Mixin
+    Bf16BitsOption bf16;
+
+    @Mixin
+    EmulateOption emulate;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -105,12 +114,13 @@ final class AttendCommand implements Callable<Integer> {
             return new MpiAttend(this).call();
         }
         boolean float64 = checkOptions();
+        LowPrecisionAttention.Format emulated = emulate.format(float64, ringOptions.active());
         long start = System.nanoTime();
 
-        NpyInputs.Input qIn = NpyInputs.tensor(q);
-        NpyInputs.Input kIn = NpyInputs.tensor(k);
-        NpyInputs.Input vIn = NpyInputs.tensor(v);
-        NpyInputs.Input doIn = dOut == null ? null : NpyInputs.tensor(dOut);
+        NpyInputs.Input qIn = NpyInputs.tensor(q, bf16.bf16Bits);
+        NpyInputs.Input kIn = NpyInputs.tensor(k, bf16.bf16Bits);
+        NpyInputs.Input vIn = NpyInputs.tensor(v, bf16.bf16Bits);
+        NpyInputs.Input doIn = dOut == null ? null : NpyInputs.tensor(dOut, bf16.bf16Bits);
         AttentionShape shape = checkShapes(qIn, kIn, vIn, doIn);
         AttentionSpec attention = AttentionSpec.DEFAULT.withCausal(causal);
         if (window != null) {
@@ -136,7 +146,10 @@ final class AttendCommand implements Callable<Integer> {
         String what;
         try (AtomicOutputs outputs = new AtomicOutputs();
              Progress progress = Progress.start(spec.commandLine().getErr(), "attend", doIn != null ? 3 : 2, quiet)) {
-            if (float64) {
+            if (emulated != null) {
+                what = EmulatedAttend.run(this, emulated, bf16.bf16Bits, attention, qIn, kIn, vIn, doIn, outputs,
+                        progress, oShape, lseShape);
+            } else if (float64) {
                 VanillaAttention oracle = VanillaAttention.oracle();
                 double[] qd = qIn.toDoubles();
                 double[] kd = kIn.toDoubles();
@@ -155,42 +168,27 @@ final class AttendCommand implements Callable<Integer> {
                     outputs.stage(dv, vIn.array().shape(), g.dv());
                 }
                 what = "float64 oracle";
-            } else if (ringOptions.active()) {
-                ringOptions.checkLength(Math.min(shape.qLen(), shape.kvLen()));
-                RingAttention ring = ringOptions.engine(Kernels.preferred(), engineOptions);
-                Tensor qt = qIn.toTensor();
-                Tensor kt = kIn.toTensor();
-                Tensor vt = vIn.toTensor();
-                AttentionOutput r;
-                Gradients g = null;
-                if (doIn != null) {
-                    RingAttention.Backward b = ring.backward(qt, kt, vt, doIn.toTensor(), attention);
-                    progress.step("forward done");
-                    r = b.output();
-                    g = b.gradients();
-                } else {
-                    r = ring.forward(qt, kt, vt, attention).output();
-                }
-                progress.step(doIn != null ? "backward done" : "forward done");
-                stage(outputs, r, g, oShape, lseShape, kIn, vIn);
-                what = "ring float32 over " + ring.devices() + " devices, " + ring.layoutFor(attention) + " layout,"
-                        + " blocks " + engineOptions.blockQ + "x" + engineOptions.blockKv + tunedNote() + ", "
-                        + engineOptions.threads() + " threads";
             } else {
-                BlockwiseAttention engine = engineOptions.engine(Kernels.preferred());
+                AttentionEngine engine;
+                if (ringOptions.active()) {
+                    ringOptions.checkLength(Math.min(shape.qLen(), shape.kvLen()));
+                    engine = ringOptions.engine(Kernels.preferred(), engineOptions);
+                } else {
+                    engine = engineOptions.engine(Kernels.preferred());
+                }
                 Tensor qt = qIn.toTensor();
                 Tensor kt = kIn.toTensor();
                 Tensor vt = vIn.toTensor();
-                AttentionOutput r = engine.forward(qt, kt, vt, attention);
+                AttentionOutput r = engine.attend(qt, kt, vt, attention);
                 progress.step("forward done");
                 Gradients g = null;
                 if (doIn != null) {
-                    g = engine.backward(qt, kt, vt, r, doIn.toTensor(), attention);
+                    g = engine.gradients(qt, kt, vt, r, doIn.toTensor(), attention);
                     progress.step("backward done");
                 }
                 stage(outputs, r, g, oShape, lseShape, kIn, vIn);
-                what = "blockwise float32, blocks " + engine.blockQ() + "x" + engine.blockKv() + tunedNote() + ", "
-                        + engine.kernels().name() + " kernels, " + engine.threads() + " threads";
+                String blocks = "blocks " + engineOptions.blockQ + "x" + engineOptions.blockKv;
+                what = engine.describe().replace(blocks, blocks + tunedNote());
             }
             outputs.commit();
             progress.step("written");
@@ -252,7 +250,7 @@ final class AttendCommand implements Callable<Integer> {
         Set<Path> inputs = new HashSet<>();
         for (Path p : new Path[] {q, k, v, segments, dOut}) {
             if (p != null) {
-                inputs.add(p.toAbsolutePath().normalize());
+                inputs.add(TensorPath.fileOf(p));
             }
         }
         Set<Path> seen = new HashSet<>();
@@ -263,7 +261,7 @@ final class AttendCommand implements Callable<Integer> {
                 continue;
             }
             Path norm = p.toAbsolutePath().normalize();
-            if (inputs.contains(norm)) {
+            if (inputs.contains(TensorPath.fileOf(p))) {
                 throw CliException.usage(name + " " + p + ": is also an input");
             }
             if (!seen.add(norm)) {
@@ -276,27 +274,10 @@ final class AttendCommand implements Callable<Integer> {
 
     private AttentionShape checkShapes(NpyInputs.Input qIn, NpyInputs.Input kIn, NpyInputs.Input vIn,
             NpyInputs.Input doIn) {
-        if (kIn.rank() != qIn.rank() || vIn.rank() != qIn.rank()) {
-            throw CliException.data("ranks differ: " + q + " " + qIn.shape() + ", " + k + " " + kIn.shape() + ", " + v
-                    + " " + vIn.shape());
-        }
-        if (kIn.dim() != qIn.dim()) {
-            throw CliException.data(k + ": head dim " + kIn.dim() + " (shape " + kIn.shape() + ") differs from " + q
-                    + " head dim " + qIn.dim() + " (shape " + qIn.shape() + ")");
-        }
-        if (!Arrays.equals(vIn.dims(), kIn.dims())) {
-            throw CliException.data(v + ": shape " + vIn.shape() + " differs from " + k + " shape " + kIn.shape());
-        }
-        if (kIn.batch() != qIn.batch()) {
-            throw CliException.data(k + ": batch " + kIn.batch() + " differs from " + q + " batch " + qIn.batch());
-        }
-        if (qIn.heads() % kIn.heads() != 0) {
-            throw CliException.data(q + ": " + qIn.heads() + " query heads are not a multiple of the " + kIn.heads()
-                    + " key/value heads of " + k);
-        }
+        AttentionShape shape = NpyInputs.attentionShape(qIn, kIn, vIn);
         if (doIn != null && !Arrays.equals(doIn.array().shape(), qIn.array().shape())) {
             throw CliException.data(dOut + ": shape " + doIn.shape() + " differs from " + q + " shape " + qIn.shape());
         }
-        return new AttentionShape(qIn.batch(), qIn.heads(), kIn.heads(), qIn.rows(), kIn.rows(), qIn.dim());
+        return shape;
     }
 }

@@ -11,7 +11,6 @@ import java.util.concurrent.Callable;
 import org.ringattention.check.AccuracyRule;
 import org.ringattention.golden.Json;
 import org.ringattention.tensor.DType;
-import org.ringattention.tensor.Npy;
 import org.ringattention.tensor.NpyArray;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -29,11 +28,13 @@ import picocli.CommandLine.Option;
             + " attention) it also gives the verdict of the accuracy rule:",
             "  PASS iff max|got - ref| <= factor x max|baseline - ref| + eps, eps = 8*2^-24*max|ref|",
             "(factor 2 by default, as for O and LSE; use --factor 3 for gradients).",
-            "Arrays may be float16, float32 or float64, any shape, but REF, GOT and BASE must have the same shape."
+            "Arrays may be float16, bfloat16 (ml_dtypes' '<V2', or uint16 bit patterns with --bf16-bits), float32 or"
+            + " float64, any shape, but REF, GOT and BASE must have the same shape;"
+            + " each may also be a tensor of a safetensors file, FILE.safetensors:NAME."
             + " Equal infinities (LSE = -inf of a row that sees no key) count as exact; NaN in GOT, or an"
             + " infinity where REF differs, as an infinite error.",
             "ULP distance: the number of representable values between GOT and REF rounded to GOT's precision:"
-            + " float64 ULPs when GOT is float64, else float32 ULPs (also for float16).",
+            + " float64 ULPs when GOT is float64, else float32 ULPs (also for float16 and bfloat16).",
             "Relative error: |got - ref| / max(|ref|, floor), floor = 1e-3 x max|ref| unless --rel-floor is given,"
             + " so elements near zero are judged at the array's scale."},
         footer = {"", "Exit codes: 0 compared (and PASS when --baseline is given), 4 compared but the verdict is FAIL,"
@@ -68,6 +69,9 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object (one line) instead of the text report;"
             + " infinite or NaN numbers appear as the strings \"inf\", \"-inf\", \"nan\".")
     boolean json;
+
+    @picocli.CommandLine.Mixin
+    Bf16BitsOption bf16;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -326,11 +330,10 @@ final class CompareCommand implements Callable<Integer> {
         return x;
     }
 
-    private static NpyArray floating(Path file, String option) throws IOException {
-        NpyArray a = Npy.read(file);
+    private NpyArray floating(Path file, String option) throws IOException {
+        NpyArray a = NpyInputs.read(file, bf16.bf16Bits);
         if (!a.dtype().isFloating()) {
-            throw CliException.data(file + ": dtype " + a.dtype() + " is not floating point (" + option + " needs"
-                    + " float16, float32 or float64)");
+            throw NpyInputs.notFloating(file, a.dtype(), option + " needs float16, bfloat16, float32 or float64");
         }
         return a;
     }

@@ -2,6 +2,7 @@ package org.ringattention.cli;
 
 import java.io.PrintWriter;
 import org.ringattention.tensor.NpyFormatException;
+import org.ringattention.tensor.SafetensorsFormatException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -13,7 +14,9 @@ import picocli.CommandLine.Option;
 @Command(name = "ring-attention", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Exact blockwise and ring attention on the CPU.",
         subcommands = {DemoCommand.class, AttendCommand.class, BenchCommand.class, GoldenCommand.class,
-            CompareCommand.class, InfoCommand.class, TuneCommand.class, ExperimentCommand.class, CommandLine.HelpCommand.class},
+            CompareCommand.class, VerifyCommand.class, InfoCommand.class, TuneCommand.class, ExperimentCommand.class,
+            ModelCommand.class,
+            CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 success, 1 bad input data, 2 bad usage, 70 internal error (a bug)."})
 public final class Main implements Runnable {
 
@@ -53,9 +56,9 @@ public final class Main implements Runnable {
             if (ex instanceof CliException c) {
                 code = c.exitCode();
                 message = c.getMessage();
-            } else if (ex instanceof NpyFormatException n) {
+            } else if (ex instanceof NpyFormatException || ex instanceof SafetensorsFormatException) {
                 code = CliException.BAD_DATA;
-                message = n.getMessage();
+                message = ex.getMessage();
             } else if (ex instanceof java.io.IOException io) {
                 code = CliException.BAD_DATA;
                 message = io.getClass().getSimpleName() + ": " + io.getMessage();

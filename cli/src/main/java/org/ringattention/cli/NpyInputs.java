@@ -3,15 +3,16 @@ package org.ringattention.cli;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.SegmentIds;
 import org.ringattention.tensor.DType;
-import org.ringattention.tensor.Npy;
 import org.ringattention.tensor.NpyArray;
 import org.ringattention.tensor.Tensor;
 
 /**
- * Loads the attend command's {@code .npy} inputs and checks them, naming the file in every
- * message. Tensors of rank 2 [N, d] and 3 [H, N, d] are taken as [1, 1, N, d] and [1, H, N, d].
+ * Loads the attend command's {@code .npy} inputs (or {@code FILE.safetensors:NAME} tensors, see
+ * {@link TensorPath}) and checks them, naming the file in every message. Tensors of rank 2
+ * [N, d] and 3 [H, N, d] are taken as [1, 1, N, d] and [1, H, N, d].
  */
 final class NpyInputs {
 
@@ -79,12 +80,33 @@ final class NpyInputs {
         }
     }
 
+    /** Reads a {@code .npy} file or a {@code FILE.safetensors:NAME} tensor. */
+    static NpyArray read(Path file) throws IOException {
+        return TensorPath.of(file, null).read();
+    }
+
+    /** Reads like {@link #read(Path)}; with {@code bf16Bits} a uint16 array is taken as bfloat16 bit patterns. */
+    static NpyArray read(Path file, boolean bf16Bits) throws IOException {
+        NpyArray a = read(file);
+        return bf16Bits && a.dtype() == DType.UINT16 ? a.asBFloat16Bits() : a;
+    }
+
+    /** The one-line refusal of a non-floating array, with the hint for uint16. */
+    static CliException notFloating(Path file, DType dtype, String need) {
+        return CliException.data(file + ": dtype " + dtype + " is not floating point (" + need + ")"
+                + (dtype == DType.UINT16 ? "; pass --bf16-bits if it holds bfloat16 bit patterns" : ""));
+    }
+
     /** Reads a q, k, v or dO file: floating point, rank 2 to 4, no zero-size dimension. */
     static Input tensor(Path file) throws IOException {
-        NpyArray a = Npy.read(file);
+        return tensor(file, false);
+    }
+
+    /** Reads like {@link #tensor(Path)}; with {@code bf16Bits} a uint16 array is taken as bfloat16 bit patterns. */
+    static Input tensor(Path file, boolean bf16Bits) throws IOException {
+        NpyArray a = read(file, bf16Bits);
         if (!a.dtype().isFloating()) {
-            throw CliException.data(file + ": dtype " + a.dtype() + " is not floating point (need float16, float32 or"
-                    + " float64)");
+            throw notFloating(file, a.dtype(), "need float16, bfloat16, float32 or float64");
         }
         long[] shape = a.shape();
         if (shape.length < 2 || shape.length > 4) {
@@ -105,9 +127,35 @@ final class NpyInputs {
         return new Input(file, dims, shape.length, a);
     }
 
+    /** Checks that q, k and v fit together (ranks, head dims, batch, GQA groups) and returns their shape. */
+    static AttentionShape attentionShape(Input qIn, Input kIn, Input vIn) {
+        Path q = qIn.file();
+        Path k = kIn.file();
+        Path v = vIn.file();
+        if (kIn.rank() != qIn.rank() || vIn.rank() != qIn.rank()) {
+            throw CliException.data("ranks differ: " + q + " " + qIn.shape() + ", " + k + " " + kIn.shape() + ", " + v
+                    + " " + vIn.shape());
+        }
+        if (kIn.dim() != qIn.dim()) {
+            throw CliException.data(k + ": head dim " + kIn.dim() + " (shape " + kIn.shape() + ") differs from " + q
+                    + " head dim " + qIn.dim() + " (shape " + qIn.shape() + ")");
+        }
+        if (!Arrays.equals(vIn.dims(), kIn.dims())) {
+            throw CliException.data(v + ": shape " + vIn.shape() + " differs from " + k + " shape " + kIn.shape());
+        }
+        if (kIn.batch() != qIn.batch()) {
+            throw CliException.data(k + ": batch " + kIn.batch() + " differs from " + q + " batch " + qIn.batch());
+        }
+        if (qIn.heads() % kIn.heads() != 0) {
+            throw CliException.data(q + ": " + qIn.heads() + " query heads are not a multiple of the " + kIn.heads()
+                    + " key/value heads of " + k);
+        }
+        return new AttentionShape(qIn.batch(), qIn.heads(), kIn.heads(), qIn.rows(), kIn.rows(), qIn.dim());
+    }
+
     /** Reads segment ids: int32 or int64, shape [B, N] (or [N] when B = 1). */
     static SegmentIds segments(Path file, int batch, int length) throws IOException {
-        NpyArray a = Npy.read(file);
+        NpyArray a = read(file);
         if (a.dtype() != DType.INT32 && a.dtype() != DType.INT64) {
             throw CliException.data(file + ": segment ids must be int32 or int64, got " + a.dtype());
         }

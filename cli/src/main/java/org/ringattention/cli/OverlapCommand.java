@@ -3,11 +3,8 @@ package org.ringattention.cli;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -17,7 +14,6 @@ import org.ringattention.bench.MachineInfo;
 import org.ringattention.bench.WarmupRule;
 import org.ringattention.kernel.Kernels;
 import org.ringattention.ring.LinkModel;
-import org.ringattention.tensor.StagedFiles;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -113,9 +109,8 @@ final class OverlapCommand implements Callable<Integer> {
         engineOptions.check();
         List<Integer> sizes = List.copyOf(new TreeSet<>(shards == null ? List.of() : shards));
         double fixedBandwidth = validate(sizes);
-        Path folder = outDir != null ? outDir : Path.of("results", "overlap-"
-                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd-HHmmss", Locale.ROOT)));
-        checkFolder(folder);
+        Path folder = ExperimentFiles.folder(outDir, "overlap");
+        ExperimentFiles.checkFolder(folder);
 
         int threads = engineOptions.threads();
         Kernels kernels = Kernels.preferred();
@@ -168,8 +163,9 @@ final class OverlapCommand implements Callable<Integer> {
             String subtitle = String.format(Locale.ROOT, "%s, %d thread%s, %s kernels; F = %.3g GFLOP/s per device"
                     + " at c = %d; medians of %d run%s", cpu, threads, plural(threads), kernels.name(), f / 1e9,
                     modelC, reps, plural(reps));
-            write(folder, csv(rows, threads, b, new Prediction(calibrated, f, modelC, predicted), model),
-                    OverlapChart.of(rows, title, subtitle, predicted, crossing));
+            ExperimentFiles.write(folder, CSV,
+                    csv(rows, threads, b, new Prediction(calibrated, f, modelC, predicted), model),
+                    PNG, OverlapChart.of(rows, title, subtitle, predicted, crossing));
         }
         stdout.printf("wrote %s and %s%n", folder.resolve(CSV), folder.resolve(PNG));
         stdout.flush();
@@ -292,24 +288,6 @@ final class OverlapCommand implements Callable<Integer> {
         return b;
     }
 
-    /** Refuses a folder that exists as a file, or whose nearest existing ancestor cannot be written. */
-    private static void checkFolder(Path folder) {
-        Path abs = folder.toAbsolutePath().normalize();
-        if (Files.exists(abs) && !Files.isDirectory(abs)) {
-            throw CliException.usage("--out " + folder + ": is not a folder");
-        }
-        Path existing = abs;
-        while (existing != null && !Files.exists(existing)) {
-            existing = existing.getParent();
-        }
-        if (existing == null || !Files.isDirectory(existing)) {
-            throw CliException.usage("--out " + folder + ": " + existing + " is not a folder");
-        }
-        if (!Files.isWritable(existing)) {
-            throw CliException.usage("--out " + folder + ": folder " + existing + " is not writable");
-        }
-    }
-
     /**
      * Whether to warm up further: until {@code --warmup-ms} have passed, {@code runs} has reached
      * {@link WarmupRule#JIT_RUNS} (tiered compilation counts calls) and the last two runs'
@@ -346,13 +324,4 @@ final class OverlapCommand implements Callable<Integer> {
         return sb.toString();
     }
 
-    /** Writes both files beside their targets, then renames them into place. */
-    private static void write(Path folder, String csv, LineChart chart) throws IOException {
-        Files.createDirectories(folder);
-        try (StagedFiles staged = new StagedFiles()) {
-            staged.stage(folder.resolve(CSV), temp -> Files.writeString(temp, csv, StandardCharsets.UTF_8));
-            staged.stage(folder.resolve(PNG), chart::writePng);
-            staged.commit();
-        }
-    }
 }

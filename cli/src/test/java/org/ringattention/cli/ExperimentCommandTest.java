@@ -73,10 +73,10 @@ class ExperimentCommandTest {
         assertThat(png.getWidth()).isEqualTo(1000);
         assertThat(png.getHeight()).isEqualTo(640);
         // every series is drawn, and so is the crossover rule (when on the chart) or its legend entry
-        assertThat(contains(png, LineChart.BLUE.getRGB())).as("measured step series").isTrue();
-        assertThat(contains(png, LineChart.ORANGE.getRGB())).as("compute series").isTrue();
-        assertThat(contains(png, LineChart.GREEN.getRGB())).as("transfer series").isTrue();
-        assertThat(contains(png, LineChart.RED.getRGB())).as("predicted crossover").isTrue();
+        assertThat(contains(png, Chart.BLUE.getRGB())).as("measured step series").isTrue();
+        assertThat(contains(png, Chart.ORANGE.getRGB())).as("compute series").isTrue();
+        assertThat(contains(png, Chart.GREEN.getRGB())).as("transfer series").isTrue();
+        assertThat(contains(png, Chart.RED.getRGB())).as("predicted crossover").isTrue();
         assertThat(Files.list(out).map(p -> p.getFileName().toString()).sorted().toList())
                 .containsExactly("overlap.csv", "overlap.png"); // no temporary files left
     }

@@ -20,7 +20,7 @@ import org.ringattention.tensor.Tensor;
  *
  * <p>Block sizes are free: any ≥ 1, they need not divide N and may exceed it.
  */
-public final class BlockwiseAttention {
+public final class BlockwiseAttention implements AttentionEngine {
 
     private final Kernels kernels;
     private final int blockQ;
@@ -117,6 +117,22 @@ public final class BlockwiseAttention {
         int d = shape.dim();
         return new Gradients(qs.dq(), Tensor.wrap(kv.dkRows(), b, shape.kvHeads(), n, d),
                 Tensor.wrap(kv.dvRows(), b, shape.kvHeads(), n, d));
+    }
+
+    @Override
+    public AttentionOutput attend(Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
+        return forward(q, k, v, spec);
+    }
+
+    @Override
+    public Gradients gradients(Tensor q, Tensor k, Tensor v, AttentionOutput fwd, Tensor dOut, AttentionSpec spec) {
+        return backward(q, k, v, fwd, dOut, spec);
+    }
+
+    @Override
+    public String describe() {
+        return "blockwise float32, blocks " + blockQ + "x" + blockKv + ", " + kernels.name() + " kernels, " + threads
+                + " threads";
     }
 
     /** K and V of the whole sequence as one key/value shard, packed head by head on the workers {@code ws}. */

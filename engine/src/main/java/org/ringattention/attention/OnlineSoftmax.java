@@ -26,6 +26,13 @@ import org.ringattention.kernel.PolynomialExp;
  * equivalent merge of finished results, o = exp(L₁ − L) o₁ + exp(L₂ − L) o₂ with
  * L = logaddexp(L₁, L₂), would divide and take a logarithm at every step.)
  *
+ * <p>Decoding merges partial states of the same rows computed over disjoint key shards
+ * ({@link #merge}, used by {@link SoftmaxPartial}):
+ * <pre>
+ *   m = max(m₁, m₂),   l = exp(m₁ − m) · l₁ + exp(m₂ − m) · l₂,   õ = exp(m₁ − m) · õ₁ + exp(m₂ − m) · õ₂
+ * </pre>
+ * the update above with the second shard's (m₂, l₂, õ₂) in place of a tile's rowmax, rowsum and P V.
+ *
  * <p>Layout: m and l are arrays over rows; õ is row-major [rows × d]. One instance per worker;
  * not thread-safe.
  */
@@ -103,6 +110,26 @@ final class OnlineSoftmax {
             sumTarget[r] += rowSum;
         }
         kernels.accumulateProduct(s, rows, cols, v, vOff, dim, accTarget, 0);
+    }
+
+    /**
+     * Merges the partial state (m₂, l₂, õ₂) of {@code rows} rows into (m₁, l₁, õ₁), in place (õ is
+     * [rows × dim]); a row that has seen no key on one side takes the other side's state.
+     */
+    static void merge(float[] m1, float[] l1, float[] o1, float[] m2, float[] l2, float[] o2, int rows, int dim) {
+        for (int r = 0; r < rows; r++) {
+            float m = Math.max(m1[r], m2[r]);
+            if (m == Float.NEGATIVE_INFINITY) {
+                continue; // neither side has seen a key: exp(−∞ − (−∞)) would be NaN
+            }
+            float a1 = PolynomialExp.exp(m1[r] - m); // 0 for a side that has seen nothing
+            float a2 = PolynomialExp.exp(m2[r] - m);
+            l1[r] = a1 * l1[r] + a2 * l2[r];
+            for (int x = r * dim; x < (r + 1) * dim; x++) {
+                o1[x] = a1 * o1[x] + a2 * o2[x];
+            }
+            m1[r] = m;
+        }
     }
 
     /** Writes o = õ / l into {@code out} [rows × d] and LSE = m + log l into {@code lse[lseOff ..]}. */

@@ -1,6 +1,7 @@
 package org.ringattention.attention;
 
 import java.util.Arrays;
+import org.ringattention.tensor.Tensor;
 
 /**
  * Attention by its definition, with the score matrix materialized: the oracle every other path is
@@ -30,8 +31,11 @@ import java.util.Arrays;
  *
  * <p>Layout: plain {@code double[]} arrays, row-major [B, H, N, d] for tensors and [B, H, N] for
  * LSE; float32 results are held in doubles exactly.
+ *
+ * <p>As an {@link AttentionEngine} it takes and returns float32 tensors: the FLOAT32 arithmetic
+ * gives its exact results, the FLOAT64 oracle its results rounded once to float32.
  */
-public final class VanillaAttention {
+public final class VanillaAttention implements AttentionEngine {
 
     /** The arithmetic the algorithm runs in. */
     public enum Precision {
@@ -327,6 +331,56 @@ public final class VanillaAttention {
         int half = n / 2;
         half -= half % 8;
         return r(pairwiseSum(x, off, half) + pairwiseSum(x, off + half, n - half));
+    }
+
+    @Override
+    public AttentionOutput attend(Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
+        AttentionShape shape = AttentionShape.of(q, k, v);
+        requireFinite(q, k, v);
+        Result r = forward(shape, spec, widen(q), widen(k), widen(v));
+        return new AttentionOutput(narrow(r.out(), q), narrowRows(r.lse()), 0, 0);
+    }
+
+    /** Recomputes the forward pass: {@code fwd} is not needed by the definition. */
+    @Override
+    public Gradients gradients(Tensor q, Tensor k, Tensor v, AttentionOutput fwd, Tensor dOut, AttentionSpec spec) {
+        AttentionShape shape = AttentionShape.of(q, k, v);
+        requireFinite(q, k, v);
+        dOut.requireFinite("dO");
+        Grads g = backward(shape, spec, widen(q), widen(k), widen(v), widen(dOut));
+        return new Gradients(narrow(g.dq(), q), narrow(g.dk(), k), narrow(g.dv(), v));
+    }
+
+    @Override
+    public String describe() {
+        return single ? "vanilla float32" : "vanilla float64 oracle";
+    }
+
+    private static void requireFinite(Tensor q, Tensor k, Tensor v) {
+        q.requireFinite("q");
+        k.requireFinite("k");
+        v.requireFinite("v");
+    }
+
+    private static double[] widen(Tensor t) {
+        float[] f = t.toArray();
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+            d[i] = f[i];
+        }
+        return d;
+    }
+
+    private static Tensor narrow(double[] x, Tensor like) {
+        return Tensor.wrap(narrowRows(x), like.batch(), like.heads(), like.rows(), like.dim());
+    }
+
+    private static float[] narrowRows(double[] x) {
+        float[] f = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            f[i] = (float) x[i];
+        }
+        return f;
     }
 
     private static void checkSizes(AttentionShape shape, double[] q, double[] k, double[] v) {

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import org.ringattention.attention.AttentionEngine;
 import org.ringattention.attention.AttentionOutput;
 import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSpec;
@@ -36,7 +37,7 @@ import org.ringattention.tensor.Tensor;
  * fixed (P, layout, block sizes) results are bit-identical for any number of threads, from run to
  * run, and whether the devices share a process or not.
  */
-public final class RingAttention {
+public final class RingAttention implements AttentionEngine {
 
     /** A forward result with what the ring measured. */
     public record Forward(AttentionOutput output, RingReport report) {
@@ -160,6 +161,26 @@ public final class RingAttention {
             all[i] = i;
         }
         return all;
+    }
+
+    @Override
+    public AttentionOutput attend(Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
+        return forward(q, k, v, spec).output();
+    }
+
+    /**
+     * Runs the forward pass round the ring again before the backward pass (the devices' O and LSE
+     * are not kept between calls); it gives the bits of {@code fwd}, so nothing changes but time.
+     */
+    @Override
+    public Gradients gradients(Tensor q, Tensor k, Tensor v, AttentionOutput fwd, Tensor dOut, AttentionSpec spec) {
+        return backward(q, k, v, dOut, spec).gradients();
+    }
+
+    @Override
+    public String describe() {
+        return "ring float32 over " + devices + " devices" + (layout == null ? "" : ", " + layout + " layout")
+                + ", blocks " + blockQ + "x" + blockKv + ", " + kernels.name() + " kernels, " + threads + " threads";
     }
 
     /** One problem split over the devices; {@code local} are the devices of this process. */

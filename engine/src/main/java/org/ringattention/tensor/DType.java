@@ -12,9 +12,10 @@ import java.util.Optional;
  * positions and lengths. Anything else is refused with a message naming the type.
  *
  * <p>NumPy has no bfloat16. {@code ml_dtypes.bfloat16} arrays saved with {@code numpy.save} get
- * the opaque descr {@code '<V2'} (kind {@code 'V'}, two bytes), so that is bfloat16's NumPy code
- * here; {@link #of} does not return it, because a two-byte void is bfloat16 only when the caller
- * says so.
+ * the opaque descr {@code '<V2'} (kind {@code 'V'}, two bytes; ml_dtypes declares the kind
+ * {@code 'V'} and native byte order), so that is bfloat16's NumPy code here, and {@link Npy}
+ * reads a two-byte void ({@code '<V2'}, {@code '|V2'}) as bfloat16. {@link #of} does not return
+ * it: that lookup is for NumPy's own types.
  */
 public enum DType {
     FLOAT16('f', 2, "float16", "F16", true),
@@ -22,10 +23,12 @@ public enum DType {
     FLOAT32('f', 4, "float32", "F32", true),
     FLOAT64('f', 8, "float64", "F64", true),
     INT32('i', 4, "int32", "I32", false),
-    INT64('i', 8, "int64", "I64", false);
+    INT64('i', 8, "int64", "I64", false),
+    /** Integers; also how bfloat16 bit patterns travel in NumPy files without ml_dtypes. */
+    UINT16('u', 2, "uint16", "U16", false);
 
     /** Listed in .npy error messages: "(supported: float16, float32, ...)". */
-    static final String SUPPORTED = "float16, float32, float64, int32, int64";
+    static final String SUPPORTED = "float16, bfloat16 as '<V2', float32, float64, int32, int64, uint16";
 
     private final char kind;
     private final int bytes;
@@ -51,7 +54,7 @@ public enum DType {
         return floating;
     }
 
-    /** NumPy kind character: {@code 'f'}, {@code 'i'}, or {@code 'V'} for bfloat16. */
+    /** NumPy kind character: {@code 'f'}, {@code 'i'}, {@code 'u'}, or {@code 'V'} for bfloat16. */
     public char kind() {
         return kind;
     }

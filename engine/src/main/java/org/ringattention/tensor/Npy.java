@@ -20,7 +20,8 @@ import java.nio.file.StandardOpenOption;
  * order, and the dtypes of {@link DType}; everything else is refused with an
  * {@link NpyFormatException} naming the file and the problem. Writing produces what
  * {@code numpy.save} produces for a C-contiguous little-endian array: version 1.0, descr
- * {@code '<f4'}, {@code '<f8'}, {@code '<i4'} or {@code '<i8'}, data starting at a multiple of
+ * {@code '<f4'}, {@code '<f8'}, {@code '<f2'}, {@code '<i4'}, {@code '<i8'}, {@code '<u2'} or
+ * {@code '<V2'} (bfloat16, as for ml_dtypes), data starting at a multiple of
  * 64 bytes. Writes go straight to the given path; callers that need atomic replacement write to
  * a temporary file and rename it.
  */
@@ -67,6 +68,29 @@ public final class Npy {
     public static void write(Path file, long[] shape, double[] data) throws IOException {
         writeArray(file, shape, DType.FLOAT64, data.length,
                 (buf, from, count) -> buf.asDoubleBuffer().put(data, from, count));
+    }
+
+    /** Writes {@code data}, in C order, rounded to nearest-even, as a float16 array ({@code '<f2'}). */
+    public static void writeFloat16(Path file, long[] shape, float[] data) throws IOException {
+        writeArray(file, shape, DType.FLOAT16, data.length, (buf, from, count) -> {
+            for (int i = 0; i < count; i++) {
+                buf.putShort(2 * i, Float.floatToFloat16(data[from + i]));
+            }
+        });
+    }
+
+    /**
+     * Writes {@code data}, in C order, rounded to nearest-even bfloat16 (see {@link BFloat16}):
+     * as descr {@code '<V2'}, what {@code numpy.save} writes for an {@code ml_dtypes.bfloat16}
+     * array ({@code np.load(f).view(ml_dtypes.bfloat16)} reads it back), or with
+     * {@code asUint16Bits} as the bit patterns in a uint16 array ({@code '<u2'}).
+     */
+    public static void writeBFloat16(Path file, long[] shape, float[] data, boolean asUint16Bits) throws IOException {
+        writeArray(file, shape, asUint16Bits ? DType.UINT16 : DType.BFLOAT16, data.length, (buf, from, count) -> {
+            for (int i = 0; i < count; i++) {
+                buf.putShort(2 * i, BFloat16.fromFloat(data[from + i]));
+            }
+        });
     }
 
     /** Writes {@code data}, in C order, as an int32 array of the given shape. */

@@ -6,7 +6,8 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 
 /**
- * An array read from a {@code .npy} file, kept as the file stored it: the raw data bytes in the
+ * An array read from a {@code .npy} file (or a tensor of a {@code .safetensors} file, see
+ * {@link SafetensorsFile#array}), kept as the file stored it: the raw data bytes in the
  * file's byte order and element order (row-major, or column-major if the file says
  * {@code fortran_order}), in a heap {@link MemorySegment} backed by a {@code long[]} so that
  * arrays over 2 GiB fit.
@@ -35,6 +36,20 @@ public final class NpyArray {
         this.byteOrder = header.byteOrder();
         this.fortranOrder = header.fortranOrder();
         this.size = header.size();
+        this.data = data.asReadOnly();
+    }
+
+    /** A little-endian C-order array of {@code shape} held in {@code data}: a tensor of another file format. */
+    NpyArray(Path source, long[] shape, DType dtype, long size, MemorySegment data) {
+        if (size > Npy.MAX_HEAP_ELEMENTS || data.byteSize() != size * dtype.bytes()) {
+            throw new IllegalArgumentException("data does not match " + dtype + " " + NpyHeader.shapeString(shape));
+        }
+        this.source = source;
+        this.shape = shape.clone();
+        this.dtype = dtype;
+        this.byteOrder = ByteOrder.LITTLE_ENDIAN;
+        this.fortranOrder = false;
+        this.size = size;
         this.data = data.asReadOnly();
     }
 
@@ -145,7 +160,7 @@ public final class NpyArray {
     /**
      * The elements as longs in C order.
      *
-     * @throws NpyFormatException if the array is not int32 or int64
+     * @throws NpyFormatException if the array is not int32, int64 or uint16
      */
     public long[] toLongArray() throws NpyFormatException {
         if (dtype.isFloating()) {
@@ -161,9 +176,38 @@ public final class NpyArray {
                     out[i] = data.getAtIndex(l, i);
                 }
             }
+            case UINT16 -> {
+                ValueLayout.OfShort l = layout(ValueLayout.JAVA_SHORT_UNALIGNED);
+                for (int i = 0; i < n; i++) {
+                    out[i] = data.getAtIndex(l, i) & 0xffff;
+                }
+            }
             default -> throw new AssertionError(dtype);
         }
         return needsTranspose() ? ColumnMajor.toRowMajor(shape, out) : out;
+    }
+
+    /**
+     * A uint16 array's elements taken as bfloat16 bit patterns: the same bytes, read as bfloat16,
+     * for files that carry bfloat16 without ml_dtypes ({@code x.view(np.uint16)}).
+     *
+     * @throws NpyFormatException if the array is not uint16
+     */
+    public NpyArray asBFloat16Bits() throws NpyFormatException {
+        if (dtype != DType.UINT16) {
+            throw new NpyFormatException(source, "bfloat16 bit patterns must be uint16, got " + dtype);
+        }
+        return new NpyArray(this, DType.BFLOAT16);
+    }
+
+    private NpyArray(NpyArray bits, DType dtype) {
+        this.source = bits.source;
+        this.shape = bits.shape;
+        this.dtype = dtype;
+        this.byteOrder = bits.byteOrder;
+        this.fortranOrder = bits.fortranOrder;
+        this.size = bits.size;
+        this.data = bits.data;
     }
 
     @Override

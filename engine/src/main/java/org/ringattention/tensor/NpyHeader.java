@@ -302,6 +302,9 @@ public final class NpyHeader {
                     + " (structured dtypes are not supported; supported: " + DType.SUPPORTED + ")");
         }
         String code = hasByteOrderChar(s) ? s.substring(1) : s;
+        if (code.equals("V2")) {
+            return DType.BFLOAT16; // what numpy.save writes for an ml_dtypes.bfloat16 array
+        }
         if (code.length() >= 2 && code.length() <= 3 && code.substring(1).chars().allMatch(Character::isDigit)) {
             var t = DType.of(code.charAt(0), Integer.parseInt(code.substring(1)));
             if (t.isPresent()) {

@@ -22,7 +22,7 @@ import java.util.Map;
  * <p>{@link #open} reads and validates the whole header (see {@link SafetensorsHeader} for the
  * format and the rules) and maps the file; no tensor data is read until asked for. Conversions
  * return elements in C (row-major) order as Java values: floating-point tensors (F32, F16, BF16,
- * F64) as float32 or float64, integer tensors (I32, I64) as longs. F16 and BF16 widen exactly;
+ * F64) as float32 or float64, integer tensors (I32, I64, U16) as longs. F16 and BF16 widen exactly;
  * F64 rounds to nearest when narrowed to float32. Values are returned as stored: NaN and
  * infinities are the caller's to refuse.
  *
@@ -180,7 +180,7 @@ public final class SafetensorsFile {
     }
 
     /**
-     * Integer tensor {@code name} (I32 or I64) as longs, in C order.
+     * Integer tensor {@code name} (I32, I64 or U16) as longs, in C order.
      *
      * @throws SafetensorsFormatException if it is a floating-point tensor or too large for one array
      */
@@ -195,6 +195,10 @@ public final class SafetensorsFile {
         long[] out = new long[n];
         if (e.dtype() == DType.INT64) {
             MemorySegment.copy(src, LE_LONG, 0, out, 0, n);
+        } else if (e.dtype() == DType.UINT16) {
+            for (int i = 0; i < n; i++) {
+                out[i] = src.getAtIndex(LE_SHORT, i) & 0xffff;
+            }
         } else {
             for (int i = 0; i < n; i++) {
                 out[i] = src.getAtIndex(LE_INT, i);
@@ -228,6 +232,19 @@ public final class SafetensorsFile {
         }
         int[] dims = dims(e);
         return Tensor.of(bytes(name), dims[0], dims[1], dims[2], dims[3]);
+    }
+
+    /**
+     * Tensor {@code name} as an {@link NpyArray} viewing the mapping (converted only when asked),
+     * so code written for {@code .npy} inputs takes safetensors tensors too; its
+     * {@link NpyArray#source} is this file.
+     *
+     * @throws SafetensorsFormatException if it is too large for one Java array
+     */
+    public NpyArray array(String name) throws SafetensorsFormatException {
+        SafetensorsHeader.Entry e = entry(name);
+        heapSize(e);
+        return new NpyArray(file, e.shape(), e.dtype(), e.size(), data.asSlice(e.begin(), e.bytes()));
     }
 
     @Override

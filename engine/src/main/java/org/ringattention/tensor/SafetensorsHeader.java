@@ -39,10 +39,10 @@ final class SafetensorsHeader {
     static final String METADATA_KEY = "__metadata__";
 
     /** Listed in error messages. */
-    static final String SUPPORTED = "F32, F16, BF16, F64, I32, I64";
+    static final String SUPPORTED = "F32, F16, BF16, F64, I32, I64, U16";
 
     /** Types of the format that this engine does not convert: named "unsupported", not "unknown". */
-    private static final Set<String> OTHER_KNOWN_DTYPES = Set.of("BOOL", "U8", "I8", "I16", "U16", "U32", "U64",
+    private static final Set<String> OTHER_KNOWN_DTYPES = Set.of("BOOL", "U8", "I8", "I16", "U32", "U64",
             "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "C64");
 
     private static final List<String> ENTRY_KEYS = List.of("dtype", "shape", "data_offsets");

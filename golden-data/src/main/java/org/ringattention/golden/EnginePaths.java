@@ -1,5 +1,6 @@
 package org.ringattention.golden;
 
+import org.ringattention.attention.AttentionEngine;
 import org.ringattention.attention.AttentionOutput;
 import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSpec;
@@ -36,21 +37,22 @@ public final class EnginePaths {
     /** The blockwise float32 engine with the given kernels, block sizes and threads. */
     public static Outputs blockwise(GoldenCase c, CaseInputs in, Kernels kernels, GoldenCase.Block block,
             int threads) {
-        BlockwiseAttention engine = new BlockwiseAttention(kernels, block.q(), block.kv(), threads);
-        AttentionSpec spec = c.spec(in.segmentIds(c));
-        Tensor[] t = tensors(c, in);
-        AttentionOutput fwd = engine.forward(t[0], t[1], t[2], spec);
-        return outputs(fwd, engine.backward(t[0], t[1], t[2], fwd, t[3], spec));
+        return engine(c, in, new BlockwiseAttention(kernels, block.q(), block.kv(), threads));
     }
 
     /** Ring attention over {@code devices} devices with the given layout, block sizes and threads. */
     public static Outputs ring(GoldenCase c, CaseInputs in, Kernels kernels, GoldenCase.Block block, int threads,
             int devices, Layout layout) {
-        RingAttention ring = new RingAttention(kernels, block.q(), block.kv(), threads, devices, layout,
-                LinkModel.UNTHROTTLED);
+        return engine(c, in, new RingAttention(kernels, block.q(), block.kv(), threads, devices, layout,
+                LinkModel.UNTHROTTLED));
+    }
+
+    /** Any engine on the case's inputs rounded to float32: forward, then backward with the case's dO. */
+    public static Outputs engine(GoldenCase c, CaseInputs in, AttentionEngine engine) {
+        AttentionSpec spec = c.spec(in.segmentIds(c));
         Tensor[] t = tensors(c, in);
-        RingAttention.Backward b = ring.backward(t[0], t[1], t[2], t[3], c.spec(in.segmentIds(c)));
-        return outputs(b.output(), b.gradients());
+        AttentionOutput fwd = engine.attend(t[0], t[1], t[2], spec);
+        return outputs(fwd, engine.gradients(t[0], t[1], t[2], fwd, t[3], spec));
     }
 
     /** q, k, v and dO as float32 tensors. */

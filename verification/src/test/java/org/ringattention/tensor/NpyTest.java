@@ -34,7 +34,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class NpyTest {
 
-    private static final String SUPPORTED = "(supported: float16, float32, float64, int32, int64)";
+    private static final String SUPPORTED = "(supported: float16, bfloat16 as '<V2', float32, float64, int32, int64, uint16)";
 
     @TempDir
     Path dir;
@@ -206,6 +206,68 @@ class NpyTest {
 
     @Nested
     class HandMade {
+
+        /** numpy.save of an ml_dtypes.bfloat16 array writes descr '<V2' (kind 'V', native order). */
+        @ParameterizedTest
+        @ValueSource(strings = {"<V2", "|V2", "V2"})
+        void twoByteVoidIsBFloat16(String descr) throws IOException {
+            // 1.0 = 0x3f80, -2.5 = 0xc020, 0.10009765625 = 0x3dcd, little-endian
+            byte[] data = HexFormat.of().parseHex("803f20c0cd3d");
+            Path f = write("bf16.npy", npy(1, "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (3,), }", data));
+            NpyArray a = Npy.read(f);
+            assertThat(a.dtype()).isEqualTo(DType.BFLOAT16);
+            assertThat(a.toFloatArray()).containsExactly(1f, -2.5f, 0.10009765625f);
+            assertThat(a.toDoubleArray()).containsExactly(1, -2.5, 0.10009765625);
+        }
+
+        @Test
+        void bigEndianBFloat16() throws IOException {
+            Path f = write("bf16be.npy", npy(1, "{'descr': '>V2', 'fortran_order': False, 'shape': (2,), }",
+                    HexFormat.of().parseHex("3f80c020")));
+            assertThat(Npy.read(f).toFloatArray()).containsExactly(1f, -2.5f);
+        }
+
+        @Test
+        void uint16IsIntegersOrBFloat16BitsOnRequest() throws IOException {
+            Path f = write("u2.npy", npy(1, "{'descr': '<u2', 'fortran_order': False, 'shape': (2,), }",
+                    HexFormat.of().parseHex("803fffff")));
+            NpyArray a = Npy.read(f);
+            assertThat(a.dtype()).isEqualTo(DType.UINT16);
+            assertThat(a.toLongArray()).containsExactly(0x3f80, 0xffff);
+            assertThatThrownBy(a::toFloatArray).isInstanceOf(NpyFormatException.class)
+                    .hasMessageEndingWith("expected a floating-point array, got uint16");
+            NpyArray bits = a.asBFloat16Bits();
+            assertThat(bits.dtype()).isEqualTo(DType.BFLOAT16);
+            assertThat(bits.toFloatArray()[0]).isEqualTo(1f);
+            assertThat(Float.isNaN(bits.toFloatArray()[1])).isTrue();
+            assertThatThrownBy(() -> Npy.read(write("f4.npy", npy(1,
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", le4(1)))).asBFloat16Bits())
+                    .hasMessageEndingWith("bfloat16 bit patterns must be uint16, got float32");
+        }
+
+        @Test
+        void lowPrecisionWritersRoundToNearestEven() throws IOException {
+            float[] data = {1f, 1f + 0x1p-8f, 1f + 3 * 0x1p-8f, -2.5f, 70000f};
+            long[] shape = {5};
+            Path v2 = dir.resolve("w-bf16.npy");
+            Npy.writeBFloat16(v2, shape, data, false);
+            byte[] bytes = Files.readAllBytes(v2);
+            assertThat(new String(bytes, 10, 50, StandardCharsets.ISO_8859_1)).startsWith("{'descr': '<V2', ");
+            assertThat(Arrays.copyOfRange(bytes, bytes.length - 10, bytes.length)).containsExactly(
+                    HexFormat.of().parseHex("803f" + "803f" + "823f" + "20c0" + "8947"));
+            assertThat(Npy.read(v2).toFloatArray()).containsExactly(1f, 1f, 1f + 0x1p-6f, -2.5f, 70144f);
+            Path u2 = dir.resolve("w-bits.npy");
+            Npy.writeBFloat16(u2, shape, data, true);
+            NpyArray bits = Npy.read(u2);
+            assertThat(bits.dtype()).isEqualTo(DType.UINT16);
+            assertThat(bits.asBFloat16Bits().toFloatArray()).containsExactly(1f, 1f, 1f + 0x1p-6f, -2.5f, 70144f);
+            Path f2 = dir.resolve("w-f16.npy");
+            Npy.writeFloat16(f2, shape, data);
+            NpyArray half = Npy.read(f2);
+            assertThat(half.dtype()).isEqualTo(DType.FLOAT16);
+            assertThat(half.toFloatArray()).containsExactly(1f, 1f + 0x1p-8f, 1f + 3 * 0x1p-8f, -2.5f,
+                    Float.POSITIVE_INFINITY);
+        }
 
         @Test
         void version2Header() throws IOException {

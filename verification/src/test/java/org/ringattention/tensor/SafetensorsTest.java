@@ -33,7 +33,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class SafetensorsTest {
 
-    private static final String SUPPORTED = "(supported: F32, F16, BF16, F64, I32, I64)";
+    private static final String SUPPORTED = "(supported: F32, F16, BF16, F64, I32, I64, U16)";
 
     @TempDir
     Path dir;

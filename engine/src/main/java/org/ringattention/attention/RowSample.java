@@ -1,0 +1,148 @@
+package org.ringattention.attention;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.TreeSet;
+
+/**
+ * Which query rows a sampled verification checks ({@link SampledAttention}): the rows where
+ * mistakes hide first, then rows drawn at random (from a seed, so a run can be repeated) up to
+ * the count asked for. Rows where mistakes hide, in this order:
+ * <ul>
+ *   <li>the first and last rows;
+ *   <li>with a causal mask (query i at position p = i + N_k − N_q sees keys j ≤ p): the last
+ *       row that sees no key and the first that sees one; rows whose last visible key ends a
+ *       block or begins one ({@code p mod B = B − 1} or {@code 0}, B = {@value #BLOCK}, the
+ *       default block and a multiple of smaller powers of two), at the start, the middle and the
+ *       end of the sequence;
+ *   <li>with a window W: the first row whose window drops key 0 and rows whose first visible key
+ *       begins a block;
+ *   <li>with segments: the first and last rows of segments, spread over the sequence.
+ * </ul>
+ * Edge rows take {@value #EDGE_ROWS} rows or half the count, whichever is more (the first and
+ * last rows always), random rows the rest.
+ * Rows that see no key (O = 0, LSE = −∞) are among the edge rows whenever the mask has any.
+ */
+public final class RowSample {
+
+    /** The block size whose edges are sampled. */
+    static final int BLOCK = 128;
+
+    /** Edge rows taken even when they are more than half the sample. */
+    static final int EDGE_ROWS = 8;
+
+    private RowSample() {
+    }
+
+    /** At most {@code count} distinct rows of [0, N_q), increasing; {@code count} ≥ 1. */
+    public static int[] choose(AttentionShape shape, AttentionSpec spec, int count, long seed) {
+        int nq = shape.qLen();
+        int want = Math.min(count, nq);
+        TreeSet<Integer> rows = new TreeSet<>();
+        List<Integer> edges = new ArrayList<>(edges(shape, spec));
+        int edgeSlots = Math.max(Math.min(EDGE_ROWS, want), (want + 1) / 2);
+        for (int e : edges) {
+            if (rows.size() >= edgeSlots) {
+                break;
+            }
+            if (e >= 0 && e < nq) {
+                rows.add(e);
+            }
+        }
+        SplittableRandom rnd = new SplittableRandom(seed);
+        if (want > nq / 2) {
+            // dense: add rows in a random order until enough (no rejection loop near nq)
+            int[] order = new int[nq];
+            for (int i = 0; i < nq; i++) {
+                order[i] = i;
+            }
+            for (int i = nq - 1; i > 0; i--) {
+                int j = rnd.nextInt(i + 1);
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+            for (int i = 0; rows.size() < want; i++) {
+                rows.add(order[i]);
+            }
+        } else {
+            while (rows.size() < want) {
+                rows.add(rnd.nextInt(nq));
+            }
+        }
+        return rows.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** Edge rows in order of priority, possibly repeated or out of range. */
+    static LinkedHashSet<Integer> edges(AttentionShape shape, AttentionSpec spec) {
+        int nq = shape.qLen();
+        long offset = (long) shape.kvLen() - nq; // row i sits at position i + offset
+        int firstSeeing = (int) Math.max(0, Math.min(nq, -offset));
+        List<Integer> starts = spec.segments() == null ? List.of() : segmentStarts(spec.segments());
+        LinkedHashSet<Integer> e = new LinkedHashSet<>();
+        e.add(0);
+        e.add(nq - 1);
+        if (spec.causal()) {
+            e.add(firstSeeing - 1);
+            e.add(firstSeeing);
+        }
+        if (spec.window() > 0) {
+            long w = spec.window();
+            e.add(clamp(w - offset, nq)); // p = W: the first row whose window no longer holds key 0
+            e.add(clamp(w - 1 - offset, nq));
+        }
+        for (int t = 0; t < Math.min(2, starts.size()); t++) {
+            e.add(starts.get(t));
+            e.add(starts.get(t) - 1);
+        }
+        if (spec.causal()) {
+            addBlockEdges(e, nq, firstSeeing, offset, BLOCK - 1);
+            addBlockEdges(e, nq, firstSeeing, offset, 0);
+        }
+        if (spec.window() > 0) {
+            // first visible key p − W + 1 begins a block, from the first row whose window is whole
+            addBlockEdges(e, nq, clamp(spec.window() - 1 - offset, nq), offset - spec.window() + 1, 0);
+        }
+        for (int i : starts) {
+            e.add(i);
+            e.add(i - 1);
+        }
+        return e;
+    }
+
+    /** Rows i ≥ from with (i + shift) mod BLOCK = residue: the first, one near the middle and the last. */
+    private static void addBlockEdges(LinkedHashSet<Integer> e, int nq, int from, long shift, int residue) {
+        from = Math.max(0, from);
+        long first = from + Math.floorMod(residue - shift - from, BLOCK);
+        if (first >= nq) {
+            return;
+        }
+        long last = first + (nq - 1 - first) / BLOCK * BLOCK;
+        long middle = first + ((last - first) / 2) / BLOCK * BLOCK;
+        e.add((int) first);
+        e.add((int) middle);
+        e.add((int) last);
+    }
+
+    /** Up to eight first rows of segments of batch 0, spread over the sequence. */
+    private static List<Integer> segmentStarts(SegmentIds s) {
+        List<Integer> starts = new ArrayList<>();
+        for (int i = 1; i < s.length(); i++) {
+            if (s.id(0, i) != s.id(0, i - 1)) {
+                starts.add(i);
+            }
+        }
+        int take = Math.min(8, starts.size());
+        List<Integer> spread = new ArrayList<>();
+        for (int t = 0; t < take; t++) {
+            spread.add(starts.get((int) ((long) t * starts.size() / take)));
+        }
+        return spread;
+    }
+
+    private static int clamp(long i, int nq) {
+        return (int) Math.max(-1, Math.min(nq, i));
+    }
+}

@@ -1,0 +1,312 @@
+package org.ringattention.model;
+
+import java.util.Objects;
+import org.ringattention.attention.AttentionEngine;
+import org.ringattention.attention.AttentionOutput;
+import org.ringattention.attention.AttentionSpec;
+import org.ringattention.attention.Positions;
+import org.ringattention.attention.VanillaAttention;
+import org.ringattention.kernel.Kernels;
+import org.ringattention.tensor.Tensor;
+
+/**
+ * A Llama-family decoder in float32, computed block by block as in the blockwise transformer of
+ * Liu, Zaharia and Abbeel: with h the hidden size and x a token's hidden state,
+ * <pre>
+ *   x   = E[token]
+ *   per layer:   a = RMSNorm(x) ∘ w_in;   q, k, v = a W_qᵀ, a W_kᵀ, a W_vᵀ;   q, k = RoPE(q, k; position)
+ *                x = x + Attention_causal(q, k, v) W_oᵀ                      (GQA: head j reads k/v head j / (Hq/Hkv))
+ *                x = x + W_down(silu(a' W_gateᵀ) ∘ a' W_upᵀ),   a' = RMSNorm(x) ∘ w_post
+ *   logits = (RMSNorm(x) ∘ w_norm) W_headᵀ
+ * </pre>
+ * with Hugging Face LlamaForCausalLM's numerics ({@link RowMath}, {@link Rope}).
+ *
+ * <p><b>Blocks and devices.</b> The sequence is shared out over the devices of a {@link Sharding};
+ * each device holds the hidden states of its positions through the whole stack and runs the
+ * projections, RoPE (at the rows' true positions) and the feed-forward per block of
+ * {@code blockRows} rows, so the activations beyond the hidden states, the attention inputs and
+ * outputs are O(blockRows · max(I, V)) per task, not O(N · I). Attention is the engine's: blockwise
+ * on one device, {@link org.ringattention.ring.RingAttention} with the same layout over several
+ * (this in-process host writes each device's q, k, v rows into the full tensors the ring splits
+ * again, as the ring itself does with its inputs).
+ *
+ * <p><b>Determinism.</b> Every row is computed by one task in a fixed order (see {@link RowMath});
+ * bits are identical for any thread count, block size and kernel implementation, and differ
+ * between engines only through attention.
+ */
+public final class LlamaModel {
+
+    /** Receives each layer's keys and values (after RoPE), [B, Hkv, N, d]: how the decoder fills its cache. */
+    public interface KvSink {
+        void layer(int layer, Tensor k, Tensor v);
+    }
+
+    static final AttentionSpec CAUSAL = AttentionSpec.DEFAULT.withCausal(true);
+
+    private final LlamaConfig c;
+    private final LlamaWeights w;
+    private final Kernels kernels;
+    private final int blockRows;
+    private final int threads;
+    private final Rope rope;
+    final float[][] qT;
+    final float[][] kT;
+    final float[][] vT;
+    final float[][] oT;
+    final float[][] gateT;
+    final float[][] upT;
+    final float[][] downT;
+    final float[] headT;
+
+    /**
+     * @param blockRows rows per block of projections and feed-forward (any ≥ 1)
+     * @param threads   worker threads for the per-block work (the engine has its own)
+     */
+    public LlamaModel(LlamaWeights weights, Kernels kernels, int blockRows, int threads) {
+        this.w = Objects.requireNonNull(weights, "weights");
+        this.c = weights.config();
+        this.kernels = Objects.requireNonNull(kernels, "kernels");
+        if (blockRows < 1) {
+            throw new IllegalArgumentException("block rows must be >= 1, got " + blockRows);
+        }
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        }
+        this.blockRows = blockRows;
+        this.threads = threads;
+        this.rope = new Rope(c.headDim(), c.ropeTheta());
+        int n = c.layers();
+        int h = c.hiddenSize();
+        qT = new float[n][];
+        kT = new float[n][];
+        vT = new float[n][];
+        oT = new float[n][];
+        gateT = new float[n][];
+        upT = new float[n][];
+        downT = new float[n][];
+        for (int i = 0; i < n; i++) {
+            LlamaWeights.Layer l = w.layer(i);
+            qT[i] = RowMath.transpose(l.q(), c.qWidth(), h);
+            kT[i] = RowMath.transpose(l.k(), c.kvWidth(), h);
+            vT[i] = RowMath.transpose(l.v(), c.kvWidth(), h);
+            oT[i] = RowMath.transpose(l.o(), h, c.qWidth());
+            gateT[i] = RowMath.transpose(l.gate(), c.intermediateSize(), h);
+            upT[i] = RowMath.transpose(l.up(), c.intermediateSize(), h);
+            downT[i] = RowMath.transpose(l.down(), h, c.intermediateSize());
+        }
+        headT = RowMath.transpose(w.lmHead(), c.vocabSize(), h);
+    }
+
+    /**
+     * The plain float32 twin, the baseline of the accuracy rule: the same model over the whole
+     * sequence as one block on one device, with float32 vanilla attention.
+     */
+    public static LlamaModel plain(LlamaWeights weights) {
+        return new LlamaModel(weights, Kernels.preferred(), Integer.MAX_VALUE, 1);
+    }
+
+    /** The engine the plain twin attends with. */
+    public static AttentionEngine plainAttention() {
+        return new VanillaAttention(VanillaAttention.Precision.FLOAT32);
+    }
+
+    public LlamaConfig config() {
+        return c;
+    }
+
+    public LlamaWeights weights() {
+        return w;
+    }
+
+    Kernels kernels() {
+        return kernels;
+    }
+
+    public int blockRows() {
+        return blockRows;
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    /** Logits [B, N, V] of {@code tokens} [B, N] (row-major), attention by {@code engine} over {@code sharding}. */
+    public float[] forward(int[] tokens, int batch, AttentionEngine engine, Sharding sharding) {
+        return forward(tokens, batch, engine, sharding, null);
+    }
+
+    /** The same, handing each layer's keys and values to {@code sink} (null for none). */
+    public float[] forward(int[] tokens, int batch, AttentionEngine engine, Sharding sharding, KvSink sink) {
+        int n = checkTokens(tokens, batch, c.vocabSize());
+        int h = c.hiddenSize();
+        int d = c.headDim();
+        Positions[] shards = sharding.split(n);
+        int devices = shards.length;
+        // the hidden states each device holds: row (b, r) of device i at (b·len_i + r)·h
+        float[][] x = new float[devices][];
+        int[][] blocks = blocks(shards, batch); // task -> {device, b, first row, rows}
+        for (int i = 0; i < devices; i++) {
+            x[i] = new float[batch * shards[i].length() * h];
+        }
+        float[] logits = new float[Math.toIntExact((long) batch * n * c.vocabSize())];
+        try (Tasks tasks = new Tasks(threads)) {
+            tasks.run(blocks.length, t -> {
+                int[] bl = blocks[t];
+                Positions p = shards[bl[0]];
+                for (int r = 0; r < bl[3]; r++) {
+                    int token = tokens[bl[1] * n + p.at(bl[2] + r)];
+                    System.arraycopy(w.embed(), token * h, x[bl[0]], ((bl[1] * p.length()) + bl[2] + r) * h, h);
+                }
+            });
+            for (int layer = 0; layer < c.layers(); layer++) {
+                Tensor q = Tensor.zeros(batch, c.heads(), n, d);
+                Tensor k = Tensor.zeros(batch, c.kvHeads(), n, d);
+                Tensor v = Tensor.zeros(batch, c.kvHeads(), n, d);
+                int l = layer;
+                tasks.run(blocks.length, t -> {
+                    int[] bl = blocks[t];
+                    Positions p = shards[bl[0]];
+                    int rows = bl[3];
+                    float[] qb = new float[rows * c.qWidth()];
+                    float[] kb = new float[rows * c.kvWidth()];
+                    float[] vb = new float[rows * c.kvWidth()];
+                    int[] pos = new int[rows];
+                    for (int r = 0; r < rows; r++) {
+                        pos[r] = p.at(bl[2] + r);
+                    }
+                    project(l, x[bl[0]], (bl[1] * p.length() + bl[2]) * h, rows, pos, qb, kb, vb);
+                    for (int r = 0; r < rows; r++) {
+                        scatterHeads(qb, r, q, bl[1], pos[r]);
+                        scatterHeads(kb, r, k, bl[1], pos[r]);
+                        scatterHeads(vb, r, v, bl[1], pos[r]);
+                    }
+                });
+                AttentionOutput att = engine.attend(q, k, v, CAUSAL);
+                if (sink != null) {
+                    sink.layer(layer, k, v);
+                }
+                Tensor o = att.out();
+                tasks.run(blocks.length, t -> {
+                    int[] bl = blocks[t];
+                    Positions p = shards[bl[0]];
+                    int rows = bl[3];
+                    float[] ob = new float[rows * c.qWidth()];
+                    for (int r = 0; r < rows; r++) {
+                        gatherHeads(o, bl[1], p.at(bl[2] + r), ob, r);
+                    }
+                    finishLayer(l, x[bl[0]], (bl[1] * p.length() + bl[2]) * h, rows, ob);
+                });
+            }
+            tasks.run(blocks.length, t -> {
+                int[] bl = blocks[t];
+                Positions p = shards[bl[0]];
+                int rows = bl[3];
+                float[] y = new float[rows * c.vocabSize()];
+                head(x[bl[0]], (bl[1] * p.length() + bl[2]) * h, rows, y);
+                for (int r = 0; r < rows; r++) {
+                    System.arraycopy(y, r * c.vocabSize(), logits,
+                            (bl[1] * n + p.at(bl[2] + r)) * c.vocabSize(), c.vocabSize());
+                }
+            });
+        }
+        return logits;
+    }
+
+    /** The blocks of rows each task handles: {device, batch row, first row in the device's shard, rows}. */
+    int[][] blocks(Positions[] shards, int batch) {
+        java.util.List<int[]> list = new java.util.ArrayList<>();
+        for (int dev = 0; dev < shards.length; dev++) {
+            int len = shards[dev].length();
+            for (int b = 0; b < batch; b++) {
+                for (int r0 = 0; r0 < len; ) {
+                    int rows = Math.min(blockRows, len - r0);
+                    list.add(new int[] {dev, b, r0, rows});
+                    r0 += rows;
+                }
+            }
+        }
+        return list.toArray(new int[0][]);
+    }
+
+    /**
+     * Layer {@code l} up to attention for {@code rows} rows of hidden states {@code x[xOff ..]}
+     * at positions {@code pos}: q [rows × Hq·d], k and v [rows × Hkv·d], RoPE applied.
+     */
+    void project(int l, float[] x, int xOff, int rows, int[] pos, float[] q, float[] k, float[] v) {
+        int h = c.hiddenSize();
+        float[] a = new float[rows * h];
+        RowMath.rmsNorm(x, xOff, rows, h, w.layer(l).inputNorm(), c.rmsNormEps(), a, 0);
+        RowMath.linear(kernels, a, rows, h, qT[l], c.qWidth(), q);
+        RowMath.linear(kernels, a, rows, h, kT[l], c.kvWidth(), k);
+        RowMath.linear(kernels, a, rows, h, vT[l], c.kvWidth(), v);
+        for (int r = 0; r < rows; r++) {
+            double[] cs = rope.angles(pos[r]);
+            rope.apply(q, r * c.qWidth(), c.heads(), cs);
+            rope.apply(k, r * c.kvWidth(), c.kvHeads(), cs);
+        }
+    }
+
+    /** Layer {@code l} after attention: x += o W_oᵀ, then x += SwiGLU(RMSNorm(x)), for {@code rows} rows. */
+    void finishLayer(int l, float[] x, int xOff, int rows, float[] o) {
+        int h = c.hiddenSize();
+        int inter = c.intermediateSize();
+        float[] y = new float[rows * h];
+        RowMath.linear(kernels, o, rows, c.qWidth(), oT[l], h, y);
+        RowMath.addInto(x, xOff, y, rows * h);
+        float[] a = new float[rows * h];
+        RowMath.rmsNorm(x, xOff, rows, h, w.layer(l).postNorm(), c.rmsNormEps(), a, 0);
+        float[] g = new float[rows * inter];
+        float[] u = new float[rows * inter];
+        RowMath.linear(kernels, a, rows, h, gateT[l], inter, g);
+        RowMath.linear(kernels, a, rows, h, upT[l], inter, u);
+        RowMath.swiglu(g, u, rows * inter);
+        RowMath.linear(kernels, g, rows, inter, downT[l], h, y);
+        RowMath.addInto(x, xOff, y, rows * h);
+    }
+
+    /** The final norm and LM head: logits [rows × V] of hidden states {@code x[xOff ..]}. */
+    void head(float[] x, int xOff, int rows, float[] logits) {
+        int h = c.hiddenSize();
+        float[] a = new float[rows * h];
+        RowMath.rmsNorm(x, xOff, rows, h, w.norm(), c.rmsNormEps(), a, 0);
+        RowMath.linear(kernels, a, rows, h, headT, c.vocabSize(), logits);
+    }
+
+    Rope rope() {
+        return rope;
+    }
+
+    /** Row r of {@code rows} [·, H·d] into tensor t [B, H, N, d] at (b, ·, position). */
+    private static void scatterHeads(float[] rows, int r, Tensor t, int b, int position) {
+        float[] dst = t.heapArray();
+        int d = t.dim();
+        int width = t.heads() * d;
+        for (int hd = 0; hd < t.heads(); hd++) {
+            System.arraycopy(rows, r * width + hd * d, dst, (int) t.rowOffset(b, hd, position), d);
+        }
+    }
+
+    private static void gatherHeads(Tensor t, int b, int position, float[] rows, int r) {
+        int d = t.dim();
+        int width = t.heads() * d;
+        for (int hd = 0; hd < t.heads(); hd++) {
+            t.rows(b, hd, position, 1).copyTo(rows, r * width + hd * d);
+        }
+    }
+
+    /** Checks tokens [B, N] against the vocabulary; returns N. */
+    static int checkTokens(int[] tokens, int batch, int vocab) {
+        if (batch < 1 || tokens.length == 0 || tokens.length % batch != 0) {
+            throw new IllegalArgumentException("need tokens [B, N] with B >= 1 and N >= 1, got " + tokens.length
+                    + " tokens for B = " + batch);
+        }
+        int n = tokens.length / batch;
+        for (int i = 0; i < tokens.length; i++) {
+            if (tokens[i] < 0 || tokens[i] >= vocab) {
+                throw new IllegalArgumentException("token " + tokens[i] + " at [" + i / n + ", " + i % n
+                        + "] is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+        return n;
+    }
+}

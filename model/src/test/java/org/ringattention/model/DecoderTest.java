@@ -1,0 +1,107 @@
+package org.ringattention.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+import org.ringattention.kernel.Kernels;
+import org.ringattention.ring.Layout;
+
+class DecoderTest {
+
+    private static final int BATCH = 2;
+
+    /** The last position's logits [B, V] of a full forward result [B, N, V]. */
+    private static double[] last(double[] all, int batch, int n, int vocab) {
+        double[] r = new double[batch * vocab];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(all, ((b + 1) * n - 1) * vocab, r, b * vocab, vocab);
+        }
+        return r;
+    }
+
+    private static float[] last(float[] all, int batch, int n, int vocab) {
+        float[] r = new float[batch * vocab];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(all, ((b + 1) * n - 1) * vocab, r, b * vocab, vocab);
+        }
+        return r;
+    }
+
+    private static int[] append(int[] seq, int batch, int[] next) {
+        int n = seq.length / batch;
+        int[] r = new int[seq.length + batch];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(seq, b * n, r, b * (n + 1), n);
+            r[b * (n + 1) + n] = next[b];
+        }
+        return r;
+    }
+
+    @Test
+    void everyDecodedStepIsWithinTheRuleOfAFreshForwardPass() {
+        LlamaWeights w = LlamaWeights.random(ModelFixtures.tiny(), 21);
+        int vocab = w.config().vocabSize();
+        LlamaModel model = new LlamaModel(w, Kernels.preferred(), 4, 2);
+        LlamaReference ref = new LlamaReference(w);
+        LlamaModel plain = LlamaModel.plain(w);
+        for (int devices : new int[] {1, 3}) {
+            Sharding s = new Sharding(devices, Layout.ZIGZAG);
+            Decoder dec = new Decoder(model, devices == 1 ? ModelFixtures.blockwise(2)
+                    : ModelFixtures.ring(devices, Layout.ZIGZAG, 2), s);
+            int[] seq = ModelFixtures.tokens(BATCH * 7, vocab, 22);
+            float[] logits = dec.prefill(seq, BATCH);
+            for (int step = 0; step < 6; step++) {
+                int n = seq.length / BATCH;
+                double[] r = last(ref.forward(seq, BATCH), BATCH, n, vocab);
+                float[] base = last(plain.forward(seq, BATCH, LlamaModel.plainAttention(), Sharding.SINGLE), BATCH, n,
+                        vocab);
+                ModelFixtures.assertWithinRule(r, logits, base, devices + " devices, step " + step);
+                int[] next = ModelFixtures.tokens(BATCH, vocab, 100 + step);
+                logits = dec.step(next);
+                seq = append(seq, BATCH, next);
+            }
+            assertThat(dec.length()).isEqualTo(13);
+            int[] lengths = dec.deviceLengths();
+            assertThat(Arrays.stream(lengths).sum()).isEqualTo(13);
+            assertThat(Arrays.stream(lengths).max().getAsInt() - Arrays.stream(lengths).min().getAsInt())
+                    .as("append rule keeps shards within one token: %s", Arrays.toString(lengths)).isLessThanOrEqualTo(1);
+        }
+    }
+
+    @Test
+    void devicesGiveTheSameTokensAsOneGreedyAndSampled() {
+        LlamaWeights w = LlamaWeights.random(ModelFixtures.tiny(), 31);
+        LlamaModel model = new LlamaModel(w, Kernels.preferred(), 5, 1);
+        int[] prompt = ModelFixtures.tokens(BATCH * 9, w.config().vocabSize(), 32);
+        int[] greedy = Generation.generate(new Decoder(model, ModelFixtures.blockwise(1), Sharding.SINGLE), prompt,
+                BATCH, 12, Sampler.greedy());
+        int[] sampled = Generation.generate(new Decoder(model, ModelFixtures.blockwise(1), Sharding.SINGLE), prompt,
+                BATCH, 12, Sampler.sampling(0.9, 7));
+        assertThat(sampled).isNotEqualTo(greedy);
+        for (Layout layout : Layout.values()) {
+            Sharding s = new Sharding(3, layout);
+            assertThat(Generation.generate(new Decoder(model, ModelFixtures.ring(3, layout, 2), s), prompt, BATCH, 12,
+                    Sampler.greedy())).as("greedy, %s", layout).containsExactly(greedy);
+            assertThat(Generation.generate(new Decoder(model, ModelFixtures.ring(3, layout, 2), s), prompt, BATCH, 12,
+                    Sampler.sampling(0.9, 7))).as("sampled, %s", layout).containsExactly(sampled);
+        }
+    }
+
+    @Test
+    void sameSeedSameTokensAndStepNeedsPrefill() {
+        LlamaWeights w = LlamaWeights.random(ModelFixtures.tied(), 41);
+        LlamaModel model = new LlamaModel(w, Kernels.preferred(), 3, 1);
+        int[] prompt = ModelFixtures.tokens(5, w.config().vocabSize(), 42);
+        int[] a = Generation.generate(new Decoder(model, ModelFixtures.blockwise(1), Sharding.SINGLE), prompt, 1, 8,
+                Sampler.sampling(1.0, 99));
+        int[] b = Generation.generate(new Decoder(model, ModelFixtures.blockwise(1), Sharding.SINGLE), prompt, 1, 8,
+                Sampler.sampling(1.0, 99));
+        assertThat(b).containsExactly(a);
+        Decoder fresh = new Decoder(model, ModelFixtures.blockwise(1), Sharding.SINGLE);
+        assertThatThrownBy(() -> fresh.step(new int[] {1})).isInstanceOf(IllegalStateException.class);
+        fresh.prefill(prompt, 1);
+        assertThatThrownBy(() -> fresh.step(new int[] {1, 2})).hasMessageContaining("need 1 tokens");
+    }
+}

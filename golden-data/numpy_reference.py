@@ -16,8 +16,17 @@ case and a summary line "numpy cross-check: N passed, M failed"; exits 0 when ev
 Semantics (README.md, "Semantics" and "Formulas"):
   q [B, Hq, Nq, d], k and v [B, Hkv, Nk, d]; query head h reads key/value head h // (Hq // Hkv).
   S = scale * q k^T, scale defaulting to 1/sqrt(d).
-  causal is bottom-right aligned: query i sits at p = i + Nk - Nq and sees keys j <= p;
-  a window W (implies causal) keeps keys p - W < j <= p; segment ids keep keys of the query's segment.
+  query i sits at p(i) = i + Nk - Nq (causal_align "bottom_right", the default) or p(i) = i
+  ("top_left"); a window (left L, right R; -1 = unbounded) keeps keys p(i) - L <= j <= p(i) + R;
+  causal is R = 0, and a window W (implies causal) is L = W - 1; segment ids keep keys of the
+  query's segment.
+  Soft cap C: S = C tanh(scale q k^T / C); ALiBi slopes ([Hq] or [B, Hq]) then add
+  -slope * |p(i) - j|, then a bias ([B|1, Hq|1, Nq, Nk], broadcast) is added; a bool keep mask of
+  the same broadcast shape is ANDed with the rules above. Gradients go through tanh: dS of the
+  product = dS (1 - tanh^2).
+  Sinks (one logit per query head) join each row's denominator and carry no value:
+  LSE = log(sum exp S + exp(sink)), P = exp(S - LSE), O = P v; a row that sees no key has O = 0
+  and LSE = sink; the gradients keep their form with this P.
   O = softmax(S) v over the visible keys, LSE = log sum exp S (natural log); a row that sees no key
   has O = 0, LSE = -inf and zero gradients.
   Backward, for the loss sum(dO * O): D = rowsum(dO * O), P = exp(S - LSE), dV = P^T dO,
@@ -35,21 +44,31 @@ import numpy as np
 OUTPUTS = ("o", "lse", "dq", "dk", "dv")
 
 
-def visible_keys(nq, nk, causal, window, seg_row):
+def aligned_positions(nq, nk, align):
+    """p(i) of each query row, as a column [nq, 1]."""
+    return np.arange(nq)[:, None] + (0 if align == "top_left" else nk - nq)
+
+
+def visible_keys(nq, nk, causal, window, seg_row, align="bottom_right", left=-1, right=-1):
     """Boolean [nq, nk]: which keys each query row sees."""
-    pos = np.arange(nq)[:, None] + (nk - nq)  # absolute position of each query row
+    pos = aligned_positions(nq, nk, align)
     key = np.arange(nk)[None, :]
     vis = np.ones((nq, nk), dtype=bool)
-    if causal or window > 0:
-        vis &= key <= pos
     if window > 0:
-        vis &= key > pos - window
+        left = window - 1
+    if causal or window > 0:
+        right = 0
+    if right >= 0:
+        vis &= key <= pos + right
+    if left >= 0:
+        vis &= key >= pos - left
     if seg_row is not None:
         vis &= seg_row[:, None] == seg_row[None, :]
     return vis
 
 
-def attention(q, k, v, do, scale, causal, window, segments):
+def attention(q, k, v, do, scale, causal, window, segments, align="bottom_right", left=-1, right=-1,
+              softcap=0.0, alibi=None, sinks=None, keep=None, bias=None):
     """Forward and backward in float64; returns dict of o, lse, dq, dk, dv."""
     batch, hq, nq, d = q.shape
     _, hkv, nk, _ = k.shape
@@ -59,12 +78,29 @@ def attention(q, k, v, do, scale, causal, window, segments):
     dq = np.zeros_like(q)
     dk = np.zeros_like(k)
     dv = np.zeros_like(v)
+    empty = 0  # rows that see no key
     for b in range(batch):
-        vis = visible_keys(nq, nk, causal, window, None if segments is None else segments[b])
+        vis = visible_keys(nq, nk, causal, window, None if segments is None else segments[b], align, left, right)
         sees = vis.any(axis=1)
+        distance = np.abs(aligned_positions(nq, nk, align) - np.arange(nk)[None, :]).astype(np.float64)
+        base_vis = vis
         for h in range(hq):
             g = h // group
+            vis = base_vis
+            if keep is not None:
+                vis = base_vis & np.broadcast_to(keep, (batch, hq, nq, nk))[b, h]
+            sees = vis.any(axis=1)
+            empty += int((~sees).sum())
             s = scale * (q[b, h] @ k[b, g].T)
+            cap_grad = 1.0
+            if softcap > 0:
+                t = np.tanh(s / softcap)
+                s = softcap * t
+                cap_grad = 1.0 - t * t
+            if alibi is not None:
+                s = s - (alibi[h] if alibi.ndim == 1 else alibi[b, h]) * distance
+            if bias is not None:
+                s = s + np.broadcast_to(bias, (batch, hq, nq, nk))[b, h]
             s = np.where(vis, s, -np.inf)
             m = np.where(sees, s.max(axis=1, initial=-np.inf), 0.0)
             e = np.where(vis, np.exp(s - m[:, None]), 0.0)
@@ -73,14 +109,25 @@ def attention(q, k, v, do, scale, causal, window, segments):
             p = e / safe_l[:, None]  # softmax rows; all-zero rows for queries that see nothing
             o[b, h] = p @ v[b, g]
             lse[b, h] = np.where(sees, m + np.log(safe_l), -np.inf)
+            if sinks is not None:
+                sink = sinks[h]
+                row_lse = np.logaddexp(np.where(sees, lse[b, h], -np.inf), sink)
+                p = np.where(vis, np.exp(s - row_lse[:, None]), 0.0)
+                o[b, h] = p @ v[b, g]
+                lse[b, h] = row_lse
 
             delta = (do[b, h] * o[b, h]).sum(axis=1)
             dp = do[b, h] @ v[b, g].T
-            ds = p * (dp - delta[:, None])
+            ds = p * (dp - delta[:, None]) * cap_grad
             dv[b, g] += p.T @ do[b, h]
             dq[b, h] = scale * (ds @ k[b, g])
             dk[b, g] += scale * (ds.T @ q[b, h])
-    return {"o": o, "lse": lse, "dq": dq, "dk": dk, "dv": dv}
+    return {"o": o, "lse": lse, "dq": dq, "dk": dk, "dv": dv, "empty": empty}
+
+
+def pair_shape(kind, b, hq, nq, nk):
+    """Broadcast kind 1 [1, 1, Nq, Nk], 2 [B, 1, ...], 3 [1, Hq, ...], 4 [B, Hq, Nq, Nk]."""
+    return (b if kind in (2, 4) else 1, hq if kind >= 3 else 1, nq, nk)
 
 
 def load(folder, relative, shape, dtypes):
@@ -111,7 +158,18 @@ def check_case(folder, case, rel):
     if case["scale_is_default"] and abs(scale - case["scale"]) > 1e-15 * scale:
         return False, f"manifest scale {case['scale']} is not 1/sqrt({d})"
 
-    mine = attention(q, k, v, do, scale, mask["causal"], mask["window"], segments)
+    alibi = None
+    if mask.get("alibi", "none") != "none":
+        alibi_shape = (hq,) if mask["alibi"] == "heads" else (b, hq)
+        alibi = load(folder, files["alibi"], alibi_shape, ("float64",))
+    mine = attention(q, k, v, do, scale, mask["causal"], mask["window"], segments,
+                     mask.get("causal_align", "bottom_right"), mask.get("window_left", -1),
+                     mask.get("window_right", -1), float(mask.get("softcap", 0.0)), alibi,
+                     load(folder, files["sinks"], (hq,), ("float64",)) if "sink_shift" in mask else None,
+                     load(folder, files["mask"], pair_shape(mask.get("mask_kind", 0), b, hq, nq, nk), ("bool",))
+                     if mask.get("mask_kind", 0) else None,
+                     load(folder, files["bias"], pair_shape(mask.get("bias_kind", 0), b, hq, nq, nk), ("float64",))
+                     if mask.get("bias_kind", 0) else None)
     shapes = {"o": (b, hq, nq, d), "lse": (b, hq, nq), "dq": (b, hq, nq, d), "dk": (b, hkv, nk, d),
               "dv": (b, hkv, nk, d)}
     worst = []
@@ -131,7 +189,9 @@ def check_case(folder, case, rel):
         worst.append(f"{name} {relative:.1e}")
         if not relative <= rel:
             ok = False
-    empty = int(np.isinf(mine["lse"]).sum())
+    empty = mine["empty"]
+    if "sink_shift" not in mask and empty != int(np.isinf(mine["lse"]).sum()):
+        return False, "rows that see no key do not all have LSE = -inf"
     if empty != case["rows_seeing_no_key"]:
         return False, f"{empty} rows see no key, the manifest says {case['rows_seeing_no_key']}"
     return ok, "max |numpy - ref| / max|ref|: " + ", ".join(worst)

@@ -54,12 +54,25 @@ final class AttendCommand implements Callable<Integer> {
     @Option(names = "--lse", paramLabel = "LSE.npy", description = "Also write LSE [B, Hq, Nq].")
     Path lse;
 
-    @Option(names = "--causal", description = "Causal mask, bottom-right aligned: query i sees keys j <= i + Nk - Nq.")
+    @Option(names = "--causal", description = "Causal mask: query i sees keys j <= p(i), p(i) its aligned position"
+            + " (--causal-align). The same as --window-right 0.")
     boolean causal;
 
+    @Option(names = "--causal-align", paramLabel = "A", description = "Where query i sits: bottom-right"
+            + " (p(i) = i + Nk - Nq, the default, FlashAttention's) or top-left (p(i) = i, PyTorch's is_causal).")
+    String causalAlign;
+
     @Option(names = "--window", paramLabel = "W", description = "Sliding window (implies --causal): query at p sees"
-            + " keys p - W < j <= p.")
+            + " keys p - W < j <= p; the same as --causal --window-left W-1.")
     Integer window;
+
+    @Option(names = "--window-left", paramLabel = "L", description = "Window: query i sees keys j >= p(i) - L"
+            + " (-1 = unbounded, the default; FlashAttention's window_size[0]).")
+    Integer windowLeft;
+
+    @Option(names = "--window-right", paramLabel = "R", description = "Window: query i sees keys j <= p(i) + R"
+            + " (-1 = unbounded, the default; 0 is --causal; FlashAttention's window_size[1]).")
+    Integer windowRight;
 
     @Option(names = "--segments", paramLabel = "SEG.npy", description = "Segment ids [B, N] (int32/int64): a query"
             + " sees only keys of its own segment. Needs Nq = Nk.")
@@ -67,6 +80,28 @@ final class AttendCommand implements Callable<Integer> {
 
     @Option(names = "--scale", paramLabel = "S", description = "Score scale (default 1/sqrt(d)).")
     Double scale;
+
+    @Option(names = "--softcap", paramLabel = "C", description = "Soft cap C > 0 of the scaled scores:"
+            + " s = C * tanh(scale * q.k / C) (Gemma 2, FlashAttention's softcap); gradients through tanh.")
+    Double softcap;
+
+    @Option(names = "--sinks", paramLabel = "SINKS.npy", description = "Attention sinks [Hq] (float, one logit per"
+            + " query head): each joins its row's softmax denominator and carries no value; a row that sees no key"
+            + " has O = 0 and LSE = sink.")
+    Path sinks;
+
+    @Option(names = "--mask", paramLabel = "MASK.npy", description = "Keep mask (bool, True = keep), broadcast"
+            + " from [B|1, Hq|1, Nq, Nk] as PyTorch's attn_mask ([Nq, Nk] and [H, Nq, Nk] too): ANDed with every"
+            + " other rule.")
+    Path keepMask;
+
+    @Option(names = "--bias", paramLabel = "BIAS.npy", description = "Score bias (float, finite), broadcast from"
+            + " [B|1, Hq|1, Nq, Nk]: added to each score after the soft cap and ALiBi.")
+    Path bias;
+
+    @Option(names = "--alibi", paramLabel = "SLOPES.npy", description = "ALiBi slopes [Hq] or [B, Hq] (float): adds"
+            + " -slope * |p(i) - j| to each score, after the soft cap.")
+    Path alibi;
 
     @Mixin
     EngineOptions engineOptions;
@@ -91,6 +126,10 @@ final class AttendCommand implements Callable<Integer> {
     @Option(names = "--dv", paramLabel = "DV.npy", description = "Output dV (with --do).")
     Path dv;
 
+    @Option(names = "--dsinks", paramLabel = "DSINKS.npy", description = "Output the gradient of the sinks [Hq]"
+            + " (with --do and --sinks): -sum over b, i of exp(sink - LSE_i) * rowsum(dO_i * O_i).")
+    Path dsinks;
+
     @Option(names = "--quiet", description = "Print nothing on success.")
     boolean quiet;
 
@@ -110,6 +149,11 @@ final class AttendCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        String kit = kitOption();
+        if (kit != null && (mpi || emulate.emulate != null)) {
+            throw CliException.usage(kit + " and " + (mpi ? "--mpi" : "--emulate") + " cannot be combined: that"
+                    + " path implements only --causal, --window, --scale and --segments");
+        }
         if (mpi) {
             return new MpiAttend(this).call();
         }
@@ -123,11 +167,33 @@ final class AttendCommand implements Callable<Integer> {
         NpyInputs.Input doIn = dOut == null ? null : NpyInputs.tensor(dOut, bf16.bf16Bits);
         AttentionShape shape = checkShapes(qIn, kIn, vIn, doIn);
         AttentionSpec attention = AttentionSpec.DEFAULT.withCausal(causal);
+        if (causalAlign != null) {
+            attention = attention.withCausalAlign(AttentionSpec.CausalAlign.parse(causalAlign));
+        }
         if (window != null) {
             attention = attention.withWindow(window);
         }
+        if (windowLeft != null || windowRight != null) {
+            int right = windowRight != null ? windowRight : causal ? 0 : -1;
+            attention = attention.withWindow(windowLeft != null ? windowLeft : -1, right);
+        }
         if (scale != null) {
             attention = attention.withScale(scale);
+        }
+        if (softcap != null) {
+            attention = attention.withSoftcap(softcap);
+        }
+        if (alibi != null) {
+            attention = attention.withAlibi(NpyInputs.alibi(alibi, shape.batch(), shape.qHeads()));
+        }
+        if (sinks != null) {
+            attention = attention.withSinks(NpyInputs.sinks(sinks, shape.qHeads()));
+        }
+        if (keepMask != null) {
+            attention = attention.withMask(NpyInputs.keepMask(keepMask, shape));
+        }
+        if (bias != null) {
+            attention = attention.withBias(NpyInputs.bias(bias, shape));
         }
         if (segments != null) {
             if (shape.qLen() != shape.kvLen()) {
@@ -166,6 +232,10 @@ final class AttendCommand implements Callable<Integer> {
                     outputs.stage(dq, oShape, g.dq());
                     outputs.stage(dk, kIn.array().shape(), g.dk());
                     outputs.stage(dv, vIn.array().shape(), g.dv());
+                    if (dsinks != null) {
+                        outputs.stage(dsinks, new long[] {shape.qHeads()},
+                                oracle.sinkGradient(shape, attention, qd, kd, vd, doIn.toDoubles()));
+                    }
                 }
                 what = "float64 oracle";
             } else {
@@ -187,6 +257,7 @@ final class AttendCommand implements Callable<Integer> {
                     progress.step("backward done");
                 }
                 stage(outputs, r, g, oShape, lseShape, kIn, vIn);
+                stageSinkGradient(outputs, attention, r, doIn);
                 String blocks = "blocks " + engineOptions.blockQ + "x" + engineOptions.blockKv;
                 what = engine.describe().replace(blocks, blocks + tunedNote());
             }
@@ -219,6 +290,28 @@ final class AttendCommand implements Callable<Integer> {
         }
     }
 
+    /** The first option of the conformance kit's semantics given (alignment, window sides, ...), or null. */
+    private String kitOption() {
+        Object[][] options = {{"--causal-align", causalAlign}, {"--window-left", windowLeft},
+            {"--window-right", windowRight}, {"--softcap", softcap}, {"--alibi", alibi}, {"--sinks", sinks},
+            {"--mask", keepMask}, {"--bias", bias}};
+        for (Object[] o : options) {
+            if (o[1] != null) {
+                return (String) o[0];
+            }
+        }
+        return null;
+    }
+
+    /** Stages ∂L/∂sink of a float32 forward result when --dsinks asks for it. */
+    private void stageSinkGradient(AtomicOutputs outputs, AttentionSpec attention, AttentionOutput r,
+            NpyInputs.Input doIn) throws IOException {
+        if (dsinks != null) {
+            outputs.stage(dsinks, new long[] {attention.sinks().heads()},
+                    attention.sinks().gradient(r, doIn.toTensor()));
+        }
+    }
+
     /** Checks option values and combinations; returns whether float64 was asked for. */
     boolean checkOptions() {
         engineOptions.check();
@@ -226,14 +319,41 @@ final class AttendCommand implements Callable<Integer> {
         if (window != null && window < 1) {
             throw CliException.usage("--window must be >= 1, got " + window);
         }
+        if (causalAlign != null) {
+            try {
+                AttentionSpec.CausalAlign.parse(causalAlign);
+            } catch (IllegalArgumentException e) {
+                throw CliException.usage("--causal-align must be bottom-right or top-left, got '" + causalAlign + "'");
+            }
+        }
+        for (Map.Entry<String, Integer> side : Map.of("--window-left", windowLeft == null ? -1 : windowLeft,
+                "--window-right", windowRight == null ? -1 : windowRight).entrySet()) {
+            if (side.getValue() < -1) {
+                throw CliException.usage(side.getKey() + " must be >= 0, or -1 for unbounded, got " + side.getValue());
+            }
+        }
+        if (window != null && (windowLeft != null || windowRight != null)) {
+            throw CliException.usage("--window and " + (windowLeft != null ? "--window-left" : "--window-right")
+                    + " cannot be combined: --window W is --causal --window-left W-1");
+        }
+        if (causal && windowRight != null && windowRight != 0) {
+            throw CliException.usage("--causal and --window-right " + windowRight + " cannot be combined: --causal is"
+                    + " --window-right 0");
+        }
         if (scale != null && (!Double.isFinite(scale) || scale == 0)) {
             throw CliException.usage("--scale must be a finite non-zero number, got " + scale);
+        }
+        if (softcap != null && (!Double.isFinite(softcap) || softcap <= 0)) {
+            throw CliException.usage("--softcap must be a finite number > 0, got " + softcap);
         }
         boolean float64 = switch (precision) {
             case "float32" -> false;
             case "float64" -> true;
             default -> throw CliException.usage("--precision must be float32 or float64, got '" + precision + "'");
         };
+        if (dsinks != null && (sinks == null || dOut == null)) {
+            throw CliException.usage("--dsinks needs " + (sinks == null ? "--sinks" : "--do (the upstream gradient)"));
+        }
         boolean anyGrad = dq != null || dk != null || dv != null;
         if (dOut != null && (dq == null || dk == null || dv == null)) {
             throw CliException.usage("--do needs all of --dq, --dk and --dv");
@@ -247,8 +367,9 @@ final class AttendCommand implements Callable<Integer> {
         outs.put("--dq", dq);
         outs.put("--dk", dk);
         outs.put("--dv", dv);
+        outs.put("--dsinks", dsinks);
         Set<Path> inputs = new HashSet<>();
-        for (Path p : new Path[] {q, k, v, segments, dOut}) {
+        for (Path p : new Path[] {q, k, v, segments, alibi, sinks, keepMask, bias, dOut}) {
             if (p != null) {
                 inputs.add(TensorPath.fileOf(p));
             }

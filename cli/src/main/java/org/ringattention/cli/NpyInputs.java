@@ -3,7 +3,11 @@ package org.ringattention.cli;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import org.ringattention.attention.AlibiSlopes;
 import org.ringattention.attention.AttentionShape;
+import org.ringattention.attention.AttentionSinks;
+import org.ringattention.attention.KeepMask;
+import org.ringattention.attention.ScoreBias;
 import org.ringattention.attention.SegmentIds;
 import org.ringattention.tensor.DType;
 import org.ringattention.tensor.NpyArray;
@@ -167,5 +171,79 @@ final class NpyInputs {
                     + batch + ", " + length + "] (batch, sequence length of q and k)");
         }
         return SegmentIds.of(a.toLongArray(), batch, length);
+    }
+
+    /** Reads ALiBi slopes: floating point, finite, shape [Hq] or [B, Hq]. */
+    static AlibiSlopes alibi(Path file, int batch, int heads) throws IOException {
+        double[] x = floats(file, "ALiBi slopes");
+        long[] shape = read(file).shape();
+        if (shape.length == 1 && shape[0] == heads) {
+            return AlibiSlopes.perHead(x);
+        }
+        if (shape.length == 2 && shape[0] == batch && shape[1] == heads) {
+            return AlibiSlopes.perBatchAndHead(x, batch, heads);
+        }
+        throw CliException.data(file + ": ALiBi slopes have shape " + Arrays.toString(shape) + ", expected [" + heads
+                + "] or [" + batch + ", " + heads + "] (query heads of q)");
+    }
+
+    /** Reads a keep mask: bool, broadcast from [B|1, Hq|1, Nq, Nk]. */
+    static KeepMask keepMask(Path file, AttentionShape shape) throws IOException {
+        NpyArray a = read(file);
+        if (a.dtype() != DType.BOOL) {
+            throw CliException.data(file + ": the keep mask must be bool (True = keep), got " + a.dtype());
+        }
+        int[] d = pairShape(file, a.shape(), shape, "keep mask");
+        return KeepMask.of(a.toBooleanArray(), d[0], d[1], d[2], d[3]);
+    }
+
+    /** Reads a score bias: floating point, finite, broadcast from [B|1, Hq|1, Nq, Nk]. */
+    static ScoreBias bias(Path file, AttentionShape shape) throws IOException {
+        double[] x = floats(file, "bias values");
+        int[] d = pairShape(file, read(file).shape(), shape, "bias");
+        return ScoreBias.of(x, d[0], d[1], d[2], d[3]);
+    }
+
+    /** The [B|1, Hq|1, Nq, Nk] sizes of a mask or bias of rank 2 to 4 (leading sizes 1 when absent). */
+    private static int[] pairShape(Path file, long[] s, AttentionShape shape, String what) {
+        long[] full = {1, 1, 1, 1};
+        if (s.length >= 2 && s.length <= 4) {
+            System.arraycopy(s, 0, full, 4 - s.length, s.length);
+        }
+        boolean ok = s.length >= 2 && s.length <= 4 && (full[0] == 1 || full[0] == shape.batch())
+                && (full[1] == 1 || full[1] == shape.qHeads()) && full[2] == shape.qLen() && full[3] == shape.kvLen();
+        if (!ok) {
+            throw CliException.data(file + ": the " + what + " has shape " + Arrays.toString(s) + ", which does not"
+                    + " broadcast to [" + shape.batch() + ", " + shape.qHeads() + ", " + shape.qLen() + ", "
+                    + shape.kvLen() + "] (B|1, Hq|1, Nq, Nk)");
+        }
+        return new int[] {(int) full[0], (int) full[1], (int) full[2], (int) full[3]};
+    }
+
+    /** Reads attention sinks: floating point, finite, shape [Hq]. */
+    static AttentionSinks sinks(Path file, int heads) throws IOException {
+        double[] x = floats(file, "sink logits");
+        long[] shape = read(file).shape();
+        if (shape.length != 1 || shape[0] != heads) {
+            throw CliException.data(file + ": sinks have shape " + Arrays.toString(shape) + ", expected [" + heads
+                    + "] (one logit per query head of q)");
+        }
+        return AttentionSinks.of(x);
+    }
+
+    /** The finite floating-point values of a small input ({@code what} names it in messages). */
+    static double[] floats(Path file, String what) throws IOException {
+        NpyArray a = read(file);
+        if (!a.dtype().isFloating()) {
+            throw CliException.data(file + ": " + what + " must be floating point, got " + a.dtype());
+        }
+        double[] x = a.toDoubleArray();
+        for (int i = 0; i < x.length; i++) {
+            if (!Double.isFinite(x[i])) {
+                throw CliException.data(file + ": " + what + " contain " + x[i] + " at index " + i
+                        + "; they must be finite");
+            }
+        }
+        return x;
     }
 }

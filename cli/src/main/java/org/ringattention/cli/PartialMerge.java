@@ -3,8 +3,9 @@ package org.ringattention.cli;
 import org.ringattention.attention.AttentionOutput;
 import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.BlockwiseAttention;
-import org.ringattention.ring.Layout;
 import org.ringattention.attention.Positions;
+import org.ringattention.ring.Layout;
+import org.ringattention.tensor.BFloat16;
 import org.ringattention.tensor.Tensor;
 
 /**
@@ -110,23 +111,13 @@ final class PartialMerge {
             return;
         }
         for (int i = 0; i < o.length; i++) {
-            o[i] = bfloat16(o[i]);
+            o[i] = BFloat16.round(o[i]);
         }
         if (rounding == Rounding.BF16) {
             for (int i = 0; i < l.length; i++) {
-                l[i] = bfloat16(l[i]);
+                l[i] = BFloat16.round(l[i]);
             }
         }
-    }
-
-    /** x rounded to the nearest bfloat16 (8 significant bits), ties to even; infinities and NaN kept. */
-    static float bfloat16(float x) {
-        if (!Float.isFinite(x)) {
-            return x;
-        }
-        int bits = Float.floatToRawIntBits(x);
-        int rounded = bits + 0x7fff + ((bits >>> 16) & 1);
-        return Float.intBitsToFloat(rounded & 0xffff0000);
     }
 
     /** Rows {@code rows} of head h of x as a [1, 1, len, d] tensor. */

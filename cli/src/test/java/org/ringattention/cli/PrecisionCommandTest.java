@@ -11,7 +11,7 @@ import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** experiment precision: the ring within the rule at every P, bfloat16 merges growing with P, the rounding. */
+/** experiment precision: the ring within the rule at every P, bfloat16 merges growing with P, the merge. */
 class PrecisionCommandTest {
 
     @TempDir
@@ -48,18 +48,6 @@ class PrecisionCommandTest {
         assertThat(png.getWidth()).isEqualTo(Chart.WIDTH);
         assertThat(ChartTest.contains(png, Chart.BLUE.getRGB())).isTrue();
         assertThat(ChartTest.contains(png, Chart.RED.getRGB())).isTrue();
-    }
-
-    @Test
-    void bfloat16RoundsToNearestTiesToEven() {
-        assertThat(PartialMerge.bfloat16(1f)).isEqualTo(1f);
-        assertThat(PartialMerge.bfloat16(1 + 0x1p-8f)).isEqualTo(1f); // a tie, to the even 1
-        assertThat(PartialMerge.bfloat16(1 + 0x1p-7f + 0x1p-8f)).isEqualTo(1 + 0x1p-6f); // a tie, to the even
-        assertThat(PartialMerge.bfloat16(1 + 0x1p-8f + 0x1p-20f)).isEqualTo(1 + 0x1p-7f); // above the tie
-        assertThat(PartialMerge.bfloat16(-3.0f)).isEqualTo(-3.0f);
-        assertThat(PartialMerge.bfloat16(Float.NEGATIVE_INFINITY)).isEqualTo(Float.NEGATIVE_INFINITY);
-        assertThat(PartialMerge.bfloat16(Float.NaN)).isNaN();
-        assertThat(Float.floatToRawIntBits(PartialMerge.bfloat16(3.14159f)) & 0xffff).isZero();
     }
 
     @Test

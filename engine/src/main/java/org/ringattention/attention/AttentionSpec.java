@@ -15,12 +15,18 @@ package org.ringattention.attention;
  *       accessor; it is derived from L when the spec is causal.
  *   <li>{@code segments}: packed documents; a query sees only keys of its own segment (needs
  *       N_q = N_k).
+ *   <li>{@code softcap} C &gt; 0 (0 = none): s = C·tanh(scale·q·k / C).
+ *   <li>{@code alibi}: slopes [Hq] or [B, Hq]; −slope·|p(i) − j| is added after the soft cap.
+ *   <li>{@code sinks}: one logit per query head in each row's softmax denominator ({@link AttentionSinks}).
+ *   <li>{@code mask}: a boolean keep mask [B|1, H|1, N_q, N_k], ANDed with every rule above.
+ *   <li>{@code bias}: a float bias [B|1, H|1, N_q, N_k], added after ALiBi.
  * </ul>
  *
  * Build specs with {@code DEFAULT.withX(...)}: the canonical constructor grows as features do.
  */
 public record AttentionSpec(double scale, boolean causal, int window, SegmentIds segments, CausalAlign causalAlign,
-        int windowLeft, int windowRight) {
+        int windowLeft, int windowRight, double softcap, AlibiSlopes alibi, AttentionSinks sinks, KeepMask mask,
+        ScoreBias bias) {
 
     /** Where a query row sits relative to the keys. */
     public enum CausalAlign {
@@ -84,23 +90,27 @@ public record AttentionSpec(double scale, boolean causal, int window, SegmentIds
             windowRight = 0;
         }
         window = causal && windowLeft >= 0 ? windowLeft + 1 : 0;
+        if (!(softcap >= 0) || Double.isInfinite(softcap)) {
+            throw new IllegalArgumentException("softcap must be finite and > 0 (or 0 for none), got " + softcap);
+        }
     }
 
     /** The older form: causal for W ≥ 1 (causal with L = W − 1), full when W = 0. */
     public AttentionSpec(double scale, boolean causal, int window, SegmentIds segments) {
-        this(scale, causal, window, segments, CausalAlign.BOTTOM_RIGHT, -1, -1);
+        this(scale, causal, window, segments, CausalAlign.BOTTOM_RIGHT, -1, -1, 0, null, null, null, null);
     }
 
     public AttentionSpec withScale(double s) {
-        return new AttentionSpec(s, causal, 0, segments, causalAlign, windowLeft, windowRight);
+        return new AttentionSpec(s, causal, 0, segments, causalAlign, windowLeft, windowRight, softcap, alibi, sinks,
+                mask, bias);
     }
 
     /** Causal (R = 0) keeps the left side of the window; not causal drops the window a causal spec had. */
     public AttentionSpec withCausal(boolean c) {
         if (c) {
-            return new AttentionSpec(scale, true, 0, segments, causalAlign, windowLeft, windowRight);
+            return withSides(true, windowLeft, windowRight);
         }
-        return causal ? new AttentionSpec(scale, false, 0, segments, causalAlign, -1, -1) : this;
+        return causal ? withSides(false, -1, -1) : this;
     }
 
     /** Window W ≥ 1: causal with L = W − 1; W = 0 drops the left side of the window. */
@@ -108,21 +118,56 @@ public record AttentionSpec(double scale, boolean causal, int window, SegmentIds
         if (w < 0) {
             throw new IllegalArgumentException("window must be >= 1 (or 0 for none), got " + w);
         }
-        return w > 0 ? new AttentionSpec(scale, true, 0, segments, causalAlign, w - 1, 0)
-                : new AttentionSpec(scale, causal, 0, segments, causalAlign, -1, windowRight);
+        return w > 0 ? withSides(true, w - 1, 0) : withSides(causal, -1, windowRight);
     }
 
     /** FlashAttention's window_size (left, right), −1 = unbounded; replaces any causal mask (R = 0 is causal). */
     public AttentionSpec withWindow(int left, int right) {
-        return new AttentionSpec(scale, false, 0, segments, causalAlign, left, right);
+        return withSides(false, left, right);
+    }
+
+    private AttentionSpec withSides(boolean c, int left, int right) {
+        return new AttentionSpec(scale, c, 0, segments, causalAlign, left, right, softcap, alibi, sinks, mask, bias);
     }
 
     public AttentionSpec withCausalAlign(CausalAlign a) {
-        return new AttentionSpec(scale, causal, 0, segments, a, windowLeft, windowRight);
+        return new AttentionSpec(scale, causal, 0, segments, a, windowLeft, windowRight, softcap, alibi, sinks, mask,
+                bias);
+    }
+
+    /** Soft cap C &gt; 0 of the scaled scores, 0 for none. */
+    public AttentionSpec withSoftcap(double c) {
+        return new AttentionSpec(scale, causal, 0, segments, causalAlign, windowLeft, windowRight, c, alibi, sinks,
+                mask, bias);
+    }
+
+    /** ALiBi slopes, or null for none. */
+    public AttentionSpec withAlibi(AlibiSlopes a) {
+        return new AttentionSpec(scale, causal, 0, segments, causalAlign, windowLeft, windowRight, softcap, a, sinks,
+                mask, bias);
+    }
+
+    /** Attention sinks, one logit per query head, or null for none. */
+    public AttentionSpec withSinks(AttentionSinks k) {
+        return new AttentionSpec(scale, causal, 0, segments, causalAlign, windowLeft, windowRight, softcap, alibi, k,
+                mask, bias);
+    }
+
+    /** A boolean keep mask, or null for none. */
+    public AttentionSpec withMask(KeepMask m) {
+        return new AttentionSpec(scale, causal, 0, segments, causalAlign, windowLeft, windowRight, softcap, alibi,
+                sinks, m, bias);
+    }
+
+    /** An additive score bias, or null for none. */
+    public AttentionSpec withBias(ScoreBias b) {
+        return new AttentionSpec(scale, causal, 0, segments, causalAlign, windowLeft, windowRight, softcap, alibi,
+                sinks, mask, b);
     }
 
     public AttentionSpec withSegments(SegmentIds s) {
-        return new AttentionSpec(scale, causal, 0, s, causalAlign, windowLeft, windowRight);
+        return new AttentionSpec(scale, causal, 0, s, causalAlign, windowLeft, windowRight, softcap, alibi, sinks, mask,
+                bias);
     }
 
     /** The scale in force for head dimension {@code d}. */
@@ -132,7 +177,7 @@ public record AttentionSpec(double scale, boolean causal, int window, SegmentIds
 
     /** True when every query sees every key. */
     public boolean isFull() {
-        return !causal && windowLeft < 0 && windowRight < 0 && segments == null;
+        return !causal && windowLeft < 0 && windowRight < 0 && segments == null && mask == null;
     }
 
     @Override
@@ -151,8 +196,23 @@ public record AttentionSpec(double scale, boolean causal, int window, SegmentIds
         if (segments != null) {
             sb.append("+segments");
         }
+        if (alibi != null) {
+            sb.append('+').append(alibi);
+        }
+        if (sinks != null) {
+            sb.append('+').append(sinks);
+        }
+        if (mask != null) {
+            sb.append('+').append(mask);
+        }
+        if (bias != null) {
+            sb.append('+').append(bias);
+        }
         if (!Double.isNaN(scale)) {
             sb.append(", scale=").append(scale);
+        }
+        if (softcap > 0) {
+            sb.append(", softcap=").append(softcap);
         }
         return sb.toString();
     }

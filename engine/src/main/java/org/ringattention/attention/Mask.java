@@ -3,7 +3,7 @@ package org.ringattention.attention;
 import java.util.Arrays;
 
 /**
- * The one place that decides which keys a query sees.
+ * The one place that decides which keys a query sees and what is done to its scores.
  *
  * <p>Query row i (0 ≤ i &lt; N_q) sits at the aligned position p(i) = i + N_k − N_q (bottom-right,
  * the default: the last query sees every key) or p(i) = i (top-left). Key j sits at position j.
@@ -12,8 +12,20 @@ import java.util.Arrays;
  *   window (L, R):  p(i) − L ≤ j ≤ p(i) + R     (L or R = −1: that side unbounded)
  *   causal:         R = 0, so j ≤ p(i)           (window W: causal with L = W − 1)
  *   segments:       seg[b, i] = seg[b, j]        (N_q = N_k)
+ *   keep mask:      keep[b, h, i, j]             ([B|1, H|1, N_q, N_k], broadcast; AND)
  * </pre>
- * Blockwise code asks first about a whole tile of rows [i0, i1) × keys [j0, j1) ({@link #classify}):
+ * The score of a visible pair starts as the scaled product and is then, in this order,
+ * <pre>
+ *   soft-capped (C &gt; 0):  s = C · tanh(scale · q_i·k_j / C)       ∂s/∂(scale·q·k) = 1 − tanh²
+ *   ALiBi:                s = s − slope(b, h) · |p(i) − j|
+ *   bias:                 s = s + bias[b, h, i, j]                ([B|1, H|1, N_q, N_k], broadcast)
+ * </pre>
+ * ({@link #adjust}); hidden pairs then get −∞. A head's sink logit ({@link #sink}) joins each
+ * row's softmax denominator as a key that carries no value. In float32 each step is rounded once, as
+ * {@code C * (float) tanh(x / C)} and {@code s - slope * |p − j|} in float arithmetic; the
+ * float32 oracle rounds the same steps, so it is the baseline of exactly this computation.
+ *
+ * <p>Blockwise code asks first about a whole tile of rows [i0, i1) × keys [j0, j1) ({@link #classify}):
  * a {@link Visibility#HIDDEN} tile is skipped, a {@link Visibility#FULL} tile needs no per-element
  * test, and only a {@link Visibility#PARTIAL} tile is masked element by element ({@link #apply}).
  *
@@ -38,13 +50,24 @@ public final class Mask {
     private final int right; // −1: unbounded
     private final SegmentIds segments;
     private final int offset; // p(i) − i
+    private final double softcap; // 0: none
+    private final AlibiSlopes alibi; // null: none
+    private final AttentionSinks sinks; // null: none
+    private final KeepMask keep; // null: none
+    private final ScoreBias bias; // null: none
     private final Positions queries;
     private final Positions keys;
 
-    private Mask(int left, int right, SegmentIds segments, int offset, Positions queries, Positions keys) {
+    private Mask(int left, int right, SegmentIds segments, int offset, double softcap, AlibiSlopes alibi,
+            AttentionSinks sinks, KeepMask keep, ScoreBias bias, Positions queries, Positions keys) {
+        this.sinks = sinks;
+        this.keep = keep;
+        this.bias = bias;
         this.left = left;
         this.right = right;
         this.segments = segments;
+        this.softcap = softcap;
+        this.alibi = alibi;
         this.offset = offset;
         this.queries = queries;
         this.keys = keys;
@@ -53,9 +76,22 @@ public final class Mask {
     /** The mask of {@code spec} for {@code shape}; checks the segment ids against the shape. */
     public static Mask of(AttentionSpec spec, AttentionShape shape) {
         shape.checkSegments(spec.segments());
+        if (spec.alibi() != null) {
+            spec.alibi().check(shape);
+        }
+        if (spec.sinks() != null) {
+            spec.sinks().check(shape);
+        }
+        if (spec.mask() != null) {
+            spec.mask().check(shape);
+        }
+        if (spec.bias() != null) {
+            spec.bias().check(shape);
+        }
         int offset = spec.causalAlign() == AttentionSpec.CausalAlign.TOP_LEFT ? 0 : shape.kvLen() - shape.qLen();
-        return new Mask(spec.windowLeft(), spec.windowRight(), spec.segments(), offset,
-                Positions.range(0, shape.qLen()), Positions.range(0, shape.kvLen()));
+        return new Mask(spec.windowLeft(), spec.windowRight(), spec.segments(), offset, spec.softcap(), spec.alibi(),
+                spec.sinks(), spec.mask(), spec.bias(), Positions.range(0, shape.qLen()),
+                Positions.range(0, shape.kvLen()));
     }
 
     /**
@@ -63,11 +99,117 @@ public final class Mask {
      * and key row j of the shards are query {@code queries.at(i)} and key {@code keys.at(j)}.
      */
     public Mask forShards(Positions queries, Positions keys) {
-        return new Mask(left, right, segments, offset, queries, keys);
+        return new Mask(left, right, segments, offset, softcap, alibi, sinks, keep, bias, queries, keys);
     }
 
-    /** True when query row i of batch b sees key j. */
+    /** Whether scores change after the scaled product (soft cap, ALiBi): then tiles take the per-element path. */
+    public boolean adjustsScores() {
+        return softcap > 0 || alibi != null || bias != null;
+    }
+
+    /** Whether what a query sees depends on its head (a keep mask per head): then ask with the head. */
+    public boolean perHead() {
+        return keep != null && keep.perHead();
+    }
+
+    /** Whether rows have a sink in their softmax denominator ({@link AttentionSinks}). */
+    public boolean hasSinks() {
+        return sinks != null;
+    }
+
+    /** The sink logit of query head h, −∞ without sinks (a sink that adds nothing). */
+    public double sink(int h) {
+        return sinks == null ? Double.NEGATIVE_INFINITY : sinks.logit(h);
+    }
+
+    /** Whether scores are soft-capped, so that the backward pass needs ∂s/∂(scale·q·k). */
+    public boolean softcaps() {
+        return softcap > 0;
+    }
+
+    /**
+     * Turns the scaled products {@code s} of query rows [i0, i0 + rows) × keys [j0, j0 + cols) of
+     * head (b, h), row-major with row stride {@code cols}, into scores: soft cap, then ALiBi. When
+     * {@code dCap} is not null it receives ∂s/∂(scale·q·k) = 1 − tanh² (soft cap only).
+     */
+    public void adjust(int b, int h, int i0, int rows, int j0, int cols, float[] s, float[] dCap) {
+        int n = rows * cols;
+        if (softcap > 0) {
+            float c = (float) softcap;
+            for (int e = 0; e < n; e++) {
+                float t = (float) StrictMath.tanh(s[e] / c);
+                s[e] = c * t;
+                if (dCap != null) {
+                    dCap[e] = 1f - t * t;
+                }
+            }
+        }
+        if (alibi != null) {
+            float slope = (float) alibi.slope(b, h);
+            for (int r = 0; r < rows; r++) {
+                long p = (long) queries.at(i0 + r) + offset;
+                for (int c = 0, e = r * cols; c < cols; c++, e++) {
+                    s[e] -= slope * (float) Math.abs(p - keys.at(j0 + c));
+                }
+            }
+        }
+        if (bias != null) {
+            for (int r = 0; r < rows; r++) {
+                int qi = queries.at(i0 + r);
+                for (int c = 0, e = r * cols; c < cols; c++, e++) {
+                    s[e] += (float) bias.bias(b, h, qi, keys.at(j0 + c));
+                }
+            }
+        }
+    }
+
+    /**
+     * The same as {@link #adjust(int, int, int, int, int, int, float[], float[])} for float64
+     * scores; with {@code float32} every step is rounded to float32 as the float version rounds it.
+     */
+    public void adjust(int b, int h, int i0, int rows, int j0, int cols, double[] s, double[] dCap, boolean float32) {
+        int n = rows * cols;
+        if (softcap > 0) {
+            double c = float32 ? (float) softcap : softcap;
+            for (int e = 0; e < n; e++) {
+                double t = StrictMath.tanh(float32 ? (float) (s[e] / c) : s[e] / c);
+                if (float32) {
+                    t = (float) t;
+                }
+                s[e] = float32 ? (float) (c * t) : c * t;
+                if (dCap != null) {
+                    dCap[e] = float32 ? (float) (1 - (float) (t * t)) : 1 - t * t;
+                }
+            }
+        }
+        if (alibi != null) {
+            double slope = float32 ? (float) alibi.slope(b, h) : alibi.slope(b, h);
+            for (int r = 0; r < rows; r++) {
+                long p = (long) queries.at(i0 + r) + offset;
+                for (int c = 0, e = r * cols; c < cols; c++, e++) {
+                    double bias = slope * Math.abs(p - keys.at(j0 + c));
+                    s[e] = float32 ? (float) (s[e] - (float) bias) : s[e] - bias;
+                }
+            }
+        }
+        if (bias != null) {
+            for (int r = 0; r < rows; r++) {
+                int qi = queries.at(i0 + r);
+                for (int c = 0, e = r * cols; c < cols; c++, e++) {
+                    double x = bias.bias(b, h, qi, keys.at(j0 + c));
+                    s[e] = float32 ? (float) (s[e] + (float) x) : s[e] + x;
+                }
+            }
+        }
+    }
+
+    /** True when query row i of batch b sees key j, for a mask that is the same for every head (else head 0). */
     public boolean visible(int b, int i, int j) {
+        return visible(b, 0, i, j);
+    }
+
+    /** True when query row i of head (b, h) sees key j. */
+    public boolean visible(int b, int h, int i, int j) {
         int qi = queries.at(i);
         int kj = keys.at(j);
         long p = (long) qi + offset;
@@ -77,11 +219,17 @@ public final class Mask {
         if (left >= 0 && kj < p - left) {
             return false;
         }
-        return segments == null || segments.id(b, qi) == segments.id(b, kj);
+        return (segments == null || segments.id(b, qi) == segments.id(b, kj))
+                && (keep == null || keep.keep(b, h, qi, kj));
     }
 
-    /** What query rows [i0, i1) of batch b see of keys [j0, j1); both ranges non-empty. */
+    /** {@link #classify(int, int, int, int, int, int)} for head 0 (a mask that is the same for every head). */
     public Visibility classify(int b, int i0, int i1, int j0, int j1) {
+        return classify(b, 0, i0, i1, j0, j1);
+    }
+
+    /** What query rows [i0, i1) of head (b, h) see of keys [j0, j1); both ranges non-empty. */
+    public Visibility classify(int b, int h, int i0, int i1, int j0, int j1) {
         long pFirst = (long) queries.at(i0) + offset;
         long pLast = (long) queries.at(i1 - 1) + offset;
         int kFirst = keys.at(j0);
@@ -116,6 +264,16 @@ public final class Mask {
             }
             full &= qMin == qMax && kMin == kMax;
         }
+        if (keep != null) { // an arbitrary mask: count the tile's visible pairs
+            long seen = 0;
+            for (int i = i0; i < i1; i++) {
+                for (int j = j0; j < j1; j++) {
+                    seen += visible(b, h, i, j) ? 1 : 0;
+                }
+            }
+            return seen == 0 ? Visibility.HIDDEN
+                    : seen == (long) (i1 - i0) * (j1 - j0) ? Visibility.FULL : Visibility.PARTIAL;
+        }
         return full ? Visibility.FULL : Visibility.PARTIAL;
     }
 
@@ -125,9 +283,14 @@ public final class Mask {
      * {@code cols}.
      */
     public void apply(int b, int i0, int rows, int j0, int cols, float[] scores) {
+        apply(b, 0, i0, rows, j0, cols, scores);
+    }
+
+    /** {@link #apply(int, int, int, int, int, float[])} for head (b, h). */
+    public void apply(int b, int h, int i0, int rows, int j0, int cols, float[] scores) {
         for (int r = 0; r < rows; r++) {
             int base = r * cols;
-            if (segments == null) {
+            if (segments == null && keep == null) {
                 // the window hides a prefix and a suffix of each row: fill them
                 long p = (long) queries.at(i0 + r) + offset;
                 int first = left >= 0 ? keys.countBelow(j0, j0 + cols, p - left) : 0;
@@ -137,19 +300,24 @@ public final class Mask {
                 continue;
             }
             for (int c = 0; c < cols; c++) {
-                if (!visible(b, i0 + r, j0 + c)) {
+                if (!visible(b, h, i0 + r, j0 + c)) {
                     scores[base + c] = Float.NEGATIVE_INFINITY;
                 }
             }
         }
     }
 
-    /** The same as {@link #apply(int, int, int, int, int, float[])} for float64 scores. */
+    /** {@link #apply(int, int, int, int, int, int, double[])} for head 0 (a mask that is the same for every head). */
     public void apply(int b, int i0, int rows, int j0, int cols, double[] scores) {
+        apply(b, 0, i0, rows, j0, cols, scores);
+    }
+
+    /** The same as {@link #apply(int, int, int, int, int, int, float[])} for float64 scores. */
+    public void apply(int b, int h, int i0, int rows, int j0, int cols, double[] scores) {
         for (int r = 0; r < rows; r++) {
             int base = r * cols;
             for (int c = 0; c < cols; c++) {
-                if (!visible(b, i0 + r, j0 + c)) {
+                if (!visible(b, h, i0 + r, j0 + c)) {
                     scores[base + c] = Double.NEGATIVE_INFINITY;
                 }
             }

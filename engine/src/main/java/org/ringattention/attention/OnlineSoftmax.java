@@ -17,7 +17,10 @@ import org.ringattention.kernel.PolynomialExp;
  *   õ'  = exp(m − m') · õ + P_j V_j
  * </pre>
  * and at the end {@code o = õ / l}, {@code LSE = m + log l}. A row that has seen no key keeps
- * m = −∞ and l = 0 and finishes as o = 0, LSE = −∞. l and õ are {@link ChunkedSum}s, so their
+ * m = −∞ and l = 0 and finishes as o = 0, LSE = −∞. With a sink logit σ in the denominator
+ * ({@link AttentionSinks}) the end is, for M = max(m, σ) and a = exp(m − M),
+ * {@code l' = a·l + exp(σ − M)}, {@code o = a·õ / l'}, {@code LSE = M + log l'}; a row that has
+ * seen no key finishes as o = 0, LSE = σ. l and õ are {@link ChunkedSum}s, so their
  * accuracy does not depend on the block size.
  *
  * <p>Across ring steps the same rule merges the partial results of successive key/value shards:
@@ -110,6 +113,31 @@ final class OnlineSoftmax {
             sumTarget[r] += rowSum;
         }
         kernels.accumulateProduct(s, rows, cols, v, vOff, dim, accTarget, 0);
+    }
+
+    /** {@link #finish} with the sink logit {@code sink} in every row's denominator. */
+    void finish(float[] out, float[] lse, int lseOff, double sink) {
+        sum.fold();
+        acc.fold();
+        float sg = (float) sink;
+        for (int r = 0; r < rows; r++) {
+            int base = r * dim;
+            float l = sum.total[r];
+            if (l == 0f) {
+                Arrays.fill(out, base, base + dim, 0f);
+                lse[lseOff + r] = sg;
+                continue;
+            }
+            float m = max[r];
+            float top = Math.max(m, sg);
+            float a = (float) StrictMath.exp(m - top);
+            float denominator = a * l + (float) StrictMath.exp(sg - top);
+            float f = a / denominator;
+            for (int x = base; x < base + dim; x++) {
+                out[x] = acc.total[x] * f;
+            }
+            lse[lseOff + r] = (float) (top + Math.log(denominator));
+        }
     }
 
     /**

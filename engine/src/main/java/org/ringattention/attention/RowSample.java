@@ -12,13 +12,14 @@ import java.util.TreeSet;
  * the count asked for. Rows where mistakes hide, in this order:
  * <ul>
  *   <li>the first and last rows;
- *   <li>with a causal mask (query i at position p = i + N_k − N_q sees keys j ≤ p): the last
- *       row that sees no key and the first that sees one; rows whose last visible key ends a
- *       block or begins one ({@code p mod B = B − 1} or {@code 0}, B = {@value #BLOCK}, the
- *       default block and a multiple of smaller powers of two), at the start, the middle and the
- *       end of the sequence;
- *   <li>with a window W: the first row whose window drops key 0 and rows whose first visible key
- *       begins a block;
+ *   <li>with a right edge (causal, or a window's right side R; query i at position p sees keys
+ *       up to p + R): the last row that sees no key and the first that sees one; rows whose last
+ *       visible key ends a block or begins one ({@code (p + R) mod B = B − 1} or {@code 0},
+ *       B = {@value #BLOCK}, the default block and a multiple of smaller powers of two), at the
+ *       start, the middle and the end of the sequence;
+ *   <li>with a left edge (a window's left side L, W − 1 for a sliding window W): the first row
+ *       whose window drops key 0, the last row that sees a key and the first that sees none
+ *       (top-left alignment with N_q &gt; N_k), and rows whose first visible key begins a block;
  *   <li>with segments: the first and last rows of segments, spread over the sequence.
  * </ul>
  * Edge rows take {@value #EDGE_ROWS} rows or half the count, whichever is more (the first and
@@ -75,35 +76,45 @@ public final class RowSample {
         return rows.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** Edge rows in order of priority, possibly repeated or out of range. */
+    /**
+     * Edge rows in order of priority, possibly repeated or out of range. Query row i sits at
+     * p = i + offset (offset N_k − N_q bottom-right, 0 top-left) and sees keys p − L ≤ j ≤ p + R
+     * (L, R the window's sides, −1 unbounded; causal is R = 0).
+     */
     static LinkedHashSet<Integer> edges(AttentionShape shape, AttentionSpec spec) {
         int nq = shape.qLen();
-        long offset = (long) shape.kvLen() - nq; // row i sits at position i + offset
-        int firstSeeing = (int) Math.max(0, Math.min(nq, -offset));
+        long offset = spec.causalAlign() == AttentionSpec.CausalAlign.TOP_LEFT ? 0 : (long) shape.kvLen() - nq;
+        long left = spec.windowLeft();
+        long right = spec.windowRight();
+        // rows before firstSeeing see no key (p + R < 0); so do rows after lastSeeing (p − L > N_k − 1)
+        int firstSeeing = right < 0 ? 0 : clamp(-offset - right, nq);
+        int lastSeeing = left < 0 ? nq - 1 : clamp(shape.kvLen() - 1 + left - offset, nq);
         List<Integer> starts = spec.segments() == null ? List.of() : segmentStarts(spec.segments());
         LinkedHashSet<Integer> e = new LinkedHashSet<>();
         e.add(0);
         e.add(nq - 1);
-        if (spec.causal()) {
+        if (right >= 0) {
             e.add(firstSeeing - 1);
             e.add(firstSeeing);
         }
-        if (spec.window() > 0) {
-            long w = spec.window();
-            e.add(clamp(w - offset, nq)); // p = W: the first row whose window no longer holds key 0
-            e.add(clamp(w - 1 - offset, nq));
+        if (left >= 0) {
+            e.add(clamp(left + 1 - offset, nq)); // p − L = 1: the first row whose window no longer holds key 0
+            e.add(clamp(left - offset, nq));
+            e.add(lastSeeing);
+            e.add(lastSeeing + 1);
         }
         for (int t = 0; t < Math.min(2, starts.size()); t++) {
             e.add(starts.get(t));
             e.add(starts.get(t) - 1);
         }
-        if (spec.causal()) {
-            addBlockEdges(e, nq, firstSeeing, offset, BLOCK - 1);
-            addBlockEdges(e, nq, firstSeeing, offset, 0);
+        if (right >= 0) {
+            // the last visible key p + R ends a block or begins one
+            addBlockEdges(e, nq, firstSeeing, offset + right, BLOCK - 1);
+            addBlockEdges(e, nq, firstSeeing, offset + right, 0);
         }
-        if (spec.window() > 0) {
-            // first visible key p − W + 1 begins a block, from the first row whose window is whole
-            addBlockEdges(e, nq, clamp(spec.window() - 1 - offset, nq), offset - spec.window() + 1, 0);
+        if (left >= 0) {
+            // the first visible key p − L begins a block, from the first row whose window is whole
+            addBlockEdges(e, nq, clamp(left - offset, nq), offset - left, 0);
         }
         for (int i : starts) {
             e.add(i);

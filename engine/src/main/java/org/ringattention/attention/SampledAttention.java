@@ -75,20 +75,28 @@ public final class SampledAttention {
                         }
                         s[j] = r(scale * dot);
                     }
-                    mask.apply(b, row, 1, 0, nk, s);
+                    if (mask.adjustsScores()) { // the score rule: soft cap, ALiBi, bias
+                        mask.adjust(b, h, row, 1, 0, nk, s, null, single);
+                    }
+                    mask.apply(b, h, row, 1, 0, nk, s);
                     int at = head * count + row;
+                    double sink = r(mask.sink(h)); // −∞ without sinks
                     double m = Double.NEGATIVE_INFINITY;
                     for (int j = 0; j < nk; j++) {
                         m = Math.max(m, s[j]);
                     }
                     if (m == Double.NEGATIVE_INFINITY) {
-                        lse[at] = Double.NEGATIVE_INFINITY; // sees no key: O stays 0
+                        lse[at] = sink; // sees no key: O stays 0
                         continue;
                     }
+                    m = Math.max(m, sink);
                     for (int j = 0; j < nk; j++) {
                         s[j] = r(StrictMath.exp(r(s[j] - m)));
                     }
                     double l = pairwiseSum(s, 0, nk);
+                    if (sink != Double.NEGATIVE_INFINITY) {
+                        l = r(l + r(StrictMath.exp(r(sink - m)))); // the sink: in the denominator, no value
+                    }
                     lse[at] = r(m + StrictMath.log(l));
                     for (int x = 0; x < d; x++) {
                         double total = 0;

@@ -11,9 +11,11 @@ import org.ringattention.tensor.Tensor;
  *
  * <p><b>Forward.</b> For each head and each query block Q_i (B_q rows) the key/value blocks K_j, V_j
  * (B_kv rows) of the shard stream through an {@link OnlineSoftmax}: scores S_ij = scale · Q_i K_jᵀ,
- * masked by the {@link Mask}, update the running max, sum and unnormalized output. Tiles the mask
+ * turned into scores and masked by the {@link Mask} (soft cap and ALiBi, when asked, on a per-tile
+ * path of their own after the score kernel), update the running max, sum and unnormalized output. Tiles the mask
  * hides entirely are skipped. Between shards the running state is kept in the {@link QueryShard};
- * after the last shard O = õ / l and LSE = m + log l.
+ * after the last shard O = õ / l and LSE = m + log l (with a sink in the denominator when asked,
+ * see {@link OnlineSoftmax}).
  *
  * <p><b>Backward</b> (given dO and the forward's O and LSE), with P recomputed block by block:
  * <pre>
@@ -21,7 +23,7 @@ import org.ringattention.tensor.Tensor;
  *   P_ij  = exp(scale · Q_i K_jᵀ − LSE_i)          (0 where masked)
  *   dV_j += P_ijᵀ dO_i
  *   dP_ij = dO_i V_jᵀ
- *   dS_ij = P_ij ∘ (dP_ij − D_i)
+ *   dS_ij = P_ij ∘ (dP_ij − D_i)                   (∘ (1 − tanh²) under a soft cap)
  *   dQ_i += scale · dS_ij K_j
  *   dK_j += scale · dS_ijᵀ Q_i
  * </pre>
@@ -157,7 +159,7 @@ public final class ShardAttention {
     /** A worker's buffers for shards of at most {@code maxQueryRows} and {@code maxKvRows} rows. */
     public Workspace workspace(int maxQueryRows, int maxKvRows) {
         return new Workspace(Math.max(1, Math.min(blockQ, maxQueryRows)), Math.max(1, Math.min(blockKv, maxKvRows)),
-                shape.dim());
+                shape.dim(), mask.softcaps());
     }
 
     // ---------------------------------------------------------------- forward
@@ -209,14 +211,19 @@ public final class ShardAttention {
         }
         long pairs = 0;
         for (int j0 = 0; j0 < kv.length; j0 += kv.blockCols) {
-            long tile = forwardTile(w, m, kv, b, g, i0, rows, j0);
+            long tile = m.adjustsScores() ? adjustedForwardTile(w, m, kv, b, h, i0, rows, j0)
+                    : forwardTile(w, m, kv, b, g, h, i0, rows, j0);
             pairs += tile;
             if (blk.countsTiles()) {
                 countTile(w, m, blk, kv, j0, tile);
             }
         }
         if (last) {
-            w.softmax.finish(w.o, qs.lse, rowBase);
+            if (mask.hasSinks()) {
+                w.softmax.finish(w.o, qs.lse, rowBase, mask.sink(h));
+            } else {
+                w.softmax.finish(w.o, qs.lse, rowBase);
+            }
             qs.out.rows(b, h, i0, rows).copyFrom(w.o, 0);
         } else {
             qs.ensureState();
@@ -234,9 +241,9 @@ public final class ShardAttention {
      * -XX:+PrintCompilation: a 2-thread causal benchmark doubled its speed the moment C2's
      * {@code forward} was installed, seconds into the run).
      */
-    private long forwardTile(Workspace w, Mask m, KvShard kv, int b, int g, int i0, int rows, int j0) {
+    private long forwardTile(Workspace w, Mask m, KvShard kv, int b, int g, int h, int i0, int rows, int j0) {
         int cols = Math.min(kv.blockCols, kv.length - j0);
-        Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
+        Mask.Visibility vis = m.classify(b, h, i0, i0 + rows, j0, j0 + cols);
         if (vis == Mask.Visibility.HIDDEN) {
             return 0;
         }
@@ -244,9 +251,29 @@ public final class ShardAttention {
         boolean full = vis == Mask.Visibility.FULL;
         kernels.scoreTile(w.q, 0, rows, kv.k, off, cols, shape.dim(), scale, w.s, full ? w.rowMax : null);
         if (!full) {
-            m.apply(b, i0, rows, j0, cols, w.s);
+            m.apply(b, h, i0, rows, j0, cols, w.s);
         }
         w.softmax.absorb(w.s, kv.owner, j0, cols, kv.length, kv.v, off, kernels, full ? w.rowMax : null);
+        return (long) rows * cols;
+    }
+
+    /**
+     * {@link #forwardTile} when the score rule changes scores after the product (soft cap, ALiBi):
+     * the kernel's row maxima are those of the products, so the softmax finds its own.
+     */
+    private long adjustedForwardTile(Workspace w, Mask m, KvShard kv, int b, int h, int i0, int rows, int j0) {
+        int cols = Math.min(kv.blockCols, kv.length - j0);
+        Mask.Visibility vis = m.classify(b, h, i0, i0 + rows, j0, j0 + cols);
+        if (vis == Mask.Visibility.HIDDEN) {
+            return 0;
+        }
+        int off = kv.offset(b, shape.kvHead(h), j0);
+        kernels.scoreTile(w.q, 0, rows, kv.k, off, cols, shape.dim(), scale, w.s, null);
+        m.adjust(b, h, i0, rows, j0, cols, w.s, null);
+        if (vis == Mask.Visibility.PARTIAL) {
+            m.apply(b, h, i0, rows, j0, cols, w.s);
+        }
+        w.softmax.absorb(w.s, kv.owner, j0, cols, kv.length, kv.v, off, kernels, null);
         return (long) rows * cols;
     }
 
@@ -259,7 +286,7 @@ public final class ShardAttention {
         boolean computed = pairs > 0;
         if (blk.rows != blk.blockRows) {
             int cols = Math.min(kv.blockCols, kv.length - j0);
-            computed = m.classify(blk.b, blk.blockI0, blk.blockI0 + blk.blockRows, j0, j0 + cols)
+            computed = m.classify(blk.b, blk.h, blk.blockI0, blk.blockI0 + blk.blockRows, j0, j0 + cols)
                     != Mask.Visibility.HIDDEN;
         }
         if (computed) {
@@ -387,7 +414,7 @@ public final class ShardAttention {
      */
     private long keyValueTile(Workspace w, Mask m, QueryShard qs, KvShard kv, int b, int h, int i0, int rows,
             int j0, int cols, float[] qHeap, float[] dHeap) {
-        Mask.Visibility vis = m.classify(b, i0, i0 + rows, j0, j0 + cols);
+        Mask.Visibility vis = m.classify(b, h, i0, i0 + rows, j0, j0 + cols);
         if (vis == Mask.Visibility.HIDDEN) {
             return 0;
         }
@@ -445,8 +472,11 @@ public final class ShardAttention {
         int rowBase = (b * shape.qHeads() + h) * qs.length + i0;
         int off = kv.offset(b, shape.kvHead(h), j0);
         kernels.scoreTile(q, qOff, rows, kv.k, off, cols, d, scale, w.s, null);
+        if (m.adjustsScores()) {
+            m.adjust(b, h, i0, rows, j0, cols, w.s, w.dCap);
+        }
         if (vis == Mask.Visibility.PARTIAL) {
-            m.apply(b, i0, rows, j0, cols, w.s);
+            m.apply(b, h, i0, rows, j0, cols, w.s);
         }
         for (int r = 0; r < rows; r++) {
             float lse = qs.lse[rowBase + r];
@@ -461,6 +491,11 @@ public final class ShardAttention {
             float dr = qs.delta[rowBase + r];
             for (int c = r * cols, end = c + cols; c < end; c++) {
                 w.ds[c] = w.s[c] * (w.ds[c] - dr);
+            }
+        }
+        if (w.dCap != null) { // through the soft cap: dS of the product = dS · (1 − tanh²)
+            for (int c = 0, end = rows * cols; c < end; c++) {
+                w.ds[c] *= w.dCap[c];
             }
         }
     }
@@ -520,19 +555,21 @@ public final class ShardAttention {
         final float[] s;
         final float[] ds;
         final float[] rowMax;
+        final float[] dCap; // ∂s/∂(scale·q·k) of a tile, only with a soft cap
         final OnlineSoftmax softmax;
         final ChunkedSum dkSum;
         final ChunkedSum dvSum;
         long tilesComputed;
         long tilesSkipped;
 
-        Workspace(int bq, int bkv, int d) {
+        Workspace(int bq, int bkv, int d, boolean softcap) {
             q = new float[bq * d];
             dOut = new float[bq * d];
             o = new float[bq * d];
             s = new float[bq * bkv];
             ds = new float[bq * bkv];
             rowMax = new float[bq];
+            dCap = softcap ? new float[bq * bkv] : null;
             softmax = new OnlineSoftmax(bq, d);
             dkSum = new ChunkedSum(bkv * d);
             dvSum = new ChunkedSum(bkv * d);
@@ -550,7 +587,7 @@ public final class ShardAttention {
         /** Bytes of this workspace's arrays. */
         public long bytes() {
             long floats = q.length + dOut.length + o.length + s.length + ds.length
-                    + rowMax.length + 2L * (dkSum.total.length + dvSum.total.length)
+                    + rowMax.length + (dCap == null ? 0 : dCap.length) + 2L * (dkSum.total.length + dvSum.total.length)
                     + softmax.floats();
             return floats * Float.BYTES;
         }

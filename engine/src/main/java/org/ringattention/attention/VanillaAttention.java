@@ -7,14 +7,15 @@ import org.ringattention.tensor.Tensor;
  * Attention by its definition, with the score matrix materialized: the oracle every other path is
  * checked against. Deliberately simple; no blocking, no online softmax.
  * <pre>
- *   S    = scale · Q Kᵀ,   masked entries −∞
+ *   S    = scale · Q Kᵀ,   then the score rule of the {@link Mask} (soft cap, ALiBi), masked entries −∞
  *   m_i  = max_j S_ij,     l_i = Σ_j exp(S_ij − m_i)
  *   O    = (exp(S − m) V) / l,        LSE_i = m_i + log l_i
  *   P    = exp(S − LSE)
- *   dV   = Pᵀ dO,   dP = dO Vᵀ,   D_i = Σ_k dO_ik O_ik,   dS = P ∘ (dP − D)
+ *   dV   = Pᵀ dO,   dP = dO Vᵀ,   D_i = Σ_k dO_ik O_ik,   dS = P ∘ (dP − D) (∘ (1 − tanh²) under a soft cap)
  *   dQ   = scale · dS K,          dK = scale · dSᵀ Q
  * </pre>
- * A row that sees no key gives O = 0, LSE = −∞ and zero gradients. With GQA, dK and dV sum over
+ * A row that sees no key gives O = 0, LSE = −∞ (the sink logit with {@link AttentionSinks}) and
+ * zero gradients. With GQA, dK and dV sum over
  * the query heads that share a key/value head.
  *
  * <p>{@link Precision#FLOAT64} is the oracle. {@link Precision#FLOAT32} runs the same algorithm
@@ -80,10 +81,10 @@ public final class VanillaAttention implements AttentionEngine {
         double[] rowSums = new double[nq];
         for (int b = 0; b < shape.batch(); b++) {
             for (int h = 0; h < shape.qHeads(); h++) {
-                scores(shape, spec, mask, q, k, b, h, s);
+                scores(shape, spec, mask, q, k, b, h, s, null);
                 int head = b * shape.qHeads() + h;
                 int vBase = (b * shape.kvHeads() + shape.kvHead(h)) * shape.kvLen() * d;
-                softmaxRows(shape, s, lse, head * nq, rowSums);
+                softmaxRows(shape, s, lse, head * nq, rowSums, mask.sink(h));
                 for (int i = 0; i < nq; i++) {
                     double l = rowSums[i];
                     int oBase = (head * nq + i) * d;
@@ -234,7 +235,8 @@ public final class VanillaAttention implements AttentionEngine {
         int head = b * shape.qHeads() + h;
         int qBase = head * nq * d;
         int kvBase = (b * shape.kvHeads() + shape.kvHead(h)) * nk * d;
-        scores(shape, spec, mask, q, k, b, h, p);
+        double[] dCap = mask.softcaps() ? new double[nq * nk] : null;
+        scores(shape, spec, mask, q, k, b, h, p, dCap);
         for (int i = 0; i < nq; i++) {
             double lse = fwd.lse()[head * nq + i];
             double delta = 0;
@@ -249,16 +251,22 @@ public final class VanillaAttention implements AttentionEngine {
                     dp = r(dp + dOut[qBase + i * d + x] * v[kvBase + j * d + x]);
                 }
                 ds[ij] = r(p[ij] * r(dp - delta));
+                if (dCap != null) {
+                    ds[ij] = r(ds[ij] * dCap[ij]);
+                }
                 if (weights != null) {
-                    weights[ij] = p[ij] * (Math.abs(dp) + Math.abs(delta));
+                    weights[ij] = p[ij] * (Math.abs(dp) + Math.abs(delta)) * (dCap != null ? dCap[ij] : 1);
                 }
             }
         }
     }
 
-    /** s [Nq × Nk] = scale · q kᵀ for head (b, h), masked entries −∞. */
+    /**
+     * s [Nq × Nk] = scale · q kᵀ for head (b, h) through the score rule, masked entries −∞; dCap,
+     * when not null, receives ∂s/∂(scale·q·k) of the soft cap.
+     */
     private void scores(AttentionShape shape, AttentionSpec spec, Mask mask, double[] q, double[] k, int b, int h,
-            double[] s) {
+            double[] s, double[] dCap) {
         int nq = shape.qLen();
         int nk = shape.kvLen();
         int d = shape.dim();
@@ -274,15 +282,21 @@ public final class VanillaAttention implements AttentionEngine {
                 s[i * nk + j] = r(scale * dot);
             }
         }
-        mask.apply(b, 0, nq, 0, nk, s);
+        if (mask.adjustsScores()) {
+            mask.adjust(b, h, 0, nq, 0, nk, s, dCap, single);
+        }
+        mask.apply(b, h, 0, nq, 0, nk, s);
     }
 
     /**
      * Turns each score row into exp(S − m), writes l to {@code rowSums} and LSE = m + log l to
-     * {@code lse}; a row that sees nothing becomes 0 with l = 0, LSE = −∞.
+     * {@code lse}; a row that sees nothing becomes 0 with l = 0, LSE = −∞. With a sink logit σ
+     * (−∞ for none), m = max(m, σ) and l gains exp(σ − m); a row that sees nothing has LSE = σ.
      */
-    private void softmaxRows(AttentionShape shape, double[] s, double[] lse, int lseOff, double[] rowSums) {
+    private void softmaxRows(AttentionShape shape, double[] s, double[] lse, int lseOff, double[] rowSums,
+            double sinkLogit) {
         int nk = shape.kvLen();
+        double sink = r(sinkLogit);
         for (int i = 0; i < shape.qLen(); i++) {
             int row = i * nk;
             double m = Double.NEGATIVE_INFINITY;
@@ -292,13 +306,17 @@ public final class VanillaAttention implements AttentionEngine {
             if (m == Double.NEGATIVE_INFINITY) {
                 Arrays.fill(s, row, row + nk, 0);
                 rowSums[i] = 0;
-                lse[lseOff + i] = Double.NEGATIVE_INFINITY;
+                lse[lseOff + i] = sink; // −∞ without a sink
                 continue;
             }
+            m = Math.max(m, sink);
             for (int j = 0; j < nk; j++) {
                 s[row + j] = r(StrictMath.exp(r(s[row + j] - m)));
             }
             double l = pairwiseSum(s, row, nk);
+            if (sink != Double.NEGATIVE_INFINITY) {
+                l = r(l + r(StrictMath.exp(r(sink - m)))); // the sink: in the denominator, no value
+            }
             rowSums[i] = l;
             lse[lseOff + i] = r(m + StrictMath.log(l));
         }
@@ -331,6 +349,16 @@ public final class VanillaAttention implements AttentionEngine {
         int half = n / 2;
         half -= half % 8;
         return r(pairwiseSum(x, off, half) + pairwiseSum(x, off + half, n - half));
+    }
+
+    /** ∂L/∂sink [Hq] of L = Σ dO ∘ O ({@link AttentionSinks#gradient}); zeros without sinks. */
+    public double[] sinkGradient(AttentionShape shape, AttentionSpec spec, double[] q, double[] k, double[] v,
+            double[] dOut) {
+        if (spec.sinks() == null) {
+            return new double[shape.qHeads()];
+        }
+        Result fwd = forward(shape, spec, q, k, v);
+        return spec.sinks().gradient(shape, fwd.lse(), fwd.out(), dOut, single);
     }
 
     @Override

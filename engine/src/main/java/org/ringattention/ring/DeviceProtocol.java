@@ -31,7 +31,7 @@ import org.ringattention.attention.Positions;
  * <p>Waits poll with an {@link IdleStrategy} (links and workers unpark this thread when they can)
  * and end with {@link Supervision.Stopped} once the ring failed. Supervision (faults, stall
  * timeout) and metrics ({@link StepLog}) sit beside this class; the Promela model in
- * {@code model/ring.pml} mirrors it (see model/README.md).
+ * {@code protocol/ring.pml} mirrors it (see protocol/README.md).
  */
 final class DeviceProtocol implements Runnable {
 

@@ -18,9 +18,11 @@ import org.ringattention.kernel.Kernels;
 import org.ringattention.tensor.Tensor;
 
 /**
- * Ring attention (Liu, Zaharia, Abbeel) over P simulated devices on one machine: the sequence is
- * split into P shards by a {@link Layout}; device i keeps query shard i and its key/value shard
- * travels round the ring ({@link Ring}), so after P steps every query has met every key. The
+ * Ring attention (Liu, Zaharia, Abbeel) over P devices: the sequence is split into P shards by a
+ * {@link Layout}; device i keeps query shard i and its key/value shard travels round the ring
+ * ({@link DeviceProtocol} over {@link Link}s), so after P steps every query has met every key. The
+ * devices are simulated on one machine ({@link #forward}, {@link #backward}), or one of them runs
+ * here and the others elsewhere ({@link #runDevice}, e.g. one per MPI rank). The
  * result equals blockwise attention up to the order in which key blocks are absorbed: with P = 1 it
  * is bit-identical to {@link org.ringattention.attention.BlockwiseAttention}.
  *
@@ -29,10 +31,11 @@ import org.ringattention.tensor.Tensor;
  * on N / P and the block sizes, not on N. Inputs are split into shards (copied) before the run and
  * results gathered after it, as a host would.
  *
- * <p>Threads: {@code threads} workers shared by all devices (P may exceed the number of cores and
- * the number of threads), plus one link thread per device that copies shards and waits out the
- * simulated link time. For fixed (P, layout, block sizes) results are bit-identical for any number
- * of threads and from run to run.
+ * <p>Threads: {@code threads} workers shared by the devices of this process (P may exceed the
+ * number of cores and the number of threads), one protocol thread per device, and for simulated
+ * links one transfer thread per link that copies shards and waits out the simulated link time. For
+ * fixed (P, layout, block sizes) results are bit-identical for any number of threads, from run to
+ * run, and whether the devices share a process or not.
  */
 public final class RingAttention implements AttentionEngine {
 

@@ -25,10 +25,12 @@ public enum DType {
     INT32('i', 4, "int32", "I32", false),
     INT64('i', 8, "int64", "I64", false),
     /** Integers; also how bfloat16 bit patterns travel in NumPy files without ml_dtypes. */
-    UINT16('u', 2, "uint16", "U16", false);
+    UINT16('u', 2, "uint16", "U16", false),
+    /** NumPy's bool: one byte, 0 or 1 (keep masks). */
+    BOOL('b', 1, "bool", "BOOL", false);
 
     /** Listed in .npy error messages: "(supported: float16, float32, ...)". */
-    static final String SUPPORTED = "float16, bfloat16 as '<V2', float32, float64, int32, int64, uint16";
+    static final String SUPPORTED = "float16, bfloat16 as '<V2', float32, float64, int32, int64, uint16, bool";
 
     private final char kind;
     private final int bytes;
@@ -69,9 +71,9 @@ public enum DType {
         return safetensorsName;
     }
 
-    /** The little-endian NumPy descr, for example {@code "<f4"}; what {@link Npy} writes. */
+    /** The little-endian NumPy descr, for example {@code "<f4"} ({@code "|b1"} for bool); what {@link Npy} writes. */
     public String littleEndianDescr() {
-        return "<" + kind + bytes;
+        return (bytes == 1 ? "|" : "<") + kind + bytes;
     }
 
     /**
@@ -87,10 +89,13 @@ public enum DType {
         return Optional.empty();
     }
 
-    /** The type with safetensors name {@code name} (case-sensitive, as the format is), if supported. */
+    /**
+     * The type with safetensors name {@code name} (case-sensitive, as the format is), if supported;
+     * never {@link #BOOL} (keep masks come from .npy files).
+     */
     public static Optional<DType> ofSafetensorsName(String name) {
         for (DType t : values()) {
-            if (t.safetensorsName.equals(name)) {
+            if (t != BOOL && t.safetensorsName.equals(name)) {
                 return Optional.of(t);
             }
         }

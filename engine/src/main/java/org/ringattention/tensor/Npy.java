@@ -105,6 +105,15 @@ public final class Npy {
                 (buf, from, count) -> buf.asLongBuffer().put(data, from, count));
     }
 
+    /** Writes {@code data}, in C order, as a bool array of the given shape. */
+    public static void writeBool(Path file, long[] shape, boolean[] data) throws IOException {
+        writeArray(file, shape, DType.BOOL, data.length, (buf, from, count) -> {
+            for (int i = 0; i < count; i++) {
+                buf.put(i, (byte) (data[from + i] ? 1 : 0));
+            }
+        });
+    }
+
     /** Fills a little-endian buffer, from its start, with elements {@code from..from+count-1}. */
     @FunctionalInterface
     private interface ChunkFiller {

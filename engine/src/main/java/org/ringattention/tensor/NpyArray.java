@@ -182,6 +182,11 @@ public final class NpyArray {
                     out[i] = data.getAtIndex(l, i) & 0xffff;
                 }
             }
+            case BOOL -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = data.get(ValueLayout.JAVA_BYTE, i) != 0 ? 1 : 0;
+                }
+            }
             default -> throw new AssertionError(dtype);
         }
         return needsTranspose() ? ColumnMajor.toRowMajor(shape, out) : out;
@@ -208,6 +213,23 @@ public final class NpyArray {
         this.fortranOrder = bits.fortranOrder;
         this.size = bits.size;
         this.data = bits.data;
+    }
+
+    /**
+     * The elements as booleans in C order (non-zero is true).
+     *
+     * @throws NpyFormatException if the array is not bool
+     */
+    public boolean[] toBooleanArray() throws NpyFormatException {
+        if (dtype != DType.BOOL) {
+            throw new NpyFormatException(source, "expected a bool array, got " + dtype);
+        }
+        long[] x = toLongArray();
+        boolean[] out = new boolean[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = x[i] != 0;
+        }
+        return out;
     }
 
     @Override

@@ -1,19 +1,30 @@
 package org.ringattention.golden;
 
 import java.util.SplittableRandom;
+import org.ringattention.attention.AttentionSpec;
+import org.ringattention.attention.KeepMask;
+import org.ringattention.attention.ScoreBias;
 import org.ringattention.attention.SegmentIds;
 import org.ringattention.tensor.DType;
 
 /**
  * The inputs of a case as the stored values (exact in the case's dtype, held as doubles): q, k, v,
- * dO, and the segment ids (null without segments).
+ * dO, the segment ids, the keep mask and the bias (each null when the case has none).
  */
-public record CaseInputs(double[] q, double[] k, double[] v, double[] dOut, long[] segments) {
+public record CaseInputs(double[] q, double[] k, double[] v, double[] dOut, long[] segments, boolean[] keep,
+        double[] bias) {
+
+    /** Without keep mask and bias. */
+    public CaseInputs(double[] q, double[] k, double[] v, double[] dOut, long[] segments) {
+        this(q, k, v, dOut, segments, null, null);
+    }
 
     /**
      * Draws the inputs of {@code c} from {@code SplittableRandom(c.seed())}: standard-normal q
      * (times the case's query scale), k, v, dO in that order, each value rounded to the case's
-     * dtype, then the segment ids. Deterministic: the same case always gives the same values.
+     * dtype, then the segment ids, the keep mask (each pair kept with probability 0.7, one row in
+     * eight keeping nothing) and the standard-normal bias. Deterministic: the same case always
+     * gives the same values.
      */
     public static CaseInputs generate(GoldenCase c) {
         SplittableRandom rnd = new SplittableRandom(c.seed());
@@ -26,7 +37,42 @@ public record CaseInputs(double[] q, double[] k, double[] v, double[] dOut, long
             case SORTED -> sortedIds(rnd, c.batch(), c.qLen());
             case UNSORTED -> unsortedIds(rnd, c.batch(), c.qLen(), c.segmentDtype());
         };
-        return new CaseInputs(q, k, v, dOut, seg);
+        boolean[] keep = null;
+        if (c.maskKind() > 0) {
+            long[] shape = c.pairShape(c.maskKind());
+            int rows = Math.toIntExact(shape[0] * shape[1] * shape[2]);
+            int cols = c.kvLen();
+            keep = new boolean[rows * cols];
+            for (int r = 0; r < rows; r++) {
+                boolean blind = rnd.nextInt(8) == 0;
+                for (int j = 0; j < cols; j++) {
+                    keep[r * cols + j] = !blind && rnd.nextDouble() < 0.7;
+                }
+            }
+        }
+        double[] bias = null;
+        if (c.biasKind() > 0) {
+            long[] shape = c.pairShape(c.biasKind());
+            bias = new double[Math.toIntExact(shape[0] * shape[1] * shape[2] * shape[3])];
+            for (int e = 0; e < bias.length; e++) {
+                bias[e] = rnd.nextGaussian();
+            }
+        }
+        return new CaseInputs(q, k, v, dOut, seg, keep, bias);
+    }
+
+    /** The attention spec of case {@code c} with these inputs' segment ids, keep mask and bias. */
+    public AttentionSpec spec(GoldenCase c) {
+        AttentionSpec s = c.spec(segmentIds(c));
+        if (keep != null) {
+            long[] sh = c.pairShape(c.maskKind());
+            s = s.withMask(KeepMask.of(keep, (int) sh[0], (int) sh[1], c.qLen(), c.kvLen()));
+        }
+        if (bias != null) {
+            long[] sh = c.pairShape(c.biasKind());
+            s = s.withBias(ScoreBias.of(bias, (int) sh[0], (int) sh[1], c.qLen(), c.kvLen()));
+        }
+        return s;
     }
 
     /** The segment ids for an attention spec, or null. */

@@ -21,7 +21,7 @@ public final class EnginePaths {
 
     /** The float64 oracle on the stored values: the reference. */
     public static Outputs reference(GoldenCase c, CaseInputs in) {
-        return vanilla(VanillaAttention.oracle(), c, in.q(), in.k(), in.v(), in.dOut(), c.spec(in.segmentIds(c)));
+        return vanilla(VanillaAttention.oracle(), c, in.q(), in.k(), in.v(), in.dOut(), in.spec(c));
     }
 
     /**
@@ -31,7 +31,7 @@ public final class EnginePaths {
     public static Outputs baseline(GoldenCase c, CaseInputs in) {
         return vanilla(new VanillaAttention(VanillaAttention.Precision.FLOAT32), c,
                 CaseInputs.roundedToFloat(in.q()), CaseInputs.roundedToFloat(in.k()),
-                CaseInputs.roundedToFloat(in.v()), CaseInputs.roundedToFloat(in.dOut()), c.spec(in.segmentIds(c)));
+                CaseInputs.roundedToFloat(in.v()), CaseInputs.roundedToFloat(in.dOut()), in.spec(c));
     }
 
     /** The blockwise float32 engine with the given kernels, block sizes and threads. */
@@ -49,7 +49,7 @@ public final class EnginePaths {
 
     /** Any engine on the case's inputs rounded to float32: forward, then backward with the case's dO. */
     public static Outputs engine(GoldenCase c, CaseInputs in, AttentionEngine engine) {
-        AttentionSpec spec = c.spec(in.segmentIds(c));
+        AttentionSpec spec = in.spec(c);
         Tensor[] t = tensors(c, in);
         AttentionOutput fwd = engine.attend(t[0], t[1], t[2], spec);
         return outputs(fwd, engine.gradients(t[0], t[1], t[2], fwd, t[3], spec));

@@ -5,6 +5,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.ringattention.attention.AlibiSlopes;
+import org.ringattention.attention.AttentionSinks;
 import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.SegmentIds;
@@ -17,6 +19,14 @@ import org.ringattention.tensor.DType;
  *
  * @param name          folder name under {@code cases/}: letters, digits, '_' and '-'
  * @param description   one line for people
+ * @param causalAlign   where query rows sit (bottom-right, the default, or top-left)
+ * @param windowLeft    window left side L (−1 unbounded); derived from {@code window} for a causal window
+ * @param windowRight   window right side R (−1 unbounded); 0 when causal
+ * @param softcap       soft cap C of the scaled scores, 0 for none
+ * @param alibi         which ALiBi slopes the case has ({@link #alibiSlopes})
+ * @param sinkShift     NaN for no attention sinks, else the shift of the sink logits ({@link #sinkLogits})
+ * @param maskKind      0 for no keep mask, else its broadcast shape ({@link #pairShape})
+ * @param biasKind      0 for no bias, else its broadcast shape ({@link #pairShape})
  * @param segments      how segment ids are drawn, or {@link Segments#NONE}
  * @param segmentDtype  int32 or int64 (ignored without segments)
  * @param scale         score scale, NaN for the default 1/√d
@@ -24,7 +34,8 @@ import org.ringattention.tensor.DType;
  * @param queryScale    the standard-normal queries are multiplied by this (sharper softmax)
  */
 public record GoldenCase(String name, String description, int batch, int qHeads, int kvHeads, int qLen, int kvLen,
-        int dim, boolean causal, int window, Segments segments, DType segmentDtype, double scale, DType dtype,
+        int dim, boolean causal, int window, AttentionSpec.CausalAlign causalAlign, int windowLeft, int windowRight,
+        double softcap, Alibi alibi, double sinkShift, int maskKind, int biasKind, Segments segments, DType segmentDtype, double scale, DType dtype,
         long seed, double queryScale, List<Block> blocks, List<Integer> threads, Ring ring) {
 
     /** Largest tensor (elements) and score matrix (Nq·Nk) of a case: a golden set stays small. */
@@ -56,6 +67,35 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
                 }
             }
             throw new IllegalArgumentException("segments must be none, sorted or unsorted, got '" + s + "'");
+        }
+    }
+
+    /** Which ALiBi slopes a case has. */
+    public enum Alibi {
+        /** None. */
+        NONE("none"),
+        /** [Hq]: slope(h) = 2^(−8(h+1)/Hq), the ALiBi paper's. */
+        HEADS("heads"),
+        /** [B, Hq]: slope(b, h) = (1 + b) · 2^(−8(h+1)/Hq). */
+        BATCH_HEADS("batch_heads");
+
+        private final String json;
+
+        Alibi(String json) {
+            this.json = json;
+        }
+
+        public String json() {
+            return json;
+        }
+
+        static Alibi of(String s) {
+            for (Alibi x : values()) {
+                if (x.json.equals(s)) {
+                    return x;
+                }
+            }
+            throw new IllegalArgumentException("alibi must be none, heads or batch_heads, got '" + s + "'");
         }
     }
 
@@ -115,10 +155,24 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
                     + MAX_ELEMENTS + " elements per tensor and Nq*Nk <= " + MAX_ELEMENTS + ")");
         }
         new AttentionShape(batch, qHeads, kvHeads, qLen, kvLen, dim); // validates the sizes
-        new AttentionSpec(scale, causal, window, null); // validates scale and window
-        if (window > 0) {
-            causal = true;
+        AttentionSpec valid = AttentionSpec.DEFAULT.withScale(scale).withCausalAlign(causalAlign)
+                .withWindow(windowLeft, windowRight).withCausal(causal || window > 0).withSoftcap(softcap);
+        Objects.requireNonNull(alibi, "alibi");
+        if (maskKind < 0 || maskKind > 4 || biasKind < 0 || biasKind > 4) {
+            throw new IllegalArgumentException("mask and bias kinds are 0 (none) to 4, got " + maskKind + ", "
+                    + biasKind);
         }
+        if (Double.isInfinite(sinkShift)) {
+            throw new IllegalArgumentException("sink shift must be finite (or NaN for no sinks), got " + sinkShift);
+        }
+        if (window > 0) {
+            valid = valid.withWindow(window); // validates scale and window
+        }
+        causal = valid.causal();
+        window = valid.window();
+        causalAlign = valid.causalAlign();
+        windowLeft = valid.windowLeft();
+        windowRight = valid.windowRight();
         if (blocks.isEmpty() || threads.isEmpty()) {
             throw new IllegalArgumentException("case " + name + " needs at least one block size and thread count");
         }
@@ -138,7 +192,56 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
 
     /** The attention spec, with {@code ids} as the segment ids (null without segments). */
     public AttentionSpec spec(SegmentIds ids) {
-        return new AttentionSpec(scale, causal, window, ids);
+        AttentionSpec s = AttentionSpec.DEFAULT.withScale(scale).withCausalAlign(causalAlign)
+                .withWindow(windowLeft, windowRight).withSegments(ids).withSoftcap(softcap);
+        if (hasSinks()) {
+            s = s.withSinks(AttentionSinks.of(sinkLogits()));
+        }
+        return alibi == Alibi.NONE ? s : s.withAlibi(alibi == Alibi.HEADS ? AlibiSlopes.perHead(alibiSlopes())
+                : AlibiSlopes.perBatchAndHead(alibiSlopes(), batch, qHeads));
+    }
+
+    /** The ALiBi slopes, [Hq] or [B, Hq] row-major ({@link Alibi}), or null. */
+    public double[] alibiSlopes() {
+        if (alibi == Alibi.NONE) {
+            return null;
+        }
+        int rows = alibi == Alibi.HEADS ? 1 : batch;
+        double[] x = new double[rows * qHeads];
+        for (int b = 0; b < rows; b++) {
+            for (int h = 0; h < qHeads; h++) {
+                x[b * qHeads + h] = (1 + b) * Math.pow(2, -8.0 * (h + 1) / qHeads);
+            }
+        }
+        return x;
+    }
+
+    /**
+     * The shape of a keep mask or bias of broadcast kind 1 [1, 1, Nq, Nk], 2 [B, 1, Nq, Nk],
+     * 3 [1, Hq, Nq, Nk] or 4 [B, Hq, Nq, Nk].
+     */
+    public long[] pairShape(int kind) {
+        return new long[] {kind == 2 || kind == 4 ? batch : 1, kind >= 3 ? qHeads : 1, qLen, kvLen};
+    }
+
+    public boolean hasSinks() {
+        return !Double.isNaN(sinkShift);
+    }
+
+    /** The sink logits [Hq]: sinkShift + 0.75·(h − (Hq − 1)/2), or null without sinks. */
+    public double[] sinkLogits() {
+        if (!hasSinks()) {
+            return null;
+        }
+        double[] x = new double[qHeads];
+        for (int h = 0; h < qHeads; h++) {
+            x[h] = sinkShift + 0.75 * (h - (qHeads - 1) / 2.0);
+        }
+        return x;
+    }
+
+    public long[] alibiShape() {
+        return alibi == Alibi.HEADS ? new long[] {qHeads} : new long[] {batch, qHeads};
     }
 
     /** The scale in force: the given one, or 1/√d. */
@@ -166,9 +269,33 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
         return new long[] {batch, qLen};
     }
 
-    /** The mask in words: "full", "causal", "window=16", with "+segments(sorted)". */
+    /** Whether the manifest names the alignment and window sides (the older cases do not). */
+    private boolean namesSides() {
+        return causalAlign != AttentionSpec.CausalAlign.BOTTOM_RIGHT || !causal && (windowLeft >= 0 || windowRight >= 0);
+    }
+
+    /** The mask in words: "full", "causal", "window=16", "window=(3, 2)", with " top-left", "+segments(sorted)". */
     public String maskString() {
-        String m = window > 0 ? "window=" + window : causal ? "causal" : "full";
+        String m = window > 0 ? "window=" + window : causal ? "causal"
+                : windowLeft >= 0 || windowRight >= 0 ? "window=(" + windowLeft + ", " + windowRight + ")" : "full";
+        if (causalAlign == AttentionSpec.CausalAlign.TOP_LEFT) {
+            m += " top-left";
+        }
+        if (softcap > 0) {
+            m += " softcap=" + softcap;
+        }
+        if (alibi != Alibi.NONE) {
+            m += " alibi(" + alibi.json() + ")";
+        }
+        if (hasSinks()) {
+            m += " sinks";
+        }
+        if (maskKind > 0) {
+            m += " mask" + java.util.Arrays.toString(pairShape(maskKind));
+        }
+        if (biasKind > 0) {
+            m += " bias" + java.util.Arrays.toString(pairShape(biasKind));
+        }
         return hasSegments() ? m + "+segments(" + segments.json() + ")" : m;
     }
 
@@ -188,6 +315,26 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
         Map<String, Object> mask = new LinkedHashMap<>();
         mask.put("causal", causal);
         mask.put("window", window);
+        if (namesSides()) {
+            mask.put("causal_align", causalAlign == AttentionSpec.CausalAlign.TOP_LEFT ? "top_left" : "bottom_right");
+            mask.put("window_left", windowLeft);
+            mask.put("window_right", windowRight);
+        }
+        if (softcap > 0) {
+            mask.put("softcap", softcap);
+        }
+        if (alibi != Alibi.NONE) {
+            mask.put("alibi", alibi.json());
+        }
+        if (hasSinks()) {
+            mask.put("sink_shift", sinkShift);
+        }
+        if (maskKind > 0) {
+            mask.put("mask_kind", maskKind);
+        }
+        if (biasKind > 0) {
+            mask.put("bias_kind", biasKind);
+        }
         mask.put("segments", segments.json());
         if (hasSegments()) {
             mask.put("segment_dtype", segmentDtype.numpyName());
@@ -255,7 +402,16 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
         }
         GoldenCase c = new GoldenCase(name, f.string("description"), shape.integer("batch"),
                 shape.integer("q_heads"), shape.integer("kv_heads"), shape.integer("q_len"), shape.integer("kv_len"),
-                shape.integer("dim"), mask.bool("causal"), mask.integer("window"), seg, segDtype,
+                shape.integer("dim"), mask.bool("causal"), mask.integer("window"),
+                mask.has("causal_align") ? AttentionSpec.CausalAlign.parse(mask.string("causal_align"))
+                        : AttentionSpec.CausalAlign.BOTTOM_RIGHT,
+                mask.has("window_left") ? mask.integer("window_left") : -1,
+                mask.has("window_right") ? mask.integer("window_right") : -1,
+                mask.has("softcap") ? mask.number("softcap") : 0,
+                mask.has("alibi") ? Alibi.of(mask.string("alibi")) : Alibi.NONE,
+                mask.has("sink_shift") ? mask.number("sink_shift") : Double.NaN,
+                mask.has("mask_kind") ? mask.integer("mask_kind") : 0,
+                mask.has("bias_kind") ? mask.integer("bias_kind") : 0, seg, segDtype,
                 isDefault ? Double.NaN : scale, dtype(f.string("dtype"), "dtype"), f.longValue("seed"),
                 f.number("query_scale"), blocks, threads, new Ring(devices, layouts));
         if (isDefault && scale != c.effectiveScale()) {
@@ -286,6 +442,14 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
         private int dim;
         private boolean causal;
         private int window;
+        private AttentionSpec.CausalAlign causalAlign = AttentionSpec.CausalAlign.BOTTOM_RIGHT;
+        private int windowLeft = -1;
+        private int windowRight = -1;
+        private double softcap;
+        private Alibi alibi = Alibi.NONE;
+        private double sinkShift = Double.NaN;
+        private int maskKind;
+        private int biasKind;
         private Segments segments = Segments.NONE;
         private DType segmentDtype = DType.INT32;
         private double scale = Double.NaN;
@@ -326,6 +490,43 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
             return this;
         }
 
+        /** FlashAttention's window_size (left, right); right 0 is causal. */
+        Builder window(int left, int right) {
+            windowLeft = left;
+            windowRight = right;
+            return this;
+        }
+
+        Builder softcap(double c) {
+            softcap = c;
+            return this;
+        }
+
+        Builder alibi(Alibi a) {
+            alibi = a;
+            return this;
+        }
+
+        Builder sinks(double shift) {
+            sinkShift = shift;
+            return this;
+        }
+
+        Builder mask(int kind) {
+            maskKind = kind;
+            return this;
+        }
+
+        Builder bias(int kind) {
+            biasKind = kind;
+            return this;
+        }
+
+        Builder topLeft() {
+            causalAlign = AttentionSpec.CausalAlign.TOP_LEFT;
+            return this;
+        }
+
         Builder segments(Segments s, DType t) {
             segments = s;
             segmentDtype = t;
@@ -361,7 +562,7 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
 
         GoldenCase build() {
             return new GoldenCase(name, description, batch, qHeads, kvHeads, qLen, kvLen, dim, causal, window,
-                    segments, segmentDtype, scale, dtype, seed, queryScale, blocks, threads,
+                    causalAlign, windowLeft, windowRight, softcap, alibi, sinkShift, maskKind, biasKind, segments, segmentDtype, scale, dtype, seed, queryScale, blocks, threads,
                     Ring.upTo(Math.min(qLen, kvLen)));
         }
     }

@@ -77,6 +77,55 @@ public final class GoldenCases {
                         .build(),
                 new Builder("float16_inputs", "float16 inputs (exact in float32), no mask", 1020)
                         .heads(1, 2, 2).lengths(40, 40, 16).dtype(DType.FLOAT16).blocks(8, 8, 13, 6, 40, 40)
-                        .build());
+                        .build(),
+                new Builder("top_left_causal_short_queries", "causal aligned top-left with Nq < Nk (PyTorch's"
+                        + " is_causal): query i sees keys j <= i", 1021)
+                        .heads(1, 2, 2).lengths(37, 120, 16).causal().topLeft().blocks(8, 16, 37, 120, 5, 7).build(),
+                new Builder("top_left_causal_tall", "causal aligned top-left with Nq > Nk: no row is empty, the"
+                        + " last 44 see every key", 1022)
+                        .heads(1, 2, 1).lengths(80, 37, 16).causal().topLeft().blocks(16, 16, 13, 5, 128, 64).build(),
+                new Builder("window_left_right_gqa", "window (left 5, right 3), not causal, Nq < Nk bottom-right,"
+                        + " grouped-query", 1023)
+                        .heads(1, 4, 2).lengths(60, 75, 24).window(5, 3).blocks(16, 16, 7, 9, 60, 75).build(),
+                new Builder("window_right_only_top_left", "window (left unbounded, right 4) aligned top-left,"
+                        + " Nq > Nk", 1024)
+                        .heads(1, 2, 2).lengths(70, 50, 16).window(-1, 4).topLeft().blocks(16, 16, 11, 6, 70, 50)
+                        .build(),
+                new Builder("window_empty_rows", "window (left 2, right 1) with Nq > Nk bottom-right: the first"
+                        + " 29 rows see no key", 1025)
+                        .heads(1, 2, 1).lengths(60, 30, 8).window(2, 1).blocks(8, 8, 5, 3, 60, 30).build(),
+                new Builder("softcap_sharp", "soft cap 1.5 on sharp scores (queries x 6, most scores saturate the"
+                        + " cap), grouped-query", 1026)
+                        .heads(1, 4, 2).lengths(48, 48, 32).softcap(1.5).queryScale(6).blocks(16, 16, 7, 9, 48, 48)
+                        .build(),
+                new Builder("softcap_causal_top_left", "soft cap 30 (Gemma 2's attention cap size), causal aligned"
+                        + " top-left, Nq < Nk", 1027)
+                        .heads(1, 2, 2).lengths(40, 64, 16).causal().topLeft().softcap(30).blocks(8, 8, 13, 6, 40, 64)
+                        .build(),
+                new Builder("alibi_causal", "ALiBi slopes [Hq] with a causal mask, Nq < Nk bottom-right", 1028)
+                        .heads(1, 4, 4).lengths(50, 70, 16).causal().alibi(GoldenCase.Alibi.HEADS)
+                        .blocks(16, 16, 7, 9, 50, 70).build(),
+                new Builder("alibi_batch_softcap", "ALiBi slopes [B, Hq], no mask, after a soft cap of 2, batch 2,"
+                        + " grouped-query", 1029)
+                        .heads(2, 4, 2).lengths(33, 41, 24).softcap(2).alibi(GoldenCase.Alibi.BATCH_HEADS)
+                        .blocks(8, 16, 5, 7, 33, 41).build(),
+                new Builder("sinks_causal_empty_rows", "attention sinks with causal Nq > Nk: the first 20 rows see"
+                        + " no key (O = 0, LSE = sink)", 1030)
+                        .heads(1, 4, 2).lengths(50, 30, 16).causal().sinks(0.5).blocks(8, 8, 7, 5, 50, 30).build(),
+                new Builder("sinks_dominant_window", "sink logits around 4 that take most of each row's weight,"
+                        + " window (left 6, right 2), ALiBi, soft cap 5", 1031)
+                        .heads(1, 2, 1).lengths(64, 64, 24).window(6, 2).sinks(4).alibi(GoldenCase.Alibi.HEADS)
+                        .softcap(5).blocks(16, 16, 9, 11, 64, 64).build(),
+                new Builder("mask_per_head_rect", "bool keep mask [B, Hq, Nq, Nk] (some rows keep nothing), batch 2,"
+                        + " grouped-query, Nq > Nk", 1032)
+                        .heads(2, 4, 2).lengths(40, 30, 16).mask(4).blocks(8, 8, 7, 5, 40, 30).build(),
+                new Builder("mask_bias_causal_top_left", "keep mask [1, 1, Nq, Nk] and bias [1, Hq, Nq, Nk] with"
+                        + " a causal mask aligned top-left, Nq < Nk", 1033)
+                        .heads(1, 2, 2).lengths(36, 50, 16).causal().topLeft().mask(1).bias(3)
+                        .blocks(8, 16, 5, 7, 36, 50).build(),
+                new Builder("bias_alibi_softcap_sinks", "bias [B, 1, Nq, Nk] after ALiBi and a soft cap of 3, with"
+                        + " sinks, batch 2", 1034)
+                        .heads(2, 2, 1).lengths(30, 30, 24).softcap(3).alibi(GoldenCase.Alibi.HEADS).sinks(1)
+                        .bias(2).blocks(8, 8, 7, 11, 30, 30).build());
     }
 }

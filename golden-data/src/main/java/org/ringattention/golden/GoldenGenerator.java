@@ -105,6 +105,30 @@ public final class GoldenGenerator {
             });
             files.put("segments", file);
         }
+        if (c.alibi() != GoldenCase.Alibi.NONE) {
+            String file = folder + "alibi.npy";
+            double[] slopes = c.alibiSlopes();
+            out.stage(dir.resolve(file), temp -> Npy.write(temp, c.alibiShape(), slopes));
+            files.put("alibi", file);
+        }
+        if (c.maskKind() > 0) {
+            String file = folder + "mask.npy";
+            boolean[] keep = in.keep();
+            out.stage(dir.resolve(file), temp -> Npy.writeBool(temp, c.pairShape(c.maskKind()), keep));
+            files.put("mask", file);
+        }
+        if (c.biasKind() > 0) {
+            String file = folder + "bias.npy";
+            double[] bias = in.bias();
+            out.stage(dir.resolve(file), temp -> Npy.write(temp, c.pairShape(c.biasKind()), bias));
+            files.put("bias", file);
+        }
+        if (c.hasSinks()) {
+            String file = folder + "sinks.npy";
+            double[] logits = c.sinkLogits();
+            out.stage(dir.resolve(file), temp -> Npy.write(temp, new long[] {c.qHeads()}, logits));
+            files.put("sinks", file);
+        }
         Map<String, Object> tolerance = new LinkedHashMap<>();
         Map<String, Object> refMax = new LinkedHashMap<>();
         for (Output o : Output.values()) {
@@ -121,9 +145,24 @@ public final class GoldenGenerator {
             refMax.put(o.key(), org.ringattention.check.ErrorStats.maxAbs(data));
         }
         int empty = 0;
-        for (double l : ref.lse()) {
-            if (l == Double.NEGATIVE_INFINITY) {
-                empty++;
+        if (c.hasSinks()) { // their LSE is the sink's logit: ask the mask
+            org.ringattention.attention.Mask mask = org.ringattention.attention.Mask.of(in.spec(c), c.shape());
+            for (int b = 0; b < c.batch(); b++) {
+                for (int i = 0; i < c.qLen(); i++) {
+                    for (int h = 0; h < c.qHeads(); h++) {
+                        boolean sees = false;
+                        for (int j = 0; j < c.kvLen() && !sees; j++) {
+                            sees = mask.visible(b, h, i, j);
+                        }
+                        empty += sees ? 0 : 1;
+                    }
+                }
+            }
+        } else {
+            for (double l : ref.lse()) {
+                if (l == Double.NEGATIVE_INFINITY) {
+                    empty++;
+                }
             }
         }
         Map<String, Object> entry = c.toJson();
@@ -150,8 +189,13 @@ public final class GoldenGenerator {
         layout.put("v", "[B, Hkv, Nk, d]");
         layout.put("do", "[B, Hq, Nq, d]: upstream gradient; dq, dk, dv are the gradients of sum(do * o)");
         layout.put("segments", "[B, N] int32 or int64, only for cases with segments");
+        layout.put("alibi", "[Hq] or [B, Hq] float64 ALiBi slopes, only for cases with ALiBi");
+        layout.put("sinks", "[Hq] float64 attention sink logits, only for cases with sinks");
+        layout.put("mask", "[B|1, Hq|1, Nq, Nk] bool keep mask (True = keep), only for cases with a mask");
+        layout.put("bias", "[B|1, Hq|1, Nq, Nk] float64 score bias (added after ALiBi), only for cases with a bias");
         layout.put("o", "[B, Hq, Nq, d] float64");
-        layout.put("lse", "[B, Hq, Nq] float64, natural log; -inf for a row that sees no key (its o row is 0)");
+        layout.put("lse", "[B, Hq, Nq] float64, natural log; -inf for a row that sees no key (its o row is 0), or its"
+                + " head's sink logit with sinks");
         layout.put("dq", "[B, Hq, Nq, d] float64");
         layout.put("dk", "[B, Hkv, Nk, d] float64 (with GQA, summed over the query heads of the group)");
         layout.put("dv", "[B, Hkv, Nk, d] float64");

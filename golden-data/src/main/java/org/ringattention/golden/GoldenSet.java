@@ -124,6 +124,18 @@ public final class GoldenSet {
             if (c.hasSegments()) {
                 needed.add("segments");
             }
+            if (c.alibi() != GoldenCase.Alibi.NONE) {
+                needed.add("alibi");
+            }
+            if (c.hasSinks()) {
+                needed.add("sinks");
+            }
+            if (c.maskKind() > 0) {
+                needed.add("mask");
+            }
+            if (c.biasKind() > 0) {
+                needed.add("bias");
+            }
             for (Output out : Output.values()) {
                 needed.add(out.key());
             }
@@ -173,6 +185,22 @@ public final class GoldenSet {
             expect(file, a, c.segmentShape(), c.segmentDtype());
             seg = a.toLongArray();
         }
+        if (c.alibi() != GoldenCase.Alibi.NONE) { // the slopes come from the definition; the file must hold them
+            Path file = e.files().get("alibi");
+            NpyArray a = Npy.read(file);
+            expect(file, a, c.alibiShape(), DType.FLOAT64);
+            if (!Arrays.equals(a.toDoubleArray(), c.alibiSlopes())) {
+                throw new GoldenDataException(file, "ALiBi slopes differ from the case definition's");
+            }
+        }
+        if (c.hasSinks()) {
+            Path file = e.files().get("sinks");
+            NpyArray a = Npy.read(file);
+            expect(file, a, new long[] {c.qHeads()}, DType.FLOAT64);
+            if (!Arrays.equals(a.toDoubleArray(), c.sinkLogits())) {
+                throw new GoldenDataException(file, "sink logits differ from the case definition's");
+            }
+        }
         double[][] refs = new double[Output.values().length][];
         for (Output o : Output.values()) {
             long[] shape = switch (o) {
@@ -193,14 +221,29 @@ public final class GoldenSet {
             }
             refs[o.ordinal()] = x;
         }
-        return new CaseData(e, new CaseInputs(q, k, v, dOut, seg),
+        boolean[] keep = null;
+        if (c.maskKind() > 0) {
+            Path file = e.files().get("mask");
+            NpyArray a = Npy.read(file);
+            expect(file, a, c.pairShape(c.maskKind()), DType.BOOL);
+            keep = a.toBooleanArray();
+        }
+        double[] bias = null;
+        if (c.biasKind() > 0) {
+            bias = input(e, "bias", c.pairShape(c.biasKind()), DType.FLOAT64);
+        }
+        return new CaseData(e, new CaseInputs(q, k, v, dOut, seg, keep, bias),
                 new Outputs(refs[0], refs[1], refs[2], refs[3], refs[4]));
     }
 
     private static double[] input(Entry e, String key, long[] shape) throws IOException {
+        return input(e, key, shape, e.definition().dtype());
+    }
+
+    private static double[] input(Entry e, String key, long[] shape, DType dtype) throws IOException {
         Path file = e.files().get(key);
         NpyArray a = Npy.read(file);
-        expect(file, a, shape, e.definition().dtype());
+        expect(file, a, shape, dtype);
         double[] x = a.toDoubleArray();
         for (int i = 0; i < x.length; i++) {
             if (!Double.isFinite(x[i])) {

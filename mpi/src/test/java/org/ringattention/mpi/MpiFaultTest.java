@@ -67,9 +67,10 @@ class MpiFaultTest {
         ProcessHandle rank1 = ProcessHandle.of(pid).orElseThrow();
         assertThat(rank1.destroyForcibly()).as("SIGKILL sent").isTrue(); // SIGKILL on Linux
         MpiRun.Result r = job.await(60);
+        // mpirun names the killed rank; the survivors' own lines (MpiRing's shutdown hook, "rank 0 stopped
+        // at step 1 of run 0 ...") get through only while mpirun still forwards their output
+        assertEndedQuickly(r, "mpirun noticed that process rank 1 with PID");
         assertThat(r.output()).as("output").contains("exited on signal 9");
-        assertThat(r.output()).as("output").containsPattern("rank [02] stopped at step [01] of run 0 \\(the job was ended");
-        assertEndedQuickly(r, "stopped at step");
     }
 
     private void assertEndedQuickly(MpiRun.Result r, String line) throws Exception {

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Runs spin on the Promela model of the ring protocol (model/ring.pml, see model/README.md): no
+ * Runs spin on the Promela model of the ring protocol (protocol/ring.pml, see protocol/README.md): no
  * deadlock, no buffer overwritten before use, every shard absorbed once, abort ends every device;
  * and on a broken copy, to show the check can fail. Skipped without spin or a C compiler.
  */
@@ -72,11 +72,11 @@ class RingModelTest {
 
     private static Path model() {
         for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-            if (Files.isRegularFile(p.resolve("model/ring.pml"))) {
-                return p.resolve("model/ring.pml");
+            if (Files.isRegularFile(p.resolve("protocol/ring.pml"))) {
+                return p.resolve("protocol/ring.pml");
             }
         }
-        throw new IllegalStateException("no model/ring.pml above the working directory");
+        throw new IllegalStateException("no protocol/ring.pml above the working directory");
     }
 
     private static boolean onPath(String name) {

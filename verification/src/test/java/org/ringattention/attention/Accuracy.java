@@ -38,4 +38,29 @@ public final class Accuracy {
         AccuracyRule.Verdict v = AccuracyRule.GRADIENT.judge(ref, got, base, ErrorStats.maxAbs(ref), magnitudes);
         assertThat(v.pass()).as("%s of %s %s: %s", name, p, context, v).isTrue();
     }
+
+    /**
+     * ∂L/∂sink against the oracle's, within 3× the float32 vanilla error (+ ε); the componentwise
+     * magnitude of head h is Σ_{b,i} exp(sink_h − LSE_i)·|D_i|, the terms the sum is made of.
+     */
+    public static void assertSinkGradient(Problem p, AttentionOutput fwd, float[] got, String context) {
+        double[] ref = p.vanillaSinkGrads(VanillaAttention.Precision.FLOAT64);
+        double[] base = p.vanillaSinkGrads(VanillaAttention.Precision.FLOAT32);
+        VanillaAttention.Result r = p.vanilla(VanillaAttention.Precision.FLOAT64);
+        AttentionShape s = p.shape();
+        double[] abs = new double[r.out().length];
+        double[] dOut = Problem.widen(p.dOut());
+        for (int x = 0; x < abs.length; x++) {
+            abs[x] = Math.abs(dOut[x] * r.out()[x]);
+        }
+        // Σ exp(sink − LSE)·Σ|dO ∘ O| bounds the terms; computed as the gradient of |dO ∘ O| with D ≥ 0
+        double[] ones = new double[abs.length];
+        java.util.Arrays.fill(ones, 1);
+        double[] m = p.spec().sinks().gradient(s, r.lse(), abs, ones, false);
+        for (int h = 0; h < m.length; h++) {
+            m[h] = Math.abs(m[h]);
+        }
+        AccuracyRule.Verdict v = AccuracyRule.GRADIENT.judge(ref, Problem.widen(got), base, ErrorStats.maxAbs(ref), m);
+        assertThat(v.pass()).as("dsinks of %s %s: %s", p, context, v).isTrue();
+    }
 }

@@ -45,6 +45,63 @@ public record Problem(AttentionShape shape, AttentionSpec spec, float[] q, float
         return SegmentIds.of(ids, batch, n);
     }
 
+    /**
+     * ALiBi slopes [Hq] (the geometric 2^(−8(h+1)/Hq) of the paper, times a random factor in [0, 2)
+     * so that slopes differ between problems) or [B, Hq] (each batch its own factor).
+     */
+    public static AlibiSlopes alibi(int batch, int heads, long seed, boolean perBatch) {
+        SplittableRandom rnd = new SplittableRandom(seed ^ 0xA11B1L);
+        int rows = perBatch ? batch : 1;
+        double[] slopes = new double[rows * heads];
+        for (int b = 0; b < rows; b++) {
+            double f = 2 * rnd.nextDouble();
+            for (int h = 0; h < heads; h++) {
+                slopes[b * heads + h] = f * Math.pow(2, -8.0 * (h + 1) / heads);
+            }
+        }
+        return perBatch ? AlibiSlopes.perBatchAndHead(slopes, batch, heads) : AlibiSlopes.perHead(slopes);
+    }
+
+    /** Sink logits [Hq]: standard normal plus {@code shift} (a large shift makes the sink dominate the rows). */
+    public static AttentionSinks sinks(int heads, long seed, double shift) {
+        SplittableRandom rnd = new SplittableRandom(seed ^ 0x51CCL);
+        double[] x = new double[heads];
+        for (int h = 0; h < heads; h++) {
+            x[h] = rnd.nextGaussian() + shift;
+        }
+        return AttentionSinks.of(x);
+    }
+
+    /**
+     * A keep mask of broadcast kind 1 [1, 1, Nq, Nk], 2 [B, 1, Nq, Nk], 3 [1, Hq, Nq, Nk] or
+     * 4 [B, Hq, Nq, Nk]: each pair kept with probability 0.7, and a few rows that keep nothing.
+     */
+    public static KeepMask keepMask(AttentionShape shape, int kind, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed ^ 0x3A5CL);
+        int b = kind == 2 || kind == 4 ? shape.batch() : 1;
+        int h = kind >= 3 ? shape.qHeads() : 1;
+        boolean[] keep = new boolean[b * h * shape.qLen() * shape.kvLen()];
+        for (int r = 0; r < b * h * shape.qLen(); r++) {
+            boolean blind = rnd.nextInt(8) == 0;
+            for (int j = 0; j < shape.kvLen(); j++) {
+                keep[r * shape.kvLen() + j] = !blind && rnd.nextDouble() < 0.7;
+            }
+        }
+        return KeepMask.of(keep, b, h, shape.qLen(), shape.kvLen());
+    }
+
+    /** A standard-normal bias of broadcast kind 1 to 4 (as {@link #keepMask}). */
+    public static ScoreBias bias(AttentionShape shape, int kind, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed ^ 0xB1A5L);
+        int b = kind == 2 || kind == 4 ? shape.batch() : 1;
+        int h = kind >= 3 ? shape.qHeads() : 1;
+        double[] x = new double[b * h * shape.qLen() * shape.kvLen()];
+        for (int e = 0; e < x.length; e++) {
+            x[e] = rnd.nextGaussian();
+        }
+        return ScoreBias.of(x, b, h, shape.qLen(), shape.kvLen());
+    }
+
     public Problem withSpec(AttentionSpec s) {
         return new Problem(shape, s, q, k, v, dOut);
     }
@@ -81,6 +138,11 @@ public record Problem(AttentionShape shape, AttentionSpec spec, float[] q, float
 
     public VanillaAttention.Result vanilla(VanillaAttention.Precision p) {
         return new VanillaAttention(p).forward(shape, spec, widen(q), widen(k), widen(v));
+    }
+
+    /** ∂L/∂sink [Hq] by vanilla attention in precision {@code p} (zeros without sinks). */
+    public double[] vanillaSinkGrads(VanillaAttention.Precision p) {
+        return new VanillaAttention(p).sinkGradient(shape, spec, widen(q), widen(k), widen(v), widen(dOut));
     }
 
     public VanillaAttention.Grads vanillaGrads(VanillaAttention.Precision p) {

@@ -74,7 +74,8 @@ public final class ProblemArbitraries {
     /**
      * Problems with the semantics of the conformance kit: either causal alignment, windows
      * (left, right) with either side unbounded or zero, the older window W, with or without
-     * segment ids; sized within {@link #WORK_BUDGET}.
+     * segment ids, soft caps, ALiBi slopes ([Hq] or [B, Hq]), attention sinks, keep masks and
+     * biases broadcast from [B|1, H|1, Nq, Nk]; sized within {@link #WORK_BUDGET}.
      */
     public static Arbitrary<Problem> semantics() {
         Arbitrary<AttentionSpec.CausalAlign> aligns = Arbitraries.of(AttentionSpec.CausalAlign.values());
@@ -93,9 +94,14 @@ public final class ProblemArbitraries {
                 Arbitraries.of(1, 2, 3)).as((kv, group) -> new int[] {kv, kv * group});
         Arbitrary<int[]> lens = Combinators.combine(lengths(), lengths(), Arbitraries.of(true, false, false))
                 .as((nq, nk, same) -> new int[] {nq, same ? nq : nk});
+        Arbitrary<Double> softcaps = Arbitraries.of(0.0, 0.0, 0.3, 1.0, 5.0, 30.0);
+        Arbitrary<Integer> alibis = Arbitraries.of(0, 0, 1, 2);
+        Arbitrary<Integer> sinks = Arbitraries.of(0, 0, 1, 2);
+        Arbitrary<Integer> pairs = Arbitraries.of(0, 0, 0, 1, 2, 3, 4); // broadcast kind of a mask or bias
         return Combinators.combine(Arbitraries.integers().between(1, 2), heads, lens, headDims(), masks,
-                Arbitraries.of(0, 0, 0, 1, 2), Arbitraries.longs())
-                .as((batch, h, n, d, spec, segments, seed) -> {
+                Arbitraries.of(0, 0, 0, 1, 2), Arbitraries.longs(), Combinators.combine(softcaps, alibis, sinks, pairs, pairs).as(
+                        (c, a, k, m, bias) -> new double[] {c, a, k, m, bias}))
+                .as((batch, h, n, d, spec, segments, seed, features) -> {
                     int nq = n[0];
                     int nk = segments > 0 ? nq : n[1];
                     long rest = (long) batch * h[1] * nq * nk;
@@ -103,6 +109,19 @@ public final class ProblemArbitraries {
                     AttentionShape shape = new AttentionShape(batch, h[1], h[0], nq, nk, dim);
                     AttentionSpec s = segments > 0 ? spec.withSegments(Problem.segments(batch, nq, seed, segments == 1))
                             : spec;
+                    s = s.withSoftcap(features[0]);
+                    if (features[1] > 0) {
+                        s = s.withAlibi(Problem.alibi(batch, h[1], seed, features[1] == 2));
+                    }
+                    if (features[2] > 0) {
+                        s = s.withSinks(Problem.sinks(h[1], seed, features[2] == 2 ? 6 : 0));
+                    }
+                    if (features[3] > 0) {
+                        s = s.withMask(Problem.keepMask(shape, (int) features[3], seed));
+                    }
+                    if (features[4] > 0) {
+                        s = s.withBias(Problem.bias(shape, (int) features[4], seed));
+                    }
                     return Problem.random(shape, s, seed, 1);
                 });
     }

@@ -63,6 +63,23 @@ class SampledAttentionProperties {
     }
 
     @Test
+    void rowsPastAWindowsLeftEdgeAreSampledAndSeeNothing() {
+        // top-left, window (10, 3): query i sees keys i - 10 .. i + 3 of 100; rows above 109 see none
+        AttentionShape s = new AttentionShape(1, 1, 1, 300, 100, 4);
+        AttentionSpec spec = AttentionSpec.DEFAULT.withWindow(10, 3).withCausalAlign(AttentionSpec.CausalAlign.TOP_LEFT);
+        int[] rows = RowSample.choose(s, spec, 8, 5);
+        assertThat(rows).contains(0, 299, 109, 110, 10, 11);
+        Problem p = Problem.random(s, spec, 1, 1);
+        SampledAttention.Rows r = sample(p, VanillaAttention.Precision.FLOAT64, rows);
+        for (int i = 0; i < rows.length; i++) {
+            assertThat(r.lse()[i] == Double.NEGATIVE_INFINITY).as("row %d", rows[i]).isEqualTo(rows[i] > 109);
+        }
+        for (VanillaAttention.Precision precision : VanillaAttention.Precision.values()) {
+            assertSameRows(p, precision, rows);
+        }
+    }
+
+    @Test
     void sampleHoldsTheEdgesAndRepeats() {
         AttentionShape s = new AttentionShape(1, 1, 1, 4096, 4096, 8);
         AttentionSpec causal = AttentionSpec.DEFAULT.withCausal(true);

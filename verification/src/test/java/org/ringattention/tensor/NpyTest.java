@@ -34,7 +34,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class NpyTest {
 
-    private static final String SUPPORTED = "(supported: float16, bfloat16 as '<V2', float32, float64, int32, int64, uint16)";
+    private static final String SUPPORTED = "(supported: float16, bfloat16 as '<V2', float32, float64, int32, int64,"
+            + " uint16, bool)";
 
     @TempDir
     Path dir;
@@ -545,7 +546,7 @@ class NpyTest {
         }
 
         @ParameterizedTest
-        @ValueSource(strings = {"<c8", "|b1", "<U3", "<i2", "<u4", ">f16", "f", "<f4x", "|O"})
+        @ValueSource(strings = {"<c8", "|b2", "<U3", "<i2", "<u4", ">f16", "f", "<f4x", "|O"})
         void unsupportedDtypes(String descr) throws IOException {
             Path f = write("dt.npy", npy(1, "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (1,), }", le4(1)));
             assertFails(f, "unsupported dtype '" + descr + "' " + SUPPORTED);

@@ -142,7 +142,7 @@ class ChunkedSumProperties {
         return out;
     }
 
-    @Property(tries = 200)
+    @Property
     void anySplitGivesTheTwoLevelSum(@ForAll long seed, @ForAll @IntRange(min = 1, max = 1100) int n,
             @ForAll @IntRange(min = 1, max = 400) int maxBlock) {
         SplittableRandom rnd = new SplittableRandom(seed);
@@ -151,7 +151,7 @@ class ChunkedSumProperties {
         assertArrayEquals(model(x, blocks), sum(new ChunkedSum(3), 0, x, blocks, null));
     }
 
-    @Property(tries = 200)
+    @Property
     void zeroBlocksChangeNothingWhetherAbsorbedOrSkipped(@ForAll long seed,
             @ForAll @IntRange(min = 1, max = 1100) int n, @ForAll @IntRange(min = 1, max = 300) int maxBlock) {
         SplittableRandom rnd = new SplittableRandom(seed);
@@ -166,7 +166,7 @@ class ChunkedSumProperties {
         assertArrayEquals(absorbed, skipped);
     }
 
-    @Property(tries = 100)
+    @Property
     void wholeRegionBlocksGiveTheBitsOfOneBlock(@ForAll long seed, @ForAll @IntRange(min = 1, max = 1100) int n) {
         SplittableRandom rnd = new SplittableRandom(seed);
         Terms x = Terms.random(rnd, n, 4);
@@ -182,7 +182,7 @@ class ChunkedSumProperties {
         assertArrayEquals(kernel, one);
     }
 
-    @Property(tries = 200)
+    @Property
     void anySplitStaysWithinTheChunkedErrorBound(@ForAll long seed, @ForAll @IntRange(min = 1, max = 3000) int n,
             @ForAll @IntRange(min = 1, max = 600) int maxBlock) {
         SplittableRandom rnd = new SplittableRandom(seed);
@@ -196,7 +196,7 @@ class ChunkedSumProperties {
         }
     }
 
-    @Property(tries = 100)
+    @Property
     void sequencesNeverShareARegion(@ForAll long seed, @ForAll @IntRange(min = 1, max = 300) int n) {
         // two sequences (ring shards) one after the other into one sum: the same bits as summing
         // each apart and adding the two results, because the part is folded between them

@@ -137,7 +137,7 @@ class MaskClassifyProperties {
         }
     }
 
-    @Property(tries = 300)
+    @Property
     void visibleFollowsThePerPairRule(@ForAll long seed, @ForAll boolean shards) {
         Case c = generate(seed, shards);
         Mask m = c.mask();
@@ -150,7 +150,7 @@ class MaskClassifyProperties {
         }
     }
 
-    @Property(tries = 300)
+    @Property
     void everyTileIsClassifiedAsItsPairsSay(@ForAll long seed, @ForAll boolean shards,
             @ForAll @IntRange(min = 1, max = 9) int tileRows, @ForAll @IntRange(min = 1, max = 9) int tileCols) {
         Case c = generate(seed, shards);
@@ -167,7 +167,7 @@ class MaskClassifyProperties {
     }
 
     /** Tiles of every size and offset, not only a grid: exhaustive over small cases. */
-    @Property(tries = 60)
+    @Property
     void everySubTileIsClassifiedAsItsPairsSay(@ForAll long seed, @ForAll boolean shards) {
         Case c = generate(seed, shards);
         Mask m = c.mask();
@@ -207,7 +207,7 @@ class MaskClassifyProperties {
         }
     }
 
-    @Property(tries = 200)
+    @Property
     void applyHidesExactlyTheHiddenPairs(@ForAll long seed, @ForAll boolean shards,
             @ForAll @IntRange(min = 1, max = 20) int tileRows, @ForAll @IntRange(min = 1, max = 20) int tileCols) {
         Case c = generate(seed, shards);

@@ -34,7 +34,7 @@ class GoldenErrorBarTest {
             GoldenCase c = e.definition();
             CaseInputs in = data.inputs();
             AttentionShape shape = c.shape();
-            AttentionSpec spec = c.spec(in.segmentIds(c));
+            AttentionSpec spec = in.spec(c); // segments, ALiBi slopes, sinks, keep masks and biases read from the case
             CertifiedAttention.Result cert = CertifiedAttention.compute(shape, spec, in.q(), in.k(), in.v(), in.dOut());
             Outputs ref = data.reference();
             OracleError err = OracleError.of(shape, spec, in.q(), in.k(), in.v(), in.dOut(), cert,

@@ -11,20 +11,26 @@ import org.ringattention.attention.Mask;
  * exactly (float32, float16 and float64 values are doubles) and the same scale, the double
  * {@code spec.scaleFor(d)}:
  * <pre>
- *   S = scale · Q Kᵀ (masked pairs left out),  m_i = max_j S_ij,  E = exp(S − m),  l_i = Σ_j E_ij
- *   P = E / l,  O = P V,  LSE = m + log l
- *   dV = Pᵀ dO,  dP = dO Vᵀ,  D_i = Σ_x dO_ix O_ix,  dS = P ∘ (dP − D),  dQ = scale · dS K,  dK = scale · dSᵀ Q
+ *   X = scale · Q Kᵀ,  S = C·tanh(X / C) (soft cap C, else S = X) − slope·|p(i) − j| (ALiBi) + bias
+ *   (masked pairs left out),  m_i = max(max_j S_ij, σ_h),  E = exp(S − m),  l_i = Σ_j E_ij + e^(σ_h − m_i)
+ *   P = E / l,  O = P V,  LSE = m + log l                  (σ_h the sink logit of head h, −∞ without)
+ *   dV = Pᵀ dO,  dP = dO Vᵀ,  D_i = Σ_x dO_ix O_ix,  dX = P ∘ (dP − D) ∘ (1 − tanh²(X / C)),
+ *   dQ = scale · dX K,  dK = scale · dXᵀ Q
  * </pre>
+ * The score rules of {@code docs/semantics.md} are written out here again from the spec's slopes,
+ * biases and sinks, independently of {@code Mask.adjust}; only visibility is asked of the
+ * {@link Mask}.
  * Every sum is formed in double-double in index order; products of two doubles are exact. The
  * result's own error is a few units of 2⁻¹⁰⁶ times the magnitudes involved (the sums of absolute
  * values of the terms), far below the float64 errors (2⁻⁵³) it measures. A row that sees no key
- * gives O = 0, LSE = −∞ and zero gradients. Results are rounded to double at the end.
+ * gives O = 0, LSE = −∞ (the sink logit with sinks) and zero gradients. Results are rounded to double at the end.
  */
 public final class CertifiedAttention {
 
     /**
      * O, LSE (−∞ for rows that see nothing), dQ, dK, dV in double, the magnitudes of O
-     * (Σ_j P_ij |V_jx|) and the largest score magnitude scale·Σ_x |Q_ix K_jx| over visible pairs.
+     * (Σ_j P_ij |V_jx|) and the largest score magnitude over visible pairs: scale·Σ_x |Q_ix K_jx| plus
+     * the magnitudes of the ALiBi and bias terms.
      */
     public record Result(double[] out, double[] lse, double[] dq, double[] dk, double[] dv, double[] outMagnitude,
             double scoreMagnitude) {
@@ -40,6 +46,9 @@ public final class CertifiedAttention {
         int nk = shape.kvLen();
         int d = shape.dim();
         double scale = spec.scaleFor(d);
+        double cap = spec.softcap();
+        int offset = spec.causalAlign() == AttentionSpec.CausalAlign.TOP_LEFT ? 0 : nk - nq;
+        DoubleDouble[] capSlope = new DoubleDouble[nk];
         double[] out = new double[q.length];
         double[] mag = new double[q.length];
         double[] lse = new double[shape.batch() * shape.qHeads() * nq];
@@ -59,22 +68,44 @@ public final class CertifiedAttention {
                     DoubleDouble m = null;
                     for (int j = 0; j < nk; j++) {
                         p[j] = null;
-                        if (mask.visible(b, i, j)) {
+                        if (mask.visible(b, h, i, j)) {
                             DoubleDouble s = dot(q, qRow, k, kvBase + j * d, d).multiply(scale);
                             double sAbs = 0;
                             for (int x = 0; x < d; x++) {
                                 sAbs += Math.abs(q[qRow + x] * k[kvBase + j * d + x]);
                             }
-                            sMax = Math.max(sMax, Math.abs(scale) * sAbs);
+                            sAbs *= Math.abs(scale);
+                            if (cap > 0) {
+                                DoubleDouble t = s.divide(cap).tanh();
+                                s = t.multiply(cap);
+                                capSlope[j] = DoubleDouble.ONE.subtract(t.multiply(t));
+                            }
+                            if (spec.alibi() != null) {
+                                double slope = spec.alibi().slope(b, h);
+                                long distance = Math.abs((long) i + offset - j);
+                                s = s.subtract(DoubleDouble.product(slope, distance));
+                                sAbs += Math.abs(slope) * distance;
+                            }
+                            if (spec.bias() != null) {
+                                double bias = spec.bias().bias(b, h, i, j);
+                                s = s.add(bias);
+                                sAbs += Math.abs(bias);
+                            }
+                            sMax = Math.max(sMax, sAbs);
                             p[j] = s;
                             m = m == null || s.compareTo(m) > 0 ? s : m;
                         }
                     }
+                    double sink = mask.sink(h);
                     if (m == null) {
-                        lse[head * nq + i] = Double.NEGATIVE_INFINITY; // O and the gradients stay 0
+                        lse[head * nq + i] = sink; // −∞ without a sink; O and the gradients stay 0
                         continue;
                     }
                     DoubleDouble l = DoubleDouble.ZERO;
+                    if (sink != Double.NEGATIVE_INFINITY) {
+                        m = m.compareTo(DoubleDouble.of(sink)) >= 0 ? m : DoubleDouble.of(sink);
+                        l = DoubleDouble.of(sink).subtract(m).exp(); // in the denominator, no value
+                    }
                     for (int j = 0; j < nk; j++) {
                         if (p[j] != null) {
                             p[j] = p[j].subtract(m).exp();
@@ -111,6 +142,9 @@ public final class CertifiedAttention {
                         int kRow = kvBase + j * d;
                         DoubleDouble dp = dot(dOut, qRow, v, kRow, d);
                         DoubleDouble ds = p[j].multiply(dp.subtract(delta));
+                        if (cap > 0) {
+                            ds = ds.multiply(capSlope[j]);
+                        }
                         DoubleDouble dsScaled = ds.multiply(scale);
                         for (int x = 0; x < d; x++) {
                             dq[qRow + x] = dq[qRow + x].add(dsScaled.multiply(k[kRow + x]));

@@ -138,6 +138,21 @@ class DoubleDoubleTest {
     }
 
     @Test
+    void tanhAgreesWithTheExponentialDefinition() {
+        SplittableRandom rnd = new SplittableRandom(11);
+        for (int n = 0; n < 200; n++) {
+            // |x| from 1e-6 to 30, both signs: tanh(x) = (e^{2x} − 1) / (e^{2x} + 1) in 60 digits
+            double x = Math.copySign(Math.pow(10, -6 + 7.5 * rnd.nextDouble()), rnd.nextBoolean() ? 1 : -1);
+            BigDecimal e2x = expBig(new BigDecimal(2 * x));
+            BigDecimal want = e2x.subtract(BigDecimal.ONE).divide(e2x.add(BigDecimal.ONE), MC);
+            // the cancellation in 1 − e^{−2|x|} costs log2(1/|x|) bits at small |x|
+            assertThat(relative(DoubleDouble.of(x).tanh(), want)).as("tanh(%s)", x)
+                    .isLessThan(REL * Math.max(1, 1 / Math.abs(x)));
+        }
+        assertThat(DoubleDouble.ZERO.tanh().doubleValue()).isZero();
+    }
+
+    @Test
     void expAndLogOnRandomArguments() {
         SplittableRandom rnd = new SplittableRandom(2);
         for (int t = 0; t < 400; t++) {

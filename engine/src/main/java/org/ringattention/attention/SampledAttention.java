@@ -1,7 +1,5 @@
 package org.ringattention.attention;
 
-import java.util.Arrays;
-
 /**
  * Vanilla attention of chosen query rows only: the oracle where the full one cannot go. For each
  * sampled query row i (of every batch and query head) it computes, over all N_k keys,
@@ -32,9 +30,12 @@ public final class SampledAttention {
     }
 
     private final boolean single;
+    /** The full vanilla attention of the same precision, whose pairwise sum of l the rows share. */
+    private final VanillaAttention vanilla;
 
     public SampledAttention(VanillaAttention.Precision precision) {
         this.single = precision == VanillaAttention.Precision.FLOAT32;
+        this.vanilla = new VanillaAttention(precision);
     }
 
     private double r(double x) {
@@ -93,7 +94,7 @@ public final class SampledAttention {
                     for (int j = 0; j < nk; j++) {
                         s[j] = r(StrictMath.exp(r(s[j] - m)));
                     }
-                    double l = pairwiseSum(s, 0, nk);
+                    double l = vanilla.pairwiseSum(s, 0, nk);
                     if (sink != Double.NEGATIVE_INFINITY) {
                         l = r(l + r(StrictMath.exp(r(sink - m)))); // the sink: in the denominator, no value
                     }
@@ -114,33 +115,5 @@ public final class SampledAttention {
             }
         }
         return new Rows(rows.clone(), out, lse);
-    }
-
-    /** Σ x[off .. off + n) in NumPy's pairwise order, as {@link VanillaAttention} sums l. */
-    private double pairwiseSum(double[] x, int off, int n) {
-        if (n < 8) {
-            double res = 0;
-            for (int i = 0; i < n; i++) {
-                res = r(res + x[off + i]);
-            }
-            return res;
-        }
-        if (n <= VanillaAttention.CHUNK) {
-            double[] acc = Arrays.copyOfRange(x, off, off + 8);
-            int i = 8;
-            for (; i < n - n % 8; i += 8) {
-                for (int t = 0; t < 8; t++) {
-                    acc[t] = r(acc[t] + x[off + i + t]);
-                }
-            }
-            double res = r(r(r(acc[0] + acc[1]) + r(acc[2] + acc[3])) + r(r(acc[4] + acc[5]) + r(acc[6] + acc[7])));
-            for (; i < n; i++) {
-                res = r(res + x[off + i]);
-            }
-            return res;
-        }
-        int half = n / 2;
-        half -= half % 8;
-        return r(pairwiseSum(x, off, half) + pairwiseSum(x, off + half, n - half));
     }
 }

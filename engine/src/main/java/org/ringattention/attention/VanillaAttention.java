@@ -322,8 +322,11 @@ public final class VanillaAttention implements AttentionEngine {
         }
     }
 
-    /** Σ x[off .. off + n) in NumPy's pairwise order (8 interleaved sums up to 128 terms, halves above). */
-    private double pairwiseSum(double[] x, int off, int n) {
+    /**
+     * Σ x[off .. off + n) in NumPy's pairwise order (8 interleaved sums up to 128 terms, halves above);
+     * {@link SampledAttention} sums its rows' l with it too, so a sampled row has this row's bits.
+     */
+    double pairwiseSum(double[] x, int off, int n) {
         if (n < 8) {
             double res = 0;
             for (int i = 0; i < n; i++) {

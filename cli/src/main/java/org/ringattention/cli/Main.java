@@ -1,8 +1,7 @@
 package org.ringattention.cli;
 
 import java.io.PrintWriter;
-import org.ringattention.tensor.NpyFormatException;
-import org.ringattention.tensor.SafetensorsFormatException;
+import org.ringattention.tensor.TensorFileException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -56,7 +55,7 @@ public final class Main implements Runnable {
             if (ex instanceof CliException c) {
                 code = c.exitCode();
                 message = c.getMessage();
-            } else if (ex instanceof NpyFormatException || ex instanceof SafetensorsFormatException) {
+            } else if (ex instanceof TensorFileException) {
                 code = CliException.BAD_DATA;
                 message = ex.getMessage();
             } else if (ex instanceof java.io.IOException io) {

@@ -1,6 +1,5 @@
 package org.ringattention.tensor;
 
-import java.io.IOException;
 import java.nio.file.Path;
 
 /**
@@ -11,12 +10,9 @@ import java.nio.file.Path;
  * {@code "q.npy: unsupported dtype '<c8' (supported: float16, float32, float64, int32, int64)"},
  * so that a command-line tool can print it as is.
  */
-public final class NpyFormatException extends IOException {
+public final class NpyFormatException extends TensorFileException {
 
     private static final long serialVersionUID = 1L;
-
-    private final transient Path file;
-    private final String reason;
 
     /** A problem with {@code file}, described by {@code reason}. */
     public NpyFormatException(Path file, String reason) {
@@ -25,23 +21,6 @@ public final class NpyFormatException extends IOException {
 
     /** A problem with {@code file}, described by {@code reason}, caused by {@code cause}. */
     public NpyFormatException(Path file, String reason, Throwable cause) {
-        super(file + ": " + oneLine(reason), cause);
-        this.file = file;
-        this.reason = oneLine(reason);
-    }
-
-    /** The file the problem is in. */
-    public Path file() {
-        return file;
-    }
-
-    /** The problem, without the file name. */
-    public String reason() {
-        return reason;
-    }
-
-    // Reasons may quote header text from the file; keep the message on one line regardless.
-    private static String oneLine(String s) {
-        return s == null ? "unknown problem" : s.replaceAll("[\\r\\n]+", " ");
+        super(file, reason, cause);
     }
 }

@@ -1,6 +1,5 @@
 package org.ringattention.tensor;
 
-import java.io.IOException;
 import java.nio.file.Path;
 
 /**
@@ -10,12 +9,9 @@ import java.nio.file.Path;
  * about one tensor starts with {@code "tensor '<name>': "}, for example
  * {@code "w.safetensors: tensor 'q': data_offsets [0, 12] hold 12 bytes, but F32 [2, 3] needs 24"}.
  */
-public final class SafetensorsFormatException extends IOException {
+public final class SafetensorsFormatException extends TensorFileException {
 
     private static final long serialVersionUID = 1L;
-
-    private final transient Path file;
-    private final String reason;
 
     /** A problem with {@code file}, described by {@code reason}. */
     public SafetensorsFormatException(Path file, String reason) {
@@ -24,22 +20,6 @@ public final class SafetensorsFormatException extends IOException {
 
     /** A problem with {@code file}, described by {@code reason}, caused by {@code cause}. */
     public SafetensorsFormatException(Path file, String reason, Throwable cause) {
-        super(file + ": " + oneLine(reason), cause);
-        this.file = file;
-        this.reason = oneLine(reason);
-    }
-
-    /** The file the problem is in. */
-    public Path file() {
-        return file;
-    }
-
-    /** The problem, without the file name. */
-    public String reason() {
-        return reason;
-    }
-
-    private static String oneLine(String s) {
-        return s == null ? "unknown problem" : s.replaceAll("[\\r\\n]+", " ");
+        super(file, reason, cause);
     }
 }

@@ -2,12 +2,15 @@ package org.ringattention.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
 
 /** Runs the command line in-process and keeps what it printed. */
 record CliRun(int code, String out, String err) {
@@ -57,5 +60,25 @@ record CliRun(int code, String out, String err) {
             }
         }
         throw new IllegalStateException("no golden-data/manifest.json above the working directory");
+    }
+
+    /** The interpreter itself (not a pyenv shim, which costs seconds per start), or null. */
+    static String pythonWithNumpy() {
+        for (String candidate : List.of("python3", "/usr/bin/python3")) {
+            try {
+                Process p = new ProcessBuilder(candidate, "-c", "import sys, numpy; print(sys.executable)")
+                        .redirectErrorStream(true).start();
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+                if (p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0 && !out.isEmpty()) {
+                    return out.lines().reduce((a, b) -> b).orElseThrow();
+                }
+            } catch (IOException e) {
+                // not installed: try the next one
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return null;
+            }
+        }
+        return null;
     }
 }

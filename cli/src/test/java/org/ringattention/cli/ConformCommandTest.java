@@ -10,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,28 +28,8 @@ class ConformCommandTest {
 
     @BeforeAll
     static void findPython() {
-        python = pythonWithNumpy();
+        python = CliRun.pythonWithNumpy();
         script = CliRun.goldenDir().getParent().resolve("examples/numpy_attention.py");
-    }
-
-    /** The interpreter itself (not a pyenv shim, which costs seconds per start), or null. */
-    static String pythonWithNumpy() {
-        for (String candidate : List.of("python3", "/usr/bin/python3")) {
-            try {
-                Process p = new ProcessBuilder(candidate, "-c", "import sys, numpy; print(sys.executable)")
-                        .redirectErrorStream(true).start();
-                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-                if (p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0 && !out.isEmpty()) {
-                    return out.lines().reduce((a, b) -> b).orElseThrow();
-                }
-            } catch (IOException e) {
-                // not installed: try the next one
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return null;
-            }
-        }
-        return null;
     }
 
     private static String impl(String extra) {

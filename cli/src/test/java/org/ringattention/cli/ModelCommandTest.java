@@ -86,7 +86,7 @@ class ModelCommandTest {
 
     @Test
     void runMatchesTheIndependentNumpyModelWithinTheRule() throws Exception {
-        String python = pythonWithNumpy();
+        String python = CliRun.pythonWithNumpy();
         assumeTrue(python != null, "no Python with NumPy: the NumPy cross-check is skipped");
         Path script = Path.of("../model/src/test/python/llama_reference.py").toAbsolutePath();
         Process pr = new ProcessBuilder(python, script.toString(), p("m"), p("t.npy"), p("ref.npy"))
@@ -186,23 +186,5 @@ class ModelCommandTest {
             d[i] = x[i];
         }
         return d;
-    }
-
-    private static String pythonWithNumpy() {
-        for (String py : List.of("/usr/bin/python3", "python3")) {
-            try {
-                Process p = new ProcessBuilder(py, "-c", "import numpy").redirectErrorStream(true).start();
-                p.getInputStream().readAllBytes();
-                if (p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0) {
-                    return py;
-                }
-            } catch (IOException e) {
-                // not installed
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return null;
-            }
-        }
-        return null;
     }
 }

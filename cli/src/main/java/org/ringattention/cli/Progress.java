@@ -31,19 +31,22 @@ final class Progress implements AutoCloseable {
     /** Work that finishes sooner than this shows no bar. */
     static final long DELAY_MILLIS = 1000;
 
-    private static final Progress NONE = new Progress(null, "", 0, 0, null);
+    private static final Progress NONE = new Progress(null, "", 0, 0, null, null);
 
     private final PrintWriter err;
     private final String task;
     private final long max;
     private final ScheduledExecutorService timer;
+    private final String unit;
     private ProgressBar bar;
     private long done;
     private String message = "";
     private boolean closed;
 
-    private Progress(PrintWriter err, String task, long max, long delayMillis, ScheduledExecutorService timer) {
+    private Progress(PrintWriter err, String task, long max, long delayMillis, ScheduledExecutorService timer,
+            String unit) {
         this.err = err;
+        this.unit = unit;
         this.task = task;
         this.max = max;
         this.timer = timer;
@@ -54,11 +57,21 @@ final class Progress implements AutoCloseable {
 
     /** A bar for {@code max} steps, shown if stderr is a terminal and not {@code quiet}. */
     static Progress start(PrintWriter err, String task, long max, boolean quiet) {
-        return start(err, task, max, !quiet && stderrIsTerminal(), DELAY_MILLIS);
+        return start(err, task, max, !quiet && stderrIsTerminal(), DELAY_MILLIS, null);
+    }
+
+    /** A bar for {@code max} steps of {@code unit} (e.g. " chunks") that shows the rate too. */
+    static Progress start(PrintWriter err, String task, long max, boolean quiet, String unit) {
+        return start(err, task, max, !quiet && stderrIsTerminal(), DELAY_MILLIS, unit);
     }
 
     /** A bar shown after {@code delayMillis} if {@code enabled}; for tests. */
     static Progress start(PrintWriter err, String task, long max, boolean enabled, long delayMillis) {
+        return start(err, task, max, enabled, delayMillis, null);
+    }
+
+    /** {@link #start(PrintWriter, String, long, boolean, long)} with a unit and the rate when {@code unit} is not null. */
+    static Progress start(PrintWriter err, String task, long max, boolean enabled, long delayMillis, String unit) {
         if (!enabled) {
             return NONE;
         }
@@ -67,7 +80,7 @@ final class Progress implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        return new Progress(err, task, max, delayMillis, timer);
+        return new Progress(err, task, max, delayMillis, timer, unit);
     }
 
     /** Whether stderr is a terminal, as described in the class comment. */
@@ -97,7 +110,11 @@ final class Progress implements AutoCloseable {
         if (closed) {
             return;
         }
-        bar = new ProgressBarBuilder()
+        ProgressBarBuilder b = new ProgressBarBuilder();
+        if (unit != null) {
+            b.setUnit(unit, 1).showSpeed();
+        }
+        bar = b
                 .setTaskName(task)
                 .setInitialMax(max)
                 .setStyle(ProgressBarStyle.ASCII)

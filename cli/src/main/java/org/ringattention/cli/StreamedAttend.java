@@ -191,11 +191,8 @@ final class StreamedAttend {
         Tensor out = om.tensor();
         Tensor lseT = lm == null ? null : lm.view(shape.batch(), shape.qHeads(), shape.qLen(), 1);
         int chunks = engine.queryChunks(shape.qLen());
-        int[][] visible = engine.visibleChunks(shape, attention);
-        long work = 0;
-        for (int c = firstChunk; c < chunks; c++) {
-            work += visible[c].length;
-        }
+        long flopsPerPair = 4L * shape.dim();
+        long work = engine.plannedPairs(shape, attention, firstChunk) * flopsPerPair;
         long heap = StreamingAttention.heapBytes(shape, chunk, chunk, eo.blockQ, eo.blockKv, threads);
         String path = String.format("streaming path (mapped inputs, query x key/value chunks of %d rows, about %d MiB"
                 + " of heap of %d MiB)", chunk, heap >> 20, Runtime.getRuntime().maxMemory() >> 20);
@@ -219,7 +216,7 @@ final class StreamedAttend {
         StreamingAttention.Result result;
         MappedNpy oFinal = om;
         MappedNpy lFinal = lm;
-        try (Progress progress = Progress.start(err, "attend", work, cmd.quiet, " chunks")) {
+        try (Progress progress = Progress.start(err, "attend", work, cmd.quiet, " GFLOP", 1_000_000_000L)) {
             result = engine.forward(q, k, v, attention, out, lseT, firstChunk, new StreamingAttention.Listener() {
                 @Override
                 public void chunkDone(int c, int n, long pairs) {
@@ -236,8 +233,13 @@ final class StreamedAttend {
                 }
 
                 @Override
+                public void pairsDone(long pairs) {
+                    progress.stepBy(pairs * flopsPerPair);
+                }
+
+                @Override
                 public void kvChunkDone(int c) {
-                    progress.step("query chunk " + (c + 1) + "/" + chunks);
+                    progress.message("chunk " + (c + 1) + "/" + chunks);
                     if (delay > 0) {
                         try {
                             Thread.sleep(delay);
@@ -283,7 +285,13 @@ final class StreamedAttend {
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         if (!cmd.quiet) {
+            // the guide's count for full and causal attention (half the pairs); computed pairs otherwise
             double flops = 4.0 * result.pairs() * shape.dim();
+            if (cmd.window == null && cmd.windowLeft == null && cmd.windowRight == null && cmd.segments == null
+                    && cmd.keepMask == null && firstChunk == 0) {
+                flops = 4.0 * shape.batch() * shape.qHeads() * shape.qLen() * shape.kvLen() * shape.dim()
+                        * (attention.causal() ? 0.5 : 1.0);
+            }
             err.printf("attend: %s, %s, %s, blocks %dx%d%s, %s kernels, %d threads, %d query chunks%s in %.3f s"
                     + " (%.1f GFLOP/s) -> %s%n", shape, attention, path, eo.blockQ, eo.blockKv,
                     eo.blockSource.equals("given") || eo.blockSource.equals("default") ? "" : " (" + eo.blockSource

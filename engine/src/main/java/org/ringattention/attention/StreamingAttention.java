@@ -41,8 +41,15 @@ public final class StreamingAttention {
         /** {@code chunk} of {@code chunks} is done; {@code pairs} query-key pairs were computed for it. */
         void chunkDone(int chunk, int chunks, long pairs);
 
-        /** One key/value chunk of {@code chunk} was absorbed (for progress); by default nothing. */
+        /** One key/value chunk of {@code chunk} was absorbed; by default nothing. */
         default void kvChunkDone(int chunk) {
+        }
+
+        /**
+         * A task computed {@code pairs} query-key pairs (for progress); called on the worker
+         * threads, so it must be thread-safe and quick. By default nothing.
+         */
+        default void pairsDone(long pairs) {
         }
     }
 
@@ -140,6 +147,51 @@ public final class StreamingAttention {
         return out;
     }
 
+    /**
+     * The query-key pairs a run from query chunk {@code firstChunk} on computes (the tiles the mask
+     * does not hide, whole): the total of a progress bar. Tiles are classified only in the chunk
+     * pairs the mask hides in part.
+     */
+    public long plannedPairs(AttentionShape shape, AttentionSpec spec, int firstChunk) {
+        Mask mask = Mask.of(spec, shape);
+        int[][] visible = visibleChunks(shape, spec);
+        int heads = mask.perHead() ? shape.qHeads() : 1;
+        long perHeadFactor = mask.perHead() ? 1 : shape.qHeads();
+        long total = 0;
+        for (int qc = firstChunk; qc < visible.length; qc++) {
+            int i0 = qc * chunkQ;
+            int rows = Math.min(chunkQ, shape.qLen() - i0);
+            for (int kc : visible[qc]) {
+                int j0 = kc * chunkKv;
+                int cols = Math.min(chunkKv, shape.kvLen() - j0);
+                for (int b = 0; b < shape.batch(); b++) {
+                    for (int h = 0; h < heads; h++) {
+                        total += perHeadFactor * pairs(mask, b, h, i0, rows, j0, cols);
+                    }
+                }
+            }
+        }
+        return total;
+    }
+
+    private long pairs(Mask mask, int b, int h, int i0, int rows, int j0, int cols) {
+        Mask.Visibility whole = mask.classify(b, h, i0, i0 + rows, j0, j0 + cols);
+        if (whole != Mask.Visibility.PARTIAL) {
+            return whole == Mask.Visibility.FULL ? (long) rows * cols : 0;
+        }
+        long n = 0;
+        for (int i = i0; i < i0 + rows; i += blockQ) {
+            int r = Math.min(blockQ, i0 + rows - i);
+            for (int j = j0; j < j0 + cols; j += blockKv) {
+                int c = Math.min(blockKv, j0 + cols - j);
+                if (mask.classify(b, h, i, i + r, j, j + c) != Mask.Visibility.HIDDEN) {
+                    n += (long) r * c;
+                }
+            }
+        }
+        return n;
+    }
+
     private static boolean visibleAnywhere(Mask mask, AttentionShape shape, int i0, int rows, int j0, int cols) {
         for (int b = 0; b < shape.batch(); b++) {
             for (int h = 0; h < shape.qHeads(); h++) {
@@ -224,6 +276,9 @@ public final class StreamingAttention {
                     ParallelTasks.run(perTask.length, ws, (w, task) -> {
                         checkStop(stop);
                         perTask[task] = sa.forward(w, qs, kv, task, first, last);
+                        if (listener != null) {
+                            listener.pairsDone(perTask[task]);
+                        }
                     });
                 } catch (NonFiniteInput e) {
                     throw named(e, q, null, "q", null, i0, rows);

@@ -137,7 +137,7 @@ final class Progress implements AutoCloseable {
         }
         ProgressBarBuilder b = new ProgressBarBuilder();
         if (unit != null) {
-            b.setUnit(unit, unitSize).showSpeed();
+            b.setUnit(unit, unitSize).showSpeed(new java.text.DecimalFormat("0.0"));
         }
         bar = b
                 .setTaskName(task)

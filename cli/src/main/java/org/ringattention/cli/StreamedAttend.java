@@ -239,7 +239,7 @@ final class StreamedAttend {
 
                 @Override
                 public void kvChunkDone(int c) {
-                    progress.message("chunk " + (c + 1) + "/" + chunks);
+                    progress.message(" chunk " + (c + 1) + "/" + chunks);
                     if (delay > 0) {
                         try {
                             Thread.sleep(delay);

@@ -36,8 +36,12 @@ import org.ringattention.tensor.Tensor;
  */
 final class StreamedAttend {
 
-    /** Largest chunk chosen automatically: beyond it fewer reloads of K and V save little. */
-    static final int MAX_AUTO_CHUNK = 65536;
+    /**
+     * Largest chunk chosen automatically. A task is one query block against one key/value chunk, and
+     * a stop is seen between tasks: 16,384 keys keep a task near a GFLOP (milliseconds), while K and
+     * V are reloaded N/chunk times, a copy small beside the 4·chunk·d flops per key it serves.
+     */
+    static final int MAX_AUTO_CHUNK = 16384;
 
     /** Test hook: milliseconds to sleep after each key/value chunk, so a test can interrupt a run part-way. */
     static final String DELAY_PROPERTY = "ring-attention.test.chunk-delay-millis";
@@ -191,8 +195,10 @@ final class StreamedAttend {
         Tensor out = om.tensor();
         Tensor lseT = lm == null ? null : lm.view(shape.batch(), shape.qHeads(), shape.qLen(), 1);
         int chunks = engine.queryChunks(shape.qLen());
+        // progress counts MFLOP: FLOP counts of long runs (10^15 and more) overflow the bar's ETA arithmetic
         long flopsPerPair = 4L * shape.dim();
-        long work = engine.plannedPairs(shape, attention, firstChunk) * flopsPerPair;
+        long work = engine.plannedPairs(shape, attention, firstChunk) * flopsPerPair / 1_000_000;
+        java.util.concurrent.atomic.AtomicLong flopsDone = new java.util.concurrent.atomic.AtomicLong();
         long heap = StreamingAttention.heapBytes(shape, chunk, chunk, eo.blockQ, eo.blockKv, threads);
         String path = String.format("streaming path (mapped inputs, query x key/value chunks of %d rows, about %d MiB"
                 + " of heap of %d MiB)", chunk, heap >> 20, Runtime.getRuntime().maxMemory() >> 20);
@@ -216,7 +222,7 @@ final class StreamedAttend {
         StreamingAttention.Result result;
         MappedNpy oFinal = om;
         MappedNpy lFinal = lm;
-        try (Progress progress = Progress.start(err, "attend", work, cmd.quiet, " GFLOP", 1_000_000_000L)) {
+        try (Progress progress = Progress.start(err, "attend", work, cmd.quiet, " GFLOP", 1000)) {
             result = engine.forward(q, k, v, attention, out, lseT, firstChunk, new StreamingAttention.Listener() {
                 @Override
                 public void chunkDone(int c, int n, long pairs) {
@@ -234,7 +240,8 @@ final class StreamedAttend {
 
                 @Override
                 public void pairsDone(long pairs) {
-                    progress.stepBy(pairs * flopsPerPair);
+                    long before = flopsDone.getAndAdd(pairs * flopsPerPair);
+                    progress.stepBy((before + pairs * flopsPerPair) / 1_000_000 - before / 1_000_000);
                 }
 
                 @Override

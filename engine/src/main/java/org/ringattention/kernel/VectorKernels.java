@@ -14,15 +14,15 @@ import jdk.incubator.vector.VectorSpecies;
  * broadcast one scalar per row.
  *
  * <ul>
- *   <li>{@link #scoreTile}: 6 query rows × 4 vectors of keys (24 accumulators, 96 scores at 16
- *       lanes) per tile; per step k, four key vectors are loaded from the transposed block, six
- *       query elements broadcast, and 24 fused multiply-adds issued (two FMA pipes of 4-cycle
- *       latency need at least 8 independent chains; 24 accumulators, 4 keys and a broadcast use 29
- *       of the 32 vector registers). The keys are taken in strips that fit in L1 (32 KB of the
- *       packed block: 64 keys at d = 128) and every row group passes a strip before the next: a
- *       whole block at d = 128 (128 keys, 64 KB) does not fit the 48 KB L1 of a Zen 5 core and was
- *       read again from L2 for every row group. Row tails use 2- and 1-row tiles, key tails masked
- *       6 × 1 tiles.
+ *   <li>{@link #scoreTile}: 4 query rows × 4 vectors of keys (64 scores at 16 lanes) per tile;
+ *       per step k, four key vectors are loaded from the transposed block, four query elements
+ *       broadcast, and 16 fused multiply-adds issued. The keys are taken in strips of at most 32 KB
+ *       of the packed block ({@link #scoreStrip}: the whole block up to 128 keys at d = 64, 64
+ *       keys at d = 128), and every group of four rows passes a strip before the next: a 128-key
+ *       block at d = 128 (64 KB) does not fit the 48 KB L1 of a Zen 5 core and was read from L2
+ *       again for every row group. One method runs a group of four rows over a strip, so that the
+ *       rows' maxima stay in registers across its tiles. (A 6 × 4 tile, 24 accumulators, measured
+ *       no faster here in whole passes, and 10 % slower at d = 64.)
  *   <li>{@link #accumulateProduct} and {@link #accumulateTransposedProduct}: 8 output rows × 2
  *       vectors along d; per step, eight weights broadcast and two vectors of the right-hand block
  *       loaded; strips of two vectors outside, rows inside, so a strip of the right-hand block stays
@@ -45,6 +45,7 @@ public final class VectorKernels implements Kernels {
     private static final int EXPONENT = 0x7f800000;
     private static final int EXPONENT_ONE = 0x00800000;
     private static final int MR = 4;
+    private static final int NR = 4;
     private static final int STRIP_BYTES = 32 * 1024;
 
     static final VectorKernels INSTANCE = new VectorKernels();
@@ -76,62 +77,55 @@ public final class VectorKernels implements Kernels {
     }
 
     /**
-     * Keys per strip of {@link #scoreTile}: a multiple of the 4-vector tile width whose packed keys
+     * Keys per strip of {@link #scoreTile}: a multiple of the tile width whose packed keys
      * (d × strip floats) fit in 32 KB, so that a strip stays in L1 while all query rows pass it.
      */
     static int scoreStrip(int d) {
-        int tile = 4 * L;
+        int tile = NR * L;
         return Math.max(tile, STRIP_BYTES / Float.BYTES / Math.max(1, d) / tile * tile);
     }
 
     @Override
     public void scoreTile(float[] q, int qOff, int rows, float[] kT, int kOff, int cols, int d, float scale,
             float[] s, float[] rowMax) {
-        if (rowMax != null) {
-            java.util.Arrays.fill(rowMax, 0, rows, Float.NEGATIVE_INFINITY);
+        float[] mx = rowMax;
+        if (mx != null) {
+            java.util.Arrays.fill(mx, 0, rows, Float.NEGATIVE_INFINITY);
         }
         int strip = scoreStrip(d);
         for (int c0 = 0; c0 < cols; c0 += strip) {
             int c1 = Math.min(cols, c0 + strip);
             int r = 0;
-            int c = c0;
-            for (; r + 6 <= rows; r += 6) {
-                c = scoreRows6(q, qOff + r * d, kT, kOff, c0, c1, cols, d, scale, s, r * cols, rowMax, r);
+            for (; r + MR <= rows; r += MR) {
+                scoreRows4(q, qOff + r * d, kT, kOff, c0, c1, cols, d, scale, s, r * cols, mx, r);
             }
-            for (; r + 2 <= rows; r += 2) {
-                c = scoreRows2(q, qOff + r * d, kT, kOff, c0, c1, cols, d, scale, s, r * cols, rowMax, r);
-            }
-            if (r < rows) {
-                c = scoreRows1(q, qOff + r * d, kT, kOff, c0, c1, cols, d, scale, s, r * cols, rowMax, r);
-            }
-            for (; c < c1; c += L) { // the strip's last keys, fewer than four vectors
-                r = 0;
-                for (; r + 6 <= rows; r += 6) {
-                    scoreMasked6(q, qOff + r * d, kT, kOff, c, c1, cols, d, scale, s, r * cols, rowMax, r);
-                }
-                for (; r < rows; r++) {
-                    scoreMasked1(q, qOff + r * d, kT, kOff, c, c1, cols, d, scale, s, r * cols, rowMax, r);
+            for (; r < rows; r++) {
+                for (int c = c0; c < c1; c += L) {
+                    scores1x1(q, qOff + r * d, kT, kOff + c, cols, d, scale, s, r * cols + c, F.indexInRange(c, c1), mx,
+                            r);
                 }
             }
         }
     }
 
-    /** 6 query rows × 4 vectors of keys, over the keys [c0, c1) in whole tiles; returns the first key not done. */
-    private static int scoreRows6(float[] q, int q0, float[] kT, int k0, int c0, int c1, int cols, int d, float scale,
+    /**
+     * Four query rows against the keys [c0, c1) of a block of {@code cols} keys: 4 × 4 register
+     * tiles (64 scores at 16 lanes) along the keys, then masked 4 × 1 tiles for the tail. The
+     * rows' maxima are kept as four vectors across the tiles and reduced once per strip: a lane
+     * reduction per tile measured about 5% of the kernel at d = 128.
+     */
+    private static void scoreRows4(float[] q, int q0, float[] kT, int k0, int c0, int c1, int cols, int d, float scale,
             float[] s, int s0, float[] mx, int r) {
+        FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY), m1 = m0, m2 = m0, m3 = m0;
         int q1 = q0 + d;
         int q2 = q1 + d;
         int q3 = q2 + d;
-        int q4 = q3 + d;
-        int q5 = q4 + d;
         int c = c0;
-        for (; c + 4 * L <= c1; c += 4 * L) {
+        for (; c + NR * L <= c1; c += NR * L) {
             FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
             FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
             FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
             FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
-            FloatVector a40 = a00, a41 = a00, a42 = a00, a43 = a00;
-            FloatVector a50 = a00, a51 = a00, a52 = a00, a53 = a00;
             for (int k = 0; k < d; k++) {
                 int kb = k0 + c + k * cols;
                 FloatVector kv0 = FloatVector.fromArray(F, kT, kb);
@@ -158,16 +152,6 @@ public final class VectorKernels implements Kernels {
                 a31 = kv1.fma(b, a31);
                 a32 = kv2.fma(b, a32);
                 a33 = kv3.fma(b, a33);
-                b = FloatVector.broadcast(F, q[q4 + k]);
-                a40 = kv0.fma(b, a40);
-                a41 = kv1.fma(b, a41);
-                a42 = kv2.fma(b, a42);
-                a43 = kv3.fma(b, a43);
-                b = FloatVector.broadcast(F, q[q5 + k]);
-                a50 = kv0.fma(b, a50);
-                a51 = kv1.fma(b, a51);
-                a52 = kv2.fma(b, a52);
-                a53 = kv3.fma(b, a53);
             }
             a00 = a00.mul(scale);
             a01 = a01.mul(scale);
@@ -185,20 +169,10 @@ public final class VectorKernels implements Kernels {
             a31 = a31.mul(scale);
             a32 = a32.mul(scale);
             a33 = a33.mul(scale);
-            a40 = a40.mul(scale);
-            a41 = a41.mul(scale);
-            a42 = a42.mul(scale);
-            a43 = a43.mul(scale);
-            a50 = a50.mul(scale);
-            a51 = a51.mul(scale);
-            a52 = a52.mul(scale);
-            a53 = a53.mul(scale);
             int t0 = s0 + c;
             int t1 = t0 + cols;
             int t2 = t1 + cols;
             int t3 = t2 + cols;
-            int t4 = t3 + cols;
-            int t5 = t4 + cols;
             a00.intoArray(s, t0);
             a01.intoArray(s, t0 + L);
             a02.intoArray(s, t0 + 2 * L);
@@ -215,168 +189,58 @@ public final class VectorKernels implements Kernels {
             a31.intoArray(s, t3 + L);
             a32.intoArray(s, t3 + 2 * L);
             a33.intoArray(s, t3 + 3 * L);
-            a40.intoArray(s, t4);
-            a41.intoArray(s, t4 + L);
-            a42.intoArray(s, t4 + 2 * L);
-            a43.intoArray(s, t4 + 3 * L);
-            a50.intoArray(s, t5);
-            a51.intoArray(s, t5 + L);
-            a52.intoArray(s, t5 + 2 * L);
-            a53.intoArray(s, t5 + 3 * L);
-            if (mx != null) { // max is exact: the order of the lane reduction does not matter
-                mx[r] = Math.max(mx[r], a00.max(a01).max(a02).max(a03).reduceLanes(VectorOperators.MAX));
-                mx[r + 1] = Math.max(mx[r + 1], a10.max(a11).max(a12).max(a13).reduceLanes(VectorOperators.MAX));
-                mx[r + 2] = Math.max(mx[r + 2], a20.max(a21).max(a22).max(a23).reduceLanes(VectorOperators.MAX));
-                mx[r + 3] = Math.max(mx[r + 3], a30.max(a31).max(a32).max(a33).reduceLanes(VectorOperators.MAX));
-                mx[r + 4] = Math.max(mx[r + 4], a40.max(a41).max(a42).max(a43).reduceLanes(VectorOperators.MAX));
-                mx[r + 5] = Math.max(mx[r + 5], a50.max(a51).max(a52).max(a53).reduceLanes(VectorOperators.MAX));
+            if (mx != null) {
+                m0 = m0.max(a00.max(a01).max(a02).max(a03));
+                m1 = m1.max(a10.max(a11).max(a12).max(a13));
+                m2 = m2.max(a20.max(a21).max(a22).max(a23));
+                m3 = m3.max(a30.max(a31).max(a32).max(a33));
             }
         }
-        return c;
-    }
-
-    /** 2 query rows × 4 vectors of keys, over the keys [c0, c1) in whole tiles; returns the first key not done. */
-    private static int scoreRows2(float[] q, int q0, float[] kT, int k0, int c0, int c1, int cols, int d, float scale,
-            float[] s, int s0, float[] mx, int r) {
-        int q1 = q0 + d;
-        int c = c0;
-        for (; c + 4 * L <= c1; c += 4 * L) {
-            FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
-            FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        for (; c < c1; c += L) {
+            VectorMask<Float> m = F.indexInRange(c, c1);
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
             for (int k = 0; k < d; k++) {
-                int kb = k0 + c + k * cols;
-                FloatVector kv0 = FloatVector.fromArray(F, kT, kb);
-                FloatVector kv1 = FloatVector.fromArray(F, kT, kb + L);
-                FloatVector kv2 = FloatVector.fromArray(F, kT, kb + 2 * L);
-                FloatVector kv3 = FloatVector.fromArray(F, kT, kb + 3 * L);
-                FloatVector b = FloatVector.broadcast(F, q[q0 + k]);
-                a00 = kv0.fma(b, a00);
-                a01 = kv1.fma(b, a01);
-                a02 = kv2.fma(b, a02);
-                a03 = kv3.fma(b, a03);
-                b = FloatVector.broadcast(F, q[q1 + k]);
-                a10 = kv0.fma(b, a10);
-                a11 = kv1.fma(b, a11);
-                a12 = kv2.fma(b, a12);
-                a13 = kv3.fma(b, a13);
+                FloatVector kv = FloatVector.fromArray(F, kT, k0 + c + k * cols, m);
+                a0 = kv.fma(FloatVector.broadcast(F, q[q0 + k]), a0);
+                a1 = kv.fma(FloatVector.broadcast(F, q[q1 + k]), a1);
+                a2 = kv.fma(FloatVector.broadcast(F, q[q2 + k]), a2);
+                a3 = kv.fma(FloatVector.broadcast(F, q[q3 + k]), a3);
             }
-            a00 = a00.mul(scale);
-            a01 = a01.mul(scale);
-            a02 = a02.mul(scale);
-            a03 = a03.mul(scale);
-            a10 = a10.mul(scale);
-            a11 = a11.mul(scale);
-            a12 = a12.mul(scale);
-            a13 = a13.mul(scale);
-            int t0 = s0 + c;
-            int t1 = t0 + cols;
-            a00.intoArray(s, t0);
-            a01.intoArray(s, t0 + L);
-            a02.intoArray(s, t0 + 2 * L);
-            a03.intoArray(s, t0 + 3 * L);
-            a10.intoArray(s, t1);
-            a11.intoArray(s, t1 + L);
-            a12.intoArray(s, t1 + 2 * L);
-            a13.intoArray(s, t1 + 3 * L);
-            if (mx != null) { // max is exact: the order of the lane reduction does not matter
-                mx[r] = Math.max(mx[r], a00.max(a01).max(a02).max(a03).reduceLanes(VectorOperators.MAX));
-                mx[r + 1] = Math.max(mx[r + 1], a10.max(a11).max(a12).max(a13).reduceLanes(VectorOperators.MAX));
+            a0 = a0.mul(scale);
+            a1 = a1.mul(scale);
+            a2 = a2.mul(scale);
+            a3 = a3.mul(scale);
+            a0.intoArray(s, s0 + c, m);
+            a1.intoArray(s, s0 + cols + c, m);
+            a2.intoArray(s, s0 + 2 * cols + c, m);
+            a3.intoArray(s, s0 + 3 * cols + c, m);
+            if (mx != null) { // lanes past the end keep −∞
+                m0 = m0.lanewise(VectorOperators.MAX, a0, m);
+                m1 = m1.lanewise(VectorOperators.MAX, a1, m);
+                m2 = m2.lanewise(VectorOperators.MAX, a2, m);
+                m3 = m3.lanewise(VectorOperators.MAX, a3, m);
             }
         }
-        return c;
-    }
-
-    /** 1 query row × 4 vectors of keys, over the keys [c0, c1) in whole tiles; returns the first key not done. */
-    private static int scoreRows1(float[] q, int q0, float[] kT, int k0, int c0, int c1, int cols, int d, float scale,
-            float[] s, int s0, float[] mx, int r) {
-        int c = c0;
-        for (; c + 4 * L <= c1; c += 4 * L) {
-            FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
-            for (int k = 0; k < d; k++) {
-                int kb = k0 + c + k * cols;
-                FloatVector kv0 = FloatVector.fromArray(F, kT, kb);
-                FloatVector kv1 = FloatVector.fromArray(F, kT, kb + L);
-                FloatVector kv2 = FloatVector.fromArray(F, kT, kb + 2 * L);
-                FloatVector kv3 = FloatVector.fromArray(F, kT, kb + 3 * L);
-                FloatVector b = FloatVector.broadcast(F, q[q0 + k]);
-                a00 = kv0.fma(b, a00);
-                a01 = kv1.fma(b, a01);
-                a02 = kv2.fma(b, a02);
-                a03 = kv3.fma(b, a03);
-            }
-            a00 = a00.mul(scale);
-            a01 = a01.mul(scale);
-            a02 = a02.mul(scale);
-            a03 = a03.mul(scale);
-            int t0 = s0 + c;
-            a00.intoArray(s, t0);
-            a01.intoArray(s, t0 + L);
-            a02.intoArray(s, t0 + 2 * L);
-            a03.intoArray(s, t0 + 3 * L);
-            if (mx != null) { // max is exact: the order of the lane reduction does not matter
-                mx[r] = Math.max(mx[r], a00.max(a01).max(a02).max(a03).reduceLanes(VectorOperators.MAX));
-            }
+        if (mx != null) { // max is exact: the order of the lane reduction does not matter
+            mx[r] = Math.max(mx[r], m0.reduceLanes(VectorOperators.MAX));
+            mx[r + 1] = Math.max(mx[r + 1], m1.reduceLanes(VectorOperators.MAX));
+            mx[r + 2] = Math.max(mx[r + 2], m2.reduceLanes(VectorOperators.MAX));
+            mx[r + 3] = Math.max(mx[r + 3], m3.reduceLanes(VectorOperators.MAX));
         }
-        return c;
     }
 
-    /** 6 query rows × one vector of keys at c, lanes past c1 masked off. */
-    private static void scoreMasked6(float[] q, int q0, float[] kT, int k0, int c, int c1, int cols, int d, float scale,
-            float[] s, int s0, float[] mx, int r) {
-        VectorMask<Float> m = F.indexInRange(c, c1);
-        int q1 = q0 + d;
-        int q2 = q1 + d;
-        int q3 = q2 + d;
-        int q4 = q3 + d;
-        int q5 = q4 + d;
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+    private static void scores1x1(float[] q, int q0, float[] kT, int k0, int cols, int d, float scale, float[] s,
+            int s0, VectorMask<Float> m, float[] mx, int r) {
+        FloatVector a = FloatVector.zero(F);
         for (int k = 0; k < d; k++) {
-            FloatVector kv = FloatVector.fromArray(F, kT, k0 + c + k * cols, m);
-            a0 = kv.fma(FloatVector.broadcast(F, q[q0 + k]), a0);
-            a1 = kv.fma(FloatVector.broadcast(F, q[q1 + k]), a1);
-            a2 = kv.fma(FloatVector.broadcast(F, q[q2 + k]), a2);
-            a3 = kv.fma(FloatVector.broadcast(F, q[q3 + k]), a3);
-            a4 = kv.fma(FloatVector.broadcast(F, q[q4 + k]), a4);
-            a5 = kv.fma(FloatVector.broadcast(F, q[q5 + k]), a5);
+            a = FloatVector.fromArray(F, kT, k0 + k * cols, m).fma(FloatVector.broadcast(F, q[q0 + k]), a);
         }
-        a0 = a0.mul(scale);
-        a0.intoArray(s, s0 + c, m);
-        a1 = a1.mul(scale);
-        a1.intoArray(s, s0 + 1 * cols + c, m);
-        a2 = a2.mul(scale);
-        a2.intoArray(s, s0 + 2 * cols + c, m);
-        a3 = a3.mul(scale);
-        a3.intoArray(s, s0 + 3 * cols + c, m);
-        a4 = a4.mul(scale);
-        a4.intoArray(s, s0 + 4 * cols + c, m);
-        a5 = a5.mul(scale);
-        a5.intoArray(s, s0 + 5 * cols + c, m);
-        if (mx != null) { // lanes past the end are not compared
-            mx[r] = Math.max(mx[r], a0.reduceLanes(VectorOperators.MAX, m));
-            mx[r + 1] = Math.max(mx[r + 1], a1.reduceLanes(VectorOperators.MAX, m));
-            mx[r + 2] = Math.max(mx[r + 2], a2.reduceLanes(VectorOperators.MAX, m));
-            mx[r + 3] = Math.max(mx[r + 3], a3.reduceLanes(VectorOperators.MAX, m));
-            mx[r + 4] = Math.max(mx[r + 4], a4.reduceLanes(VectorOperators.MAX, m));
-            mx[r + 5] = Math.max(mx[r + 5], a5.reduceLanes(VectorOperators.MAX, m));
+        a = a.mul(scale);
+        a.intoArray(s, s0, m);
+        if (mx != null) {
+            mx[r] = Math.max(mx[r], a.reduceLanes(VectorOperators.MAX, m));
         }
     }
-
-    /** 1 query rows × one vector of keys at c, lanes past c1 masked off. */
-    private static void scoreMasked1(float[] q, int q0, float[] kT, int k0, int c, int c1, int cols, int d, float scale,
-            float[] s, int s0, float[] mx, int r) {
-        VectorMask<Float> m = F.indexInRange(c, c1);
-        FloatVector a0 = FloatVector.zero(F);
-        for (int k = 0; k < d; k++) {
-            FloatVector kv = FloatVector.fromArray(F, kT, k0 + c + k * cols, m);
-            a0 = kv.fma(FloatVector.broadcast(F, q[q0 + k]), a0);
-        }
-        a0 = a0.mul(scale);
-        a0.intoArray(s, s0 + c, m);
-        if (mx != null) { // lanes past the end are not compared
-            mx[r] = Math.max(mx[r], a0.reduceLanes(VectorOperators.MAX, m));
-        }
-    }
-
 
     @Override
     public float max(float[] x, int off, int len) {

@@ -320,7 +320,8 @@ public final class VectorKernels implements Kernels {
                 p = p.fma(r, c2);
                 p = p.fma(r, one);
                 p = p.fma(r, one);
-                IntVector e = tt.viewAsIntegralLanes().sub(PolynomialExp.ROUND_BITS);
+                IntVector e = tt.viewAsIntegralLanes().sub(PolynomialExp.ROUND_BITS)
+                        .blend(0, under.or(over).cast(I)); // no subnormal factors in clamped lanes
                 IntVector e1 = e.lanewise(VectorOperators.ASHR, 1);
                 IntVector e2 = e.sub(e1);
                 p = p.mul(e1.add(127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes())
@@ -386,7 +387,11 @@ public final class VectorKernels implements Kernels {
      * lanes above HIGHEST exp(HIGHEST), by two compares that run beside the polynomial and two
      * blends, so the clamp adds two operations to the chain of dependent ones instead of four
      * (the exp is latency-bound: its chain is some 60 cycles long). NaN compares false and stays
-     * NaN, as Math.max/min keep it.
+     * NaN, as Math.max/min keep it. Clamped lanes scale by 2⁰: the scale factors of their own
+     * exponent would be garbage, often subnormal, and a multiplication with a subnormal operand or
+     * result takes a microcode assist: lanes far below LOWEST ran 3 to 4 times slower, and
+     * attention rows of a trained-like model hold many of them. (Lanes whose true result is
+     * subnormal, [LOWEST, −87.3], still take it: their bits are kept.)
      */
     private static FloatVector exp(FloatVector x) {
         VectorMask<Float> under = x.compare(VectorOperators.LT, LOWEST);
@@ -402,7 +407,8 @@ public final class VectorKernels implements Kernels {
         p = p.fma(r, C2);
         p = p.fma(r, ONE);
         p = p.fma(r, ONE);
-        IntVector e = t.viewAsIntegralLanes().sub(PolynomialExp.ROUND_BITS);
+        IntVector e = t.viewAsIntegralLanes().sub(PolynomialExp.ROUND_BITS)
+                .blend(0, under.or(over).cast(I)); // no subnormal factors in clamped lanes
         IntVector e1 = e.lanewise(VectorOperators.ASHR, 1);
         IntVector e2 = e.sub(e1);
         FloatVector f1 = e1.add(127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes();

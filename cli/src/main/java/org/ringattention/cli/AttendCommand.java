@@ -133,6 +133,20 @@ final class AttendCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "Print nothing on success.")
     boolean quiet;
 
+    @Option(names = "--stream", negatable = true, description = "The streaming path: float32 .npy inputs"
+            + " memory-mapped, outputs written through mappings, query chunks against key/value chunks, so the"
+            + " sequence may exceed the heap (forward pass and LSE; the same bits as the heap path). Default: chosen"
+            + " when the inputs would not fit the heap; --no-stream never.")
+    Boolean stream;
+
+    @Option(names = "--chunk", paramLabel = "ROWS", description = "Rows of the streaming path's query and key/value"
+            + " chunks (a multiple of the blocks and of 128; default: the largest that fits 40% of the heap).")
+    Integer chunk;
+
+    @Option(names = "--resume", description = "Continue an interrupted streaming run from its checkpoint"
+            + " (O.npy.checkpoint beside --out); refused when the inputs or options changed.")
+    boolean resume;
+
     @Option(names = "--mpi", description = "Run under mpirun: each of the P MPI ranks is one ring device, reads only"
             + " its rows and writes them into the outputs (see docs/mpi.md).")
     boolean mpi;
@@ -158,6 +172,9 @@ final class AttendCommand implements Callable<Integer> {
             return new MpiAttend(this).call();
         }
         boolean float64 = checkOptions();
+        if (streaming()) {
+            return new StreamedAttend(this).call(System.nanoTime());
+        }
         LowPrecisionAttention.Format emulated = emulate.format(float64, ringOptions.active());
         long start = System.nanoTime();
 
@@ -166,43 +183,7 @@ final class AttendCommand implements Callable<Integer> {
         NpyInputs.Input vIn = NpyInputs.tensor(v, bf16.bf16Bits);
         NpyInputs.Input doIn = dOut == null ? null : NpyInputs.tensor(dOut, bf16.bf16Bits);
         AttentionShape shape = checkShapes(qIn, kIn, vIn, doIn);
-        AttentionSpec attention = AttentionSpec.DEFAULT.withCausal(causal);
-        if (causalAlign != null) {
-            attention = attention.withCausalAlign(AttentionSpec.CausalAlign.parse(causalAlign));
-        }
-        if (window != null) {
-            attention = attention.withWindow(window);
-        }
-        if (windowLeft != null || windowRight != null) {
-            int right = windowRight != null ? windowRight : causal ? 0 : -1;
-            attention = attention.withWindow(windowLeft != null ? windowLeft : -1, right);
-        }
-        if (scale != null) {
-            attention = attention.withScale(scale);
-        }
-        if (softcap != null) {
-            attention = attention.withSoftcap(softcap);
-        }
-        if (alibi != null) {
-            attention = attention.withAlibi(NpyInputs.alibi(alibi, shape.batch(), shape.qHeads()));
-        }
-        if (sinks != null) {
-            attention = attention.withSinks(NpyInputs.sinks(sinks, shape.qHeads()));
-        }
-        if (keepMask != null) {
-            attention = attention.withMask(NpyInputs.keepMask(keepMask, shape));
-        }
-        if (bias != null) {
-            attention = attention.withBias(NpyInputs.bias(bias, shape));
-        }
-        if (segments != null) {
-            if (shape.qLen() != shape.kvLen()) {
-                throw CliException.data(segments + ": segment ids need Nq = Nk, but " + q + " has Nq = " + shape.qLen()
-                        + " and " + k + " has Nk = " + shape.kvLen());
-            }
-            SegmentIds ids = NpyInputs.segments(segments, shape.batch(), shape.qLen());
-            attention = attention.withSegments(ids);
-        }
+        AttentionSpec attention = attentionSpec(shape);
 
         if (!float64) {
             engineOptions.useTuned(shape.dim(), attention.causal(), doIn != null, spec.commandLine().getErr());
@@ -269,6 +250,70 @@ final class AttendCommand implements Callable<Integer> {
                     doIn != null ? ", with gradients" : "", (System.nanoTime() - start) / 1e9, out);
         }
         return 0;
+    }
+
+    /** The attention rule the options describe, side inputs (ALiBi, sinks, mask, bias, segments) read and checked. */
+    AttentionSpec attentionSpec(AttentionShape shape) throws IOException {
+        AttentionSpec attention = AttentionSpec.DEFAULT.withCausal(causal);
+        if (causalAlign != null) {
+            attention = attention.withCausalAlign(AttentionSpec.CausalAlign.parse(causalAlign));
+        }
+        if (window != null) {
+            attention = attention.withWindow(window);
+        }
+        if (windowLeft != null || windowRight != null) {
+            int right = windowRight != null ? windowRight : causal ? 0 : -1;
+            attention = attention.withWindow(windowLeft != null ? windowLeft : -1, right);
+        }
+        if (scale != null) {
+            attention = attention.withScale(scale);
+        }
+        if (softcap != null) {
+            attention = attention.withSoftcap(softcap);
+        }
+        if (alibi != null) {
+            attention = attention.withAlibi(NpyInputs.alibi(alibi, shape.batch(), shape.qHeads()));
+        }
+        if (sinks != null) {
+            attention = attention.withSinks(NpyInputs.sinks(sinks, shape.qHeads()));
+        }
+        if (keepMask != null) {
+            attention = attention.withMask(NpyInputs.keepMask(keepMask, shape));
+        }
+        if (bias != null) {
+            attention = attention.withBias(NpyInputs.bias(bias, shape));
+        }
+        if (segments != null) {
+            if (shape.qLen() != shape.kvLen()) {
+                throw CliException.data(segments + ": segment ids need Nq = Nk, but " + q + " has Nq = " + shape.qLen()
+                        + " and " + k + " has Nk = " + shape.kvLen());
+            }
+            SegmentIds ids = NpyInputs.segments(segments, shape.batch(), shape.qLen());
+            attention = attention.withSegments(ids);
+        }
+
+        return attention;
+    }
+
+    /**
+     * Whether the streaming path runs: as asked by --stream / --no-stream / --resume, else when the
+     * heap path would need more than 60 % of the heap and the streaming path can run the options.
+     */
+    private boolean streaming() {
+        String why = StreamedAttend.whyNot(this);
+        boolean asked = Boolean.TRUE.equals(stream) || resume || chunk != null;
+        if (asked) {
+            if (Boolean.FALSE.equals(stream)) {
+                throw CliException.usage("--no-stream cannot be combined with " + (resume ? "--resume" : "--chunk"));
+            }
+            if (why != null) {
+                throw CliException.usage((resume ? "--resume" : chunk != null ? "--chunk" : "--stream")
+                        + ": the streaming path cannot run " + why);
+            }
+            return true;
+        }
+        return stream == null && why == null
+                && StreamedAttend.heapPathBytes(this) > 0.6 * Runtime.getRuntime().maxMemory();
     }
 
     /** " (tuned)" when the block sizes came from the tuning file. */

@@ -61,7 +61,7 @@ final class MemoryProbe {
         return -1;
     }
 
-    private static Tensor gaussian(SplittableRandom rnd, int n, int d, int h) {
+    static Tensor gaussian(SplittableRandom rnd, int n, int d, int h) {
         float[] x = new float[h * n * d];
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) rnd.nextGaussian();

@@ -31,19 +31,24 @@ final class Progress implements AutoCloseable {
     /** Work that finishes sooner than this shows no bar. */
     static final long DELAY_MILLIS = 1000;
 
-    private static final Progress NONE = new Progress(null, "", 0, 0, null);
+    private static final Progress NONE = new Progress(null, "", 0, 0, null, null, 1);
 
     private final PrintWriter err;
     private final String task;
     private final long max;
     private final ScheduledExecutorService timer;
+    private final String unit;
+    private final long unitSize;
     private ProgressBar bar;
     private long done;
     private String message = "";
     private boolean closed;
 
-    private Progress(PrintWriter err, String task, long max, long delayMillis, ScheduledExecutorService timer) {
+    private Progress(PrintWriter err, String task, long max, long delayMillis, ScheduledExecutorService timer,
+            String unit, long unitSize) {
         this.err = err;
+        this.unit = unit;
+        this.unitSize = unitSize;
         this.task = task;
         this.max = max;
         this.timer = timer;
@@ -54,11 +59,22 @@ final class Progress implements AutoCloseable {
 
     /** A bar for {@code max} steps, shown if stderr is a terminal and not {@code quiet}. */
     static Progress start(PrintWriter err, String task, long max, boolean quiet) {
-        return start(err, task, max, !quiet && stderrIsTerminal(), DELAY_MILLIS);
+        return start(err, task, max, !quiet && stderrIsTerminal(), DELAY_MILLIS, null, 1);
+    }
+
+    /** A bar for {@code max} steps counted in {@code unit}s of {@code unitSize} steps (e.g. " GFLOP", 10^9), with the rate. */
+    static Progress start(PrintWriter err, String task, long max, boolean quiet, String unit, long unitSize) {
+        return start(err, task, max, !quiet && stderrIsTerminal(), DELAY_MILLIS, unit, unitSize);
     }
 
     /** A bar shown after {@code delayMillis} if {@code enabled}; for tests. */
     static Progress start(PrintWriter err, String task, long max, boolean enabled, long delayMillis) {
+        return start(err, task, max, enabled, delayMillis, null, 1);
+    }
+
+    /** {@link #start(PrintWriter, String, long, boolean, long)} with a unit and the rate when {@code unit} is not null. */
+    static Progress start(PrintWriter err, String task, long max, boolean enabled, long delayMillis, String unit,
+            long unitSize) {
         if (!enabled) {
             return NONE;
         }
@@ -67,7 +83,7 @@ final class Progress implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        return new Progress(err, task, max, delayMillis, timer);
+        return new Progress(err, task, max, delayMillis, timer, unit, unitSize);
     }
 
     /** Whether stderr is a terminal, as described in the class comment. */
@@ -93,11 +109,37 @@ final class Progress implements AutoCloseable {
         }
     }
 
+    /** {@code n} more steps done (no new message). */
+    synchronized void stepBy(long n) {
+        if (timer == null) {
+            return;
+        }
+        done += n;
+        if (bar != null) {
+            bar.stepTo(done);
+        }
+    }
+
+    /** Shows {@code what} beside the bar. */
+    synchronized void message(String what) {
+        if (timer == null) {
+            return;
+        }
+        message = what;
+        if (bar != null) {
+            bar.setExtraMessage(what);
+        }
+    }
+
     private synchronized void show() {
         if (closed) {
             return;
         }
-        bar = new ProgressBarBuilder()
+        ProgressBarBuilder b = new ProgressBarBuilder();
+        if (unit != null) {
+            b.setUnit(unit, unitSize).showSpeed(new java.text.DecimalFormat("0.0"));
+        }
+        bar = b
                 .setTaskName(task)
                 .setInitialMax(max)
                 .setStyle(ProgressBarStyle.ASCII)
@@ -112,6 +154,9 @@ final class Progress implements AutoCloseable {
     private static int width() {
         try {
             int w = Integer.parseInt(System.getProperty(COLUMNS_PROPERTY, "80").strip());
+            if (w <= 0) {
+                return 79; // unknown (a pseudo-terminal without a size)
+            }
             return Math.max(40, Math.min(w, 200)) - 1;
         } catch (NumberFormatException e) {
             return 79;

@@ -1,0 +1,381 @@
+package org.ringattention.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.lang.foreign.Arena;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.ringattention.attention.AttentionShape;
+import org.ringattention.attention.AttentionSpec;
+import org.ringattention.attention.StreamingAttention;
+import org.ringattention.kernel.Kernels;
+import org.ringattention.tensor.MappedNpy;
+import org.ringattention.tensor.NpyFormatException;
+import org.ringattention.tensor.Tensor;
+
+/**
+ * The streaming path of {@code attend}: float32 {@code .npy} inputs memory-mapped read-only,
+ * outputs created at their final size as {@code TARGET.partial} beside their targets and written
+ * through their mappings, {@link StreamingAttention} computing query chunk after query chunk. The
+ * heap holds one query chunk, one key/value chunk and the workers' buffers, so the sequence may be
+ * far larger than the heap (forward pass and LSE; gradients need the heap path).
+ *
+ * <p>After each query chunk the outputs are forced to disk and the {@link Checkpoint} beside O
+ * ({@code O.npy.checkpoint}) records it; SIGINT or SIGTERM stops the run between two tasks (well
+ * within a second), keeping the partial files and the checkpoint, and {@code --resume} continues
+ * from the first chunk not recorded. When every chunk is done the partial files are renamed over
+ * their targets and the checkpoint is deleted: no file under a target's name changes before that.
+ */
+final class StreamedAttend {
+
+    /**
+     * Largest chunk chosen automatically. A task is one query block against one key/value chunk, and
+     * a stop is seen between tasks: 16,384 keys keep a task near a GFLOP (milliseconds), while K and
+     * V are reloaded N/chunk times, a copy small beside the 4·chunk·d flops per key it serves.
+     */
+    static final int MAX_AUTO_CHUNK = 16384;
+
+    /** Test hook: milliseconds to sleep after each key/value chunk, so a test can interrupt a run part-way. */
+    static final String DELAY_PROPERTY = "ring-attention.test.chunk-delay-millis";
+
+    /** The exit code of a run stopped by a signal (128 + SIGINT's number, what shells report). */
+    static final int STOPPED = 130;
+
+    private final AttendCommand cmd;
+    private final PrintWriter err;
+
+    StreamedAttend(AttendCommand cmd) {
+        this.cmd = cmd;
+        this.err = cmd.spec.commandLine().getErr();
+    }
+
+    /**
+     * Why the streaming path cannot run these options, or null when it can: it computes the
+     * float32 forward pass (and LSE) of float32 little-endian C-order {@code .npy} files.
+     */
+    static String whyNot(AttendCommand cmd) {
+        if (cmd.dOut != null) {
+            return "--do (gradients run on the heap path)";
+        }
+        if (cmd.mpi || cmd.ringOptions.active()) {
+            return cmd.mpi ? "--mpi" : "the ring options (--devices)";
+        }
+        if (cmd.emulate.emulate != null) {
+            return "--emulate";
+        }
+        if (!"float32".equals(cmd.precision)) {
+            return "--precision " + cmd.precision;
+        }
+        for (Path p : new Path[] {cmd.q, cmd.k, cmd.v, cmd.out, cmd.lse}) {
+            if (p != null && TensorPath.of(p, null).isSafetensors()) {
+                return "safetensors arguments (" + p + ")";
+            }
+        }
+        for (Path p : new Path[] {cmd.q, cmd.k, cmd.v}) {
+            if (!MappedNpy.mappable(p)) {
+                return p + " (only float32 little-endian C-order .npy files are memory-mapped)";
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Heap the in-memory path needs for inputs of these sizes, roughly: each input is read as its
+     * file's bytes and converted to floats (two copies while loading), K and V are packed once more,
+     * O is computed and copied for writing.
+     */
+    static long heapPathBytes(AttendCommand cmd) {
+        try {
+            long q = Files.size(cmd.q);
+            long kv = Files.size(cmd.k) + Files.size(cmd.v);
+            return 2 * (q + kv) + kv + 2 * q;
+        } catch (IOException e) {
+            return 0; // the heap path reports the file's problem
+        }
+    }
+
+    Integer call(long start) throws IOException {
+        try (Arena arena = Arena.ofShared()) {
+            return run(arena, start);
+        }
+    }
+
+    private Integer run(Arena arena, long start) throws IOException {
+        MappedNpy qm = map(cmd.q, arena);
+        MappedNpy km = map(cmd.k, arena);
+        MappedNpy vm = map(cmd.v, arena);
+        Tensor q = qm.tensor();
+        Tensor k = km.tensor();
+        Tensor v = vm.tensor();
+        long[] qShape = qm.shape();
+        if (qShape.length < 2 || km.shape().length != qShape.length || !Arrays.equals(km.shape(), vm.shape())
+                || k.dim() != q.dim() || k.batch() != q.batch() || q.heads() % k.heads() != 0) {
+            throw CliException.data("shapes do not fit: " + cmd.q + " " + Arrays.toString(qShape) + ", " + cmd.k
+                    + " " + Arrays.toString(km.shape()) + ", " + cmd.v + " " + Arrays.toString(vm.shape())
+                    + " (need q [B, Hq, Nq, d], k and v [B, Hkv, Nk, d], Hq a multiple of Hkv)");
+        }
+        AttentionShape shape = AttentionShape.of(q, k, v);
+        AttentionSpec attention = cmd.attentionSpec(shape);
+        Checkpoint.Options options;
+        Checkpoint resumed = cmd.resume ? Checkpoint.read(Checkpoint.pathFor(cmd.out)) : null;
+        EngineOptions eo = cmd.engineOptions;
+        if (resumed != null) {
+            if (eo.blockQGiven == null && eo.blockKvGiven == null) { // the blocks that made the finished chunks
+                eo.blockQ = resumed.options().blockQ();
+                eo.blockKv = resumed.options().blockKv();
+                eo.blockSource = "checkpoint";
+            }
+        } else {
+            eo.useTuned(shape.dim(), attention.causal(), false, err);
+        }
+        int threads = eo.threads();
+        int chunk = resumed != null ? resumed.options().chunk() : chunkRows(shape, eo.blockQ, eo.blockKv, threads);
+        List<Path> sideInputs = new ArrayList<>();
+        for (Path p : new Path[] {cmd.segments, cmd.alibi, cmd.sinks, cmd.keepMask, cmd.bias}) {
+            if (p != null) {
+                sideInputs.add(p);
+            }
+        }
+        options = new Checkpoint.Options(shape.toString(), attention.toString(), eo.blockQ, eo.blockKv, chunk,
+                cmd.lse != null);
+        StreamingAttention engine;
+        try {
+            engine = new StreamingAttention(Kernels.preferred(), eo.blockQ, eo.blockKv, threads, chunk, chunk);
+        } catch (IllegalArgumentException e) {
+            throw CliException.usage("--chunk " + chunk + ": " + e.getMessage());
+        }
+        List<Path> inputs = new ArrayList<>(List.of(cmd.q, cmd.k, cmd.v));
+        inputs.addAll(sideInputs);
+        Checkpoint fresh = Checkpoint.of(inputs, options, engine.queryChunks(shape.qLen()));
+        int firstChunk = 0;
+        Path cpFile = Checkpoint.pathFor(cmd.out);
+        Path oPart = partial(cmd.out);
+        Path lPart = cmd.lse == null ? null : partial(cmd.lse);
+        long[] lseShape = Arrays.copyOf(qShape, qShape.length - 1);
+        MappedNpy om;
+        MappedNpy lm = null;
+        if (resumed != null) {
+            String mismatch = resumed.mismatch(fresh);
+            if (mismatch != null) {
+                throw CliException.data(cpFile + ": the checkpoint does not match this run (" + mismatch
+                        + "); run without --resume to start over");
+            }
+            if (!MappedNpy.hasSizeOf(oPart, qShape) || (lPart != null && !MappedNpy.hasSizeOf(lPart, lseShape))) {
+                throw CliException.data(cpFile + ": the partial output " + (MappedNpy.hasSizeOf(oPart, qShape) ? lPart
+                        : oPart) + " is missing or has the wrong size; run without --resume to start over");
+            }
+            om = MappedNpy.openReadWrite(oPart, qShape, arena);
+            if (lPart != null) {
+                lm = MappedNpy.openReadWrite(lPart, lseShape, arena);
+            }
+            firstChunk = resumed.done();
+        } else {
+            if (cmd.resume) {
+                note("no checkpoint " + cpFile + ": starting from the beginning");
+            } else if (Files.exists(cpFile)) {
+                note("discarding the checkpoint " + cpFile + " of an earlier run (--resume continues one)");
+            }
+            Files.deleteIfExists(cpFile);
+            Files.deleteIfExists(oPart);
+            om = MappedNpy.create(oPart, qShape, arena);
+            if (lPart != null) {
+                Files.deleteIfExists(lPart);
+                lm = MappedNpy.create(lPart, lseShape, arena);
+            }
+            fresh.withDone(0).write(cpFile);
+        }
+        Tensor out = om.tensor();
+        Tensor lseT = lm == null ? null : lm.view(shape.batch(), shape.qHeads(), shape.qLen(), 1);
+        int chunks = engine.queryChunks(shape.qLen());
+        // progress counts MFLOP: FLOP counts of long runs (10^15 and more) overflow the bar's ETA arithmetic
+        long flopsPerPair = 4L * shape.dim();
+        long work = engine.plannedPairs(shape, attention, firstChunk) * flopsPerPair / 1_000_000;
+        java.util.concurrent.atomic.AtomicLong flopsDone = new java.util.concurrent.atomic.AtomicLong();
+        long heap = StreamingAttention.heapBytes(shape, chunk, chunk, eo.blockQ, eo.blockKv, threads);
+        String path = String.format("streaming path (mapped inputs, query x key/value chunks of %d rows, about %d MiB"
+                + " of heap of %d MiB)", chunk, heap >> 20, Runtime.getRuntime().maxMemory() >> 20);
+        if (!cmd.quiet) {
+            note(path + (firstChunk > 0 ? ", resuming at query chunk " + (firstChunk + 1) + " of " + chunks
+                    : ", " + chunks + " query chunks"));
+        }
+        long delay = Long.getLong(DELAY_PROPERTY, 0);
+        AtomicBoolean stop = new AtomicBoolean();
+        CountDownLatch finished = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            stop.set(true);
+            try {
+                finished.await(900, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "attend-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        int[] done = {firstChunk};
+        StreamingAttention.Result result;
+        MappedNpy oFinal = om;
+        MappedNpy lFinal = lm;
+        try (Progress progress = Progress.start(err, "attend", work, cmd.quiet, " GFLOP", 1000)) {
+            result = engine.forward(q, k, v, attention, out, lseT, firstChunk, new StreamingAttention.Listener() {
+                @Override
+                public void chunkDone(int c, int n, long pairs) {
+                    oFinal.force();
+                    if (lFinal != null) {
+                        lFinal.force();
+                    }
+                    done[0] = c + 1;
+                    try {
+                        fresh.withDone(c + 1).write(cpFile);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
+
+                @Override
+                public void pairsDone(long pairs) {
+                    long before = flopsDone.getAndAdd(pairs * flopsPerPair);
+                    progress.stepBy((before + pairs * flopsPerPair) / 1_000_000 - before / 1_000_000);
+                }
+
+                @Override
+                public void kvChunkDone(int c) {
+                    progress.message(" chunk " + (c + 1) + "/" + chunks);
+                    if (delay > 0) {
+                        try {
+                            Thread.sleep(delay);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                }
+            }, stop::get);
+        } catch (StreamingAttention.Stopped e) {
+            err.printf("ring-attention: attend: stopped after %d of %d query chunks; the checkpoint %s keeps them"
+                    + " (rerun with --resume to continue)%n", done[0], chunks, cpFile);
+            err.flush();
+            finished.countDown();
+            return STOPPED;
+        } catch (java.io.UncheckedIOException e) {
+            finished.countDown();
+            throw e.getCause();
+        } catch (IllegalArgumentException e) {
+            finished.countDown();
+            throw CliException.data(e.getMessage());
+        } catch (RuntimeException | Error e) {
+            finished.countDown();
+            throw e;
+        }
+        try {
+            om.force();
+            if (lm != null) {
+                lm.force();
+            }
+            move(oPart, cmd.out);
+            if (lPart != null) {
+                move(lPart, cmd.lse);
+            }
+            Files.deleteIfExists(cpFile);
+        } finally {
+            finished.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // shutting down already: the hook has been told the run is over
+            }
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        if (!cmd.quiet) {
+            // the guide's count for full and causal attention (half the pairs); computed pairs otherwise
+            double flops = 4.0 * result.pairs() * shape.dim();
+            if (cmd.window == null && cmd.windowLeft == null && cmd.windowRight == null && cmd.segments == null
+                    && cmd.keepMask == null && firstChunk == 0) {
+                flops = 4.0 * shape.batch() * shape.qHeads() * shape.qLen() * shape.kvLen() * shape.dim()
+                        * (attention.causal() ? 0.5 : 1.0);
+            }
+            err.printf("attend: %s, %s, %s, blocks %dx%d%s, %s kernels, %d threads, %d query chunks%s in %.3f s"
+                    + " (%.1f GFLOP/s) -> %s%n", shape, attention, path, eo.blockQ, eo.blockKv,
+                    eo.blockSource.equals("given") || eo.blockSource.equals("default") ? "" : " (" + eo.blockSource
+                            .replaceFirst(" \\(.*", "") + ")", Kernels.preferred().name(), threads, result.chunksRun(),
+                    firstChunk > 0 ? " (resumed at " + (firstChunk + 1) + ")" : "", seconds,
+                    flops / Math.max(seconds, 1e-9) / 1e9, cmd.out);
+            err.flush();
+        }
+        return 0;
+    }
+
+    /**
+     * The chunk size: {@code --chunk} when given, else the largest multiple of the blocks' unit up
+     * to {@link #MAX_AUTO_CHUNK} whose buffers take at most 40 % of the heap (the rest is the
+     * collector's room).
+     */
+    private int chunkRows(AttentionShape shape, int blockQ, int blockKv, int threads) {
+        int unit = lcm(blockQ, StreamingAttention.kvChunkUnit(blockKv));
+        if (cmd.chunk != null) {
+            if (cmd.chunk < 1 || cmd.chunk % unit != 0) {
+                throw CliException.usage("--chunk must be a positive multiple of " + unit + " (the blocks " + blockQ
+                        + "x" + blockKv + " and " + Kernels.CHUNK + "), got " + cmd.chunk);
+            }
+            return cmd.chunk;
+        }
+        long budget = (long) (Runtime.getRuntime().maxMemory() * 0.4);
+        int best = unit;
+        int needed = Math.max(shape.qLen(), shape.kvLen());
+        for (long c = unit; c <= Math.max(unit, MAX_AUTO_CHUNK); c += unit) {
+            if (StreamingAttention.heapBytes(shape, (int) c, (int) c, blockQ, blockKv, threads) > budget) {
+                break;
+            }
+            best = (int) c;
+            if (c >= needed) {
+                break;
+            }
+        }
+        return best;
+    }
+
+    private static int lcm(int a, int b) {
+        int x = a;
+        int y = b;
+        while (y != 0) {
+            int t = x % y;
+            x = y;
+            y = t;
+        }
+        return Math.multiplyExact(a / x, b);
+    }
+
+    private static MappedNpy map(Path file, Arena arena) throws IOException {
+        try {
+            return MappedNpy.openReadOnly(file, arena);
+        } catch (NpyFormatException e) {
+            throw e;
+        } catch (IOException e) {
+            throw CliException.data(file + ": cannot map: " + e.getMessage());
+        }
+    }
+
+    /** Where a target's data is written until the run completes: {@code TARGET.partial} beside it. */
+    static Path partial(Path target) {
+        Path abs = target.toAbsolutePath();
+        return abs.resolveSibling(abs.getFileName() + ".partial");
+    }
+
+    private static void move(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    private void note(String what) {
+        err.println("attend: " + what);
+        err.flush();
+    }
+}

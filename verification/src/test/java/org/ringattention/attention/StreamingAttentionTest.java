@@ -1,0 +1,137 @@
+package org.ringattention.attention;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.ringattention.kernel.Kernels;
+import org.ringattention.tensor.Tensor;
+
+/**
+ * Streaming attention (query chunks against key/value chunks) gives the bits of blockwise
+ * attention with the same block sizes, whatever the chunk sizes, masks, tails and storage, and
+ * a run resumed at a chunk gives the bits of an uninterrupted one.
+ */
+class StreamingAttentionTest {
+
+    static Stream<Arguments> cases() {
+        AttentionSpec causal = AttentionSpec.DEFAULT.withCausal(true);
+        return Stream.of(
+                // shape, spec, blockQ, blockKv, chunkQ, chunkKv, threads
+                Arguments.of(new AttentionShape(1, 1, 1, 1025, 1025, 64), causal, 64, 64, 192, 256, 2),
+                Arguments.of(new AttentionShape(1, 2, 1, 97, 97, 59), AttentionSpec.DEFAULT, 16, 32, 32, 128, 1),
+                Arguments.of(new AttentionShape(2, 4, 2, 300, 520, 11), causal, 7, 5, 21, 640, 3),
+                Arguments.of(new AttentionShape(1, 2, 2, 700, 700, 111), AttentionSpec.DEFAULT.withWindow(90), 32, 64,
+                        64, 128, 2),
+                Arguments.of(new AttentionShape(1, 2, 2, 1, 1, 8), causal, 128, 128, 128, 128, 1),
+                Arguments.of(new AttentionShape(1, 1, 1, 500, 300, 16), causal, 40, 300, 80, 38400, 2), // chunk > N
+                Arguments.of(new AttentionShape(2, 2, 1, 400, 400, 16),
+                        causal.withSinks(Problem.sinks(2, 3, 0)).withSoftcap(5), 32, 32, 96, 128, 2),
+                Arguments.of(new AttentionShape(2, 2, 2, 333, 333, 24),
+                        AttentionSpec.DEFAULT.withSegments(Problem.segments(2, 333, 5, true)), 16, 16, 48, 256, 2),
+                // rows that see no key (bottom-right causal, Nq > Nk): O = 0, LSE = -inf in both
+                Arguments.of(new AttentionShape(1, 1, 1, 600, 200, 16), causal, 32, 32, 64, 128, 2));
+    }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void sameBitsAsBlockwise(AttentionShape shape, AttentionSpec spec, int bq, int bkv, int cq, int ckv, int threads) {
+        Problem p = Problem.random(shape, spec, shape.qLen() * 31L + bq, 1);
+        AttentionOutput want = new BlockwiseAttention(Kernels.preferred(), bq, bkv, 1)
+                .forward(p.qTensor(), p.kTensor(), p.vTensor(), spec);
+        StreamingAttention s = new StreamingAttention(Kernels.preferred(), bq, bkv, threads, cq, ckv);
+        Tensor out = Tensor.zeros(shape.batch(), shape.qHeads(), shape.qLen(), shape.dim());
+        Tensor lse = Tensor.zeros(shape.batch(), shape.qHeads(), shape.qLen(), 1);
+        s.forward(p.qTensor(), p.kTensor(), p.vTensor(), spec, out, lse, 0, null, null);
+        assertThat(out.toArray()).as("O").isEqualTo(want.out().toArray());
+        assertThat(lse.toArray()).as("LSE").isEqualTo(want.lse());
+    }
+
+    @Test
+    void offHeapInputsAndOutputsAndResumeGiveTheSameBits() {
+        AttentionShape shape = new AttentionShape(1, 2, 1, 1000, 1000, 32);
+        AttentionSpec spec = AttentionSpec.DEFAULT.withCausal(true);
+        Problem p = Problem.random(shape, spec, 11, 1);
+        AttentionOutput want = new BlockwiseAttention(Kernels.preferred(), 64, 64, 1)
+                .forward(p.qTensor(), p.kTensor(), p.vTensor(), spec);
+        StreamingAttention s = new StreamingAttention(Kernels.preferred(), 64, 64, 2, 128, 256);
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor q = offHeap(arena, p.qTensor());
+            Tensor k = offHeap(arena, p.kTensor());
+            Tensor v = offHeap(arena, p.vTensor());
+            Tensor out = offHeap(arena, Tensor.zeros(1, 2, 1000, 32));
+            Tensor lse = offHeap(arena, Tensor.zeros(1, 2, 1000, 1));
+            AtomicInteger done = new AtomicInteger();
+            List<Integer> chunks = new ArrayList<>();
+            // stop after three chunks, then garble the rows of the unfinished ones and resume
+            assertThatThrownBy(() -> s.forward(q, k, v, spec, out, lse, 0, (c, n, pairs) -> {
+                chunks.add(c);
+                done.incrementAndGet();
+            }, () -> done.get() >= 3)).isInstanceOf(StreamingAttention.Stopped.class);
+            assertThat(chunks).containsExactly(0, 1, 2);
+            for (int i = 3 * 128; i < 1000; i++) {
+                out.set(0, 1, i, 5, 42f);
+                lse.set(0, 0, i, 0, 42f);
+            }
+            StreamingAttention.Result r = s.forward(q, k, v, spec, out, lse, 3, null, null);
+            assertThat(r.chunksRun()).isEqualTo(s.queryChunks(1000) - 3);
+            assertThat(out.toArray()).isEqualTo(want.out().toArray());
+            assertThat(lse.toArray()).isEqualTo(want.lse());
+        }
+    }
+
+    @Test
+    void causalRunsLoadOnlyTheChunksAtOrBelowTheDiagonal() {
+        AttentionShape shape = new AttentionShape(1, 1, 1, 1024, 1024, 8);
+        StreamingAttention s = new StreamingAttention(Kernels.preferred(), 64, 64, 1, 256, 256);
+        int[][] vis = s.visibleChunks(shape, AttentionSpec.DEFAULT.withCausal(true));
+        assertThat(vis).isDeepEqualTo(new int[][] {{0}, {0, 1}, {0, 1, 2}, {0, 1, 2, 3}});
+        Problem p = Problem.random(shape, AttentionSpec.DEFAULT.withCausal(true), 1, 1);
+        Tensor out = Tensor.zeros(1, 1, 1024, 8);
+        StreamingAttention.Result r = s.forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec(), out, null, 0, null,
+                null);
+        assertThat(r.kvChunksLoaded()).isEqualTo(1 + 1 + 3 + 4); // chunk 0 stays loaded from the first to the second
+    }
+
+    @Test
+    void chunkSizesThatWouldChangeTheBitsAreRefused() {
+        assertThatThrownBy(() -> new StreamingAttention(Kernels.preferred(), 64, 64, 1, 100, 256))
+                .hasMessageContaining("multiple of the query block");
+        assertThatThrownBy(() -> new StreamingAttention(Kernels.preferred(), 64, 96, 1, 128, 192))
+                .hasMessageContaining("multiple of 384");
+    }
+
+    @Test
+    void aNonFiniteKeyIsNamed() {
+        AttentionShape shape = new AttentionShape(1, 1, 1, 300, 300, 8);
+        Problem p = Problem.random(shape, AttentionSpec.DEFAULT, 1, 1);
+        Tensor k = p.kTensor();
+        k.set(0, 0, 290, 3, Float.NaN);
+        StreamingAttention s = new StreamingAttention(Kernels.preferred(), 32, 32, 2, 128, 128);
+        assertThatThrownBy(() -> s.forward(p.qTensor(), k, p.vTensor(), p.spec(), Tensor.zeros(1, 1, 300, 8), null, 0,
+                null, null)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("k contains")
+                .hasMessageContaining("[0, 0, 290, 3]");
+    }
+
+    private static Tensor offHeap(Arena arena, Tensor t) {
+        float[] a = t.toArray();
+        MemorySegment seg = arena.allocate((long) a.length * Float.BYTES, 4);
+        Tensor x = Tensor.of(seg, t.batch(), t.heads(), t.rows(), t.dim());
+        x.rows(0, 0, 0, 0); // views only
+        for (int b = 0; b < t.batch(); b++) {
+            for (int h = 0; h < t.heads(); h++) {
+                x.rows(b, h, 0, t.rows()).copyFrom(a, (int) t.rowOffset(b, h, 0));
+            }
+        }
+        return x;
+    }
+}

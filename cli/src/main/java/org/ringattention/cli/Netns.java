@@ -42,6 +42,7 @@ final class Netns implements AutoCloseable {
     private final int hosts;
     private final List<String> created = new ArrayList<>();
     private final List<String[]> ends = new ArrayList<>(); // {namespace, device}
+    private final List<Process> processes = new ArrayList<>();
     private final Thread hook = Thread.ofPlatform().unstarted(this::deleteAll);
 
     private Netns(String ip, String tc, int hosts) {
@@ -183,13 +184,44 @@ final class Netns implements AutoCloseable {
         }
     }
 
+    /**
+     * Ends {@code p} and its descendants (mpirun, its daemons and ranks) before the namespaces go:
+     * a namespace that a process still lives in outlives {@code ip netns delete}, with its veths.
+     */
+    synchronized void endOnClose(Process p) {
+        processes.add(p);
+    }
+
     private synchronized void deleteAll() {
+        for (Process p : processes) {
+            List<ProcessHandle> all = new ArrayList<>(p.descendants().toList());
+            all.add(p.toHandle());
+            all.forEach(ProcessHandle::destroy); // SIGTERM: mpirun stops its ranks
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (all.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < end) {
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            all.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
+        }
+        processes.clear();
         for (int i = created.size() - 1; i >= 0; i--) {
             try {
                 run(List.of(ip, "netns", "delete", created.get(i)));
             } catch (IOException e) {
                 System.err.println("ring-attention: could not delete network namespace " + created.get(i) + ": "
                         + e.getMessage() + " (delete it with: ip netns delete " + created.get(i) + ")");
+            }
+        }
+        for (int i = 0; i < hosts; i++) { // gone with their namespace, unless a process held it
+            try {
+                run(List.of(ip, "link", "delete", prefix + "m" + i));
+            } catch (IOException e) {
+                // nothing to delete
             }
         }
         created.clear();

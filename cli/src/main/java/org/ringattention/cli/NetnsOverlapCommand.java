@@ -171,6 +171,7 @@ final class NetnsOverlapCommand implements Callable<Integer> {
                 net.shape(fixedRate);
             }
             Process p = startRanks(mpirunPath, net, talk, Double.isNaN(fixedRate));
+            net.endOnClose(p);
             long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(TIMEOUT_MINUTES);
             boolean shaped = !Double.isNaN(fixedRate);
             while (!p.waitFor(50, TimeUnit.MILLISECONDS)) {

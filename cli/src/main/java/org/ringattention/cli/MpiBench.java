@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.ringattention.attention.AttentionSpec;
+import org.ringattention.bench.WarmupRule;
 import org.ringattention.golden.Json;
 import org.ringattention.kernel.Kernels;
 import org.ringattention.mpi.Mpi;
@@ -21,9 +22,10 @@ import org.ringattention.tensor.Tensor;
 
 /**
  * {@code bench --mpi}: times ring attention with one device per MPI rank on the random inputs of
- * {@code bench} (every rank builds them from the seed and reads only its rows). Each run starts
- * after a barrier; its time is the longest wall time of the timed pass (the forward pass, or with
- * --backward the backward pass) on any rank. Per hop (every
+ * {@code bench} (every rank builds them from the seed and reads only its rows), warmed up and timed
+ * as {@code bench} times the in-process ring (the same warm-up rule, block sizes and timed span).
+ * Each run starts after a barrier; its time is the longest on any rank of: from the barrier to the
+ * rank's results (forward), or the backward pass's ring (--backward). Per hop (every
  * rank's sends, gathered by broadcasts): bytes, transfer time, bandwidth, and the share of transfer
  * time hidden behind computing, overlap = 1 − Σ wait / Σ transfer. Rank 0 prints; with --json the
  * last line is one JSON object.
@@ -63,6 +65,9 @@ final class MpiBench {
             }
             return e.exitCode();
         }
+        // the block sizes bench would use (given, tuned, or the default), so that the two compare
+        cmd.engineOptions.useTuned(cmd.dim, cmd.causal, cmd.backward, mpi.rank() == 0
+                ? cmd.spec.commandLine().getErr() : new PrintWriter(java.io.OutputStream.nullOutputStream()));
         SplittableRandom rnd = new SplittableRandom(cmd.seed);
         int n = cmd.seq;
         int d = cmd.dim;
@@ -76,30 +81,51 @@ final class MpiBench {
                 cmd.engineOptions.threads(), mpi.size(), cmd.ringOptions.layout == null ? null
                         : org.ringattention.ring.Layout.parse(cmd.ringOptions.layout), LinkModel.UNTHROTTLED);
         double flops = 4.0 * n * n * d * cmd.heads * (cmd.causal ? 0.5 : 1) * (cmd.backward ? 2.5 : 1);
-        int runs = Math.max(0, cmd.warmup) + cmd.reps;
+        // Warm-up as bench's (WarmupRule on the slowest rank's times): rank 0 decides, all follow.
+        WarmupRule warming = new WarmupRule(Math.max(0, cmd.warmup), cmd.warmupMillis);
+        long warmStart = System.nanoTime();
+        int run = 0;
+        double previous = Double.NaN;
+        double last = Double.NaN;
+        while (mpi.broadcast(mpi.rank() == 0
+                && warming.another(run, (System.nanoTime() - warmStart) / 1e6, previous, last) ? 1 : 0, 0) == 1) {
+            previous = last;
+            last = timedRun(mpiRing, ring, run++, q, k, v, dOut, mask)[4] / 1e9;
+        }
+        int warmRuns = run;
         double[] seconds = new double[cmd.reps];
         long[][] hop = new long[cmd.reps][];
-        for (int run = 0; run < runs; run++) {
-            mpi.barrier();
-            DeviceResult r = mpiRing.run(ring, run, q, k, v, dOut, mask, FaultInjector.NONE);
-            int rep = run - (runs - cmd.reps);
-            if (rep >= 0) {
-                hop[rep] = totals(mpi, cmd.backward ? r.backward() : r.forward());
-                seconds[rep] = hop[rep][4] / 1e9;
-            }
+        for (int rep = 0; rep < cmd.reps; rep++) {
+            hop[rep] = timedRun(mpiRing, ring, run++, q, k, v, dOut, mask);
+            seconds[rep] = hop[rep][4] / 1e9;
         }
         if (mpi.rank() == 0) {
-            report(mpi, ring, mask, kv, flops, seconds, hop);
+            report(mpi, ring, mask, kv, flops, seconds, hop, warmRuns);
         }
         mpiRing.finish();
         return 0;
     }
 
     /**
-     * Σ bytes, Σ transfer ns, Σ wait ns and sends over every rank's steps, and the longest wall time of
-     * the timed pass on any rank (each rank broadcasts its own).
+     * One run after a barrier: {@link #totals} of the timed pass. As bench times the in-process
+     * ring, a forward run counts from the barrier until the rank has its results (setup included),
+     * a backward run the backward pass's ring.
      */
-    private static long[] totals(Mpi mpi, RingReport report) {
+    private long[] timedRun(MpiRing mpiRing, RingAttention ring, int run, Tensor q, Tensor k, Tensor v, Tensor dOut,
+            AttentionSpec mask) {
+        Mpi mpi = mpiRing.mpi();
+        mpi.barrier();
+        long start = System.nanoTime();
+        DeviceResult r = mpiRing.run(ring, run, q, k, v, dOut, mask, FaultInjector.NONE);
+        long wall = System.nanoTime() - start;
+        return cmd.backward ? totals(mpi, r.backward(), r.backward().wallNanos()) : totals(mpi, r.forward(), wall);
+    }
+
+    /**
+     * Σ bytes, Σ transfer ns, Σ wait ns and sends over every rank's steps, and the longest
+     * {@code wall} of any rank (each rank broadcasts its own).
+     */
+    private static long[] totals(Mpi mpi, RingReport report, long wall) {
         long bytes = 0;
         long transfer = 0;
         long wait = 0;
@@ -116,13 +142,13 @@ final class MpiBench {
             for (int i = 0; i < 4; i++) {
                 all[i] += mpi.broadcast(mine[i], root);
             }
-            all[4] = Math.max(all[4], mpi.broadcast(report.wallNanos(), root));
+            all[4] = Math.max(all[4], mpi.broadcast(wall, root));
         }
         return all;
     }
 
     private void report(Mpi mpi, RingAttention ring, AttentionSpec mask, int kv, double flops, double[] seconds,
-            long[][] hop) {
+            long[][] hop, int warmRuns) {
         PrintWriter out = cmd.spec.commandLine().getOut();
         int median = medianIndex(seconds);
         double[] sorted = seconds.clone();
@@ -136,8 +162,9 @@ final class MpiBench {
                 cmd.backward ? "backward" : "forward", mpi.size(), cmd.engineOptions.threads(),
                 cmd.engineOptions.threads() == 1 ? "" : "s", ring.layoutFor(mask), cmd.engineOptions.blockQ,
                 cmd.engineOptions.blockKv);
-        out.printf(Locale.ROOT, "seconds: median %.4f, min %.4f, max %.4f (%d reps); %.2f GFLOP/s at the median%n",
-                seconds[median], sorted[0], sorted[sorted.length - 1], seconds.length, flops / seconds[median] / 1e9);
+        out.printf(Locale.ROOT, "seconds: median %.4f, min %.4f, max %.4f (%d reps after %d warm-up runs); %.2f GFLOP/s"
+                + " at the median%n", seconds[median], sorted[0], sorted[sorted.length - 1], seconds.length, warmRuns,
+                flops / seconds[median] / 1e9);
         out.printf(Locale.ROOT, "per hop (median rep): %.0f bytes in %.3f ms (%.3g bytes/s); %.1f%% of transfer time"
                 + " hidden behind computing%n", hopBytes, hopSeconds * 1e3, hopSeconds > 0 ? hopBytes / hopSeconds : 0,
                 100 * overlap);
@@ -155,6 +182,8 @@ final class MpiBench {
             j.put("layout", ring.layoutFor(mask).toString());
             j.put("block_q", cmd.engineOptions.blockQ);
             j.put("block_kv", cmd.engineOptions.blockKv);
+            j.put("block_source", cmd.engineOptions.blockSource);
+            j.put("warmup_runs", warmRuns);
             j.put("seconds_median", seconds[median]);
             j.put("seconds_min", sorted[0]);
             j.put("seconds_max", sorted[sorted.length - 1]);

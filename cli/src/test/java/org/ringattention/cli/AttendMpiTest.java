@@ -65,6 +65,20 @@ class AttendMpiTest {
         }
     }
 
+    /** bench --mpi warms up by bench's rule (here: exactly --warmup runs) and reports the hops. */
+    @Test
+    @Timeout(120)
+    void benchTimesTheRanksAfterTheWarmUp() throws Exception {
+        Result r = mpirun(2, new String[] {"bench", "--seq", "64", "--head-dim", "8", "--heads", "1", "--threads", "1",
+            "--warmup", "3", "--warmup-ms", "0", "--reps", "2", "--block-q", "16", "--block-kv", "16", "--json",
+            "--mpi"});
+        assertThat(r.code).as("exit code; output:%n%s", r.output).isZero();
+        String json = r.output.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow();
+        assertThat(json).contains("\"ranks\":2", "\"warmup_runs\":3", "\"block_source\":\"given\"",
+                "\"hop_bytes\":2048.0"); // K and V of 32 rows of 8 floats
+        assertThat(r.output).contains("(2 reps after 3 warm-up runs)");
+    }
+
     private void inputs(boolean nan) throws Exception {
         int n = 50;
         int d = 8;

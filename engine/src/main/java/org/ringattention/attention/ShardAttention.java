@@ -70,6 +70,17 @@ public final class ShardAttention {
         return new QueryShard(id, q, positions, blockQ);
     }
 
+    /**
+     * A query shard whose forward result is given, O {@code out} [B, Hq, n, d] and LSE {@code lse}
+     * [B, Hq, n] of its rows: ready for {@link #startBackward} without a forward pass.
+     */
+    public QueryShard queryShard(int id, Tensor q, Positions positions, Tensor out, float[] lse) {
+        if (q.batch() != shape.batch() || q.heads() != shape.qHeads() || q.dim() != shape.dim()) {
+            throw new IllegalArgumentException("query shard " + q.shape() + " does not fit " + shape);
+        }
+        return new QueryShard(id, q, positions, blockQ, out, lse);
+    }
+
     /** An empty key/value buffer with room for {@code capacity} rows per head. */
     public KvShard kvBuffer(int capacity, boolean backward) {
         return new KvShard(shape.batch(), shape.kvHeads(), Math.max(1, capacity), shape.dim(), backward);

@@ -1,6 +1,8 @@
 package org.ringattention.ring;
 
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntFunction;
 import org.ringattention.attention.Positions;
@@ -49,6 +51,9 @@ final class DeviceProtocol implements Runnable {
     private final CountDownLatch start;
     private final IdleStrategy idle = IdleStrategy.backoff();
 
+    /** How long a device waiting for its tasks with nothing in flight parks between looks. */
+    private static final long QUIET_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
     /**
      * @param steps P, the number of devices
      * @param gradients true for the backward pass: P sends, each followed by dK and dV
@@ -94,7 +99,7 @@ final class DeviceProtocol implements Runnable {
                     await(out::hasCredit, "a free buffer at " + out.peer(false));
                     out.sendKeysValues(d.current);
                 }
-                await(() -> d.computed, "its tasks");
+                awaitTasks();
                 if (gradients && s < sends) {
                     out.sendGradients(d.current);
                 }
@@ -129,6 +134,32 @@ final class DeviceProtocol implements Runnable {
     private void grant(int s) {
         int owner = Math.floorMod(device.id - s - 1, steps);
         in.grant(device.incoming, owner, keyPositions.apply(owner));
+    }
+
+    /**
+     * Waits for the step's tasks: polls the links while a transfer needs {@link Link#progress}
+     * calls, else parks until the last task's worker unparks this thread (every
+     * {@link #QUIET_PARK_NANOS} it looks anyway, for supervision), so that a device whose shards
+     * have moved does not take its workers' core thousands of times a second.
+     */
+    private void awaitTasks() {
+        Device d = device;
+        if (d.computed) {
+            return;
+        }
+        d.waitingFor = "its tasks";
+        idle.reset();
+        while (!d.computed) {
+            supervision.check();
+            if (sends > 0 && (in.transferring() || out.transferring())) {
+                in.progress();
+                out.progress();
+                idle.idle();
+            } else {
+                LockSupport.parkNanos(this, QUIET_PARK_NANOS);
+            }
+        }
+        d.waitingFor = "nothing";
     }
 
     private void await(BooleanSupplier ready, String what) {

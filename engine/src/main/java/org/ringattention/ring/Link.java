@@ -71,6 +71,15 @@ public interface Link {
     default void progress() {
     }
 
+    /**
+     * True while a transfer at this end is under way that moves only when {@link #progress} is
+     * called; while neither of its links is, a device waiting for its tasks parks until a worker
+     * wakes it instead of polling. False by default (the in-process link moves on its own thread).
+     */
+    default boolean transferring() {
+        return false;
+    }
+
     // ---------------------------------------------------------------- any thread
 
     /** Who is at the other end, for messages: "device 3", "rank 3". */

@@ -43,7 +43,10 @@ public final class RingAttention implements AttentionEngine {
     public record Forward(AttentionOutput output, RingReport report) {
     }
 
-    /** Gradients with the forward result they came from and what both passes measured. */
+    /**
+     * Gradients with the forward result they came from and what both passes measured
+     * ({@code forwardReport} is null when the forward result was given).
+     */
     public record Backward(Gradients gradients, AttentionOutput output, RingReport forwardReport,
             RingReport report) {
     }
@@ -169,12 +172,24 @@ public final class RingAttention implements AttentionEngine {
     }
 
     /**
-     * Runs the forward pass round the ring again before the backward pass (the devices' O and LSE
-     * are not kept between calls); it gives the bits of {@code fwd}, so nothing changes but time.
+     * The backward pass round the ring alone: each device starts from its rows of {@code fwd}'s O
+     * and LSE (for the bits of {@link #backward}, {@code fwd} is this ring's forward result).
      */
     @Override
     public Gradients gradients(Tensor q, Tensor k, Tensor v, AttentionOutput fwd, Tensor dOut, AttentionSpec spec) {
-        return backward(q, k, v, dOut, spec).gradients();
+        return backward(q, k, v, fwd, dOut, spec).gradients();
+    }
+
+    /**
+     * The backward pass round the ring alone, from {@code fwd} computed before; the result's
+     * {@code forwardReport} is null (no forward pass ran).
+     */
+    public Backward backward(Tensor q, Tensor k, Tensor v, AttentionOutput fwd, Tensor dOut, AttentionSpec spec) {
+        Setup s = new Setup(q, k, v, spec, allDevices(), Links.inProcess(link));
+        s.requireGradientInput(dOut);
+        s.seedForward(fwd);
+        RingReport report = s.runBackward(dOut);
+        return new Backward(s.gradients(), fwd, null, report);
     }
 
     @Override
@@ -251,6 +266,21 @@ public final class RingAttention implements AttentionEngine {
                 }
             };
             return run(work, false, 2 * kvCapacity); // a hop carries K and V
+        }
+
+        /** The devices' query shards with their rows of a forward result computed before (no forward pass). */
+        void seedForward(AttentionOutput fwd) {
+            Tensor out = fwd.out();
+            if (out.batch() != q.batch() || out.heads() != q.heads() || out.rows() != q.rows()
+                    || out.dim() != q.dim() || fwd.lse().length != q.batch() * q.heads() * q.rows()) {
+                throw new IllegalArgumentException("the forward result O " + out.shape() + " with "
+                        + fwd.lse().length + " LSE values does not fit q " + q.shape());
+            }
+            for (int i : local) {
+                QueryShard qs = sa.queryShard(i, Shards.gather(q, qPos[i]), qPos[i], Shards.gather(out, qPos[i]),
+                        Shards.gatherRows(fwd.lse(), qPos[i], shape.qLen()));
+                devs[i] = new Device(i, qs, null, null);
+            }
         }
 
         RingReport runBackward(Tensor dOut) {

@@ -33,6 +33,19 @@ final class Shards {
         }
     }
 
+    /** The values at {@code positions} of per-row values {@code x} [B·H, N], as [B·H, n]. */
+    static float[] gatherRows(float[] x, Positions positions, int length) {
+        int n = positions.length();
+        int heads = x.length / length;
+        float[] shard = new float[heads * n];
+        for (int bh = 0; bh < heads; bh++) {
+            for (int r = 0; r < n; r++) {
+                shard[bh * n + r] = x[bh * length + positions.at(r)];
+            }
+        }
+        return shard;
+    }
+
     /** The same for per-row values [B·H, n] into [B·H, N]. */
     static void scatterRows(float[] shard, Positions positions, float[] x, int length) {
         int n = positions.length();

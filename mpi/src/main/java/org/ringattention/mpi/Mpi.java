@@ -250,6 +250,31 @@ public final class Mpi {
         }
     }
 
+    /**
+     * A ring's hop without the computing, to measure a link: after a barrier every rank sends
+     * {@code bytes} bytes to rank + 1 and receives as many from rank − 1 (MPI_Isend, MPI_Irecv,
+     * MPI_Wait; tag {@code tag}). Returns the nanoseconds from the barrier until this rank's receive
+     * completed. A collective: every rank calls it alike.
+     */
+    public long ringExchange(int bytes, int tag) {
+        int next = Math.floorMod(rank + 1, size);
+        int previous = Math.floorMod(rank - 1, size);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(Math.max(1, bytes), 64);
+            MemorySegment in = a.allocate(Math.max(1, bytes), 64);
+            MemorySegment sendRequest = a.allocate(ADDRESS);
+            MemorySegment recvRequest = a.allocate(ADDRESS);
+            barrier();
+            long start = System.nanoTime();
+            irecv(in, bytes, previous, tag, recvRequest);
+            isend(out, bytes, next, tag, sendRequest);
+            await(recvRequest);
+            long nanos = System.nanoTime() - start;
+            await(sendRequest);
+            return nanos;
+        }
+    }
+
     /** MPI_Abort on MPI_COMM_WORLD: ends every rank of the job with {@code code}; does not return. */
     public void abort(int code) {
         try {

@@ -235,6 +235,15 @@ final class MpiLink implements Link {
         }
     }
 
+    /** A send not yet complete (producer), or a granted buffer whose shard has not all arrived (consumer). */
+    @Override
+    public boolean transferring() {
+        if (aborted || closed) {
+            return false;
+        }
+        return producer ? kvPending || gradPending : granted != null && !arrived;
+    }
+
     @Override
     public String peer(boolean consumerSide) {
         return "rank " + peer;

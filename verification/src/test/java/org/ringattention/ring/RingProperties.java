@@ -83,6 +83,20 @@ class RingProperties {
         assertThat(b.gradients().dv().toArray()).as("dV").isEqualTo(ga.dv().toArray());
     }
 
+    /** The backward pass from a given forward result gives the bits of the two passes run together. */
+    @Property(tries = 10)
+    void gradientsFromTheForwardResultAreThoseOfBackward(@ForAll("problems") Problem p,
+            @ForAll("devices") int devices, @ForAll("layouts") Layout layout, @ForAll("blocks") int bq,
+            @ForAll("blocks") int bkv) {
+        RingAttention ring = ring(bq, bkv, 2, devices, layout);
+        RingAttention.Backward both = ring.backward(p.qTensor(), p.kTensor(), p.vTensor(), p.dOutTensor(), p.spec());
+        AttentionOutput fwd = ring.attend(p.qTensor(), p.kTensor(), p.vTensor(), p.spec());
+        Gradients g = ring.gradients(p.qTensor(), p.kTensor(), p.vTensor(), fwd, p.dOutTensor(), p.spec());
+        assertThat(g.dq().toArray()).as("dQ").isEqualTo(both.gradients().dq().toArray());
+        assertThat(g.dk().toArray()).as("dK").isEqualTo(both.gradients().dk().toArray());
+        assertThat(g.dv().toArray()).as("dV").isEqualTo(both.gradients().dv().toArray());
+    }
+
     /** For fixed (P, layout, blocks) the bits depend neither on the threads nor on the run. */
     @Property(tries = 30)
     void sameBitsForAnyThreads(@ForAll("problems") Problem p, @ForAll("devices") int devices,

@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import org.ringattention.attention.AttentionOutput;
 import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.Positions;
@@ -108,6 +109,32 @@ class RingRuntimeTest {
         // P sends per device, each K, V, dK and dV of a 100-row shard of 2 heads
         assertThat(b.report().bytesSent()).isEqualTo(3 * 3 * 4L * 100 * 2 * 16 * 4);
         assertThat(b.forwardReport().bytesSent()).isEqualTo(3 * 2 * 2L * 100 * 2 * 16 * 4);
+    }
+
+    /** gradients, given the forward result, runs the backward pass's tasks and no forward task. */
+    @Test
+    void gradientsDoNotRunTheForwardPassAgain() {
+        Problem p = problem(1, 2, 200, 16, AttentionSpec.DEFAULT.withCausal(true));
+        AtomicInteger tasks = new AtomicInteger();
+        RingAttention ring = RingProperties.ring(16, 32, 2, 3, Layout.ZIGZAG)
+                .withFaults((d, s) -> tasks.incrementAndGet());
+        AttentionOutput fwd = ring.attend(p.qTensor(), p.kTensor(), p.vTensor(), p.spec());
+        int forwardTasks = tasks.getAndSet(0);
+        ring.backward(p.qTensor(), p.kTensor(), p.vTensor(), p.dOutTensor(), p.spec());
+        int bothPasses = tasks.getAndSet(0);
+        RingAttention.Backward given = ring.backward(p.qTensor(), p.kTensor(), p.vTensor(), fwd, p.dOutTensor(),
+                p.spec());
+        int backwardTasks = tasks.getAndSet(0);
+        ring.gradients(p.qTensor(), p.kTensor(), p.vTensor(), fwd, p.dOutTensor(), p.spec());
+        // 3 devices x 3 steps; per step 2 heads x 5 query blocks of 67 rows + 4 split halves forward,
+        // 2 heads x 3 key blocks backward
+        assertThat(forwardTasks).isEqualTo(9 * 14);
+        assertThat(bothPasses).isEqualTo(9 * (14 + 6));
+        assertThat(backwardTasks).isEqualTo(9 * 6);
+        assertThat(tasks.get()).as("tasks of gradients").isEqualTo(9 * 6);
+        assertThat(given.forwardReport()).isNull();
+        assertThat(given.output()).isSameAs(fwd);
+        assertThat(given.report().bytesSent()).isPositive();
     }
 
     @Test

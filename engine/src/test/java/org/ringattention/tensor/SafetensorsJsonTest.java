@@ -83,6 +83,13 @@ class SafetensorsJsonTest {
     }
 
     @Test
+    void messagesShowControlCharactersAsEscapes() {
+        // C0 and C1 controls and DEL escaped; space, '~' and no-break space (0xa0) kept
+        assertEquals("\\x1f ~\\x7f\\x9f\u00a0\\x00", SafetensorsHeader.printable("\u001f ~\u007f\u009f\u00a0\u0000"));
+        assertEquals("'a\\x0ab'", SafetensorsHeader.name("a\nb"));
+    }
+
+    @Test
     void textEndingInsideATokenIsRefusedWithAReason() {
         refused("{\"a\":", "5: unexpected end of header");
         refused("[1,", "3: unexpected end of header");

@@ -17,8 +17,9 @@ import net.jqwik.api.constraints.IntRange;
  * Every {@link Kernels} implementation (the scalar twin and the Vector API kernels) against the
  * interface's own contract, written out here as naive loops in the documented order: the same
  * bits, at offsets into larger arrays, on tiles of every size around vector and register-tile
- * widths, across the chunk boundary of long sums, and leaving every element outside its range as
- * it was. Independent of how either implementation is written, so it survives kernel rewrites.
+ * widths (rows up to 12 and columns up to 72 reach the 8-row and two-vector register tiles at
+ * 512 bits), across the chunk boundary of long sums, and leaving every element outside its range
+ * as it was. Independent of how either implementation is written, so it survives kernel rewrites.
  */
 class KernelContractProperties {
 
@@ -29,7 +30,7 @@ class KernelContractProperties {
 
     @Property(tries = 30)
     void scoresAreScaledFmaDotProductsInIncreasingOrder(@ForAll("kernels") Kernels kernels,
-            @ForAll @IntRange(min = 1, max = 9) int rows, @ForAll @IntRange(min = 1, max = 70) int cols,
+            @ForAll @IntRange(min = 1, max = 12) int rows, @ForAll @IntRange(min = 1, max = 70) int cols,
             @ForAll @IntRange(min = 1, max = 70) int d, @ForAll boolean withMax, @ForAll long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         int qOff = rnd.nextInt(5);
@@ -127,8 +128,8 @@ class KernelContractProperties {
 
     @Property(tries = 30)
     void productsSumTheirTermsInChunks(@ForAll("kernels") Kernels kernels,
-            @ForAll @IntRange(min = 1, max = 6) int rows, @ForAll @IntRange(min = 1, max = 300) int inner,
-            @ForAll @IntRange(min = 1, max = 40) int n, @ForAll long seed) {
+            @ForAll @IntRange(min = 1, max = 12) int rows, @ForAll @IntRange(min = 1, max = 300) int inner,
+            @ForAll @IntRange(min = 1, max = 72) int n, @ForAll long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         int bOff = rnd.nextInt(6);
         int cOff = rnd.nextInt(6);

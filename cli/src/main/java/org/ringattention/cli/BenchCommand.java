@@ -77,7 +77,7 @@ final class BenchCommand implements Callable<Integer> {
     int warmup;
 
     @Option(names = "--warmup-ms", paramLabel = "MS", defaultValue = "3000", description = "After the --warmup"
-            + " runs, keep warming up until this many milliseconds have passed, 20 runs are done and the last two runs are within 25%"
+            + " runs, keep warming up until this many milliseconds have passed, 20 runs are done and the last two runs are within 25%%"
             + " of each other, for at most 10 times this long (default ${DEFAULT-VALUE}; 0: exactly --warmup runs)."
             + " The JIT compiler needs many calls of the kernels before they run at full speed.")
     int warmupMillis;

@@ -2,6 +2,7 @@ package org.ringattention.cli;
 
 import java.io.PrintWriter;
 import java.util.Optional;
+import org.ringattention.attention.BlockSizes;
 import org.ringattention.attention.BlockwiseAttention;
 import org.ringattention.bench.MachineInfo;
 import org.ringattention.kernel.Kernels;
@@ -13,20 +14,22 @@ import picocli.CommandLine.Option;
  *
  * <p>Block sizes: the ones given; when neither is given, commands that know the shape
  * ({@code attend}, {@code bench}) take the ones {@code tune --save} saved for this CPU and shape
- * ({@link #useTuned}, {@link TuningFile}); otherwise {@value #DEFAULT_BLOCK}. The sizes change
- * only the speed and the rounding of the result, never its contract; the same sizes give the
- * same bits.
+ * ({@link #useTuned}, {@link TuningFile}), else those of {@link BlockSizes#defaultFor} for the
+ * head dimension and pass; commands that do not know the shape use {@value #DEFAULT_BLOCK}. The
+ * sizes change only the speed and the rounding of the result, never its contract; the same sizes
+ * give the same bits.
  */
 final class EngineOptions {
 
-    static final int DEFAULT_BLOCK = 128;
+    static final int DEFAULT_BLOCK = BlockSizes.DEFAULT;
 
     @Option(names = "--block-q", paramLabel = "N", description = "Query block size (default: the size `tune --save`"
-            + " saved for this CPU and shape, else " + DEFAULT_BLOCK + "; any size >= 1).")
+            + " saved for this CPU and shape, else the rule of `info` for the head dimension; any size >= 1).")
     Integer blockQGiven;
 
     @Option(names = "--block-kv", paramLabel = "N", description = "Key/value block size (default: the size `tune"
-            + " --save` saved for this CPU and shape, else " + DEFAULT_BLOCK + "; any size >= 1).")
+            + " --save` saved for this CPU and shape, else the rule of `info` for the head dimension; any size"
+            + " >= 1).")
     Integer blockKvGiven;
 
     @Option(names = "--threads", paramLabel = "T", description = "Worker threads (default: the available"
@@ -60,13 +63,18 @@ final class EngineOptions {
     }
 
     /**
-     * When no block size was given, takes the tuned ones for this CPU and shape class, if saved; a
-     * tuning file that cannot be read is a one-line warning on {@code err}, not a failure.
+     * When no block size was given, takes the tuned ones for this CPU and shape class, if saved,
+     * else the default rule's for the head dimension and pass; a tuning file that cannot be read is
+     * a one-line warning on {@code err}, not a failure.
      */
     void useTuned(int headDim, boolean causal, boolean backward, PrintWriter err) {
         if (blockQGiven != null || blockKvGiven != null) {
             return;
         }
+        BlockSizes rule = BlockSizes.defaultFor(headDim, backward);
+        blockQ = rule.blockQ();
+        blockKv = rule.blockKv();
+        blockSource = "default for d = " + headDim;
         Optional<TuningFile.Entry> tuned = TuningFile.lookup(headDim, causal, backward, w -> {
             err.println("ring-attention: " + w);
             err.flush();

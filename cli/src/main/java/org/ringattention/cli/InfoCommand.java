@@ -12,6 +12,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import org.ringattention.attention.BlockSizes;
 import org.ringattention.golden.Json;
 import org.ringattention.kernel.Kernels;
 import picocli.CommandLine.Command;
@@ -82,8 +83,8 @@ final class InfoCommand implements Callable<Integer> {
         out.printf(f, "max heap", String.format("%.2f GiB", ((Long) m.get("max_heap_bytes")) / (double) (1L << 30)));
         @SuppressWarnings("unchecked")
         List<Map<String, Object>> tuned = (List<Map<String, Object>>) m.get("tuned_blocks");
-        out.printf(f, "tuning file", m.get("tuning_file") + (tuned.isEmpty() ? " (nothing saved for this CPU; default"
-                + " blocks " + EngineOptions.DEFAULT_BLOCK + "x" + EngineOptions.DEFAULT_BLOCK + ")" : ""));
+        out.printf(f, "tuning file", m.get("tuning_file") + (tuned.isEmpty() ? " (nothing saved for this CPU)" : ""));
+        out.printf(f, "default blocks", m.get("default_blocks") + " (where nothing is tuned)");
         for (Map<String, Object> t : tuned) {
             out.printf(Locale.ROOT, f, "tuned blocks", String.format(Locale.ROOT, "%s: %sx%s (%.1f GFLOP/s, saved %s)",
                     t.get("shape_class"), t.get("block_q"), t.get("block_kv"), (Double) t.get("gflops"), t.get("saved")));
@@ -132,6 +133,7 @@ final class InfoCommand implements Callable<Integer> {
         m.put("available_processors", Runtime.getRuntime().availableProcessors());
         m.put("max_heap_bytes", Runtime.getRuntime().maxMemory());
         m.put("tuning_file", TuningFile.path().toString());
+        m.put("default_blocks", BlockSizes.describeRule());
         List<Map<String, Object>> tuned = new ArrayList<>();
         for (TuningFile.Entry e : TuningFile.forThisCpu(warn)) {
             Map<String, Object> t = new LinkedHashMap<>();

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.ringattention.attention.BlockSizes;
 import org.ringattention.bench.MachineInfo;
 import org.ringattention.tensor.Npy;
 
@@ -153,6 +154,26 @@ class TuneCommandTest {
         assertThat(jg.get("block_q").asInt()).isEqualTo(9);
         assertThat(jg.get("block_kv").asInt()).isEqualTo(EngineOptions.DEFAULT_BLOCK);
         assertThat(jg.get("block_source").asText()).isEqualTo("given");
+    }
+
+    @Test
+    void withNothingTunedBenchTakesTheRuleForItsHeadDimension() throws IOException {
+        for (String[] c : new String[][] {{"128", ""}, {"64", ""}, {"128", "--backward"}}) {
+            List<String> args = new ArrayList<>(List.of("bench", "--seq", "37", "--head-dim", c[0], "--heads",
+                    "1", "--threads", "1", "--warmup", "0", "--warmup-ms", "0", "--reps", "1", "--peak-ms", "0",
+                    "--json"));
+            if (!c[1].isEmpty()) {
+                args.add(c[1]);
+            }
+            CliRun r = CliRun.of(args.toArray(String[]::new));
+            assertThat(r.code()).as(r.err()).isZero();
+            List<String> lines = r.out().lines().toList();
+            JsonNode j = new ObjectMapper().readTree(lines.get(lines.size() - 1));
+            BlockSizes rule = BlockSizes.defaultFor(Integer.parseInt(c[0]), !c[1].isEmpty());
+            assertThat(j.get("block_q").asInt()).isEqualTo(rule.blockQ());
+            assertThat(j.get("block_kv").asInt()).isEqualTo(rule.blockKv());
+            assertThat(j.get("block_source").asText()).isEqualTo("default for d = " + c[0]);
+        }
     }
 
     @Test

@@ -16,8 +16,13 @@ import jdk.incubator.vector.VectorSpecies;
  * <ul>
  *   <li>{@link #scoreTile}: 4 query rows × 4 vectors of keys (64 scores at 16 lanes) per tile;
  *       per step k, four key vectors are loaded from the transposed block, four query elements
- *       broadcast, and 16 fused multiply-adds issued. One method runs a group of four rows over
- *       all keys, so that the rows' maxima stay in registers across its tiles.
+ *       broadcast, and 16 fused multiply-adds issued. The keys are taken in strips of at most 32 KB
+ *       of the packed block ({@link #scoreStrip}: the whole block up to 128 keys at d = 64, 64
+ *       keys at d = 128), and every group of four rows passes a strip before the next: a 128-key
+ *       block at d = 128 (64 KB) does not fit the 48 KB L1 of a Zen 5 core and was read from L2
+ *       again for every row group. One method runs a group of four rows over a strip, so that the
+ *       rows' maxima stay in registers across its tiles. (A 6 × 4 tile, 24 accumulators, measured
+ *       no faster here in whole passes, and 10 % slower at d = 64.)
  *   <li>{@link #accumulateProduct} and {@link #accumulateTransposedProduct}: 8 output rows × 2
  *       vectors along d; per step, eight weights broadcast and two vectors of the right-hand block
  *       loaded; strips of two vectors outside, rows inside, so a strip of the right-hand block stays
@@ -41,6 +46,7 @@ public final class VectorKernels implements Kernels {
     private static final int EXPONENT_ONE = 0x00800000;
     private static final int MR = 4;
     private static final int NR = 4;
+    private static final int STRIP_BYTES = 32 * 1024;
 
     static final VectorKernels INSTANCE = new VectorKernels();
 
@@ -70,39 +76,52 @@ public final class VectorKernels implements Kernels {
         }
     }
 
+    /**
+     * Keys per strip of {@link #scoreTile}: a multiple of the tile width whose packed keys
+     * (d × strip floats) fit in 32 KB, so that a strip stays in L1 while all query rows pass it.
+     */
+    static int scoreStrip(int d) {
+        int tile = NR * L;
+        return Math.max(tile, STRIP_BYTES / Float.BYTES / Math.max(1, d) / tile * tile);
+    }
+
     @Override
     public void scoreTile(float[] q, int qOff, int rows, float[] kT, int kOff, int cols, int d, float scale,
             float[] s, float[] rowMax) {
         float[] mx = rowMax;
-        int r = 0;
-        for (; r + MR <= rows; r += MR) {
-            scoreRows4(q, qOff + r * d, kT, kOff, cols, d, scale, s, r * cols, mx, r);
+        if (mx != null) {
+            java.util.Arrays.fill(mx, 0, rows, Float.NEGATIVE_INFINITY);
         }
-        if (mx != null) { // the last rows' maxima grow tile by tile
-            java.util.Arrays.fill(mx, r, rows, Float.NEGATIVE_INFINITY);
-        }
-        for (; r < rows; r++) {
-            for (int c = 0; c < cols; c += L) {
-                scores1x1(q, qOff + r * d, kT, kOff + c, cols, d, scale, s, r * cols + c, F.indexInRange(c, cols), mx,
-                        r);
+        int strip = scoreStrip(d);
+        for (int c0 = 0; c0 < cols; c0 += strip) {
+            int c1 = Math.min(cols, c0 + strip);
+            int r = 0;
+            for (; r + MR <= rows; r += MR) {
+                scoreRows4(q, qOff + r * d, kT, kOff, c0, c1, cols, d, scale, s, r * cols, mx, r);
+            }
+            for (; r < rows; r++) {
+                for (int c = c0; c < c1; c += L) {
+                    scores1x1(q, qOff + r * d, kT, kOff + c, cols, d, scale, s, r * cols + c, F.indexInRange(c, c1), mx,
+                            r);
+                }
             }
         }
     }
 
     /**
-     * Four query rows against all {@code cols} keys: 4 × 4 register tiles (64 scores at 16 lanes)
-     * along the keys, then masked 4 × 1 tiles for the tail. The rows' maxima are kept as four
-     * vectors across the tiles and reduced once at the end: a lane reduction per tile measured
-     * about 5% of the kernel at d = 128.
+     * Four query rows against the keys [c0, c1) of a block of {@code cols} keys: 4 × 4 register
+     * tiles (64 scores at 16 lanes) along the keys, then masked 4 × 1 tiles for the tail. The
+     * rows' maxima are kept as four vectors across the tiles and reduced once per strip: a lane
+     * reduction per tile measured about 5% of the kernel at d = 128.
      */
-    private static void scoreRows4(float[] q, int q0, float[] kT, int k0, int cols, int d, float scale, float[] s,
-            int s0, float[] mx, int r) {
+    private static void scoreRows4(float[] q, int q0, float[] kT, int k0, int c0, int c1, int cols, int d, float scale,
+            float[] s, int s0, float[] mx, int r) {
         FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY), m1 = m0, m2 = m0, m3 = m0;
         int q1 = q0 + d;
         int q2 = q1 + d;
         int q3 = q2 + d;
-        int c = 0;
-        for (; c + NR * L <= cols; c += NR * L) {
+        int c = c0;
+        for (; c + NR * L <= c1; c += NR * L) {
             FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
             FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
             FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
@@ -177,8 +196,8 @@ public final class VectorKernels implements Kernels {
                 m3 = m3.max(a30.max(a31).max(a32).max(a33));
             }
         }
-        for (; c < cols; c += L) {
-            VectorMask<Float> m = F.indexInRange(c, cols);
+        for (; c < c1; c += L) {
+            VectorMask<Float> m = F.indexInRange(c, c1);
             FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
             for (int k = 0; k < d; k++) {
                 FloatVector kv = FloatVector.fromArray(F, kT, k0 + c + k * cols, m);
@@ -203,10 +222,10 @@ public final class VectorKernels implements Kernels {
             }
         }
         if (mx != null) { // max is exact: the order of the lane reduction does not matter
-            mx[r] = m0.reduceLanes(VectorOperators.MAX);
-            mx[r + 1] = m1.reduceLanes(VectorOperators.MAX);
-            mx[r + 2] = m2.reduceLanes(VectorOperators.MAX);
-            mx[r + 3] = m3.reduceLanes(VectorOperators.MAX);
+            mx[r] = Math.max(mx[r], m0.reduceLanes(VectorOperators.MAX));
+            mx[r + 1] = Math.max(mx[r + 1], m1.reduceLanes(VectorOperators.MAX));
+            mx[r + 2] = Math.max(mx[r + 2], m2.reduceLanes(VectorOperators.MAX));
+            mx[r + 3] = Math.max(mx[r + 3], m3.reduceLanes(VectorOperators.MAX));
         }
     }
 
@@ -283,11 +302,13 @@ public final class VectorKernels implements Kernels {
             FloatVector c3 = FloatVector.broadcast(F, PolynomialExp.C3);
             FloatVector c2 = FloatVector.broadcast(F, PolynomialExp.C2);
             FloatVector one = FloatVector.broadcast(F, 1f);
+            FloatVector zero = FloatVector.zero(F);
+            FloatVector top = FloatVector.broadcast(F, EXP_HIGHEST);
             for (; t + L <= len; t += L) {
                 // exp(x − shift), written out: a call of exp() that C2 does not inline boxes vectors
                 FloatVector y = FloatVector.fromArray(F, x, off + t).sub(sh);
-                y = y.blend(lowest, y.compare(VectorOperators.LT, lowest));
-                y = y.blend(highest, y.compare(VectorOperators.GT, highest));
+                VectorMask<Float> under = y.compare(VectorOperators.LT, lowest);
+                VectorMask<Float> over = y.compare(VectorOperators.GT, highest);
                 FloatVector tt = y.fma(log2e, round);
                 FloatVector n = tt.sub(round);
                 FloatVector r = n.fma(minusLn2Hi, y);
@@ -299,11 +320,13 @@ public final class VectorKernels implements Kernels {
                 p = p.fma(r, c2);
                 p = p.fma(r, one);
                 p = p.fma(r, one);
-                IntVector e = tt.viewAsIntegralLanes().sub(PolynomialExp.ROUND_BITS);
+                IntVector e = tt.viewAsIntegralLanes().sub(PolynomialExp.ROUND_BITS)
+                        .blend(0, under.or(over).cast(I)); // no subnormal factors in clamped lanes
                 IntVector e1 = e.lanewise(VectorOperators.ASHR, 1);
                 IntVector e2 = e.sub(e1);
                 p = p.mul(e1.add(127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes())
                         .mul(e2.add(127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes());
+                p = p.blend(zero, under).blend(top, over);
                 p.intoArray(x, off + t);
                 s0 = s0.add(p);
             }
@@ -355,17 +378,24 @@ public final class VectorKernels implements Kernels {
     private static final FloatVector C3 = FloatVector.broadcast(F, PolynomialExp.C3);
     private static final FloatVector C2 = FloatVector.broadcast(F, PolynomialExp.C2);
     private static final FloatVector ONE = FloatVector.broadcast(F, 1f);
+    private static final float EXP_HIGHEST = PolynomialExp.exp(PolynomialExp.HIGHEST);
 
     /**
-     * {@link PolynomialExp#exp} lane by lane, with the same operations. Constants are vectors:
-     * scalar operands of lanewise operations measured several times slower here. The clamp is a
-     * compare and a blend: the same value as Math.max/min for every input but NaN (which both keep),
-     * and about a third of the cost of the exp cheaper than the lanewise MAX and MIN, which must
-     * also order −0 and +0.
+     * {@link PolynomialExp#exp} lane by lane, with the same results. Constants are vectors:
+     * scalar operands of lanewise operations measured several times slower here. The clamp of x to
+     * [LOWEST, HIGHEST] is done at the end instead: lanes below LOWEST become 0 = exp(LOWEST) and
+     * lanes above HIGHEST exp(HIGHEST), by two compares that run beside the polynomial and two
+     * blends, so the clamp adds two operations to the chain of dependent ones instead of four
+     * (the exp is latency-bound: its chain is some 60 cycles long). NaN compares false and stays
+     * NaN, as Math.max/min keep it. Clamped lanes scale by 2⁰: the scale factors of their own
+     * exponent would be garbage, often subnormal, and a multiplication with a subnormal operand or
+     * result takes a microcode assist: lanes far below LOWEST ran 3 to 4 times slower, and
+     * attention rows of a trained-like model hold many of them. (Lanes whose true result is
+     * subnormal, [LOWEST, −87.3], still take it: their bits are kept.)
      */
     private static FloatVector exp(FloatVector x) {
-        x = x.blend(LOWEST, x.compare(VectorOperators.LT, LOWEST));
-        x = x.blend(HIGHEST, x.compare(VectorOperators.GT, HIGHEST));
+        VectorMask<Float> under = x.compare(VectorOperators.LT, LOWEST);
+        VectorMask<Float> over = x.compare(VectorOperators.GT, HIGHEST);
         FloatVector t = x.fma(LOG2E, ROUND);
         FloatVector n = t.sub(ROUND);
         FloatVector r = n.fma(MINUS_LN2_HI, x);
@@ -377,12 +407,13 @@ public final class VectorKernels implements Kernels {
         p = p.fma(r, C2);
         p = p.fma(r, ONE);
         p = p.fma(r, ONE);
-        IntVector e = t.viewAsIntegralLanes().sub(PolynomialExp.ROUND_BITS);
+        IntVector e = t.viewAsIntegralLanes().sub(PolynomialExp.ROUND_BITS)
+                .blend(0, under.or(over).cast(I)); // no subnormal factors in clamped lanes
         IntVector e1 = e.lanewise(VectorOperators.ASHR, 1);
         IntVector e2 = e.sub(e1);
         FloatVector f1 = e1.add(127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes();
         FloatVector f2 = e2.add(127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes();
-        return p.mul(f1).mul(f2);
+        return p.mul(f1).mul(f2).blend(0f, under).blend(EXP_HIGHEST, over);
     }
 
     @Override

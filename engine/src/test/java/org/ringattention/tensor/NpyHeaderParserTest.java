@@ -140,6 +140,35 @@ class NpyHeaderParserTest {
     }
 
     @Test
+    void emptySequencesMayHoldWhitespace() throws NpyFormatException {
+        assertEquals(dict("shape", tuple()), parse("{'shape': ( )}"));
+        assertEquals(dict("a", List.of()), parse("{'a': [\n\t]}"));
+    }
+
+    @Test
+    void theHeaderMayEndInsideAnyToken() {
+        // a backslash, a name or a number as the last character: refused with a reason, never an
+        // index out of bounds
+        for (String[] c : new String[][] {{"{'a': 'x\\", "unterminated string at character 6"},
+            {"{'a': True", "expected ',' or '}' at character 10"}, {"{'a': 12", "expected ',' or '}' at character 8"},
+            {"{'a': (1,", "unexpected end of header at character 9"}}) {
+            NpyFormatException e = assertThrows(NpyFormatException.class, () -> parse(c[0]), c[0]);
+            assertTrue(e.reason().startsWith("malformed header: " + c[1] + " of "), c[0] + " -> " + e.reason());
+        }
+    }
+
+    @Test
+    void headersOfUpTo200CharactersAreShownWhole() {
+        String text = "{'a': '" + "x".repeat(189) + "' 1}"; // 200 characters
+        NpyFormatException e = assertThrows(NpyFormatException.class, () -> parse(text));
+        assertTrue(e.reason().endsWith(" of " + text), e.reason());
+        NpyFormatException longer = assertThrows(NpyFormatException.class, () -> parse(text + " "));
+        assertTrue(longer.reason().endsWith(" of " + text), "trailing whitespace is stripped: " + longer.reason());
+        NpyFormatException cut = assertThrows(NpyFormatException.class, () -> parse("{'a': '" + "x".repeat(190) + "' 1}"));
+        assertTrue(cut.reason().endsWith("x".repeat(190) + "' 1..."), cut.reason());
+    }
+
+    @Test
     void reprIsPythonStyle() {
         assertEquals("'a\\nb'", NpyHeaderParser.repr("a\nb"));
         assertEquals("True", NpyHeaderParser.repr(true));

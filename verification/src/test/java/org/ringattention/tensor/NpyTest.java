@@ -628,6 +628,35 @@ class NpyTest {
         }
 
         @Test
+        void preambleAndHeaderBoundaries() throws IOException {
+            byte[] magic = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
+            assertFails(write("magic.npy", magic), "truncated preamble: file ends after 6 bytes");
+            byte[] v1 = Arrays.copyOf(magic, 10);
+            v1[6] = 1;
+            v1[8] = 5; // header length 5, none of it present
+            assertFails(write("nohdr.npy", v1),
+                    "truncated header: header length field says 5 bytes, file has 0 after the preamble");
+            byte[] v1Short = Arrays.copyOf(v1, 13);
+            assertFails(write("shorthdr.npy", v1Short),
+                    "truncated header: header length field says 5 bytes, file has 3 after the preamble");
+            assertFails(write("zip6.npy", "PK\u0003\u0004 this is a zip file".getBytes(StandardCharsets.ISO_8859_1)),
+                    "bad magic bytes 50 4b 03 04 20 74 (expected");
+        }
+
+        @Test
+        void writingChecksTheShapeAgainstTheData() {
+            Path f = dir.resolve("w.npy");
+            assertThatThrownBy(() -> Npy.write(f, new long[] {0}, new float[1]))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage("shape (0,) has 0 elements but data has 1");
+            assertThatThrownBy(() -> Npy.write(f, new long[] {2, 3}, new float[5]))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage("shape (2, 3) has 6 elements but data has 5");
+            assertThatThrownBy(() -> Npy.write(f, new long[] {1L << 62, 8}, new float[1]))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("shape (4611686018427387904, 8) has more than 2^63-1 elements but data has 1");
+            assertThat(Files.exists(f)).isFalse();
+        }
+
+        @Test
         void nonexistentFile() {
             assertFails(dir.resolve("missing.npy"), "cannot read: no such file");
         }

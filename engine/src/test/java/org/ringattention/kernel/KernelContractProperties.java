@@ -1,0 +1,184 @@
+package org.ringattention.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.IntRange;
+
+/**
+ * Every {@link Kernels} implementation (the scalar twin and the Vector API kernels) against the
+ * interface's own contract, written out here as naive loops in the documented order: the same
+ * bits, at offsets into larger arrays, on tiles of every size around vector and register-tile
+ * widths (rows up to 12 and columns up to 72 reach the 8-row and two-vector register tiles at
+ * 512 bits), across the chunk boundary of long sums, and leaving every element outside its range
+ * as it was. Independent of how either implementation is written, so it survives kernel rewrites.
+ */
+class KernelContractProperties {
+
+    @Provide
+    Arbitrary<Kernels> kernels() {
+        return Arbitraries.of(List.of(Kernels.scalar(), Kernels.vector()));
+    }
+
+    @Property(tries = 30)
+    void scoresAreScaledFmaDotProductsInIncreasingOrder(@ForAll("kernels") Kernels kernels,
+            @ForAll @IntRange(min = 1, max = 12) int rows, @ForAll @IntRange(min = 1, max = 70) int cols,
+            @ForAll @IntRange(min = 1, max = 70) int d, @ForAll boolean withMax, @ForAll long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int qOff = rnd.nextInt(5);
+        int kOff = rnd.nextInt(5);
+        int tOff = rnd.nextInt(5);
+        float[] q = gaussian(rnd, qOff + rows * d + 3);
+        float[] k = gaussian(rnd, kOff + cols * d + 3);
+        float[] kT = gaussian(rnd, tOff + cols * d + 3);
+        float[] kTWant = kT.clone();
+        for (int kk = 0; kk < d; kk++) {
+            for (int c = 0; c < cols; c++) {
+                kTWant[tOff + kk * cols + c] = k[kOff + c * d + kk];
+            }
+        }
+        kernels.packTransposed(k, kOff, cols, d, kT, tOff);
+        assertArrayEquals(kTWant, kT, "packTransposed: the block and nothing else");
+
+        float scale = (float) rnd.nextDouble(0.05, 2);
+        float[] want = new float[rows * cols];
+        float[] wantMax = new float[rows];
+        for (int r = 0; r < rows; r++) {
+            wantMax[r] = Float.NEGATIVE_INFINITY;
+            for (int c = 0; c < cols; c++) {
+                float acc = 0f;
+                for (int kk = 0; kk < d; kk++) {
+                    acc = Math.fma(q[qOff + r * d + kk], k[kOff + c * d + kk], acc);
+                }
+                want[r * cols + c] = scale * acc;
+                wantMax[r] = Math.max(wantMax[r], want[r * cols + c]);
+            }
+        }
+        float[] s = gaussian(rnd, rows * cols);
+        float[] rowMax = withMax ? gaussian(rnd, rows) : null;
+        kernels.scoreTile(q, qOff, rows, kT, tOff, cols, d, scale, s, rowMax);
+        assertArrayEquals(want, s, kernels.name());
+        if (withMax) {
+            assertArrayEquals(wantMax, rowMax, kernels.name() + " rowMax");
+        }
+    }
+
+    @Property(tries = 40)
+    void expShiftedSumsSixteenLanesByAFixedTree(@ForAll("kernels") Kernels kernels,
+            @ForAll @IntRange(min = 0, max = 200) int len, @ForAll @IntRange(min = 0, max = 20) int off,
+            @ForAll long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] x = gaussian(rnd, off + len + 4);
+        for (int i = 0; i < x.length; i++) {
+            x[i] *= 20;
+            if (rnd.nextInt(9) == 0) {
+                x[i] = Float.NEGATIVE_INFINITY;
+            }
+        }
+        float shift = (float) rnd.nextDouble(-20, 20);
+        float[] want = x.clone();
+        float[] lanes = new float[Kernels.SUM_LANES];
+        for (int t = 0; t < len; t++) {
+            want[off + t] = PolynomialExp.exp(x[off + t] - shift);
+            lanes[t % Kernels.SUM_LANES] += want[off + t];
+        }
+        for (int w = Kernels.SUM_LANES / 2; w >= 1; w /= 2) {
+            for (int j = 0; j < w; j++) {
+                lanes[j] += lanes[j + w];
+            }
+        }
+        float sum = kernels.expShifted(x, off, len, shift);
+        assertArrayEquals(want, x, kernels.name());
+        assertEquals(lanes[0], sum, kernels.name() + " sum");
+    }
+
+    @Property(tries = 40)
+    void maxAndFiniteCheckSeeExactlyTheirRange(@ForAll("kernels") Kernels kernels,
+            @ForAll @IntRange(min = 1, max = 200) int len, @ForAll @IntRange(min = 0, max = 20) int off,
+            @ForAll long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] x = gaussian(rnd, off + len + 2);
+        x[off + rnd.nextInt(len)] = 50f; // the largest inside
+        if (off > 0) {
+            x[off - 1] = 1000f; // larger ones just outside
+        }
+        x[off + len] = 1000f;
+        assertEquals(50f, kernels.max(x, off, len), kernels.name());
+        float[] ninf = new float[len];
+        Arrays.fill(ninf, Float.NEGATIVE_INFINITY);
+        assertEquals(Float.NEGATIVE_INFINITY, kernels.max(ninf, 0, len));
+
+        x[off + len] = Float.NaN;
+        if (off > 0) {
+            x[off - 1] = Float.POSITIVE_INFINITY;
+        }
+        assertEquals(true, kernels.allFinite(x, off, len), kernels.name() + ": outside the range");
+        x[off + rnd.nextInt(len)] = rnd.nextBoolean() ? Float.NaN : Float.NEGATIVE_INFINITY;
+        assertEquals(false, kernels.allFinite(x, off, len), kernels.name());
+        assertEquals(true, kernels.allFinite(x, off, 0), "an empty range is finite");
+    }
+
+    @Property(tries = 30)
+    void productsSumTheirTermsInChunks(@ForAll("kernels") Kernels kernels,
+            @ForAll @IntRange(min = 1, max = 12) int rows, @ForAll @IntRange(min = 1, max = 300) int inner,
+            @ForAll @IntRange(min = 1, max = 72) int n, @ForAll long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int bOff = rnd.nextInt(6);
+        int cOff = rnd.nextInt(6);
+        float[] p = gaussian(rnd, rows * inner);
+        float[] b = gaussian(rnd, bOff + inner * n + 2);
+        float[] c = gaussian(rnd, cOff + rows * n + 2);
+        float[] want = c.clone();
+        for (int r = 0; r < rows; r++) {
+            for (int x = 0; x < n; x++) {
+                float total = want[cOff + r * n + x];
+                for (int t0 = 0; t0 < inner; t0 += Kernels.CHUNK) {
+                    float acc = 0f;
+                    for (int t = t0; t < Math.min(inner, t0 + Kernels.CHUNK); t++) {
+                        acc = Math.fma(p[r * inner + t], b[bOff + t * n + x], acc);
+                    }
+                    total += acc;
+                }
+                want[cOff + r * n + x] = total;
+            }
+        }
+        kernels.accumulateProduct(p, rows, inner, b, bOff, n, c, cOff);
+        assertArrayEquals(want, c, kernels.name() + " C += P B");
+
+        // C += Pᵀ B with P [inner × rows] read as rows = inner, cols = rows: the long sum runs over P's rows
+        float[] bt = gaussian(rnd, bOff + inner * n + 2);
+        float[] ct = gaussian(rnd, cOff + rows * n + 2);
+        float[] wantT = ct.clone();
+        for (int t = 0; t < rows; t++) {
+            for (int x = 0; x < n; x++) {
+                float total = wantT[cOff + t * n + x];
+                for (int r0 = 0; r0 < inner; r0 += Kernels.CHUNK) {
+                    float acc = 0f;
+                    for (int r = r0; r < Math.min(inner, r0 + Kernels.CHUNK); r++) {
+                        acc = Math.fma(p[r * rows + t], bt[bOff + r * n + x], acc);
+                    }
+                    total += acc;
+                }
+                wantT[cOff + t * n + x] = total;
+            }
+        }
+        kernels.accumulateTransposedProduct(p, inner, rows, bt, bOff, n, ct, cOff);
+        assertArrayEquals(wantT, ct, kernels.name() + " C += Pᵀ B");
+    }
+
+    private static float[] gaussian(SplittableRandom rnd, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) rnd.nextGaussian();
+        }
+        return x;
+    }
+}

@@ -49,6 +49,9 @@ public final class Tensor {
 
     /** A new heap tensor filled with zeros. */
     public static Tensor zeros(int batch, int heads, int rows, int dim) {
+        if (batch < 0 || heads < 0 || rows < 0 || dim < 0) { // before the allocation, which would throw its own error
+            throw new IllegalArgumentException("negative dimension in " + shapeString(batch, heads, rows, dim));
+        }
         long size = (long) batch * heads * rows * dim;
         if (size > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("too large for a heap tensor: " + shapeString(batch, heads, rows, dim));

@@ -97,6 +97,11 @@ class TensorTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> Tensor.wrap(new float[120], negative[0], negative[1], negative[2], negative[3]));
             assertEquals("negative dimension in " + Arrays.toString(negative), e.getMessage());
+            int[] one = {2, 3, 4, 5};
+            one[zeroAt] = -1; // zeros allocates: a negative element count must not reach the array
+            IllegalArgumentException z = assertThrows(IllegalArgumentException.class,
+                    () -> Tensor.zeros(one[0], one[1], one[2], one[3]));
+            assertEquals("negative dimension in " + Arrays.toString(one), z.getMessage());
         }
     }
 

@@ -78,6 +78,16 @@ final class AttendCommand implements Callable<Integer> {
             + " sees only keys of its own segment. Needs Nq = Nk.")
     Path segments;
 
+    @Option(names = "--cu-seqlens-q", paramLabel = "CQ.npy", description = "Packed sequences (FlashAttention's"
+            + " varlen): cumulative query lengths [S+1] (int32/int64, 0 first, Nq last); q is [1, Hq, total_q, d]."
+            + " Sequence s's queries [CQ[s], CQ[s+1]) see only its keys [CK[s], CK[s+1]), aligned, windowed and"
+            + " ALiBi-distanced on that sequence's own lengths. Needs --cu-seqlens-k.")
+    Path cuSeqlensQ;
+
+    @Option(names = "--cu-seqlens-k", paramLabel = "CK.npy", description = "Cumulative key lengths [S+1] (int32/int64,"
+            + " 0 first, Nk last) of the packed sequences; k and v are [1, Hkv, total_k, d]. Needs --cu-seqlens-q.")
+    Path cuSeqlensK;
+
     @Option(names = "--scale", paramLabel = "S", description = "Score scale (default 1/sqrt(d)).")
     Double scale;
 
@@ -203,6 +213,9 @@ final class AttendCommand implements Callable<Integer> {
             SegmentIds ids = NpyInputs.segments(segments, shape.batch(), shape.qLen());
             attention = attention.withSegments(ids);
         }
+        if (cuSeqlensQ != null) {
+            attention = attention.withVarlen(NpyInputs.sequenceLengths(cuSeqlensQ, cuSeqlensK, q, shape));
+        }
 
         if (!float64) {
             engineOptions.useTuned(shape.dim(), attention.causal(), doIn != null, spec.commandLine().getErr());
@@ -294,7 +307,7 @@ final class AttendCommand implements Callable<Integer> {
     private String kitOption() {
         Object[][] options = {{"--causal-align", causalAlign}, {"--window-left", windowLeft},
             {"--window-right", windowRight}, {"--softcap", softcap}, {"--alibi", alibi}, {"--sinks", sinks},
-            {"--mask", keepMask}, {"--bias", bias}};
+            {"--mask", keepMask}, {"--bias", bias}, {"--cu-seqlens-q", cuSeqlensQ}, {"--cu-seqlens-k", cuSeqlensK}};
         for (Object[] o : options) {
             if (o[1] != null) {
                 return (String) o[0];
@@ -340,6 +353,13 @@ final class AttendCommand implements Callable<Integer> {
             throw CliException.usage("--causal and --window-right " + windowRight + " cannot be combined: --causal is"
                     + " --window-right 0");
         }
+        if ((cuSeqlensQ == null) != (cuSeqlensK == null)) {
+            throw CliException.usage(cuSeqlensQ == null ? "--cu-seqlens-k needs --cu-seqlens-q"
+                    : "--cu-seqlens-q needs --cu-seqlens-k");
+        }
+        if (cuSeqlensQ != null && segments != null) {
+            throw CliException.usage("--cu-seqlens-q and --segments cannot be combined: both pack sequences; give one");
+        }
         if (scale != null && (!Double.isFinite(scale) || scale == 0)) {
             throw CliException.usage("--scale must be a finite non-zero number, got " + scale);
         }
@@ -369,7 +389,7 @@ final class AttendCommand implements Callable<Integer> {
         outs.put("--dv", dv);
         outs.put("--dsinks", dsinks);
         Set<Path> inputs = new HashSet<>();
-        for (Path p : new Path[] {q, k, v, segments, alibi, sinks, keepMask, bias, dOut}) {
+        for (Path p : new Path[] {q, k, v, segments, alibi, sinks, keepMask, bias, cuSeqlensQ, cuSeqlensK, dOut}) {
             if (p != null) {
                 inputs.add(TensorPath.fileOf(p));
             }

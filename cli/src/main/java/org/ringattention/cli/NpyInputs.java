@@ -9,6 +9,7 @@ import org.ringattention.attention.AttentionSinks;
 import org.ringattention.attention.KeepMask;
 import org.ringattention.attention.ScoreBias;
 import org.ringattention.attention.SegmentIds;
+import org.ringattention.attention.SequenceLengths;
 import org.ringattention.tensor.DType;
 import org.ringattention.tensor.NpyArray;
 import org.ringattention.tensor.Tensor;
@@ -171,6 +172,51 @@ final class NpyInputs {
                     + batch + ", " + length + "] (batch, sequence length of q and k)");
         }
         return SegmentIds.of(a.toLongArray(), batch, length);
+    }
+
+    /**
+     * Reads cu_seqlens_q and cu_seqlens_k (int32 or int64, [S + 1] each, from 0 to Nq and Nk, never
+     * decreasing, the same S) for q of {@code shape}, which must have a batch of one.
+     */
+    static SequenceLengths sequenceLengths(Path cq, Path ck, Path q, AttentionShape shape) throws IOException {
+        long[] lq = cumulative(cq, "cu_seqlens_q", shape.qLen(), "query length of " + q);
+        long[] lk = cumulative(ck, "cu_seqlens_k", shape.kvLen(), "key length of k");
+        if (lq.length != lk.length) {
+            throw CliException.data(cq + ": holds " + (lq.length - 1) + " sequences but " + ck + " holds "
+                    + (lk.length - 1) + " (cu_seqlens_q and cu_seqlens_k need the same length S+1)");
+        }
+        if (shape.batch() != 1) {
+            throw CliException.data(q + ": batch " + shape.batch() + " with --cu-seqlens-q " + cq + "; packed"
+                    + " sequences need [1, H, total, d]");
+        }
+        return SequenceLengths.of(lq, lk);
+    }
+
+    private static long[] cumulative(Path file, String what, int total, String totalName) throws IOException {
+        NpyArray a = read(file);
+        if (a.dtype() != DType.INT32 && a.dtype() != DType.INT64) {
+            throw CliException.data(file + ": " + what + " must be int32 or int64, got " + a.dtype());
+        }
+        long[] shape = a.shape();
+        if (shape.length != 1 || shape[0] < 2) {
+            throw CliException.data(file + ": " + what + " has shape " + Arrays.toString(shape)
+                    + ", expected [S+1] with S >= 1 sequences");
+        }
+        long[] cu = a.toLongArray();
+        if (cu[0] != 0) {
+            throw CliException.data(file + ": " + what + " must start at 0, got " + cu[0]);
+        }
+        for (int s = 1; s < cu.length; s++) {
+            if (cu[s] < cu[s - 1]) {
+                throw CliException.data(file + ": " + what + " decreases at index " + s + " (" + cu[s - 1] + " then "
+                        + cu[s] + "); it must be monotone");
+            }
+        }
+        if (cu[cu.length - 1] != total) {
+            throw CliException.data(file + ": " + what + " ends at " + cu[cu.length - 1] + ", but the " + totalName
+                    + " is " + total);
+        }
+        return cu;
     }
 
     /** Reads ALiBi slopes: floating point, finite, shape [Hq] or [B, Hq]. */

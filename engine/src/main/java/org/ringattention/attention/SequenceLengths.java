@@ -106,7 +106,8 @@ public final class SequenceLengths {
         return bottomRight ? o + (ck[s + 1] - ck[s]) - (cq[s + 1] - cq[s]) : o;
     }
 
-    void check(AttentionShape shape) {
+    /** Checks that these sequences fill a problem of {@code shape} (a batch of one, ends at N_q and N_k). */
+    public void check(AttentionShape shape) {
         if (shape.batch() != 1) {
             throw new IllegalArgumentException("cu_seqlens need a batch of 1 (sequences packed along N), got B="
                     + shape.batch());

@@ -15,9 +15,10 @@ import org.ringattention.tensor.Npy;
 /**
  * Writes a case directory as the conformance contract states it (docs/conformance.md): q.npy,
  * k.npy, v.npy as [B, H, N, d], do.npy with gradients, segments.npy [B, N] int64 when the case
- * has segments, and case.json with every key of the contract; features the engine does not have
- * yet are written as null (files) or 0 (softcap), so an implementation can refuse what it does not
- * know. The implementation then writes out.npy, lse.npy and, with gradients, dq.npy, dk.npy, dv.npy
+ * has segments, alibi.npy [Hq] and sinks.npy [Hq] float32, mask.npy [B, 1, Nq, Nk] bool, bias.npy
+ * [1, Hq, Nq, Nk] float32, cu_seqlens_q.npy [S + 1] int32 and cu_seqlens_k.npy [S + 1] int64 (both
+ * integer types are in use) when the case has them, and case.json with every key of the contract
+ * (a file name, or null when the case has no such input; softcap 0 for none). The implementation then writes out.npy, lse.npy and, with gradients, dq.npy, dk.npy, dv.npy
  * beside them.
  */
 final class ConformCaseDir {
@@ -36,14 +37,15 @@ final class ConformCaseDir {
                 ? "top_left" : "bottom_right");
         m.put("window", c.hasWindow() ? List.of(c.windowLeft(), c.causal() ? 0 : c.windowRight()) : null);
         m.put("scale", c.effectiveScale());
-        m.put("softcap", 0.0);
+        ConformCase.Rules r = c.rules();
+        m.put("softcap", r.softcap());
         m.put("segments", c.segments() ? "segments.npy" : null);
-        m.put("alibi", null);
-        m.put("sinks", null);
-        m.put("mask", null);
-        m.put("bias", null);
-        m.put("cu_seqlens_q", null);
-        m.put("cu_seqlens_k", null);
+        m.put("alibi", r.alibi() ? "alibi.npy" : null);
+        m.put("sinks", r.sinks() ? "sinks.npy" : null);
+        m.put("mask", r.mask() ? "mask.npy" : null);
+        m.put("bias", r.bias() ? "bias.npy" : null);
+        m.put("cu_seqlens_q", r.varlen() ? "cu_seqlens_q.npy" : null);
+        m.put("cu_seqlens_k", r.varlen() ? "cu_seqlens_k.npy" : null);
         m.put("tensor_layout", "bhnd");
         m.put("dtype", dtype);
         m.put("gradients", gradients);
@@ -69,6 +71,24 @@ final class ConformCaseDir {
         }
         if (c.segments()) {
             Npy.writeInt64(dir.resolve("segments.npy"), new long[] {c.batch(), c.qLen()}, in.segmentIds());
+        }
+        ConformCase.Rules r = c.rules();
+        if (r.alibi()) {
+            Npy.write(dir.resolve("alibi.npy"), new long[] {c.qHeads()}, toFloats(in.alibi()));
+        }
+        if (r.sinks()) {
+            Npy.write(dir.resolve("sinks.npy"), new long[] {c.qHeads()}, toFloats(in.sinks()));
+        }
+        if (r.mask()) {
+            Npy.writeBool(dir.resolve("mask.npy"), new long[] {c.batch(), 1, c.qLen(), c.kvLen()}, in.keep());
+        }
+        if (r.bias()) {
+            Npy.write(dir.resolve("bias.npy"), new long[] {1, c.qHeads(), c.qLen(), c.kvLen()}, toFloats(in.bias()));
+        }
+        if (r.varlen()) {
+            int[] cq = java.util.Arrays.stream(in.cuQ()).mapToInt(Math::toIntExact).toArray();
+            Npy.writeInt32(dir.resolve("cu_seqlens_q.npy"), new long[] {cq.length}, cq);
+            Npy.writeInt64(dir.resolve("cu_seqlens_k.npy"), new long[] {in.cuK().length}, in.cuK());
         }
         JSON.writeValue(dir.resolve("case.json").toFile(), caseJson(c, dtype, gradients));
     }

@@ -123,7 +123,7 @@ final class ConformCommand implements Callable<Integer> {
         if (junit != null) {
             AtomicOutputs.checkWritable(junit, "--junit");
         }
-        List<ConformCase> cases = ConformGrid.cases(size, features);
+        List<ConformCase> cases = ConformGrid.cases(size, features, format != null);
         if (cases.isEmpty()) {
             throw CliException.usage("--only " + String.join(",", only) + " selects no case of the " + grid
                     + " grid");

@@ -43,13 +43,13 @@ class ConformCommandTest {
         Path junit = dir.resolve("conform.xml");
         CliRun r = CliRun.of("conform", "--impl", impl(""), "--gradients", "--junit", junit.toString());
         assertThat(r.code()).as(r.out() + r.err()).isZero();
-        assertThat(r.out()).contains("PASS: 56 of 56 cases pass").doesNotContain("FAIL").doesNotContain("diagnosis");
+        assertThat(r.out()).contains("PASS: 68 of 68 cases pass").doesNotContain("FAIL").doesNotContain("diagnosis");
         for (String f : ConformCase.FEATURES) {
             assertThat(r.out()).as("feature %s in the summary", f).containsPattern("(?m)^" + java.util.regex.Pattern
                     .quote(f) + " +\\d+ +\\d+ +0$");
         }
         String xml = Files.readString(junit);
-        assertThat(xml).contains("<testsuite name=\"conform\" tests=\"56\" failures=\"0\"")
+        assertThat(xml).contains("<testsuite name=\"conform\" tests=\"68\" failures=\"0\"")
                 .doesNotContain("<failure");
     }
 
@@ -57,6 +57,7 @@ class ConformCommandTest {
     @CsvSource(delimiter = ';', value = {
         "top-left;causal+nq<nk;;top-left alignment where bottom-right is asked?",
         "window-off-by-one;window+gqa+batch;;window off by one?",
+        "softcap-after-bias;softcap;;softcap cases fail only with ALiBi or a bias",
         "lse-empty;empty-rows+batch;;LSE is +inf where a row sees no key",
         "missing-scale;odd-d+full;;every case off by a constant factor in the logits",
         "gqa-dk;full+batch,full+n=1;--gradients;dK/dV fail only with GQA/MQA"})
@@ -74,8 +75,37 @@ class ConformCommandTest {
     void theSameSelectionPassesWithoutTheBug() {
         // the buggy runs above fail because of the bug, not because of the selection
         CliRun r = CliRun.of("conform", "--impl", impl(""), "--only",
-                "causal+nq<nk,window+gqa+batch,empty-rows+batch,odd-d+full,full+n=1", "--gradients");
+                "causal+nq<nk,window+gqa+batch,softcap,empty-rows+batch,odd-d+full,full+n=1", "--gradients");
         assertThat(r.code()).as(r.out() + r.err()).isZero();
+    }
+
+    @Test
+    void caseDirectoriesHoldTheFilesCaseJsonNames(@TempDir Path dir) throws IOException {
+        CliRun r = CliRun.of("conform", "--impl", impl(""), "--only", "varlen+sinks,alibi+top-left", "--keep",
+                dir.toString());
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        int seen = 0;
+        try (var s = Files.list(dir)) {
+            for (Path c : s.filter(Files::isDirectory).toList()) {
+                var json = new ObjectMapper().readTree(c.resolve("case.json").toFile());
+                for (String key : List.of("alibi", "sinks", "mask", "bias", "cu_seqlens_q", "cu_seqlens_k")) {
+                    if (!json.get(key).isNull()) {
+                        assertThat(c.resolve(json.get(key).asText())).as("%s of %s", key, c).exists();
+                        seen++;
+                    }
+                }
+                if (c.getFileName().toString().contains("varlen")) {
+                    assertThat(json.get("cu_seqlens_q").asText()).isEqualTo("cu_seqlens_q.npy");
+                    assertThat(json.get("softcap").asDouble()).isEqualTo(c.getFileName().toString()
+                            .contains("softcap") ? 2.0 : 0.0);
+                    long[] cu = org.ringattention.tensor.Npy.read(c.resolve("cu_seqlens_k.npy")).toLongArray();
+                    assertThat(cu[0]).isZero();
+                    assertThat(cu[cu.length - 1]).isEqualTo(json.get("name").asText().contains("k13") ? 13 : 31);
+                }
+            }
+        }
+        // varlen+sinks: sinks, mask, bias, cu_seqlens_q/k; alibi+top-left: alibi, and alibi, cu_seqlens_q/k
+        assertThat(seen).isEqualTo(5 + 1 + 3);
     }
 
     @ParameterizedTest

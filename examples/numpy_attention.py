@@ -20,8 +20,10 @@ Gradients are those of sum(dO * O); with GQA, dK and dV sum over the query heads
 --emulate TYPE (bfloat16 or float16) computes the forward pass as a good kernel in that type does
 (the documented low-precision path of `attend --emulate`): inputs rounded to TYPE, scores and
 softmax in float32, P rounded to TYPE before P.V, float32 accumulation, O rounded to TYPE, LSE in
-float32; gradients are the float64 ones rounded to TYPE. Such an implementation passes
-`conform --dtype TYPE` and fails `--dtype float32`.
+float32; the backward pass likewise (docs/low-precision.md): P = exp(S - LSE) and D = rowsum(dO * O)
+in float32 from the rounded O, dV = r(r(P)^T dO), dS = P * (dO V^T - D) rounded before
+dQ = r(scale r(dS) K) and dK = r(scale r(dS)^T Q), GQA heads summed in float32 before the one
+rounding. Such an implementation passes `conform --dtype TYPE` and fails `--dtype float32`.
 
 --bug NAME makes one classic mistake on purpose, so that the conformance runner can be tested:
     top-left       query i sits at p(i) = i whatever causal_align says
@@ -101,6 +103,29 @@ def emulated_forward(q, kx, vx, keep, scale, kind):
         o = np.where(total > 0, o / total, np.float32(0))
         lse = np.where(total[..., 0] > 0, m_safe[..., 0] + np.log(total[..., 0]), -np.inf).astype(np.float32)
     return round_to(o, kind).astype(np.float64), lse.astype(np.float64)
+
+
+def emulated_backward(q, kx, vx, do, keep, scale, kind, out, lse, hkv):
+    """The low-precision backward of --emulate (docs/low-precision.md); returns dQ, dK, dV as float64."""
+    b, hq, nq, d = q.shape
+    nk = kx.shape[2]
+    q32, k32, v32, do32 = (round_to(t, kind) for t in (q, kx, vx, do))
+    s = np.float32(scale) * np.einsum("bhid,bhjd->bhij", q32, k32).astype(np.float32)
+    lse32 = lse.astype(np.float32)[..., None]
+    with np.errstate(invalid="ignore"):
+        p = np.where(keep & np.isfinite(lse32), np.exp(s - np.where(np.isfinite(lse32), lse32, 0)), 0)
+    p = p.astype(np.float32)
+    o32 = out.astype(np.float32)  # the rounded forward output
+    dsum = (do32 * o32).sum(axis=-1, keepdims=True, dtype=np.float32)
+    dvx = np.einsum("bhij,bhid->bhjd", round_to(p, kind), do32).astype(np.float32)
+    dp = np.einsum("bhid,bhjd->bhij", do32, v32).astype(np.float32)
+    ds = round_to(p * (dp - dsum), kind)
+    dq = np.float32(scale) * np.einsum("bhij,bhjd->bhid", ds, k32).astype(np.float32)
+    dkx = np.float32(scale) * np.einsum("bhij,bhid->bhjd", ds, q32).astype(np.float32)
+    group = hq // hkv
+    dk = dkx.reshape(b, hkv, group, nk, d).sum(axis=2, dtype=np.float32)
+    dv = dvx.reshape(b, hkv, group, nk, d).sum(axis=2, dtype=np.float32)
+    return tuple(round_to(g, kind).astype(np.float64) for g in (dq, dk, dv))
 
 
 def attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug, emulate=None):
@@ -185,7 +210,7 @@ def attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug, emulate=Non
             dv = dvx.reshape(b, hkv, group, nk, d).sum(axis=2)
         grads = (dq, dk, dv)
         if emulate:
-            grads = tuple(round_to(g, emulate).astype(np.float64) for g in grads)
+            grads = emulated_backward(q, kx, vx, do, keep, scale, emulate, out, lse, hkv)
     return out, lse, grads
 
 

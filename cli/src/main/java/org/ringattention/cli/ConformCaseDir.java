@@ -30,6 +30,11 @@ final class ConformCaseDir {
 
     /** The contents of case.json, in the contract's key order. */
     static Map<String, Object> caseJson(ConformCase c, String dtype, boolean gradients) {
+        return caseJson(c, dtype, gradients, TensorLayout.BHND);
+    }
+
+    /** The contents of case.json for tensors in {@code layout}. */
+    static Map<String, Object> caseJson(ConformCase c, String dtype, boolean gradients, TensorLayout layout) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", c.name());
         m.put("causal", c.causal());
@@ -46,7 +51,7 @@ final class ConformCaseDir {
         m.put("bias", r.bias() ? "bias.npy" : null);
         m.put("cu_seqlens_q", r.varlen() ? "cu_seqlens_q.npy" : null);
         m.put("cu_seqlens_k", r.varlen() ? "cu_seqlens_k.npy" : null);
-        m.put("tensor_layout", "bhnd");
+        m.put("tensor_layout", layout == TensorLayout.BNHD ? "bnhd" : "bhnd");
         m.put("dtype", dtype);
         m.put("gradients", gradients);
         List<String> outputs = new ArrayList<>(List.of("out.npy", "lse.npy"));
@@ -60,14 +65,20 @@ final class ConformCaseDir {
     /** Creates {@code dir} and writes the case's inputs and case.json into it. */
     static void write(Path dir, ConformCase c, ConformCase.Inputs in, String dtype, boolean gradients)
             throws IOException {
+        write(dir, c, in, dtype, gradients, TensorLayout.BHND);
+    }
+
+    /** Writes the case with q, k, v, dO in {@code layout} ([B, N, H, d] for bnhd). */
+    static void write(Path dir, ConformCase c, ConformCase.Inputs in, String dtype, boolean gradients,
+            TensorLayout layout) throws IOException {
         Files.createDirectories(dir);
-        long[] qShape = {c.batch(), c.qHeads(), c.qLen(), c.dim()};
-        long[] kvShape = {c.batch(), c.kvHeads(), c.kvLen(), c.dim()};
-        writeTensor(dir.resolve("q.npy"), qShape, in.q(), dtype);
-        writeTensor(dir.resolve("k.npy"), kvShape, in.k(), dtype);
-        writeTensor(dir.resolve("v.npy"), kvShape, in.v(), dtype);
+        int[] qDims = {c.batch(), c.qHeads(), c.qLen(), c.dim()};
+        int[] kvDims = {c.batch(), c.kvHeads(), c.kvLen(), c.dim()};
+        writeTensor(dir.resolve("q.npy"), fileShape(qDims, layout), inLayout(in.q(), qDims, layout), dtype);
+        writeTensor(dir.resolve("k.npy"), fileShape(kvDims, layout), inLayout(in.k(), kvDims, layout), dtype);
+        writeTensor(dir.resolve("v.npy"), fileShape(kvDims, layout), inLayout(in.v(), kvDims, layout), dtype);
         if (gradients) {
-            writeTensor(dir.resolve("do.npy"), qShape, in.dO(), dtype);
+            writeTensor(dir.resolve("do.npy"), fileShape(qDims, layout), inLayout(in.dO(), qDims, layout), dtype);
         }
         if (c.segments()) {
             Npy.writeInt64(dir.resolve("segments.npy"), new long[] {c.batch(), c.qLen()}, in.segmentIds());
@@ -90,7 +101,17 @@ final class ConformCaseDir {
             Npy.writeInt32(dir.resolve("cu_seqlens_q.npy"), new long[] {cq.length}, cq);
             Npy.writeInt64(dir.resolve("cu_seqlens_k.npy"), new long[] {in.cuK().length}, in.cuK());
         }
-        JSON.writeValue(dir.resolve("case.json").toFile(), caseJson(c, dtype, gradients));
+        JSON.writeValue(dir.resolve("case.json").toFile(), caseJson(c, dtype, gradients, layout));
+    }
+
+    /** The file shape of a tensor of [B, H, N, d] sizes {@code dims}: [B, N, H, d] for bnhd. */
+    static long[] fileShape(int[] dims, TensorLayout layout) {
+        return layout == TensorLayout.BNHD ? new long[] {dims[0], dims[2], dims[1], dims[3]}
+                : new long[] {dims[0], dims[1], dims[2], dims[3]};
+    }
+
+    private static double[] inLayout(double[] x, int[] dims, TensorLayout layout) {
+        return layout == TensorLayout.BNHD ? TensorLayout.toTokensFirst(x, dims) : x;
     }
 
     /** float32 as '<f4', float16 as '<f2', bfloat16 as '<V2' (ml_dtypes' form; view it as uint16 bits). */

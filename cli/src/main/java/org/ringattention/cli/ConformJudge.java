@@ -58,9 +58,17 @@ final class ConformJudge {
     private final boolean gradients;
     private final LowPrecisionAttention.Format format; // null: float32
 
+    private final TensorLayout layout;
+
     ConformJudge(boolean gradients, LowPrecisionAttention.Format format) {
+        this(gradients, format, TensorLayout.BHND);
+    }
+
+    /** A judge of outputs written in {@code layout} (O, dQ, dK, dV as [B, N, H, d] for bnhd; LSE [B, H, N]). */
+    ConformJudge(boolean gradients, LowPrecisionAttention.Format format, TensorLayout layout) {
         this.gradients = gradients;
         this.format = format;
+        this.layout = layout;
     }
 
     /** The inputs as the case files hold them: rounded to the format (the oracle sees what the implementation sees). */
@@ -132,14 +140,12 @@ final class ConformJudge {
     Result judge(ConformCase c, ConformCase.Inputs in, Path dir, double seconds) {
         AttentionShape shape = c.shape();
         AttentionSpec spec = c.spec(in);
-        long[] oShape = {c.batch(), c.qHeads(), c.qLen(), c.dim()};
         long[] lseShape = {c.batch(), c.qHeads(), c.qLen()};
-        long[] kvShape = {c.batch(), c.kvHeads(), c.kvLen(), c.dim()};
         List<Check> checks = new ArrayList<>();
         double[] out;
         double[] lse;
         try {
-            out = read(dir, "out.npy", oShape, true, format != null);
+            out = readTensor(dir, "out.npy", new int[] {c.batch(), c.qHeads(), c.qLen(), c.dim()});
             lse = read(dir, "lse.npy", lseShape, false, format != null);
         } catch (BadOutput e) {
             return failed(c, e.getMessage(), seconds);
@@ -159,10 +165,11 @@ final class ConformJudge {
         if (gradients) {
             double[][] got = new double[3][];
             String[] names = {"dq", "dk", "dv"};
-            long[][] shapes = {oShape, kvShape, kvShape};
             try {
+                int[][] dims = {{c.batch(), c.qHeads(), c.qLen(), c.dim()}, {c.batch(), c.kvHeads(), c.kvLen(), c.dim()},
+                    {c.batch(), c.kvHeads(), c.kvLen(), c.dim()}};
                 for (int g = 0; g < 3; g++) {
-                    got[g] = read(dir, names[g] + ".npy", shapes[g], true, format != null);
+                    got[g] = readTensor(dir, names[g] + ".npy", dims[g]);
                 }
             } catch (BadOutput e) {
                 return failed(c, e.getMessage(), seconds);
@@ -367,6 +374,12 @@ final class ConformJudge {
         BadOutput(String message) {
             super(message);
         }
+    }
+
+    /** An output of [B, H, N, d] sizes {@code dims} in the judge's layout, as [B, H, N, d] values. */
+    private double[] readTensor(Path dir, String file, int[] dims) throws BadOutput {
+        double[] x = read(dir, file, ConformCaseDir.fileShape(dims, layout), true, format != null);
+        return layout == TensorLayout.BNHD ? TensorLayout.toHeadsFirst(x, dims) : x;
     }
 
     /** The file's values, or null when it is optional and missing. */

@@ -117,11 +117,14 @@ def emulated_backward(q, kx, vx, do, keep, scale, kind, out, lse, hkv):
     p = p.astype(np.float32)
     o32 = out.astype(np.float32)  # the rounded forward output
     dsum = (do32 * o32).sum(axis=-1, keepdims=True, dtype=np.float32)
-    dvx = np.einsum("bhij,bhid->bhjd", round_to(p, kind), do32).astype(np.float32)
-    dp = np.einsum("bhid,bhjd->bhij", do32, v32).astype(np.float32)
+    # products of values in the format are exact in float64: these sums are float32 accumulation or
+    # better, and D and dP agree exactly where O = V (one visible key), so dS is 0 there as it must be
+    dsum = (do32.astype(np.float64) * o32).sum(axis=-1, keepdims=True).astype(np.float32)
+    dvx = np.einsum("bhij,bhid->bhjd", round_to(p, kind).astype(np.float64), do32).astype(np.float32)
+    dp = np.einsum("bhid,bhjd->bhij", do32.astype(np.float64), v32).astype(np.float32)
     ds = round_to(p * (dp - dsum), kind)
-    dq = np.float32(scale) * np.einsum("bhij,bhjd->bhid", ds, k32).astype(np.float32)
-    dkx = np.float32(scale) * np.einsum("bhij,bhid->bhjd", ds, q32).astype(np.float32)
+    dq = np.float32(scale) * np.einsum("bhij,bhjd->bhid", ds.astype(np.float64), k32).astype(np.float32)
+    dkx = np.float32(scale) * np.einsum("bhij,bhid->bhjd", ds.astype(np.float64), q32).astype(np.float32)
     group = hq // hkv
     dk = dkx.reshape(b, hkv, group, nk, d).sum(axis=2, dtype=np.float32)
     dv = dvx.reshape(b, hkv, group, nk, d).sum(axis=2, dtype=np.float32)

@@ -220,8 +220,8 @@ class ConformCommandTest {
         CliRun.of("conform", "--impl", "true").assertOneLineError(2, "--impl must contain {case}");
         CliRun.of("conform", "--impl", "true {case}", "--dtype", "int8").assertOneLineError(2, "--dtype");
         CliRun.of("conform", "--impl", "true {case}", "--grid", "huge").assertOneLineError(2, "--grid");
-        CliRun.of("conform", "--impl", "true {case}", "--only", "softcap").assertOneLineError(2, "--only",
-                "softcap");
+        CliRun.of("conform", "--impl", "true {case}", "--only", "rope").assertOneLineError(2, "--only",
+                "rope");
         CliRun.of("conform", "--impl", "true {case}", "--only", "segments+nq<nk").assertOneLineError(2,
                 "selects no case");
         CliRun.of("conform", "--impl", "true {case}", "--timeout", "0").assertOneLineError(2, "--timeout");

@@ -20,12 +20,15 @@ Gradients are those of sum(dO * O); with GQA, dK and dV sum over the query heads
 --emulate TYPE (bfloat16 or float16) computes the forward pass as a good kernel in that type does
 (the documented low-precision path of `attend --emulate`): inputs rounded to TYPE, scores and
 softmax in float32, P rounded to TYPE before P.V, float32 accumulation, O rounded to TYPE, LSE in
-float32; gradients are the float64 ones rounded to TYPE. Such an implementation passes
-`conform --dtype TYPE` and fails `--dtype float32`.
+float32; the backward pass likewise (docs/low-precision.md): P = exp(S - LSE) and D = rowsum(dO * O)
+in float32 from the rounded O, dV = r(r(P)^T dO), dS = P * (dO V^T - D) rounded before
+dQ = r(scale r(dS) K) and dK = r(scale r(dS)^T Q), GQA heads summed in float32 before the one
+rounding. Such an implementation passes `conform --dtype TYPE` and fails `--dtype float32`.
 
 --bug NAME makes one classic mistake on purpose, so that the conformance runner can be tested:
     top-left       query i sits at p(i) = i whatever causal_align says
     window-off-by-one  the window keeps one key too many on its left side (p(i) - L - 1 <= j)
+    softcap-after-bias  the soft cap is applied last, to the score with ALiBi and the bias added
     lse-empty      LSE = +inf for a row that sees no key
     missing-scale  scores are q . k, the scale is not applied
     gqa-dk         dK and dV of a GQA/MQA group are those of its last query head, not the sum
@@ -37,7 +40,7 @@ import sys
 
 import numpy as np
 
-BUGS = ("top-left", "window-off-by-one", "lse-empty", "missing-scale", "gqa-dk")
+BUGS = ("top-left", "window-off-by-one", "softcap-after-bias", "lse-empty", "missing-scale", "gqa-dk")
 KNOWN_KEYS = {"name", "causal", "causal_align", "window", "scale", "softcap", "segments", "alibi", "sinks", "mask",
               "bias", "cu_seqlens_q", "cu_seqlens_k", "tensor_layout", "dtype", "gradients", "outputs"}
 
@@ -102,6 +105,32 @@ def emulated_forward(q, kx, vx, keep, scale, kind):
     return round_to(o, kind).astype(np.float64), lse.astype(np.float64)
 
 
+def emulated_backward(q, kx, vx, do, keep, scale, kind, out, lse, hkv):
+    """The low-precision backward of --emulate (docs/low-precision.md); returns dQ, dK, dV as float64."""
+    b, hq, nq, d = q.shape
+    nk = kx.shape[2]
+    q32, k32, v32, do32 = (round_to(t, kind) for t in (q, kx, vx, do))
+    s = np.float32(scale) * np.einsum("bhid,bhjd->bhij", q32, k32).astype(np.float32)
+    lse32 = lse.astype(np.float32)[..., None]
+    with np.errstate(invalid="ignore"):
+        p = np.where(keep & np.isfinite(lse32), np.exp(s - np.where(np.isfinite(lse32), lse32, 0)), 0)
+    p = p.astype(np.float32)
+    o32 = out.astype(np.float32)  # the rounded forward output
+    dsum = (do32 * o32).sum(axis=-1, keepdims=True, dtype=np.float32)
+    # products of values in the format are exact in float64: these sums are float32 accumulation or
+    # better, and D and dP agree exactly where O = V (one visible key), so dS is 0 there as it must be
+    dsum = (do32.astype(np.float64) * o32).sum(axis=-1, keepdims=True).astype(np.float32)
+    dvx = np.einsum("bhij,bhid->bhjd", round_to(p, kind).astype(np.float64), do32).astype(np.float32)
+    dp = np.einsum("bhid,bhjd->bhij", do32.astype(np.float64), v32).astype(np.float32)
+    ds = round_to(p * (dp - dsum), kind)
+    dq = np.float32(scale) * np.einsum("bhij,bhjd->bhid", ds.astype(np.float64), k32).astype(np.float32)
+    dkx = np.float32(scale) * np.einsum("bhij,bhid->bhjd", ds.astype(np.float64), q32).astype(np.float32)
+    group = hq // hkv
+    dk = dkx.reshape(b, hkv, group, nk, d).sum(axis=2, dtype=np.float32)
+    dv = dvx.reshape(b, hkv, group, nk, d).sum(axis=2, dtype=np.float32)
+    return tuple(round_to(g, kind).astype(np.float64) for g in (dq, dk, dv))
+
+
 def attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug, emulate=None):
     """One packed sequence: q [B, Hq, Nq, d], k/v [B, Hkv, Nk, d]; returns O, LSE and gradients (or None)."""
     b, hq, nq, d = q.shape
@@ -133,7 +162,8 @@ def attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug, emulate=Non
         keep = keep & np.broadcast_to(mask.astype(bool), (b, hq, nq, nk))
     raw = scale * np.einsum("bhid,bhjd->bhij", q, kx)
     cap = float(cfg.get("softcap") or 0)
-    if cap > 0:
+    cap_last = bug == "softcap-after-bias"
+    if cap > 0 and not cap_last:
         t = np.tanh(raw / cap)
         s = cap * t
     else:
@@ -143,6 +173,9 @@ def attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug, emulate=Non
         s = s - slopes[:, :, None, None] * np.abs(p - j)[None, None]
     if bias is not None:
         s = s + np.broadcast_to(bias.astype(np.float64), (b, hq, nq, nk))
+    if cap > 0 and cap_last:
+        t = np.tanh(s / cap)
+        s = cap * t
     s = np.where(keep, s, -np.inf)
     m = s.max(axis=-1, keepdims=True)
     if sinks is not None:
@@ -180,7 +213,7 @@ def attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug, emulate=Non
             dv = dvx.reshape(b, hkv, group, nk, d).sum(axis=2)
         grads = (dq, dk, dv)
         if emulate:
-            grads = tuple(round_to(g, emulate).astype(np.float64) for g in grads)
+            grads = emulated_backward(q, kx, vx, do, keep, scale, emulate, out, lse, hkv)
     return out, lse, grads
 
 
@@ -215,18 +248,28 @@ def run(case_dir, bug=None, emulate=None):
     if cq is None:
         out, lse, grads = attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug, emulate)
     else:
-        if mask is not None or bias is not None or seg is not None:
-            raise ContractError("mask, bias or segments together with cu_seqlens are not implemented here")
+        if seg is not None:
+            raise ContractError("segments and cu_seqlens both pack sequences: give one")
         if q.shape[0] != 1:
             raise ContractError("with cu_seqlens, q, k, v have batch 1")
         out = np.zeros_like(q)
         lse = np.full(q.shape[:3], -np.inf)
         grads = (np.zeros_like(q), np.zeros_like(k), np.zeros_like(v)) if do is not None else None
+        if cq.ndim != 1 or ck.shape != cq.shape or cq[0] != 0 or ck[0] != 0 or np.any(np.diff(cq) < 0) \
+                or np.any(np.diff(ck) < 0) or cq[-1] != q.shape[2] or ck[-1] != k.shape[2]:
+            raise ContractError("cu_seqlens must be [S+1], start at 0, never decrease and end at total_q, total_k")
         for s in range(len(cq) - 1):
             qs, qe, ks, ke = int(cq[s]), int(cq[s + 1]), int(ck[s]), int(ck[s + 1])
+            if qe == qs:
+                continue
+            if ke == ks:  # no key: O = 0, LSE = -inf (or the sink), zero gradients
+                if sinks is not None:
+                    lse[:, :, qs:qe] = sinks.astype(np.float64)[None, :, None]
+                continue
             o, l, g = attend_one(q[:, :, qs:qe], k[:, :, ks:ke], v[:, :, ks:ke],
-                                 None if do is None else do[:, :, qs:qe], None, None, None, alibi, sinks, cfg, bug,
-                                 emulate)
+                                 None if do is None else do[:, :, qs:qe], None,
+                                 None if mask is None else mask[..., qs:qe, ks:ke],
+                                 None if bias is None else bias[..., qs:qe, ks:ke], alibi, sinks, cfg, bug, emulate)
             out[:, :, qs:qe] = o
             lse[:, :, qs:qe] = l
             if g is not None:

@@ -27,6 +27,10 @@ Semantics (README.md, "Semantics" and "Formulas"):
   Sinks (one logit per query head) join each row's denominator and carry no value:
   LSE = log(sum exp S + exp(sink)), P = exp(S - LSE), O = P v; a row that sees no key has O = 0
   and LSE = sink; the gradients keep their form with this P.
+  Packed sequences (cu_seqlens_q CQ and cu_seqlens_k CK, [S+1], batch 1): query i of sequence s
+  (CQ[s] <= i < CQ[s+1]) sees only keys CK[s] <= j < CK[s+1], and sits at
+  p(i) = CK[s] + (i - CQ[s]) + (nk_s - nq_s) bottom-right or CK[s] + (i - CQ[s]) top-left, with
+  nq_s, nk_s the sequence's own lengths; windows and ALiBi distances |p(i) - j| use that p(i).
   O = softmax(S) v over the visible keys, LSE = log sum exp S (natural log); a row that sees no key
   has O = 0, LSE = -inf and zero gradients.
   Backward, for the loss sum(dO * O): D = rowsum(dO * O), P = exp(S - LSE), dV = P^T dO,
@@ -44,16 +48,35 @@ import numpy as np
 OUTPUTS = ("o", "lse", "dq", "dk", "dv")
 
 
-def aligned_positions(nq, nk, align):
-    """p(i) of each query row, as a column [nq, 1]."""
-    return np.arange(nq)[:, None] + (0 if align == "top_left" else nk - nq)
+def sequences(nq, nk, cu):
+    """Per query row and per key, the packed sequence it belongs to (all 0 without cu_seqlens)."""
+    if cu is None:
+        return np.zeros(nq, dtype=np.int64), np.zeros(nk, dtype=np.int64), np.array([0, nq]), np.array([0, nk])
+    cq, ck = (np.asarray(c, dtype=np.int64) for c in cu)
+    q_seq = np.zeros(nq, dtype=np.int64)
+    k_seq = np.zeros(nk, dtype=np.int64)
+    for s in range(len(cq) - 1):
+        q_seq[cq[s]:cq[s + 1]] = s
+        k_seq[ck[s]:ck[s + 1]] = s
+    return q_seq, k_seq, cq, ck
 
 
-def visible_keys(nq, nk, causal, window, seg_row, align="bottom_right", left=-1, right=-1):
+def aligned_positions(nq, nk, align, cu=None):
+    """p(i) of each query row, as a column [nq, 1]; with cu_seqlens each sequence on its own lengths."""
+    q_seq, _, cq, ck = sequences(nq, nk, cu)
+    i = np.arange(nq)
+    own_nq = (cq[1:] - cq[:-1])[q_seq]
+    own_nk = (ck[1:] - ck[:-1])[q_seq]
+    pos = ck[q_seq] + (i - cq[q_seq]) + (0 if align == "top_left" else own_nk - own_nq)
+    return pos[:, None]
+
+
+def visible_keys(nq, nk, causal, window, seg_row, align="bottom_right", left=-1, right=-1, cu=None):
     """Boolean [nq, nk]: which keys each query row sees."""
-    pos = aligned_positions(nq, nk, align)
+    pos = aligned_positions(nq, nk, align, cu)
     key = np.arange(nk)[None, :]
-    vis = np.ones((nq, nk), dtype=bool)
+    q_seq, k_seq, _, _ = sequences(nq, nk, cu)
+    vis = q_seq[:, None] == k_seq[None, :]
     if window > 0:
         left = window - 1
     if causal or window > 0:
@@ -68,7 +91,7 @@ def visible_keys(nq, nk, causal, window, seg_row, align="bottom_right", left=-1,
 
 
 def attention(q, k, v, do, scale, causal, window, segments, align="bottom_right", left=-1, right=-1,
-              softcap=0.0, alibi=None, sinks=None, keep=None, bias=None):
+              softcap=0.0, alibi=None, sinks=None, keep=None, bias=None, cu=None):
     """Forward and backward in float64; returns dict of o, lse, dq, dk, dv."""
     batch, hq, nq, d = q.shape
     _, hkv, nk, _ = k.shape
@@ -80,9 +103,9 @@ def attention(q, k, v, do, scale, causal, window, segments, align="bottom_right"
     dv = np.zeros_like(v)
     empty = 0  # rows that see no key
     for b in range(batch):
-        vis = visible_keys(nq, nk, causal, window, None if segments is None else segments[b], align, left, right)
+        vis = visible_keys(nq, nk, causal, window, None if segments is None else segments[b], align, left, right, cu)
         sees = vis.any(axis=1)
-        distance = np.abs(aligned_positions(nq, nk, align) - np.arange(nk)[None, :]).astype(np.float64)
+        distance = np.abs(aligned_positions(nq, nk, align, cu) - np.arange(nk)[None, :]).astype(np.float64)
         base_vis = vis
         for h in range(hq):
             g = h // group
@@ -169,7 +192,10 @@ def check_case(folder, case, rel):
                      load(folder, files["mask"], pair_shape(mask.get("mask_kind", 0), b, hq, nq, nk), ("bool",))
                      if mask.get("mask_kind", 0) else None,
                      load(folder, files["bias"], pair_shape(mask.get("bias_kind", 0), b, hq, nq, nk), ("float64",))
-                     if mask.get("bias_kind", 0) else None)
+                     if mask.get("bias_kind", 0) else None,
+                     (load(folder, files["cu_seqlens_q"], (len(mask["cu_seqlens_q"]),), ("int32", "int64")),
+                      load(folder, files["cu_seqlens_k"], (len(mask["cu_seqlens_k"]),), ("int32", "int64")))
+                     if "cu_seqlens_q" in mask else None)
     shapes = {"o": (b, hq, nq, d), "lse": (b, hq, nq), "dq": (b, hq, nq, d), "dk": (b, hkv, nk, d),
               "dv": (b, hkv, nk, d)}
     worst = []

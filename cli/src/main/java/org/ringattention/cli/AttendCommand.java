@@ -78,6 +78,22 @@ final class AttendCommand implements Callable<Integer> {
             + " sees only keys of its own segment. Needs Nq = Nk.")
     Path segments;
 
+    @Option(names = "--cu-seqlens-q", paramLabel = "CQ.npy", description = "Packed sequences (FlashAttention's"
+            + " varlen): cumulative query lengths [S+1] (int32/int64, 0 first, Nq last); q is [1, Hq, total_q, d]."
+            + " Sequence s's queries [CQ[s], CQ[s+1]) see only its keys [CK[s], CK[s+1]), aligned, windowed and"
+            + " ALiBi-distanced on that sequence's own lengths. Needs --cu-seqlens-k.")
+    Path cuSeqlensQ;
+
+    @Option(names = "--cu-seqlens-k", paramLabel = "CK.npy", description = "Cumulative key lengths [S+1] (int32/int64,"
+            + " 0 first, Nk last) of the packed sequences; k and v are [1, Hkv, total_k, d]. Needs --cu-seqlens-q.")
+    Path cuSeqlensK;
+
+    @Option(names = "--tensor-layout", paramLabel = "L", defaultValue = "bhnd", description = "How q, k, v, dO"
+            + " and O, dQ, dK, dV lie in their files: bhnd [B, H, N, d] (the default) or bnhd [B, N, H, d]"
+            + " (FlashAttention's; rank 3 is [N, H, d]). LSE is [B, H, N] in both layouts, as FlashAttention's"
+            + " softmax_lse; masks and biases stay [B|1, H|1, Nq, Nk].")
+    String tensorLayout;
+
     @Option(names = "--scale", paramLabel = "S", description = "Score scale (default 1/sqrt(d)).")
     Double scale;
 
@@ -178,10 +194,11 @@ final class AttendCommand implements Callable<Integer> {
         LowPrecisionAttention.Format emulated = emulate.format(float64, ringOptions.active());
         long start = System.nanoTime();
 
-        NpyInputs.Input qIn = NpyInputs.tensor(q, bf16.bf16Bits);
-        NpyInputs.Input kIn = NpyInputs.tensor(k, bf16.bf16Bits);
-        NpyInputs.Input vIn = NpyInputs.tensor(v, bf16.bf16Bits);
-        NpyInputs.Input doIn = dOut == null ? null : NpyInputs.tensor(dOut, bf16.bf16Bits);
+        TensorLayout layout = TensorLayout.parse(tensorLayout);
+        NpyInputs.Input qIn = NpyInputs.tensor(q, bf16.bf16Bits, layout);
+        NpyInputs.Input kIn = NpyInputs.tensor(k, bf16.bf16Bits, layout);
+        NpyInputs.Input vIn = NpyInputs.tensor(v, bf16.bf16Bits, layout);
+        NpyInputs.Input doIn = dOut == null ? null : NpyInputs.tensor(dOut, bf16.bf16Bits, layout);
         AttentionShape shape = checkShapes(qIn, kIn, vIn, doIn);
         AttentionSpec attention = attentionSpec(shape);
 
@@ -189,7 +206,7 @@ final class AttendCommand implements Callable<Integer> {
             engineOptions.useTuned(shape.dim(), attention.causal(), doIn != null, spec.commandLine().getErr());
         }
         long[] oShape = qIn.array().shape();
-        long[] lseShape = Arrays.copyOf(oShape, oShape.length - 1);
+        long[] lseShape = qIn.lseShape();
         String what;
         try (AtomicOutputs outputs = new AtomicOutputs();
              Progress progress = Progress.start(spec.commandLine().getErr(), "attend", doIn != null ? 3 : 2, quiet)) {
@@ -203,16 +220,16 @@ final class AttendCommand implements Callable<Integer> {
                 double[] vd = vIn.toDoubles();
                 VanillaAttention.Result r = oracle.forward(shape, attention, qd, kd, vd);
                 progress.step("forward done");
-                outputs.stage(out, oShape, r.out());
+                outputs.stage(out, oShape, qIn.toFile(r.out()));
                 if (lse != null) {
                     outputs.stage(lse, lseShape, r.lse());
                 }
                 if (doIn != null) {
                     VanillaAttention.Grads g = oracle.backward(shape, attention, qd, kd, vd, doIn.toDoubles());
                     progress.step("backward done");
-                    outputs.stage(dq, oShape, g.dq());
-                    outputs.stage(dk, kIn.array().shape(), g.dk());
-                    outputs.stage(dv, vIn.array().shape(), g.dv());
+                    outputs.stage(dq, oShape, qIn.toFile(g.dq()));
+                    outputs.stage(dk, kIn.array().shape(), kIn.toFile(g.dk()));
+                    outputs.stage(dv, vIn.array().shape(), vIn.toFile(g.dv()));
                     if (dsinks != null) {
                         outputs.stage(dsinks, new long[] {shape.qHeads()},
                                 oracle.sinkGradient(shape, attention, qd, kd, vd, doIn.toDoubles()));
@@ -237,7 +254,7 @@ final class AttendCommand implements Callable<Integer> {
                     g = engine.gradients(qt, kt, vt, r, doIn.toTensor(), attention);
                     progress.step("backward done");
                 }
-                stage(outputs, r, g, oShape, lseShape, kIn, vIn);
+                stage(outputs, r, g, oShape, lseShape, qIn, kIn, vIn);
                 stageSinkGradient(outputs, attention, r, doIn);
                 String blocks = "blocks " + engineOptions.blockQ + "x" + engineOptions.blockKv;
                 what = engine.describe().replace(blocks, blocks + tunedNote());
@@ -252,7 +269,10 @@ final class AttendCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The attention rule the options describe, side inputs (ALiBi, sinks, mask, bias, segments) read and checked. */
+    /**
+     * The attention rule the options describe, side inputs (ALiBi, sinks, mask, bias, segments,
+     * packed sequence lengths) read and checked.
+     */
     AttentionSpec attentionSpec(AttentionShape shape) throws IOException {
         AttentionSpec attention = AttentionSpec.DEFAULT.withCausal(causal);
         if (causalAlign != null) {
@@ -291,7 +311,9 @@ final class AttendCommand implements Callable<Integer> {
             SegmentIds ids = NpyInputs.segments(segments, shape.batch(), shape.qLen());
             attention = attention.withSegments(ids);
         }
-
+        if (cuSeqlensQ != null) {
+            attention = attention.withVarlen(NpyInputs.sequenceLengths(cuSeqlensQ, cuSeqlensK, q, shape));
+        }
         return attention;
     }
 
@@ -323,15 +345,15 @@ final class AttendCommand implements Callable<Integer> {
 
     /** Stages the float32 outputs asked for: O, LSE, and the gradients when computed. */
     private void stage(AtomicOutputs outputs, AttentionOutput r, Gradients g, long[] oShape, long[] lseShape,
-            NpyInputs.Input kIn, NpyInputs.Input vIn) throws IOException {
-        outputs.stage(out, oShape, r.out().toArray());
+            NpyInputs.Input qIn, NpyInputs.Input kIn, NpyInputs.Input vIn) throws IOException {
+        outputs.stage(out, oShape, qIn.toFile(r.out().toArray()));
         if (lse != null) {
             outputs.stage(lse, lseShape, r.lse());
         }
         if (g != null) {
-            outputs.stage(dq, oShape, g.dq().toArray());
-            outputs.stage(dk, kIn.array().shape(), g.dk().toArray());
-            outputs.stage(dv, vIn.array().shape(), g.dv().toArray());
+            outputs.stage(dq, oShape, qIn.toFile(g.dq().toArray()));
+            outputs.stage(dk, kIn.array().shape(), kIn.toFile(g.dk().toArray()));
+            outputs.stage(dv, vIn.array().shape(), vIn.toFile(g.dv().toArray()));
         }
     }
 
@@ -339,7 +361,8 @@ final class AttendCommand implements Callable<Integer> {
     private String kitOption() {
         Object[][] options = {{"--causal-align", causalAlign}, {"--window-left", windowLeft},
             {"--window-right", windowRight}, {"--softcap", softcap}, {"--alibi", alibi}, {"--sinks", sinks},
-            {"--mask", keepMask}, {"--bias", bias}};
+            {"--mask", keepMask}, {"--bias", bias}, {"--cu-seqlens-q", cuSeqlensQ}, {"--cu-seqlens-k", cuSeqlensK},
+            {"--tensor-layout bnhd", "bnhd".equalsIgnoreCase(tensorLayout) ? tensorLayout : null}};
         for (Object[] o : options) {
             if (o[1] != null) {
                 return (String) o[0];
@@ -385,6 +408,14 @@ final class AttendCommand implements Callable<Integer> {
             throw CliException.usage("--causal and --window-right " + windowRight + " cannot be combined: --causal is"
                     + " --window-right 0");
         }
+        TensorLayout.parse(tensorLayout);
+        if ((cuSeqlensQ == null) != (cuSeqlensK == null)) {
+            throw CliException.usage(cuSeqlensQ == null ? "--cu-seqlens-k needs --cu-seqlens-q"
+                    : "--cu-seqlens-q needs --cu-seqlens-k");
+        }
+        if (cuSeqlensQ != null && segments != null) {
+            throw CliException.usage("--cu-seqlens-q and --segments cannot be combined: both pack sequences; give one");
+        }
         if (scale != null && (!Double.isFinite(scale) || scale == 0)) {
             throw CliException.usage("--scale must be a finite non-zero number, got " + scale);
         }
@@ -414,7 +445,7 @@ final class AttendCommand implements Callable<Integer> {
         outs.put("--dv", dv);
         outs.put("--dsinks", dsinks);
         Set<Path> inputs = new HashSet<>();
-        for (Path p : new Path[] {q, k, v, segments, alibi, sinks, keepMask, bias, dOut}) {
+        for (Path p : new Path[] {q, k, v, segments, alibi, sinks, keepMask, bias, cuSeqlensQ, cuSeqlensK, dOut}) {
             if (p != null) {
                 inputs.add(TensorPath.fileOf(p));
             }

@@ -77,6 +77,11 @@ final class ConformCommand implements Callable<Integer> {
             + " them (default: a temporary folder, deleted at the end).")
     Path keep;
 
+    @Option(names = "--tensor-layout", paramLabel = "L", defaultValue = "bhnd", description = "How q, k, v, do"
+            + " and out, dq, dk, dv lie in the case files: bhnd [B, H, N, d] (the default) or bnhd [B, N, H, d]"
+            + " (FlashAttention's); case.json says which. lse stays [B, H, N].")
+    String tensorLayout;
+
     @Option(names = "--quiet", description = "No progress bar.")
     boolean quiet;
 
@@ -123,7 +128,8 @@ final class ConformCommand implements Callable<Integer> {
         if (junit != null) {
             AtomicOutputs.checkWritable(junit, "--junit");
         }
-        List<ConformCase> cases = ConformGrid.cases(size, features);
+        TensorLayout layout = TensorLayout.parse(tensorLayout);
+        List<ConformCase> cases = ConformGrid.cases(size, features, format != null);
         if (cases.isEmpty()) {
             throw CliException.usage("--only " + String.join(",", only) + " selects no case of the " + grid
                     + " grid");
@@ -143,11 +149,11 @@ final class ConformCommand implements Callable<Integer> {
             root = Files.createTempDirectory("ring-attention-conform");
         }
         ConformRunner runner = new ConformRunner(impl, timeout);
-        ConformJudge judge = new ConformJudge(gradients, format);
+        ConformJudge judge = new ConformJudge(gradients, format, layout);
         List<ConformJudge.Result> results = new ArrayList<>();
         try (Progress progress = Progress.start(err, "conform", cases.size(), quiet || json)) {
             for (ConformCase c : cases) {
-                results.add(runCase(c, root.resolve(c.name()), runner, judge, type, format));
+                results.add(runCase(c, root.resolve(c.name()), runner, judge, type, format, layout));
                 progress.step(c.name());
             }
         } finally {
@@ -174,13 +180,13 @@ final class ConformCommand implements Callable<Integer> {
     }
 
     private ConformJudge.Result runCase(ConformCase c, Path dir, ConformRunner runner, ConformJudge judge,
-            String type, LowPrecisionAttention.Format format) throws IOException {
+            String type, LowPrecisionAttention.Format format, TensorLayout layout) throws IOException {
         ConformCase.Inputs in = ConformJudge.rounded(c.inputs(gradients), format);
         if (Files.exists(dir)) {
             deleteTree(dir); // a kept folder from an earlier run: no stale outputs
         }
         try {
-            ConformCaseDir.write(dir, c, in, type, gradients);
+            ConformCaseDir.write(dir, c, in, type, gradients, layout);
         } catch (IOException e) {
             throw CliException.data("cannot write case directory " + dir + ": " + e.getMessage());
         }

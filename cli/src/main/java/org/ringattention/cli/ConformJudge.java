@@ -58,9 +58,17 @@ final class ConformJudge {
     private final boolean gradients;
     private final LowPrecisionAttention.Format format; // null: float32
 
+    private final TensorLayout layout;
+
     ConformJudge(boolean gradients, LowPrecisionAttention.Format format) {
+        this(gradients, format, TensorLayout.BHND);
+    }
+
+    /** A judge of outputs written in {@code layout} (O, dQ, dK, dV as [B, N, H, d] for bnhd; LSE [B, H, N]). */
+    ConformJudge(boolean gradients, LowPrecisionAttention.Format format, TensorLayout layout) {
         this.gradients = gradients;
         this.format = format;
+        this.layout = layout;
     }
 
     /** The inputs as the case files hold them: rounded to the format (the oracle sees what the implementation sees). */
@@ -68,8 +76,8 @@ final class ConformJudge {
         if (format == null) {
             return in;
         }
-        return new ConformCase.Inputs(round(in.q(), format), round(in.k(), format), round(in.v(), format),
-                in.dO() == null ? null : round(in.dO(), format), in.segmentIds());
+        return in.withTensors(round(in.q(), format), round(in.k(), format), round(in.v(), format),
+                in.dO() == null ? null : round(in.dO(), format));
     }
 
     private static double[] round(double[] x, LowPrecisionAttention.Format format) {
@@ -132,14 +140,12 @@ final class ConformJudge {
     Result judge(ConformCase c, ConformCase.Inputs in, Path dir, double seconds) {
         AttentionShape shape = c.shape();
         AttentionSpec spec = c.spec(in);
-        long[] oShape = {c.batch(), c.qHeads(), c.qLen(), c.dim()};
         long[] lseShape = {c.batch(), c.qHeads(), c.qLen()};
-        long[] kvShape = {c.batch(), c.kvHeads(), c.kvLen(), c.dim()};
         List<Check> checks = new ArrayList<>();
         double[] out;
         double[] lse;
         try {
-            out = read(dir, "out.npy", oShape, true, format != null);
+            out = readTensor(dir, "out.npy", new int[] {c.batch(), c.qHeads(), c.qLen(), c.dim()});
             lse = read(dir, "lse.npy", lseShape, false, format != null);
         } catch (BadOutput e) {
             return failed(c, e.getMessage(), seconds);
@@ -159,10 +165,11 @@ final class ConformJudge {
         if (gradients) {
             double[][] got = new double[3][];
             String[] names = {"dq", "dk", "dv"};
-            long[][] shapes = {oShape, kvShape, kvShape};
             try {
+                int[][] dims = {{c.batch(), c.qHeads(), c.qLen(), c.dim()}, {c.batch(), c.kvHeads(), c.kvLen(), c.dim()},
+                    {c.batch(), c.kvHeads(), c.kvLen(), c.dim()}};
                 for (int g = 0; g < 3; g++) {
-                    got[g] = read(dir, names[g] + ".npy", shapes[g], true, format != null);
+                    got[g] = readTensor(dir, names[g] + ".npy", dims[g]);
                 }
             } catch (BadOutput e) {
                 return failed(c, e.getMessage(), seconds);
@@ -274,10 +281,16 @@ final class ConformJudge {
         for (Object[] a : alts) {
             ConformCase alt = (ConformCase) a[2];
             VanillaAttention.Result r = oracle.forward(alt.shape(), alt.spec(in), in.q(), in.k(), in.v());
-            boolean match = ErrorStats.of(r.out(), out).maxAbs() <= vo.bound()
-                    && (lse == null || vl == null || ErrorStats.of(r.lse(), lse).maxAbs() <= vl.bound());
-            if (match) {
+            if (matches(r.out(), r.lse(), out, lse, vo, vl)) {
                 hints.add(new Hint((String) a[0], "match " + a[1]));
+                explained = true;
+            }
+        }
+        ConformCase.Rules rules = c.rules();
+        if (rules.softcap() > 0 && (rules.alibi() || rules.bias())) {
+            double[][] r = capLast(c, in);
+            if (matches(r[0], r[1], out, lse, vo, vl)) {
+                hints.add(new Hint("softcap-order", "match the soft cap applied after ALiBi and the bias"));
                 explained = true;
             }
         }
@@ -288,11 +301,85 @@ final class ConformJudge {
         return hints;
     }
 
+    /** Whether O (and LSE, when written) of another semantics lie within the case's bounds of the output. */
+    private static boolean matches(double[] refOut, double[] refLse, double[] out, double[] lse,
+            AccuracyRule.Verdict vo, AccuracyRule.Verdict vl) {
+        return ErrorStats.of(refOut, out).maxAbs() <= vo.bound()
+                && (lse == null || vl == null || ErrorStats.of(refLse, lse).maxAbs() <= vl.bound());
+    }
+
+    /**
+     * O and LSE in float64 with the soft cap applied last, s = C·tanh((scale·q·k − slope·|p − j| + bias) / C):
+     * the classic bug the engine's oracle cannot compute (its cap comes first). ALiBi and the bias
+     * come from the mask rule without the cap, so they are the engine's own terms.
+     */
+    static double[][] capLast(ConformCase c, ConformCase.Inputs in) {
+        AttentionSpec spec = c.spec(in);
+        org.ringattention.attention.Mask terms = org.ringattention.attention.Mask.of(spec.withSoftcap(0), c.shape());
+        int nq = c.qLen();
+        int nk = c.kvLen();
+        int d = c.dim();
+        double cap = c.rules().softcap();
+        double scale = c.effectiveScale();
+        int group = c.qHeads() / c.kvHeads();
+        double[] o = new double[in.q().length];
+        double[] lse = new double[c.batch() * c.qHeads() * nq];
+        double[] s = new double[nq * nk];
+        for (int b = 0; b < c.batch(); b++) {
+            for (int h = 0; h < c.qHeads(); h++) {
+                int qBase = (b * c.qHeads() + h) * nq;
+                int kBase = (b * c.kvHeads() + h / group) * nk;
+                Arrays.fill(s, 0);
+                terms.adjust(b, h, 0, nq, 0, nk, s, null, false); // ALiBi and bias only
+                for (int i = 0; i < nq; i++) {
+                    for (int j = 0; j < nk; j++) {
+                        double dot = 0;
+                        for (int x = 0; x < d; x++) {
+                            dot += in.q()[(qBase + i) * d + x] * in.k()[(kBase + j) * d + x];
+                        }
+                        s[i * nk + j] = cap * Math.tanh((scale * dot + s[i * nk + j]) / cap);
+                    }
+                }
+                terms.apply(b, h, 0, nq, 0, nk, s);
+                double sink = terms.sink(h);
+                for (int i = 0; i < nq; i++) {
+                    double m = sink;
+                    for (int j = 0; j < nk; j++) {
+                        m = Math.max(m, s[i * nk + j]);
+                    }
+                    if (m == Double.NEGATIVE_INFINITY) {
+                        lse[qBase + i] = m;
+                        continue;
+                    }
+                    double l = Math.exp(sink - m);
+                    for (int j = 0; j < nk; j++) {
+                        l += Math.exp(s[i * nk + j] - m);
+                    }
+                    double rowLse = m + Math.log(l);
+                    lse[qBase + i] = rowLse;
+                    for (int j = 0; j < nk; j++) {
+                        double p = Math.exp(s[i * nk + j] - rowLse);
+                        for (int x = 0; x < d; x++) {
+                            o[(qBase + i) * d + x] += p * in.v()[(kBase + j) * d + x];
+                        }
+                    }
+                }
+            }
+        }
+        return new double[][] {o, lse};
+    }
+
     /** A missing, unreadable or misshapen output. */
     private static final class BadOutput extends Exception {
         BadOutput(String message) {
             super(message);
         }
+    }
+
+    /** An output of [B, H, N, d] sizes {@code dims} in the judge's layout, as [B, H, N, d] values. */
+    private double[] readTensor(Path dir, String file, int[] dims) throws BadOutput {
+        double[] x = read(dir, file, ConformCaseDir.fileShape(dims, layout), true, format != null);
+        return layout == TensorLayout.BNHD ? TensorLayout.toHeadsFirst(x, dims) : x;
     }
 
     /** The file's values, or null when it is optional and missing. */

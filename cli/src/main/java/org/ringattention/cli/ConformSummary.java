@@ -85,6 +85,12 @@ record ConformSummary(Map<String, int[]> perFeature, List<String> diagnoses, int
                             + text + "): " + asked);
                 }
                 case "window" -> d.add("window cases fail at the edge (" + of + text + "): window off by one?");
+                case "softcap-order" -> {
+                    boolean capAlonePasses = all.stream().filter(r -> r.c().rules().softcap() > 0
+                            && !r.c().rules().alibi() && !r.c().rules().bias()).allMatch(ConformJudge.Result::pass);
+                    d.add("softcap cases fail" + (capAlonePasses ? " only with ALiBi or a bias" : "") + " (" + of
+                            + text + "): cap applied after the bias?");
+                }
                 case "scale" -> d.add((k == n ? "every case" : k + " of " + n + " failing cases")
                         + " off by a constant factor in the logits (" + of + text + "): missing scale?");
                 case "scale-default" -> d.add("cases with a given scale fail (" + of + text

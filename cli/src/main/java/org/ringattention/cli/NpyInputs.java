@@ -9,6 +9,7 @@ import org.ringattention.attention.AttentionSinks;
 import org.ringattention.attention.KeepMask;
 import org.ringattention.attention.ScoreBias;
 import org.ringattention.attention.SegmentIds;
+import org.ringattention.attention.SequenceLengths;
 import org.ringattention.tensor.DType;
 import org.ringattention.tensor.NpyArray;
 import org.ringattention.tensor.Tensor;
@@ -23,8 +24,30 @@ final class NpyInputs {
     private NpyInputs() {
     }
 
-    /** A loaded floating-point input: its file, its [B, H, N, d] sizes, its rank in the file. */
-    record Input(Path file, int[] dims, int rank, NpyArray array) {
+    /**
+     * A loaded floating-point input: its file, its [B, H, N, d] sizes, its rank in the file, and the
+     * file's layout ({@link TensorLayout}; values come out in [B, H, N, d] order).
+     */
+    record Input(Path file, int[] dims, int rank, NpyArray array, TensorLayout layout) {
+
+        Input(Path file, int[] dims, int rank, NpyArray array) {
+            this(file, dims, rank, array, TensorLayout.BHND);
+        }
+
+        /** The [B, H, N] sizes an LSE of these queries has in its file (rank − 1 of them, like the file's). */
+        long[] lseShape() {
+            long[] all = {dims[0], dims[1], dims[2]};
+            return java.util.Arrays.copyOfRange(all, 4 - rank, 3);
+        }
+
+        /** [B, H, N, d] values of an output shaped like this input, in the file's layout. */
+        float[] toFile(float[] x) {
+            return layout.transposes(rank) ? TensorLayout.toTokensFirst(x, dims) : x;
+        }
+
+        double[] toFile(double[] x) {
+            return layout.transposes(rank) ? TensorLayout.toTokensFirst(x, dims) : x;
+        }
 
         int batch() {
             return dims[0];
@@ -57,6 +80,9 @@ final class NpyInputs {
                             : "contains " + original + " at index " + index(i) + "; inputs must be finite"));
                 }
             }
+            if (layout.transposes(rank)) {
+                data = TensorLayout.toHeadsFirst(data, dims);
+            }
             return Tensor.wrap(data, dims[0], dims[1], dims[2], dims[3]);
         }
 
@@ -69,7 +95,7 @@ final class NpyInputs {
                             + "; inputs must be finite");
                 }
             }
-            return data;
+            return layout.transposes(rank) ? TensorLayout.toHeadsFirst(data, dims) : data;
         }
 
         /** Flat index i as the file's own multi-index, e.g. [0, 3, 17, 5]. */
@@ -108,6 +134,11 @@ final class NpyInputs {
 
     /** Reads like {@link #tensor(Path)}; with {@code bf16Bits} a uint16 array is taken as bfloat16 bit patterns. */
     static Input tensor(Path file, boolean bf16Bits) throws IOException {
+        return tensor(file, bf16Bits, TensorLayout.BHND);
+    }
+
+    /** Reads like {@link #tensor(Path, boolean)} a file in {@code layout} ([B, N, H, d] for bnhd). */
+    static Input tensor(Path file, boolean bf16Bits, TensorLayout layout) throws IOException {
         NpyArray a = read(file, bf16Bits);
         if (!a.dtype().isFloating()) {
             throw notFloating(file, a.dtype(), "need float16, bfloat16, float32 or float64");
@@ -115,7 +146,8 @@ final class NpyInputs {
         long[] shape = a.shape();
         if (shape.length < 2 || shape.length > 4) {
             throw CliException.data(file + ": shape " + Arrays.toString(shape) + " has rank " + shape.length
-                    + "; need [B, H, N, d], [H, N, d] or [N, d]");
+                    + (layout == TensorLayout.BNHD ? "; need [B, N, H, d], [N, H, d] or [N, d] (--tensor-layout bnhd)"
+                            : "; need [B, H, N, d], [H, N, d] or [N, d]"));
         }
         int[] dims = {1, 1, 1, 1};
         for (int i = 0; i < shape.length; i++) {
@@ -128,7 +160,12 @@ final class NpyInputs {
             }
             dims[4 - shape.length + i] = (int) n;
         }
-        return new Input(file, dims, shape.length, a);
+        if (layout.transposes(shape.length)) { // the file is [B, N, H, d]
+            int n = dims[1];
+            dims[1] = dims[2];
+            dims[2] = n;
+        }
+        return new Input(file, dims, shape.length, a, layout);
     }
 
     /** Checks that q, k and v fit together (ranks, head dims, batch, GQA groups) and returns their shape. */
@@ -171,6 +208,51 @@ final class NpyInputs {
                     + batch + ", " + length + "] (batch, sequence length of q and k)");
         }
         return SegmentIds.of(a.toLongArray(), batch, length);
+    }
+
+    /**
+     * Reads cu_seqlens_q and cu_seqlens_k (int32 or int64, [S + 1] each, from 0 to Nq and Nk, never
+     * decreasing, the same S) for q of {@code shape}, which must have a batch of one.
+     */
+    static SequenceLengths sequenceLengths(Path cq, Path ck, Path q, AttentionShape shape) throws IOException {
+        long[] lq = cumulative(cq, "cu_seqlens_q", shape.qLen(), "query length of " + q);
+        long[] lk = cumulative(ck, "cu_seqlens_k", shape.kvLen(), "key length of k");
+        if (lq.length != lk.length) {
+            throw CliException.data(cq + ": holds " + (lq.length - 1) + " sequences but " + ck + " holds "
+                    + (lk.length - 1) + " (cu_seqlens_q and cu_seqlens_k need the same length S+1)");
+        }
+        if (shape.batch() != 1) {
+            throw CliException.data(q + ": batch " + shape.batch() + " with --cu-seqlens-q " + cq + "; packed"
+                    + " sequences need [1, H, total, d]");
+        }
+        return SequenceLengths.of(lq, lk);
+    }
+
+    private static long[] cumulative(Path file, String what, int total, String totalName) throws IOException {
+        NpyArray a = read(file);
+        if (a.dtype() != DType.INT32 && a.dtype() != DType.INT64) {
+            throw CliException.data(file + ": " + what + " must be int32 or int64, got " + a.dtype());
+        }
+        long[] shape = a.shape();
+        if (shape.length != 1 || shape[0] < 2) {
+            throw CliException.data(file + ": " + what + " has shape " + Arrays.toString(shape)
+                    + ", expected [S+1] with S >= 1 sequences");
+        }
+        long[] cu = a.toLongArray();
+        if (cu[0] != 0) {
+            throw CliException.data(file + ": " + what + " must start at 0, got " + cu[0]);
+        }
+        for (int s = 1; s < cu.length; s++) {
+            if (cu[s] < cu[s - 1]) {
+                throw CliException.data(file + ": " + what + " decreases at index " + s + " (" + cu[s - 1] + " then "
+                        + cu[s] + "); it must be monotone");
+            }
+        }
+        if (cu[cu.length - 1] != total) {
+            throw CliException.data(file + ": " + what + " ends at " + cu[cu.length - 1] + ", but the " + totalName
+                    + " is " + total);
+        }
+        return cu;
     }
 
     /** Reads ALiBi slopes: floating point, finite, shape [Hq] or [B, Hq]. */

@@ -74,6 +74,12 @@ final class StreamedAttend {
         if (!"float32".equals(cmd.precision)) {
             return "--precision " + cmd.precision;
         }
+        if ("bnhd".equalsIgnoreCase(cmd.tensorLayout)) {
+            return "--tensor-layout bnhd (its inputs are mapped as [B, H, N, d])";
+        }
+        if (cmd.cuSeqlensQ != null) {
+            return "--cu-seqlens-q (packed sequences run on the heap path)";
+        }
         for (Path p : new Path[] {cmd.q, cmd.k, cmd.v, cmd.out, cmd.lse}) {
             if (p != null && TensorPath.of(p, null).isSafetensors()) {
                 return "safetensors arguments (" + p + ")";

@@ -131,6 +131,85 @@ class AttendSemanticsTest {
     }
 
     @Test
+    void packedSequencesReachEveryPath() throws IOException {
+        // 3 sequences: 2 queries / 6 keys, 0 / 2, 7 / 3 (Nq > Nk: rows that see no key bottom-right)
+        Npy.writeInt32(dir.resolve("cq.npy"), new long[] {4}, new int[] {0, 2, 2, 9});
+        Npy.writeInt64(dir.resolve("ck.npy"), new long[] {4}, new long[] {0, 6, 8, 11});
+        org.ringattention.attention.SequenceLengths cu = org.ringattention.attention.SequenceLengths.of(
+                new long[] {0, 2, 2, 9}, new long[] {0, 6, 8, 11});
+        String[] opts = {"--cu-seqlens-q", p("cq.npy"), "--cu-seqlens-k", p("ck.npy")};
+        assertEveryPath(CliRun.concat(opts, "--causal"), AttentionSpec.DEFAULT.withVarlen(cu).withCausal(true));
+        double[] slopes = {0.5, 0.25, 0.125, 0.0625};
+        Npy.write(dir.resolve("alibi.npy"), new long[] {HQ}, slopes);
+        assertEveryPath(CliRun.concat(opts, "--causal-align", "top-left", "--window-left", "2", "--window-right", "1",
+                "--alibi", p("alibi.npy"), "--softcap", "1.5"), AttentionSpec.DEFAULT.withVarlen(cu)
+                        .withCausalAlign(AttentionSpec.CausalAlign.TOP_LEFT).withWindow(2, 1)
+                        .withAlibi(AlibiSlopes.perHead(slopes)).withSoftcap(1.5));
+    }
+
+    @Test
+    void badPackedSequencesAreRefusedNamingTheFile() throws IOException {
+        Npy.writeInt32(dir.resolve("cq.npy"), new long[] {3}, new int[] {0, 5, 9});
+        Npy.writeInt32(dir.resolve("ck.npy"), new long[] {3}, new int[] {0, 4, 11});
+        Npy.writeInt32(dir.resolve("down.npy"), new long[] {3}, new int[] {0, 6, 4});
+        Npy.writeInt32(dir.resolve("short.npy"), new long[] {3}, new int[] {0, 4, 10});
+        Npy.writeInt32(dir.resolve("one.npy"), new long[] {3}, new int[] {1, 4, 11});
+        Npy.writeInt32(dir.resolve("two.npy"), new long[] {2}, new int[] {0, 11});
+        Npy.write(dir.resolve("float.npy"), new long[] {3}, new double[] {0, 4, 11});
+        String cq = p("cq.npy");
+        CliRun.of(CliRun.concat(base(), "--cu-seqlens-q", cq, "--cu-seqlens-k", p("down.npy")))
+                .assertOneLineError(1, "down.npy", "monotone");
+        CliRun.of(CliRun.concat(base(), "--cu-seqlens-q", cq, "--cu-seqlens-k", p("short.npy")))
+                .assertOneLineError(1, "short.npy", "ends at 10", "11");
+        CliRun.of(CliRun.concat(base(), "--cu-seqlens-q", cq, "--cu-seqlens-k", p("one.npy")))
+                .assertOneLineError(1, "one.npy", "start at 0");
+        CliRun.of(CliRun.concat(base(), "--cu-seqlens-q", cq, "--cu-seqlens-k", p("two.npy")))
+                .assertOneLineError(1, "two.npy", "same length");
+        CliRun.of(CliRun.concat(base(), "--cu-seqlens-q", cq, "--cu-seqlens-k", p("float.npy")))
+                .assertOneLineError(1, "float.npy", "int32 or int64");
+        CliRun.of(CliRun.concat(base(), "--cu-seqlens-q", cq)).assertOneLineError(2, "--cu-seqlens-q",
+                "--cu-seqlens-k");
+        Npy.writeInt32(dir.resolve("seg.npy"), new long[] {1, NQ}, new int[NQ]);
+        CliRun.of(CliRun.concat(base(), "--cu-seqlens-q", cq, "--cu-seqlens-k", p("ck.npy"), "--segments",
+                p("seg.npy"))).assertOneLineError(2, "--cu-seqlens-q", "--segments");
+        CliRun.of(CliRun.concat(base(), "--cu-seqlens-q", cq, "--cu-seqlens-k", p("ck.npy"), "--mpi"))
+                .assertOneLineError(2, "--cu-seqlens-q", "--mpi");
+    }
+
+    @Test
+    void tokensFirstLayoutIsTransposedAtTheFilesOnly() throws IOException {
+        CliRun r = CliRun.of(CliRun.concat(base(), "--causal"));
+        assertThat(r.code()).as(r.err()).isZero();
+        float[][] bhnd = new float[5][];
+        String[] outs = {"o.npy", "lse.npy", "dq.npy", "dk.npy", "dv.npy"};
+        for (int i = 0; i < outs.length; i++) {
+            bhnd[i] = Npy.read(dir.resolve(outs[i])).toFloatArray();
+        }
+        int[] qDims = {B, HQ, NQ, D};
+        int[] kvDims = {B, HKV, NK, D};
+        Npy.write(dir.resolve("q.npy"), new long[] {B, NQ, HQ, D}, TensorLayout.toTokensFirst(q, qDims));
+        Npy.write(dir.resolve("k.npy"), new long[] {B, NK, HKV, D}, TensorLayout.toTokensFirst(k, kvDims));
+        Npy.write(dir.resolve("v.npy"), new long[] {B, NK, HKV, D}, TensorLayout.toTokensFirst(v, kvDims));
+        Npy.write(dir.resolve("do.npy"), new long[] {B, NQ, HQ, D}, TensorLayout.toTokensFirst(dOut, qDims));
+        r = CliRun.of(CliRun.concat(base(), "--causal", "--tensor-layout", "bnhd"));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(Npy.read(dir.resolve("o.npy")).shape()).containsExactly(B, NQ, HQ, D);
+        assertThat(Npy.read(dir.resolve("lse.npy")).shape()).containsExactly(B, HQ, NQ); // as FlashAttention's
+        assertThat(Npy.read(dir.resolve("dk.npy")).shape()).containsExactly(B, NK, HKV, D);
+        assertFloats("o.npy", TensorLayout.toTokensFirst(bhnd[0], qDims));
+        assertFloats("lse.npy", bhnd[1]);
+        assertFloats("dq.npy", TensorLayout.toTokensFirst(bhnd[2], qDims));
+        assertFloats("dk.npy", TensorLayout.toTokensFirst(bhnd[3], kvDims));
+        assertFloats("dv.npy", TensorLayout.toTokensFirst(bhnd[4], kvDims));
+        r = CliRun.of(CliRun.concat(base(), "--causal", "--tensor-layout", "bnhd", "--precision", "float64"));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(Npy.read(dir.resolve("o.npy")).shape()).containsExactly(B, NQ, HQ, D);
+        CliRun.of(CliRun.concat(base(), "--tensor-layout", "nbhd")).assertOneLineError(2, "--tensor-layout");
+        CliRun.of(CliRun.concat(base(), "--tensor-layout", "bnhd", "--emulate", "float16"))
+                .assertOneLineError(2, "--tensor-layout", "--emulate");
+    }
+
+    @Test
     void badSoftcapsAndSlopesAreRefused() throws IOException {
         CliRun.of(CliRun.concat(base(), "--softcap", "0")).assertOneLineError(2, "--softcap");
         CliRun.of(CliRun.concat(base(), "--softcap", "-1")).assertOneLineError(2, "--softcap");

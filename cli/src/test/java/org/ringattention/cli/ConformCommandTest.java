@@ -43,13 +43,13 @@ class ConformCommandTest {
         Path junit = dir.resolve("conform.xml");
         CliRun r = CliRun.of("conform", "--impl", impl(""), "--gradients", "--junit", junit.toString());
         assertThat(r.code()).as(r.out() + r.err()).isZero();
-        assertThat(r.out()).contains("PASS: 56 of 56 cases pass").doesNotContain("FAIL").doesNotContain("diagnosis");
+        assertThat(r.out()).contains("PASS: 68 of 68 cases pass").doesNotContain("FAIL").doesNotContain("diagnosis");
         for (String f : ConformCase.FEATURES) {
             assertThat(r.out()).as("feature %s in the summary", f).containsPattern("(?m)^" + java.util.regex.Pattern
                     .quote(f) + " +\\d+ +\\d+ +0$");
         }
         String xml = Files.readString(junit);
-        assertThat(xml).contains("<testsuite name=\"conform\" tests=\"56\" failures=\"0\"")
+        assertThat(xml).contains("<testsuite name=\"conform\" tests=\"68\" failures=\"0\"")
                 .doesNotContain("<failure");
     }
 
@@ -57,6 +57,7 @@ class ConformCommandTest {
     @CsvSource(delimiter = ';', value = {
         "top-left;causal+nq<nk;;top-left alignment where bottom-right is asked?",
         "window-off-by-one;window+gqa+batch;;window off by one?",
+        "softcap-after-bias;softcap;;softcap cases fail only with ALiBi or a bias",
         "lse-empty;empty-rows+batch;;LSE is +inf where a row sees no key",
         "missing-scale;odd-d+full;;every case off by a constant factor in the logits",
         "gqa-dk;full+batch,full+n=1;--gradients;dK/dV fail only with GQA/MQA"})
@@ -74,8 +75,58 @@ class ConformCommandTest {
     void theSameSelectionPassesWithoutTheBug() {
         // the buggy runs above fail because of the bug, not because of the selection
         CliRun r = CliRun.of("conform", "--impl", impl(""), "--only",
-                "causal+nq<nk,window+gqa+batch,empty-rows+batch,odd-d+full,full+n=1", "--gradients");
+                "causal+nq<nk,window+gqa+batch,softcap,empty-rows+batch,odd-d+full,full+n=1", "--gradients");
         assertThat(r.code()).as(r.out() + r.err()).isZero();
+    }
+
+    @Test
+    void caseDirectoriesHoldTheFilesCaseJsonNames(@TempDir Path dir) throws IOException {
+        CliRun r = CliRun.of("conform", "--impl", impl(""), "--only", "varlen+sinks,alibi+top-left", "--keep",
+                dir.toString());
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        int seen = 0;
+        try (var s = Files.list(dir)) {
+            for (Path c : s.filter(Files::isDirectory).toList()) {
+                var json = new ObjectMapper().readTree(c.resolve("case.json").toFile());
+                for (String key : List.of("alibi", "sinks", "mask", "bias", "cu_seqlens_q", "cu_seqlens_k")) {
+                    if (!json.get(key).isNull()) {
+                        assertThat(c.resolve(json.get(key).asText())).as("%s of %s", key, c).exists();
+                        seen++;
+                    }
+                }
+                if (c.getFileName().toString().contains("varlen")) {
+                    assertThat(json.get("cu_seqlens_q").asText()).isEqualTo("cu_seqlens_q.npy");
+                    assertThat(json.get("softcap").asDouble()).isEqualTo(c.getFileName().toString()
+                            .contains("softcap") ? 2.0 : 0.0);
+                    long[] cu = org.ringattention.tensor.Npy.read(c.resolve("cu_seqlens_k.npy")).toLongArray();
+                    assertThat(cu[0]).isZero();
+                    assertThat(cu[cu.length - 1]).isEqualTo(json.get("name").asText().contains("k13") ? 13 : 31);
+                }
+            }
+        }
+        // varlen+sinks: sinks, mask, bias, cu_seqlens_q/k; alibi+top-left: alibi, and alibi, cu_seqlens_q/k
+        assertThat(seen).isEqualTo(5 + 1 + 3);
+    }
+
+    @Test
+    void tokensFirstLayoutIsWrittenAndJudgedTransposed(@TempDir Path dir) throws IOException {
+        CliRun r = CliRun.of("conform", "--impl", impl(""), "--tensor-layout", "bnhd", "--gradients", "--only",
+                "batch+gqa+causal,varlen+gqa", "--keep", dir.toString());
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        try (var s = Files.list(dir)) {
+            Path c = s.filter(p -> p.getFileName().toString().contains("b2h4g2_q29k13")).findFirst().orElseThrow();
+            assertThat(org.ringattention.tensor.Npy.read(c.resolve("q.npy")).shape()).containsExactly(2, 29, 4, 59);
+            assertThat(org.ringattention.tensor.Npy.read(c.resolve("dk.npy")).shape()).containsExactly(2, 13, 2, 59);
+            assertThat(new ObjectMapper().readTree(c.resolve("case.json").toFile()).get("tensor_layout").asText())
+                    .isEqualTo("bnhd");
+        }
+        // O in [B, H, N, d] order under the [B, N, H, d] shape fails: the judge reads the file's order
+        CliRun wrong = CliRun.of("conform", "--impl", impl("") + " && mv {case}/out.npy {case}/o.npy && "
+                + ConformRunner.shellQuote(python) + " -c 'import numpy as n,sys; a=n.load(sys.argv[1]);"
+                + " n.save(sys.argv[2], n.ascontiguousarray(a.transpose(0, 2, 1, 3)).reshape(a.shape))'"
+                + " {case}/o.npy {case}/out.npy", "--tensor-layout", "bnhd", "--only", "batch+gqa+causal");
+        assertThat(wrong.code()).as(wrong.out() + wrong.err()).isEqualTo(4);
+        CliRun.of("conform", "--impl", impl(""), "--tensor-layout", "nhbd").assertOneLineError(2, "--tensor-layout");
     }
 
     @ParameterizedTest
@@ -97,7 +148,9 @@ class ConformCommandTest {
     @CsvSource({"bfloat16", "float16"})
     void lowPrecisionImplementationPassesAtItsDtypeAndFailsAtFloat32(String dtype) {
         String emulated = impl(" --emulate " + dtype);
-        CliRun own = CliRun.of("conform", "--impl", emulated, "--dtype", dtype, "--only", "n=1,batch+causal");
+        // forward and backward by the documented rounding points, judged against the engine's emulated path
+        CliRun own = CliRun.of("conform", "--impl", emulated, "--dtype", dtype, "--only", "n=1,batch+causal,varlen",
+                "--gradients");
         assertThat(own.code()).as(own.out() + own.err()).isZero();
         CliRun f32 = CliRun.of("conform", "--impl", emulated, "--only", "n=1+full");
         assertThat(f32.code()).as(f32.out()).isEqualTo(4);
@@ -167,8 +220,8 @@ class ConformCommandTest {
         CliRun.of("conform", "--impl", "true").assertOneLineError(2, "--impl must contain {case}");
         CliRun.of("conform", "--impl", "true {case}", "--dtype", "int8").assertOneLineError(2, "--dtype");
         CliRun.of("conform", "--impl", "true {case}", "--grid", "huge").assertOneLineError(2, "--grid");
-        CliRun.of("conform", "--impl", "true {case}", "--only", "softcap").assertOneLineError(2, "--only",
-                "softcap");
+        CliRun.of("conform", "--impl", "true {case}", "--only", "rope").assertOneLineError(2, "--only",
+                "rope");
         CliRun.of("conform", "--impl", "true {case}", "--only", "segments+nq<nk").assertOneLineError(2,
                 "selects no case");
         CliRun.of("conform", "--impl", "true {case}", "--timeout", "0").assertOneLineError(2, "--timeout");

@@ -20,13 +20,15 @@ package org.ringattention.attention;
  *   <li>{@code sinks}: one logit per query head in each row's softmax denominator ({@link AttentionSinks}).
  *   <li>{@code mask}: a boolean keep mask [B|1, H|1, N_q, N_k], ANDed with every rule above.
  *   <li>{@code bias}: a float bias [B|1, H|1, N_q, N_k], added after ALiBi.
+ *   <li>{@code varlen}: packed sequences of a batch of one (cu_seqlens, {@link SequenceLengths}); each
+ *       sequence sees only its own keys and is aligned on its own lengths.
  * </ul>
  *
  * Build specs with {@code DEFAULT.withX(...)}: the canonical constructor grows as features do.
  */
 public record AttentionSpec(double scale, boolean causal, int window, SegmentIds segments, CausalAlign causalAlign,
         int windowLeft, int windowRight, double softcap, AlibiSlopes alibi, AttentionSinks sinks, KeepMask mask,
-        ScoreBias bias) {
+        ScoreBias bias, SequenceLengths varlen) {
 
     /** Where a query row sits relative to the keys. */
     public enum CausalAlign {
@@ -90,6 +92,9 @@ public record AttentionSpec(double scale, boolean causal, int window, SegmentIds
             windowRight = 0;
         }
         window = causal && windowLeft >= 0 ? windowLeft + 1 : 0;
+        if (segments != null && varlen != null) {
+            throw new IllegalArgumentException("segments and cu_seqlens both pack sequences: give one of them");
+        }
         if (!(softcap >= 0) || Double.isInfinite(softcap)) {
             throw new IllegalArgumentException("softcap must be finite and > 0 (or 0 for none), got " + softcap);
         }
@@ -97,12 +102,12 @@ public record AttentionSpec(double scale, boolean causal, int window, SegmentIds
 
     /** The older form: causal for W ≥ 1 (causal with L = W − 1), full when W = 0. */
     public AttentionSpec(double scale, boolean causal, int window, SegmentIds segments) {
-        this(scale, causal, window, segments, CausalAlign.BOTTOM_RIGHT, -1, -1, 0, null, null, null, null);
+        this(scale, causal, window, segments, CausalAlign.BOTTOM_RIGHT, -1, -1, 0, null, null, null, null, null);
     }
 
     public AttentionSpec withScale(double s) {
         return new AttentionSpec(s, causal, 0, segments, causalAlign, windowLeft, windowRight, softcap, alibi, sinks,
-                mask, bias);
+                mask, bias, varlen);
     }
 
     /** Causal (R = 0) keeps the left side of the window; not causal drops the window a causal spec had. */
@@ -127,47 +132,54 @@ public record AttentionSpec(double scale, boolean causal, int window, SegmentIds
     }
 
     private AttentionSpec withSides(boolean c, int left, int right) {
-        return new AttentionSpec(scale, c, 0, segments, causalAlign, left, right, softcap, alibi, sinks, mask, bias);
+        return new AttentionSpec(scale, c, 0, segments, causalAlign, left, right, softcap, alibi, sinks, mask, bias,
+                varlen);
     }
 
     public AttentionSpec withCausalAlign(CausalAlign a) {
         return new AttentionSpec(scale, causal, 0, segments, a, windowLeft, windowRight, softcap, alibi, sinks, mask,
-                bias);
+                bias, varlen);
     }
 
     /** Soft cap C &gt; 0 of the scaled scores, 0 for none. */
     public AttentionSpec withSoftcap(double c) {
         return new AttentionSpec(scale, causal, 0, segments, causalAlign, windowLeft, windowRight, c, alibi, sinks,
-                mask, bias);
+                mask, bias, varlen);
     }
 
     /** ALiBi slopes, or null for none. */
     public AttentionSpec withAlibi(AlibiSlopes a) {
         return new AttentionSpec(scale, causal, 0, segments, causalAlign, windowLeft, windowRight, softcap, a, sinks,
-                mask, bias);
+                mask, bias, varlen);
     }
 
     /** Attention sinks, one logit per query head, or null for none. */
     public AttentionSpec withSinks(AttentionSinks k) {
         return new AttentionSpec(scale, causal, 0, segments, causalAlign, windowLeft, windowRight, softcap, alibi, k,
-                mask, bias);
+                mask, bias, varlen);
     }
 
     /** A boolean keep mask, or null for none. */
     public AttentionSpec withMask(KeepMask m) {
         return new AttentionSpec(scale, causal, 0, segments, causalAlign, windowLeft, windowRight, softcap, alibi,
-                sinks, m, bias);
+                sinks, m, bias, varlen);
     }
 
     /** An additive score bias, or null for none. */
     public AttentionSpec withBias(ScoreBias b) {
         return new AttentionSpec(scale, causal, 0, segments, causalAlign, windowLeft, windowRight, softcap, alibi,
-                sinks, mask, b);
+                sinks, mask, b, varlen);
+    }
+
+    /** Packed variable-length sequences (cu_seqlens), or null for none; not together with segments. */
+    public AttentionSpec withVarlen(SequenceLengths l) {
+        return new AttentionSpec(scale, causal, 0, segments, causalAlign, windowLeft, windowRight, softcap, alibi,
+                sinks, mask, bias, l);
     }
 
     public AttentionSpec withSegments(SegmentIds s) {
         return new AttentionSpec(scale, causal, 0, s, causalAlign, windowLeft, windowRight, softcap, alibi, sinks, mask,
-                bias);
+                bias, varlen);
     }
 
     /** The scale in force for head dimension {@code d}. */
@@ -177,7 +189,7 @@ public record AttentionSpec(double scale, boolean causal, int window, SegmentIds
 
     /** True when every query sees every key. */
     public boolean isFull() {
-        return !causal && windowLeft < 0 && windowRight < 0 && segments == null && mask == null;
+        return !causal && windowLeft < 0 && windowRight < 0 && segments == null && mask == null && varlen == null;
     }
 
     @Override
@@ -195,6 +207,9 @@ public record AttentionSpec(double scale, boolean causal, int window, SegmentIds
         }
         if (segments != null) {
             sb.append("+segments");
+        }
+        if (varlen != null) {
+            sb.append('+').append(varlen);
         }
         if (alibi != null) {
             sb.append('+').append(alibi);

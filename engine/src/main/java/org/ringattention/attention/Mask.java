@@ -12,6 +12,8 @@ import java.util.Arrays;
  *   window (L, R):  p(i) − L ≤ j ≤ p(i) + R     (L or R = −1: that side unbounded)
  *   causal:         R = 0, so j ≤ p(i)           (window W: causal with L = W − 1)
  *   segments:       seg[b, i] = seg[b, j]        (N_q = N_k)
+ *   cu_seqlens:     i and j in the same sequence s, and p(i) = CK[s] + (i − CQ[s]) + (n_k − n_q)
+ *                   bottom-right or CK[s] + (i − CQ[s]) top-left ({@link SequenceLengths})
  *   keep mask:      keep[b, h, i, j]             ([B|1, H|1, N_q, N_k], broadcast; AND)
  * </pre>
  * The score of a visible pair starts as the scaled product and is then, in this order,
@@ -55,11 +57,16 @@ public final class Mask {
     private final AttentionSinks sinks; // null: none
     private final KeepMask keep; // null: none
     private final ScoreBias bias; // null: none
+    private final SequenceLengths varlen; // null: none (then p(i) = i + offset)
+    private final boolean bottomRight;
     private final Positions queries;
     private final Positions keys;
 
     private Mask(int left, int right, SegmentIds segments, int offset, double softcap, AlibiSlopes alibi,
-            AttentionSinks sinks, KeepMask keep, ScoreBias bias, Positions queries, Positions keys) {
+            AttentionSinks sinks, KeepMask keep, ScoreBias bias, SequenceLengths varlen, boolean bottomRight,
+            Positions queries, Positions keys) {
+        this.varlen = varlen;
+        this.bottomRight = bottomRight;
         this.sinks = sinks;
         this.keep = keep;
         this.bias = bias;
@@ -88,9 +95,13 @@ public final class Mask {
         if (spec.bias() != null) {
             spec.bias().check(shape);
         }
-        int offset = spec.causalAlign() == AttentionSpec.CausalAlign.TOP_LEFT ? 0 : shape.kvLen() - shape.qLen();
+        if (spec.varlen() != null) {
+            spec.varlen().check(shape);
+        }
+        boolean bottomRight = spec.causalAlign() != AttentionSpec.CausalAlign.TOP_LEFT;
+        int offset = bottomRight ? shape.kvLen() - shape.qLen() : 0;
         return new Mask(spec.windowLeft(), spec.windowRight(), spec.segments(), offset, spec.softcap(), spec.alibi(),
-                spec.sinks(), spec.mask(), spec.bias(), Positions.range(0, shape.qLen()),
+                spec.sinks(), spec.mask(), spec.bias(), spec.varlen(), bottomRight, Positions.range(0, shape.qLen()),
                 Positions.range(0, shape.kvLen()));
     }
 
@@ -99,7 +110,8 @@ public final class Mask {
      * and key row j of the shards are query {@code queries.at(i)} and key {@code keys.at(j)}.
      */
     public Mask forShards(Positions queries, Positions keys) {
-        return new Mask(left, right, segments, offset, softcap, alibi, sinks, keep, bias, queries, keys);
+        return new Mask(left, right, segments, offset, softcap, alibi, sinks, keep, bias, varlen, bottomRight, queries,
+                keys);
     }
 
     /** Whether scores change after the scaled product (soft cap, ALiBi): then tiles take the per-element path. */
@@ -147,7 +159,7 @@ public final class Mask {
         if (alibi != null) {
             float slope = (float) alibi.slope(b, h);
             for (int r = 0; r < rows; r++) {
-                long p = (long) queries.at(i0 + r) + offset;
+                long p = aligned(queries.at(i0 + r));
                 for (int c = 0, e = r * cols; c < cols; c++, e++) {
                     s[e] -= slope * (float) Math.abs(p - keys.at(j0 + c));
                 }
@@ -185,7 +197,7 @@ public final class Mask {
         if (alibi != null) {
             double slope = float32 ? (float) alibi.slope(b, h) : alibi.slope(b, h);
             for (int r = 0; r < rows; r++) {
-                long p = (long) queries.at(i0 + r) + offset;
+                long p = aligned(queries.at(i0 + r));
                 for (int c = 0, e = r * cols; c < cols; c++, e++) {
                     double bias = slope * Math.abs(p - keys.at(j0 + c));
                     s[e] = float32 ? (float) (s[e] - (float) bias) : s[e] - bias;
@@ -203,6 +215,11 @@ public final class Mask {
         }
     }
 
+    /** The aligned position p of query {@code qi} (a position in the whole sequence). */
+    private long aligned(int qi) {
+        return varlen == null ? (long) qi + offset : qi + varlen.offset(varlen.ofQuery(qi), bottomRight);
+    }
+
     /** True when query row i of batch b sees key j, for a mask that is the same for every head (else head 0). */
     public boolean visible(int b, int i, int j) {
         return visible(b, 0, i, j);
@@ -212,7 +229,16 @@ public final class Mask {
     public boolean visible(int b, int h, int i, int j) {
         int qi = queries.at(i);
         int kj = keys.at(j);
-        long p = (long) qi + offset;
+        long p;
+        if (varlen == null) {
+            p = (long) qi + offset;
+        } else {
+            int s = varlen.ofQuery(qi);
+            if (kj < varlen.keyStart(s) || kj >= varlen.keyStart(s + 1)) {
+                return false;
+            }
+            p = qi + varlen.offset(s, bottomRight);
+        }
         if (right >= 0 && kj > p + right) {
             return false;
         }
@@ -230,23 +256,13 @@ public final class Mask {
 
     /** What query rows [i0, i1) of head (b, h) see of keys [j0, j1); both ranges non-empty. */
     public Visibility classify(int b, int h, int i0, int i1, int j0, int j1) {
-        long pFirst = (long) queries.at(i0) + offset;
-        long pLast = (long) queries.at(i1 - 1) + offset;
-        int kFirst = keys.at(j0);
-        int kLast = keys.at(j1 - 1);
-        boolean full = true;
-        if (right >= 0) {
-            if (kFirst > pLast + right) {
-                return Visibility.HIDDEN; // every key is beyond the window of the last query
-            }
-            full = kLast <= pFirst + right;
+        Visibility window = varlen == null
+                ? window(queries.at(i0) + (long) offset, queries.at(i1 - 1) + (long) offset, keys.at(j0), keys.at(j1 - 1))
+                : sequences(i0, i1, j0, j1);
+        if (window == Visibility.HIDDEN) {
+            return Visibility.HIDDEN;
         }
-        if (left >= 0) {
-            if (kLast < pFirst - left) {
-                return Visibility.HIDDEN; // every key is too old even for the first query
-            }
-            full &= kFirst >= pLast - left;
-        }
+        boolean full = window == Visibility.FULL;
         if (segments != null) {
             long qMin = Long.MAX_VALUE, qMax = Long.MIN_VALUE, kMin = Long.MAX_VALUE, kMax = Long.MIN_VALUE;
             for (int i = i0; i < i1; i++) {
@@ -277,6 +293,58 @@ public final class Mask {
         return full ? Visibility.FULL : Visibility.PARTIAL;
     }
 
+    /** The window's verdict on queries at aligned positions pFirst..pLast (increasing) × keys kFirst..kLast. */
+    private Visibility window(long pFirst, long pLast, int kFirst, int kLast) {
+        boolean full = true;
+        if (right >= 0) {
+            if (kFirst > pLast + right) {
+                return Visibility.HIDDEN; // every key is beyond the window of the last query
+            }
+            full = kLast <= pFirst + right;
+        }
+        if (left >= 0) {
+            if (kLast < pFirst - left) {
+                return Visibility.HIDDEN; // every key is too old even for the first query
+            }
+            full &= kFirst >= pLast - left;
+        }
+        return full ? Visibility.FULL : Visibility.PARTIAL;
+    }
+
+    /**
+     * The verdict of cu_seqlens and the window together: the tile splits into the sub-tiles of the
+     * sequences its rows and keys share (positions increase, so each is a run of rows × a run of
+     * keys), each judged by the window with its sequence's alignment. Full only when the whole tile
+     * lies in one sequence.
+     */
+    private Visibility sequences(int i0, int i1, int j0, int j1) {
+        int sFirst = varlen.ofQuery(queries.at(i0));
+        int sLast = varlen.ofQuery(queries.at(i1 - 1));
+        int tFirst = varlen.ofKey(keys.at(j0));
+        int tLast = varlen.ofKey(keys.at(j1 - 1));
+        if (sFirst == sLast && tFirst == tLast) {
+            if (sFirst != tFirst) {
+                return Visibility.HIDDEN;
+            }
+            long o = varlen.offset(sFirst, bottomRight);
+            return window(queries.at(i0) + o, queries.at(i1 - 1) + o, keys.at(j0), keys.at(j1 - 1));
+        }
+        for (int s = Math.max(sFirst, tFirst), last = Math.min(sLast, tLast); s <= last; s++) {
+            int r0 = i0 + queries.countBelow(i0, i1, varlen.queryStart(s));
+            int r1 = i0 + queries.countBelow(i0, i1, varlen.queryStart(s + 1));
+            int c0 = j0 + keys.countBelow(j0, j1, varlen.keyStart(s));
+            int c1 = j0 + keys.countBelow(j0, j1, varlen.keyStart(s + 1));
+            if (r0 < r1 && c0 < c1) {
+                long o = varlen.offset(s, bottomRight);
+                if (window(queries.at(r0) + o, queries.at(r1 - 1) + o, keys.at(c0), keys.at(c1 - 1))
+                        != Visibility.HIDDEN) {
+                    return Visibility.PARTIAL;
+                }
+            }
+        }
+        return Visibility.HIDDEN; // no sequence has a visible pair in the tile
+    }
+
     /**
      * Sets to −∞ the scores of pairs hidden from each other in the tile of query rows
      * [i0, i0 + rows) × keys [j0, j0 + cols), stored row-major in {@code scores} with row stride
@@ -292,9 +360,21 @@ public final class Mask {
             int base = r * cols;
             if (segments == null && keep == null) {
                 // the window hides a prefix and a suffix of each row: fill them
-                long p = (long) queries.at(i0 + r) + offset;
-                int first = left >= 0 ? keys.countBelow(j0, j0 + cols, p - left) : 0;
-                int end = right >= 0 ? Math.max(first, keys.countBelow(j0, j0 + cols, p + right + 1)) : cols;
+                int first;
+                int end;
+                if (varlen == null) {
+                    long p = (long) queries.at(i0 + r) + offset;
+                    first = left >= 0 ? keys.countBelow(j0, j0 + cols, p - left) : 0;
+                    end = right >= 0 ? Math.max(first, keys.countBelow(j0, j0 + cols, p + right + 1)) : cols;
+                } else { // the sequence's keys, narrowed by the window
+                    int qi = queries.at(i0 + r);
+                    int s = varlen.ofQuery(qi);
+                    long p = qi + varlen.offset(s, bottomRight);
+                    long lo = left >= 0 ? Math.max(varlen.keyStart(s), p - left) : varlen.keyStart(s);
+                    long hi = right >= 0 ? Math.min(varlen.keyStart(s + 1), p + right + 1) : varlen.keyStart(s + 1);
+                    first = keys.countBelow(j0, j0 + cols, lo);
+                    end = Math.max(first, keys.countBelow(j0, j0 + cols, hi));
+                }
                 Arrays.fill(scores, base, base + first, Float.NEGATIVE_INFINITY);
                 Arrays.fill(scores, base + end, base + cols, Float.NEGATIVE_INFINITY);
                 continue;

@@ -55,7 +55,7 @@ class AttentionSpecTest {
                 () -> D.withSoftcap(Double.POSITIVE_INFINITY));
         assertMessage("causal means window right 0, not 1", () -> D.withWindow(-1, 1).withCausal(true));
         assertMessage("window 3 means window left 2, not 5", () -> new AttentionSpec(Double.NaN, false, 3, null,
-                CausalAlign.BOTTOM_RIGHT, 5, -1, 0, null, null, null, null));
+                CausalAlign.BOTTOM_RIGHT, 5, -1, 0, null, null, null, null, null));
         // the edges that are allowed
         assertEquals(0, D.withWindow(0, 0).windowLeft());
         assertEquals(-1, D.withWindow(-1, -1).windowLeft());
@@ -90,7 +90,7 @@ class AttentionSpecTest {
         assertEquals("top-left", CausalAlign.TOP_LEFT.text());
         assertMessage("causal alignment must be bottom-right or top-left, got 'left'", () -> CausalAlign.parse("left"));
         assertEquals(CausalAlign.BOTTOM_RIGHT, new AttentionSpec(Double.NaN, false, 0, null, null, -1, -1, 0, null,
-                null, null, null).causalAlign(), "null alignment is the default");
+                null, null, null, null).causalAlign(), "null alignment is the default");
     }
 
     @Test

@@ -10,6 +10,7 @@ import org.ringattention.attention.AttentionSinks;
 import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.SegmentIds;
+import org.ringattention.attention.SequenceLengths;
 import org.ringattention.tensor.DType;
 
 /**
@@ -27,6 +28,8 @@ import org.ringattention.tensor.DType;
  * @param sinkShift     NaN for no attention sinks, else the shift of the sink logits ({@link #sinkLogits})
  * @param maskKind      0 for no keep mask, else its broadcast shape ({@link #pairShape})
  * @param biasKind      0 for no bias, else its broadcast shape ({@link #pairShape})
+ * @param cuSeqlensQ    cumulative query lengths [S + 1] of packed sequences (varlen), empty for none
+ * @param cuSeqlensK    cumulative key lengths [S + 1], empty for none
  * @param segments      how segment ids are drawn, or {@link Segments#NONE}
  * @param segmentDtype  int32 or int64 (ignored without segments)
  * @param scale         score scale, NaN for the default 1/√d
@@ -35,7 +38,8 @@ import org.ringattention.tensor.DType;
  */
 public record GoldenCase(String name, String description, int batch, int qHeads, int kvHeads, int qLen, int kvLen,
         int dim, boolean causal, int window, AttentionSpec.CausalAlign causalAlign, int windowLeft, int windowRight,
-        double softcap, Alibi alibi, double sinkShift, int maskKind, int biasKind, Segments segments, DType segmentDtype, double scale, DType dtype,
+        double softcap, Alibi alibi, double sinkShift, int maskKind, int biasKind, List<Integer> cuSeqlensQ,
+        List<Integer> cuSeqlensK, Segments segments, DType segmentDtype, double scale, DType dtype,
         long seed, double queryScale, List<Block> blocks, List<Integer> threads, Ring ring) {
 
     /** Largest tensor (elements) and score matrix (Nq·Nk) of a case: a golden set stays small. */
@@ -162,6 +166,15 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
             throw new IllegalArgumentException("mask and bias kinds are 0 (none) to 4, got " + maskKind + ", "
                     + biasKind);
         }
+        cuSeqlensQ = List.copyOf(cuSeqlensQ);
+        cuSeqlensK = List.copyOf(cuSeqlensK);
+        if (!cuSeqlensQ.isEmpty() || !cuSeqlensK.isEmpty()) {
+            SequenceLengths.of(longs(cuSeqlensQ), longs(cuSeqlensK))
+                    .check(new AttentionShape(batch, qHeads, kvHeads, qLen, kvLen, dim));
+            if (segments != Segments.NONE) {
+                throw new IllegalArgumentException("case " + name + ": segments and cu_seqlens both pack sequences");
+            }
+        }
         if (Double.isInfinite(sinkShift)) {
             throw new IllegalArgumentException("sink shift must be finite (or NaN for no sinks), got " + sinkShift);
         }
@@ -193,12 +206,27 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
     /** The attention spec, with {@code ids} as the segment ids (null without segments). */
     public AttentionSpec spec(SegmentIds ids) {
         AttentionSpec s = AttentionSpec.DEFAULT.withScale(scale).withCausalAlign(causalAlign)
-                .withWindow(windowLeft, windowRight).withSegments(ids).withSoftcap(softcap);
+                .withWindow(windowLeft, windowRight).withSegments(ids).withSoftcap(softcap)
+                .withVarlen(sequenceLengths());
         if (hasSinks()) {
             s = s.withSinks(AttentionSinks.of(sinkLogits()));
         }
         return alibi == Alibi.NONE ? s : s.withAlibi(alibi == Alibi.HEADS ? AlibiSlopes.perHead(alibiSlopes())
                 : AlibiSlopes.perBatchAndHead(alibiSlopes(), batch, qHeads));
+    }
+
+    /** Whether the case packs variable-length sequences (cu_seqlens). */
+    public boolean hasVarlen() {
+        return !cuSeqlensQ.isEmpty();
+    }
+
+    /** The packed sequences of a varlen case, or null. */
+    public SequenceLengths sequenceLengths() {
+        return hasVarlen() ? SequenceLengths.of(longs(cuSeqlensQ), longs(cuSeqlensK)) : null;
+    }
+
+    static long[] longs(List<Integer> x) {
+        return x.stream().mapToLong(Integer::longValue).toArray();
     }
 
     /** The ALiBi slopes, [Hq] or [B, Hq] row-major ({@link Alibi}), or null. */
@@ -296,6 +324,9 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
         if (biasKind > 0) {
             m += " bias" + java.util.Arrays.toString(pairShape(biasKind));
         }
+        if (hasVarlen()) {
+            m += " varlen(" + (cuSeqlensQ.size() - 1) + ")";
+        }
         return hasSegments() ? m + "+segments(" + segments.json() + ")" : m;
     }
 
@@ -334,6 +365,10 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
         }
         if (biasKind > 0) {
             mask.put("bias_kind", biasKind);
+        }
+        if (hasVarlen()) {
+            mask.put("cu_seqlens_q", new ArrayList<Object>(cuSeqlensQ));
+            mask.put("cu_seqlens_k", new ArrayList<Object>(cuSeqlensK));
         }
         mask.put("segments", segments.json());
         if (hasSegments()) {
@@ -411,7 +446,8 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
                 mask.has("alibi") ? Alibi.of(mask.string("alibi")) : Alibi.NONE,
                 mask.has("sink_shift") ? mask.number("sink_shift") : Double.NaN,
                 mask.has("mask_kind") ? mask.integer("mask_kind") : 0,
-                mask.has("bias_kind") ? mask.integer("bias_kind") : 0, seg, segDtype,
+                mask.has("bias_kind") ? mask.integer("bias_kind") : 0, ints(mask, "cu_seqlens_q"),
+                ints(mask, "cu_seqlens_k"), seg, segDtype,
                 isDefault ? Double.NaN : scale, dtype(f.string("dtype"), "dtype"), f.longValue("seed"),
                 f.number("query_scale"), blocks, threads, new Ring(devices, layouts));
         if (isDefault && scale != c.effectiveScale()) {
@@ -419,6 +455,20 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
                     + c.dim() + ") is " + c.effectiveScale());
         }
         return c;
+    }
+
+    /** An optional list of integers of the mask object (empty when absent). */
+    private static List<Integer> ints(JsonFields mask, String member) {
+        List<Integer> x = new ArrayList<>();
+        if (mask.has(member)) {
+            for (Object o : mask.list(member)) {
+                if (!(o instanceof Long n)) {
+                    throw new IllegalArgumentException(mask.where() + ": '" + member + "' must be a list of integers");
+                }
+                x.add(JsonFields.toInt(n, member));
+            }
+        }
+        return x;
     }
 
     private static DType dtype(String s, String member) {
@@ -450,6 +500,8 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
         private double sinkShift = Double.NaN;
         private int maskKind;
         private int biasKind;
+        private List<Integer> cuSeqlensQ = List.of();
+        private List<Integer> cuSeqlensK = List.of();
         private Segments segments = Segments.NONE;
         private DType segmentDtype = DType.INT32;
         private double scale = Double.NaN;
@@ -522,6 +574,13 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
             return this;
         }
 
+        /** Packed sequences: cumulative query and key lengths, [S + 1] each. */
+        Builder varlen(List<Integer> cq, List<Integer> ck) {
+            cuSeqlensQ = cq;
+            cuSeqlensK = ck;
+            return this;
+        }
+
         Builder topLeft() {
             causalAlign = AttentionSpec.CausalAlign.TOP_LEFT;
             return this;
@@ -562,7 +621,8 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
 
         GoldenCase build() {
             return new GoldenCase(name, description, batch, qHeads, kvHeads, qLen, kvLen, dim, causal, window,
-                    causalAlign, windowLeft, windowRight, softcap, alibi, sinkShift, maskKind, biasKind, segments, segmentDtype, scale, dtype, seed, queryScale, blocks, threads,
+                    causalAlign, windowLeft, windowRight, softcap, alibi, sinkShift, maskKind, biasKind, cuSeqlensQ,
+                    cuSeqlensK, segments, segmentDtype, scale, dtype, seed, queryScale, blocks, threads,
                     Ring.upTo(Math.min(qLen, kvLen)));
         }
     }

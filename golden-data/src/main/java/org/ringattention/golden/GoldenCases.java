@@ -126,6 +126,19 @@ public final class GoldenCases {
                 new Builder("bias_alibi_softcap_sinks", "bias [B, 1, Nq, Nk] after ALiBi and a soft cap of 3, with"
                         + " sinks, batch 2", 1034)
                         .heads(2, 2, 1).lengths(30, 30, 24).softcap(3).alibi(GoldenCase.Alibi.HEADS).sinks(1)
-                        .bias(2).blocks(8, 8, 7, 11, 30, 30).build());
+                        .bias(2).blocks(8, 8, 7, 11, 30, 30).build(),
+                new Builder("varlen_causal_mixed", "packed sequences (cu_seqlens) with causal bottom-right per"
+                        + " sequence: Nq < Nk, Nq > Nk (rows that see no key), an empty query side, Nq = Nk", 1035)
+                        .heads(1, 4, 2).lengths(44, 52, 16).causal()
+                        .varlen(List.of(0, 6, 20, 20, 44), List.of(0, 15, 19, 27, 52)).blocks(8, 8, 5, 7, 44, 52)
+                        .build(),
+                new Builder("varlen_window_top_left_alibi", "packed sequences aligned top-left with window (left 4,"
+                        + " right 2), ALiBi [Hq] distances within each sequence, a sequence without keys", 1036)
+                        .heads(1, 2, 2).lengths(40, 34, 24).window(4, 2).topLeft().alibi(GoldenCase.Alibi.HEADS)
+                        .varlen(List.of(0, 13, 21, 40), List.of(0, 9, 9, 34)).blocks(8, 8, 7, 6, 40, 34).build(),
+                new Builder("varlen_softcap_sinks_bias", "packed sequences, full attention within each, soft cap 4,"
+                        + " sinks, keep mask [1, 1, Nq, Nk] and bias [1, Hq, Nq, Nk] on the packed pairs, MQA", 1037)
+                        .heads(1, 3, 1).lengths(30, 30, 16).softcap(4).sinks(0.5).mask(1).bias(3)
+                        .varlen(List.of(0, 11, 30), List.of(0, 17, 30)).blocks(8, 8, 7, 5, 30, 30).build());
     }
 }

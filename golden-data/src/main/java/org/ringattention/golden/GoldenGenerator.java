@@ -123,6 +123,15 @@ public final class GoldenGenerator {
             out.stage(dir.resolve(file), temp -> Npy.write(temp, c.pairShape(c.biasKind()), bias));
             files.put("bias", file);
         }
+        if (c.hasVarlen()) {
+            for (String side : List.of("q", "k")) {
+                String file = folder + "cu_seqlens_" + side + ".npy";
+                int[] cu = (side.equals("q") ? c.cuSeqlensQ() : c.cuSeqlensK()).stream().mapToInt(Integer::intValue)
+                        .toArray();
+                out.stage(dir.resolve(file), temp -> Npy.writeInt32(temp, new long[] {cu.length}, cu));
+                files.put("cu_seqlens_" + side, file);
+            }
+        }
         if (c.hasSinks()) {
             String file = folder + "sinks.npy";
             double[] logits = c.sinkLogits();
@@ -193,6 +202,9 @@ public final class GoldenGenerator {
         layout.put("sinks", "[Hq] float64 attention sink logits, only for cases with sinks");
         layout.put("mask", "[B|1, Hq|1, Nq, Nk] bool keep mask (True = keep), only for cases with a mask");
         layout.put("bias", "[B|1, Hq|1, Nq, Nk] float64 score bias (added after ALiBi), only for cases with a bias");
+        layout.put("cu_seqlens_q", "[S+1] int32 cumulative query lengths of packed sequences (FlashAttention's varlen,"
+                + " B = 1), only for varlen cases; also listed in mask.cu_seqlens_q");
+        layout.put("cu_seqlens_k", "[S+1] int32 cumulative key lengths, with cu_seqlens_q");
         layout.put("o", "[B, Hq, Nq, d] float64");
         layout.put("lse", "[B, Hq, Nq] float64, natural log; -inf for a row that sees no key (its o row is 0), or its"
                 + " head's sink logit with sinks");

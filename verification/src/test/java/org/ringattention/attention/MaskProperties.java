@@ -40,8 +40,23 @@ class MaskProperties {
             for (int h = 0; h < s.qHeads(); h++) {
                 for (int i = 0; i < s.qLen(); i++) {
                     long pos = i + offset;
+                    int keyFrom = 0;
+                    int keyTo = s.kvLen();
+                    SequenceLengths cu = spec.varlen();
+                    if (cu != null) { // i's sequence: the one whose query range holds it
+                        int q = 0;
+                        while (!(cu.queryStart(q) <= i && i < cu.queryStart(q + 1))) {
+                            q++;
+                        }
+                        keyFrom = cu.keyStart(q);
+                        keyTo = cu.keyStart(q + 1);
+                        int nqs = cu.queryStart(q + 1) - cu.queryStart(q);
+                        pos = keyFrom + (i - cu.queryStart(q))
+                                + (spec.causalAlign() == AttentionSpec.CausalAlign.TOP_LEFT ? 0 : keyTo - keyFrom - nqs);
+                    }
                     for (int j = 0; j < s.kvLen(); j++) {
                         boolean expect = (left < 0 || j >= pos - left) && (right < 0 || j <= pos + right)
+                                && j >= keyFrom && j < keyTo
                                 && (spec.segments() == null || spec.segments().id(b, i) == spec.segments().id(b, j))
                                 && (spec.mask() == null || spec.mask().keep(b, h, i, j));
                         assertThat(mask.visible(b, h, i, j)).as("pair (%d, %d) of head %d of %s", i, j, h, p)
@@ -268,6 +283,36 @@ class MaskProperties {
         assertThat(w.visible(0, 0, 2)).isTrue();
         assertThat(w.visible(0, 0, 3)).isTrue();
         assertThat(w.visible(0, 0, 4)).isFalse();
+    }
+
+    @Test
+    void packedSequencesSeeOnlyTheirOwnKeysWithTheirOwnAlignment() {
+        // sequence 0: queries 0..1, keys 0..4 (Nq < Nk); sequence 1: no query, keys 5..6; sequence 2: queries 2..4, key 7
+        SequenceLengths cu = SequenceLengths.of(new long[] {0, 2, 2, 5}, new long[] {0, 5, 7, 8});
+        AttentionShape s = new AttentionShape(1, 1, 1, 5, 8, 2);
+        Mask causal = Mask.of(AttentionSpec.DEFAULT.withVarlen(cu).withCausal(true), s);
+        assertThat(causal.visible(0, 0, 3)).isTrue(); // bottom-right in sequence 0: query 0 sits at key 3
+        assertThat(causal.visible(0, 0, 4)).isFalse();
+        assertThat(causal.visible(0, 1, 4)).isTrue();
+        assertThat(causal.visible(0, 1, 5)).isFalse(); // key 5 is sequence 1's
+        assertThat(causal.visible(0, 4, 7)).isTrue(); // the last query of sequence 2 sees its one key
+        assertThat(causal.visible(0, 3, 7)).isFalse(); // the others sit before it
+        assertThat(causal.visible(0, 4, 1)).isFalse();
+        assertThat(causal.classify(0, 2, 5, 0, 7)).isEqualTo(Mask.Visibility.HIDDEN);
+        assertThat(causal.classify(0, 0, 2, 0, 3)).isEqualTo(Mask.Visibility.FULL);
+        assertThat(causal.classify(0, 0, 5, 0, 8)).isEqualTo(Mask.Visibility.PARTIAL);
+        Mask topLeft = Mask.of(AttentionSpec.DEFAULT.withVarlen(cu).withCausal(true)
+                .withCausalAlign(AttentionSpec.CausalAlign.TOP_LEFT), s);
+        assertThat(topLeft.visible(0, 0, 0)).isTrue();
+        assertThat(topLeft.visible(0, 0, 1)).isFalse();
+        assertThat(topLeft.visible(0, 2, 7)).isTrue(); // sequence 2's first query sits at its first key
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> SequenceLengths.of(new long[] {0, 3, 2}, new long[] {0, 1, 2}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("decrease");
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> Mask.of(AttentionSpec.DEFAULT.withVarlen(SequenceLengths.of(new long[] {0, 4},
+                        new long[] {0, 8})), s))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("end at the query length 5");
     }
 
     @Test

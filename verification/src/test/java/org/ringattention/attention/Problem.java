@@ -46,6 +46,26 @@ public record Problem(AttentionShape shape, AttentionSpec spec, float[] q, float
     }
 
     /**
+     * Cumulative lengths of 1 to 4 packed sequences over nq queries and nk keys, cut at random
+     * points of each side, so that sequences may be empty on either side and Nq ≠ Nk per sequence.
+     */
+    public static SequenceLengths varlen(int nq, int nk, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed ^ 0xC05EL);
+        int count = 1 + rnd.nextInt(4);
+        return SequenceLengths.of(cuts(nq, count, rnd), cuts(nk, count, rnd));
+    }
+
+    private static long[] cuts(int n, int count, SplittableRandom rnd) {
+        long[] cu = new long[count + 1];
+        for (int s = 1; s < count; s++) {
+            cu[s] = rnd.nextInt(n + 1);
+        }
+        cu[count] = n;
+        java.util.Arrays.sort(cu);
+        return cu;
+    }
+
+    /**
      * ALiBi slopes [Hq] (the geometric 2^(−8(h+1)/Hq) of the paper, times a random factor in [0, 2)
      * so that slopes differ between problems) or [B, Hq] (each batch its own factor).
      */

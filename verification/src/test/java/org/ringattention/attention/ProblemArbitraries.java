@@ -74,7 +74,7 @@ public final class ProblemArbitraries {
     /**
      * Problems with the semantics of the conformance kit: either causal alignment, windows
      * (left, right) with either side unbounded or zero, the older window W, with or without
-     * segment ids, soft caps, ALiBi slopes ([Hq] or [B, Hq]), attention sinks, keep masks and
+     * segment ids or cu_seqlens (packed sequences of a batch of one), soft caps, ALiBi slopes ([Hq] or [B, Hq]), attention sinks, keep masks and
      * biases broadcast from [B|1, H|1, Nq, Nk]; sized within {@link #WORK_BUDGET}.
      */
     public static Arbitrary<Problem> semantics() {
@@ -99,16 +99,19 @@ public final class ProblemArbitraries {
         Arbitrary<Integer> sinks = Arbitraries.of(0, 0, 1, 2);
         Arbitrary<Integer> pairs = Arbitraries.of(0, 0, 0, 1, 2, 3, 4); // broadcast kind of a mask or bias
         return Combinators.combine(Arbitraries.integers().between(1, 2), heads, lens, headDims(), masks,
-                Arbitraries.of(0, 0, 0, 1, 2), Arbitraries.longs(), Combinators.combine(softcaps, alibis, sinks, pairs, pairs).as(
+                Arbitraries.of(0, 0, 0, 1, 2, 3, 3), Arbitraries.longs(), Combinators.combine(softcaps, alibis, sinks, pairs, pairs).as(
                         (c, a, k, m, bias) -> new double[] {c, a, k, m, bias}))
-                .as((batch, h, n, d, spec, segments, seed, features) -> {
+                .as((b, h, n, d, spec, segments, seed, features) -> {
+                    boolean varlen = segments == 3; // cu_seqlens: a batch of one
+                    int batch = varlen ? 1 : b;
                     int nq = n[0];
-                    int nk = segments > 0 ? nq : n[1];
+                    int nk = segments == 1 || segments == 2 ? nq : n[1];
                     long rest = (long) batch * h[1] * nq * nk;
                     int dim = (int) Math.max(1, Math.min(d, WORK_BUDGET / rest));
                     AttentionShape shape = new AttentionShape(batch, h[1], h[0], nq, nk, dim);
-                    AttentionSpec s = segments > 0 ? spec.withSegments(Problem.segments(batch, nq, seed, segments == 1))
-                            : spec;
+                    AttentionSpec s = segments == 1 || segments == 2
+                            ? spec.withSegments(Problem.segments(batch, nq, seed, segments == 1))
+                            : varlen ? spec.withVarlen(Problem.varlen(nq, nk, seed)) : spec;
                     s = s.withSoftcap(features[0]);
                     if (features[1] > 0) {
                         s = s.withAlibi(Problem.alibi(batch, h[1], seed, features[1] == 2));

@@ -49,7 +49,8 @@ class SinkProperties {
         AttentionShape s = p.shape();
         AttentionShape tiny = new AttentionShape(1, s.qHeads(), s.kvHeads(), Math.min(s.qLen(), 12),
                 Math.min(s.kvLen(), 12), Math.min(s.dim(), 8));
-        Problem small = Problem.random(tiny, p.spec().withSegments(null).withAlibi(null).withMask(null).withBias(null), s.qLen() * 31L + s.dim(), 1);
+        Problem small = Problem.random(tiny, p.spec().withSegments(null).withAlibi(null).withMask(null).withBias(null)
+                .withVarlen(null), s.qLen() * 31L + s.dim(), 1);
         VanillaAttention oracle = VanillaAttention.oracle();
         double[] g = small.vanillaSinkGrads(VanillaAttention.Precision.FLOAT64);
         AttentionSinks sinks = small.spec().sinks();

@@ -65,6 +65,14 @@ public final class CertifiedAttention {
                 int kvBase = (b * shape.kvHeads() + shape.kvHead(h)) * nk * d;
                 for (int i = 0; i < nq; i++) {
                     int qRow = qBase + i * d;
+                    long pos = (long) i + offset; // p(i); with cu_seqlens on the lengths of i's own sequence
+                    org.ringattention.attention.SequenceLengths cu = spec.varlen();
+                    if (cu != null) {
+                        int sq = cu.ofQuery(i);
+                        int own = (cu.keyStart(sq + 1) - cu.keyStart(sq)) - (cu.queryStart(sq + 1) - cu.queryStart(sq));
+                        pos = cu.keyStart(sq) + (i - cu.queryStart(sq))
+                                + (spec.causalAlign() == AttentionSpec.CausalAlign.TOP_LEFT ? 0 : own);
+                    }
                     DoubleDouble m = null;
                     for (int j = 0; j < nk; j++) {
                         p[j] = null;
@@ -82,7 +90,7 @@ public final class CertifiedAttention {
                             }
                             if (spec.alibi() != null) {
                                 double slope = spec.alibi().slope(b, h);
-                                long distance = Math.abs((long) i + offset - j);
+                                long distance = Math.abs(pos - j);
                                 s = s.subtract(DoubleDouble.product(slope, distance));
                                 sAbs += Math.abs(slope) * distance;
                             }

@@ -21,8 +21,7 @@ import jdk.incubator.vector.VectorSpecies;
  *       keys at d = 128), and every group of four rows passes a strip before the next: a 128-key
  *       block at d = 128 (64 KB) does not fit the 48 KB L1 of a Zen 5 core and was read from L2
  *       again for every row group. One method runs a group of four rows over a strip, so that the
- *       rows' maxima stay in registers across its tiles. (A 6 × 4 tile, 24 accumulators, measured
- *       no faster here in whole passes, and 10 % slower at d = 64.)
+ *       rows' maxima stay in registers across its tiles. (Why not a 6 × 4 tile: docs/performance.md.)
  *   <li>{@link #accumulateProduct} and {@link #accumulateTransposedProduct}: 8 output rows × 2
  *       vectors along d; per step, eight weights broadcast and two vectors of the right-hand block
  *       loaded; strips of two vectors outside, rows inside, so a strip of the right-hand block stays
@@ -389,9 +388,8 @@ public final class VectorKernels implements Kernels {
      * (the exp is latency-bound: its chain is some 60 cycles long). NaN compares false and stays
      * NaN, as Math.max/min keep it. Clamped lanes scale by 2⁰: the scale factors of their own
      * exponent would be garbage, often subnormal, and a multiplication with a subnormal operand or
-     * result takes a microcode assist: lanes far below LOWEST ran 3 to 4 times slower, and
-     * attention rows of a trained-like model hold many of them. (Lanes whose true result is
-     * subnormal, [LOWEST, −87.3], still take it: their bits are kept.)
+     * result takes a microcode assist (docs/performance.md). Lanes whose true result is
+     * subnormal, [LOWEST, −87.3], still take it: their bits are kept.
      */
     private static FloatVector exp(FloatVector x) {
         VectorMask<Float> under = x.compare(VectorOperators.LT, LOWEST);

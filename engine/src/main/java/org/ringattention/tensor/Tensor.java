@@ -36,9 +36,7 @@ public final class Tensor {
     private final MemorySegment segment;
 
     private Tensor(int batch, int heads, int rows, int dim, float[] heap, MemorySegment segment) {
-        if (batch < 0 || heads < 0 || rows < 0 || dim < 0) {
-            throw new IllegalArgumentException("negative dimension in " + shapeString(batch, heads, rows, dim));
-        }
+        requireNonNegative(batch, heads, rows, dim);
         this.batch = batch;
         this.heads = heads;
         this.rows = rows;
@@ -47,11 +45,15 @@ public final class Tensor {
         this.segment = segment;
     }
 
-    /** A new heap tensor filled with zeros. */
-    public static Tensor zeros(int batch, int heads, int rows, int dim) {
-        if (batch < 0 || heads < 0 || rows < 0 || dim < 0) { // before the allocation, which would throw its own error
+    private static void requireNonNegative(int batch, int heads, int rows, int dim) {
+        if (batch < 0 || heads < 0 || rows < 0 || dim < 0) {
             throw new IllegalArgumentException("negative dimension in " + shapeString(batch, heads, rows, dim));
         }
+    }
+
+    /** A new heap tensor filled with zeros. */
+    public static Tensor zeros(int batch, int heads, int rows, int dim) {
+        requireNonNegative(batch, heads, rows, dim); // before the allocation, which would throw its own error
         long size = (long) batch * heads * rows * dim;
         if (size > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("too large for a heap tensor: " + shapeString(batch, heads, rows, dim));

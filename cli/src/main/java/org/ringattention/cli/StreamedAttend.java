@@ -74,7 +74,7 @@ final class StreamedAttend {
         if (!"float32".equals(cmd.precision)) {
             return "--precision " + cmd.precision;
         }
-        if ("bnhd".equalsIgnoreCase(cmd.tensorLayout)) {
+        if (cmd.tensorLayout != null && TensorLayout.parse(cmd.tensorLayout) == TensorLayout.BNHD) {
             return "--tensor-layout bnhd (its inputs are mapped as [B, H, N, d])";
         }
         if (cmd.cuSeqlensQ != null) {

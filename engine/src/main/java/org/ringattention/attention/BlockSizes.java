@@ -39,7 +39,8 @@ public record BlockSizes(int blockQ, int blockKv) {
 
     /** The rule in one line, for {@code info}. */
     public static String describeRule() {
-        return "forward 128 x 128 up to d = 64, 128 x 64 above; backward 128 x 128 up to d = 64, 64 x 64 above";
+        return "forward " + defaultFor(64, false) + " up to d = 64, " + defaultFor(65, false) + " above; backward "
+                + defaultFor(64, true) + " up to d = 64, " + defaultFor(65, true) + " above";
     }
 
     @Override

@@ -156,7 +156,7 @@ final class AttendCommand implements Callable<Integer> {
     Boolean stream;
 
     @Option(names = "--chunk", paramLabel = "ROWS", description = "Rows of the streaming path's query and key/value"
-            + " chunks (a multiple of the blocks and of 128; default: the largest that fits 40% of the heap).")
+            + " chunks (a multiple of the blocks and of 128; default: the largest that fits 40%% of the heap).")
     Integer chunk;
 
     @Option(names = "--resume", description = "Continue an interrupted streaming run from its checkpoint"

@@ -64,6 +64,8 @@ def main(argv):
         c["mutants"] += 1
         if status in KILLED:
             c["killed"] += 1
+            if status == "TIMED_OUT":
+                c["timed_out"] += 1
         elif status == "SURVIVED":
             c["survived"] += 1
             survivors[pkg].append((cls.split(".")[-1], m.findtext("mutatedMethod"), m.findtext("lineNumber"),
@@ -79,9 +81,12 @@ def main(argv):
         out += ["Partial: the run%s of %s stopped before the end; its mutants are counted up to the last one"
                 " PIT wrote." % ("s" if len(partial) > 1 else "", ", ".join(partial)), ""]
     out += ["Score = killed / (killed + survived): mutants with coverage (PIT's test strength); killed includes"
-            " timed out. Target: 90 % in attention and ring, 85 % in kernel and tensor.", "",
-            "| package | mutants | killed | survived | no coverage | other | score | target |",
-            "|---|---:|---:|---:|---:|---:|---:|---|"]
+            " timed out. The score beside it counts the timed-out mutants as survivors: a lower bound where a"
+            " loaded or paused machine may have timed out a mutant that does not hang."
+            " Target: 90 % in attention and ring, 85 % in kernel and tensor.", "",
+            "| package | mutants | killed | of them timed out | survived | no coverage | other | score |"
+            " score, timeouts as survivors | target |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     total = collections.Counter()
     for pkg in sorted(counts):
         c = counts[pkg]
@@ -90,12 +95,15 @@ def main(argv):
         score = c["killed"] / covered if covered else float("nan")
         target = TARGETS.get(pkg)
         verdict = "" if target is None else ("%d %% %s" % (target * 100, "met" if score >= target else "NOT met"))
-        out.append("| %s | %d | %d | %d | %d | %d | %.1f %% | %s |" % (
-            pkg, c["mutants"], c["killed"], c["survived"], c["no_coverage"], c["other"], 100 * score, verdict))
+        strict = (c["killed"] - c["timed_out"]) / covered if covered else float("nan")
+        out.append("| %s | %d | %d | %d | %d | %d | %d | %.1f %% | %.1f %% | %s |" % (
+            pkg, c["mutants"], c["killed"], c["timed_out"], c["survived"], c["no_coverage"], c["other"],
+            100 * score, 100 * strict, verdict))
     covered = total["killed"] + total["survived"]
-    out.append("| **all** | %d | %d | %d | %d | %d | %.1f %% | |" % (
-        total["mutants"], total["killed"], total["survived"], total["no_coverage"], total["other"],
-        100 * total["killed"] / covered if covered else float("nan")))
+    out.append("| **all** | %d | %d | %d | %d | %d | %d | %.1f %% | %.1f %% | |" % (
+        total["mutants"], total["killed"], total["timed_out"], total["survived"], total["no_coverage"],
+        total["other"], 100 * total["killed"] / covered if covered else float("nan"),
+        100 * (total["killed"] - total["timed_out"]) / covered if covered else float("nan")))
     out += ["", "## Surviving mutants in the scored packages", ""]
     for pkg in sorted(survivors):
         if pkg not in TARGETS:

@@ -1,6 +1,7 @@
 package org.ringattention.attention;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
@@ -99,6 +100,30 @@ class SampledAttentionProperties {
         assertThat(RowSample.choose(s, seg, 16, 9)).contains(0, 999, 1000, 1001, 4095);
         assertThat(RowSample.choose(s, AttentionSpec.DEFAULT, 2, 9)).containsExactly(0, 4095);
         assertThat(RowSample.choose(new AttentionShape(1, 1, 1, 3, 3, 1), causal, 64, 9)).containsExactly(0, 1, 2);
+    }
+
+    @Test
+    void everyRuleOfRuleCasesGivesTheOraclesRows() {
+        // soft cap, ALiBi, bias and sinks change the scores or the denominator of a sampled row too
+        for (Problem p : RuleCases.all()) {
+            int[] rows = RowSample.choose(p.shape(), p.spec(), p.shape().qLen(), 3);
+            for (VanillaAttention.Precision precision : VanillaAttention.Precision.values()) {
+                assertSameRows(p, precision, rows);
+            }
+        }
+    }
+
+    @Test
+    void rowsOutsideTheQueriesAreRefusedAndNoRowsAreNone() {
+        Problem p = Problem.random(new AttentionShape(1, 1, 1, 5, 4, 2), AttentionSpec.DEFAULT, 1, 1);
+        assertThatThrownBy(() -> sample(p, VanillaAttention.Precision.FLOAT64, new int[] {1, 5}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("row 5 is beyond Nq = 5");
+        assertThatThrownBy(() -> sample(p, VanillaAttention.Precision.FLOAT64, new int[] {9}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("row 9 is beyond Nq = 5");
+        SampledAttention.Rows none = sample(p, VanillaAttention.Precision.FLOAT64, new int[0]);
+        assertThat(none.out()).isEmpty();
+        assertThat(none.lse()).isEmpty();
+        assertSameRows(p, VanillaAttention.Precision.FLOAT32, new int[] {4});
     }
 
     private static void assertSameRows(Problem p, VanillaAttention.Precision precision, int[] rows) {

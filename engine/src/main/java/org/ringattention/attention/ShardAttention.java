@@ -2,6 +2,7 @@ package org.ringattention.attention;
 
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.function.BooleanSupplier;
 import org.ringattention.kernel.Kernels;
 import org.ringattention.tensor.Tensor;
 
@@ -47,6 +48,8 @@ public final class ShardAttention {
     private final float scale;
     private final int blockQ;
     private final int blockKv;
+    /** Asked between tiles of a forward task and blocks of a load; null: never stops (see {@link #stopWhen}). */
+    private BooleanSupplier stop;
 
     /** For a problem of {@code shape} (the whole sequence) under {@code spec}. */
     public ShardAttention(Kernels kernels, AttentionShape shape, AttentionSpec spec, int blockQ, int blockKv) {
@@ -60,6 +63,22 @@ public final class ShardAttention {
         this.scale = (float) spec.scaleFor(shape.dim());
         this.blockQ = blockQ;
         this.blockKv = blockKv;
+    }
+
+    /**
+     * Makes forward tasks and loads throw {@link StreamingAttention.Stopped} between two tiles (two
+     * blocks of a load) once {@code stop} answers true: a stop is then seen within a tile's work
+     * (microseconds) rather than a task's. What a stopped task leaves in its query shard is
+     * incomplete, so the caller discards the shard; set before the tasks start.
+     */
+    void stopWhen(BooleanSupplier stop) {
+        this.stop = stop;
+    }
+
+    private void checkStop() {
+        if (stop != null && stop.getAsBoolean()) {
+            throw new StreamingAttention.Stopped();
+        }
     }
 
     /** A query shard of the queries {@code q} [B, Hq, n, d] at {@code positions}. */
@@ -149,6 +168,7 @@ public final class ShardAttention {
         int d = shape.dim();
         float[] block = rows != null ? rows : new float[buffer.blockCols * d];
         for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
+            checkStop();
             int cols = Math.min(buffer.blockCols, buffer.length - j0);
             int off = buffer.offset(b, g, j0);
             int at = rows != null ? off : 0;
@@ -222,6 +242,7 @@ public final class ShardAttention {
         }
         long pairs = 0;
         for (int j0 = 0; j0 < kv.length; j0 += kv.blockCols) {
+            checkStop();
             long tile = m.adjustsScores() ? adjustedForwardTile(w, m, kv, b, h, i0, rows, j0)
                     : forwardTile(w, m, kv, b, g, h, i0, rows, j0);
             pairs += tile;

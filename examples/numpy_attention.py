@@ -4,8 +4,9 @@
     python3 numpy_attention.py CASE_DIR [--bug NAME]
 
 Reads CASE_DIR/case.json and the inputs it names, computes attention in float64 and writes
-out.npy and lse.npy (and dq.npy, dk.npy, dv.npy when case.json asks for gradients) into CASE_DIR,
-rounded to the case's dtype (float32, float16, or bfloat16 as '<V2' bit patterns; LSE in float32).
+out.npy and lse.npy (and dq.npy, dk.npy, dv.npy when case.json asks for gradients, and dsinks.npy
+when the case has sinks too) into CASE_DIR, rounded to the case's dtype (float32, float16, or
+bfloat16 as '<V2' bit patterns; LSE and dsinks in float32).
 
 Semantics, for query row i and key j of one sequence (Nq queries, Nk keys):
     p(i)   = i + Nk - Nq (causal_align "bottom_right") or i ("top_left")
@@ -16,14 +17,17 @@ Semantics, for query row i and key j of one sequence (Nq queries, Nk keys):
     LSE_i  = log(sum_j exp(s_ij) + exp(sink_h))   (no sink term without sinks)
     O_i    = sum_j exp(s_ij - LSE_i) v_j           (a row that sees no key: O = 0, LSE = -inf or sink_h)
 Gradients are those of sum(dO * O); with GQA, dK and dV sum over the query heads of a group.
+The sink enters only through LSE (dLSE_i/dsink_h = exp(sink_h - LSE_i), dO_i/dLSE_i = -O_i), so
+    dsink_h = -sum over b and the rows i of head h of exp(sink_h - LSE_i) * sum_x dO_ix O_ix
+one per query head (heads sharing a key/value head keep their own).
 
 --emulate TYPE (bfloat16 or float16) computes the forward pass as a good kernel in that type does
-(the documented low-precision path of `attend --emulate`): inputs rounded to TYPE, scores and
-softmax in float32, P rounded to TYPE before P.V, float32 accumulation, O rounded to TYPE, LSE in
-float32; the backward pass likewise (docs/low-precision.md): P = exp(S - LSE) and D = rowsum(dO * O)
+(the documented low-precision path of `attend --emulate`): inputs rounded to TYPE, scores (the
+soft cap, ALiBi and the bias each rounded once) and softmax (with the sink term) in float32, P
+rounded to TYPE before P.V, float32 accumulation, O rounded to TYPE, LSE in float32; the backward pass likewise (docs/low-precision.md): P = exp(S - LSE) and D = rowsum(dO * O)
 in float32 from the rounded O, dV = r(r(P)^T dO), dS = P * (dO V^T - D) rounded before
-dQ = r(scale r(dS) K) and dK = r(scale r(dS)^T Q), GQA heads summed in float32 before the one
-rounding. Such an implementation passes `conform --dtype TYPE` and fails `--dtype float32`.
+dQ = r(scale r(dS) K) and dK = r(scale r(dS)^T Q) (dS times 1 - tanh^2 with a soft cap), GQA
+heads summed in float32 before the one rounding; dsinks from the rounded O and the float32 LSE. Such an implementation passes `conform --dtype TYPE` and fails `--dtype float32`.
 
 --bug NAME makes one classic mistake on purpose, so that the conformance runner can be tested:
     top-left       query i sits at p(i) = i whatever causal_align says
@@ -32,6 +36,7 @@ rounding. Such an implementation passes `conform --dtype TYPE` and fails `--dtyp
     lse-empty      LSE = +inf for a row that sees no key
     missing-scale  scores are q . k, the scale is not applied
     gqa-dk         dK and dV of a GQA/MQA group are those of its last query head, not the sum
+    sink-grad-kv-head  one sink gradient per key/value head: each query head gets its group's sum
 """
 import argparse
 import json
@@ -40,7 +45,8 @@ import sys
 
 import numpy as np
 
-BUGS = ("top-left", "window-off-by-one", "softcap-after-bias", "lse-empty", "missing-scale", "gqa-dk")
+BUGS = ("top-left", "window-off-by-one", "softcap-after-bias", "lse-empty", "missing-scale", "gqa-dk",
+        "sink-grad-kv-head")
 KNOWN_KEYS = {"name", "causal", "causal_align", "window", "scale", "softcap", "segments", "alibi", "sinks", "mask",
               "bias", "cu_seqlens_q", "cu_seqlens_k", "tensor_layout", "dtype", "gradients", "outputs"}
 
@@ -89,15 +95,28 @@ def round_to(a, kind):
     return r.astype(np.uint32).view(np.float32)
 
 
-def emulated_forward(q, kx, vx, keep, scale, kind):
+def emulated_scores(q32, k32, scale, rules):
+    """float32 scores of --emulate: the scaled products, then the score rules in float32 (soft cap,
+    ALiBi, bias: rules(s) returns the scores and the soft cap's 1 - tanh^2, or None)."""
+    s = np.float32(scale) * np.einsum("bhid,bhjd->bhij", q32, k32).astype(np.float32)
+    return rules(s.astype(np.float32))
+
+
+def emulated_forward(q, kx, vx, keep, scale, kind, rules, sinks):
     """The low-precision forward of --emulate: returns O and LSE as float64 arrays of their values."""
     q32, k32, v32 = (round_to(t, kind) for t in (q, kx, vx))
-    s = np.float32(scale) * np.einsum("bhid,bhjd->bhij", q32, k32).astype(np.float32)
+    s, _ = emulated_scores(q32, k32, scale, rules)
     s = np.where(keep, s, np.float32(-np.inf)).astype(np.float32)
     m = s.max(axis=-1, keepdims=True)
+    sink = None
+    if sinks is not None:  # the sink joins the denominator in float32
+        sink = sinks.astype(np.float32)[None, :, None, None]
+        m = np.maximum(m, sink)
     m_safe = np.where(np.isfinite(m), m, np.float32(0))
     e = np.exp(s - m_safe).astype(np.float32)
     total = e.sum(axis=-1, keepdims=True, dtype=np.float32)
+    if sink is not None:
+        total = (total + np.exp(sink - m_safe)).astype(np.float32)
     o = np.einsum("bhij,bhjd->bhid", round_to(e, kind), v32).astype(np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
         o = np.where(total > 0, o / total, np.float32(0))
@@ -105,12 +124,12 @@ def emulated_forward(q, kx, vx, keep, scale, kind):
     return round_to(o, kind).astype(np.float64), lse.astype(np.float64)
 
 
-def emulated_backward(q, kx, vx, do, keep, scale, kind, out, lse, hkv):
+def emulated_backward(q, kx, vx, do, keep, scale, kind, out, lse, hkv, rules):
     """The low-precision backward of --emulate (docs/low-precision.md); returns dQ, dK, dV as float64."""
     b, hq, nq, d = q.shape
     nk = kx.shape[2]
     q32, k32, v32, do32 = (round_to(t, kind) for t in (q, kx, vx, do))
-    s = np.float32(scale) * np.einsum("bhid,bhjd->bhij", q32, k32).astype(np.float32)
+    s, cap_grad = emulated_scores(q32, k32, scale, rules)
     lse32 = lse.astype(np.float32)[..., None]
     with np.errstate(invalid="ignore"):
         p = np.where(keep & np.isfinite(lse32), np.exp(s - np.where(np.isfinite(lse32), lse32, 0)), 0)
@@ -122,7 +141,8 @@ def emulated_backward(q, kx, vx, do, keep, scale, kind, out, lse, hkv):
     dsum = (do32.astype(np.float64) * o32).sum(axis=-1, keepdims=True).astype(np.float32)
     dvx = np.einsum("bhij,bhid->bhjd", round_to(p, kind).astype(np.float64), do32).astype(np.float32)
     dp = np.einsum("bhid,bhjd->bhij", do32.astype(np.float64), v32).astype(np.float32)
-    ds = round_to(p * (dp - dsum), kind)
+    ds = p * (dp - dsum)
+    ds = round_to(ds if cap_grad is None else (ds * cap_grad).astype(np.float32), kind)
     dq = np.float32(scale) * np.einsum("bhij,bhjd->bhid", ds.astype(np.float64), k32).astype(np.float32)
     dkx = np.float32(scale) * np.einsum("bhij,bhid->bhjd", ds.astype(np.float64), q32).astype(np.float32)
     group = hq // hkv
@@ -190,9 +210,19 @@ def attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug, emulate=Non
     prob = np.where(keep, np.exp(s - np.where(np.isfinite(lse), lse, 0.0)[..., None]), 0.0)
     out = np.einsum("bhij,bhjd->bhid", prob, vx)
     if emulate:
-        if cap > 0 or alibi is not None or bias is not None or sinks is not None:
-            raise ContractError("--emulate does not implement softcap, alibi, bias or sinks")
-        out, lse = emulated_forward(q, kx, vx, keep, scale, emulate)
+        def rules(s32):  # the score rules in float32, in the contract's order
+            cap_grad = None
+            if cap > 0:
+                t32 = np.tanh(s32 / np.float32(cap)).astype(np.float32)
+                s32 = (np.float32(cap) * t32).astype(np.float32)
+                cap_grad = (np.float32(1) - t32 * t32).astype(np.float32)
+            if alibi is not None:
+                s32 = (s32 - slopes.astype(np.float32)[:, :, None, None]
+                       * np.abs(p - j).astype(np.float32)[None, None]).astype(np.float32)
+            if bias is not None:
+                s32 = (s32 + np.broadcast_to(bias.astype(np.float32), s32.shape)).astype(np.float32)
+            return s32, cap_grad
+        out, lse = emulated_forward(q, kx, vx, keep, scale, emulate, rules, sinks)
     if bug == "lse-empty":
         lse = np.where(lse == -np.inf, np.inf, lse)
     grads = None
@@ -213,7 +243,7 @@ def attend_one(q, k, v, do, seg, mask, bias, alibi, sinks, cfg, bug, emulate=Non
             dv = dvx.reshape(b, hkv, group, nk, d).sum(axis=2)
         grads = (dq, dk, dv)
         if emulate:
-            grads = emulated_backward(q, kx, vx, do, keep, scale, emulate, out, lse, hkv)
+            grads = emulated_backward(q, kx, vx, do, keep, scale, emulate, out, lse, hkv, rules)
     return out, lse, grads
 
 
@@ -279,6 +309,13 @@ def run(case_dir, bug=None, emulate=None):
     results = {"out": out}
     if grads is not None:
         results.update(dq=grads[0], dk=grads[1], dv=grads[2])
+    if do is not None and sinks is not None:
+        share = np.exp(sinks.astype(np.float64)[None, :, None] - lse)  # the sink's softmax weight per row
+        dsinks = -(share * (do * out).sum(axis=-1)).sum(axis=(0, 2))
+        if bug == "sink-grad-kv-head":
+            group = q.shape[1] // k.shape[1]
+            dsinks = np.repeat(dsinks.reshape(-1, group).sum(axis=1), group)
+        np.save(os.path.join(case_dir, "dsinks.npy"), dsinks.astype(np.float32))
     for n, a in results.items():
         if layout == "bnhd":
             a = a.transpose(0, 2, 1, 3)

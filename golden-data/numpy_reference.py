@@ -36,6 +36,11 @@ Semantics (README.md, "Semantics" and "Formulas"):
   Backward, for the loss sum(dO * O): D = rowsum(dO * O), P = exp(S - LSE), dV = P^T dO,
   dP = dO v^T, dS = P * (dP - D), dQ = scale dS k, dK = scale dS^T q; with GQA, dK and dV of a
   key/value head sum over the query heads that read it.
+  The sink logit's gradient (cases whose manifest entry has "sink_gradient"; file dsinks): the
+  sink enters only through LSE, with dLSE_i/dsink_h = exp(sink_h - LSE_i), and dO_i/dLSE_i = -O_i,
+  so dsink_h = -sum over the batch and the query rows of head h (not of its key/value head: each
+  query head has its own sink) of exp(sink_h - LSE_i) * D_i. The script also checks it against a
+  central finite difference of its own forward pass (step 1e-5, to 1e-6 of max |dsinks|).
 """
 
 import argparse
@@ -46,6 +51,9 @@ import sys
 import numpy as np
 
 OUTPUTS = ("o", "lse", "dq", "dk", "dv")
+SINK_GRADIENT = "dsinks"
+FD_STEP = 1e-5  # central differences of the sinks' gradient; error ~ step^2 + 1e-16 * |loss| / step
+FD_RELATIVE = 1e-6
 
 
 def sequences(nq, nk, cu):
@@ -101,6 +109,7 @@ def attention(q, k, v, do, scale, causal, window, segments, align="bottom_right"
     dq = np.zeros_like(q)
     dk = np.zeros_like(k)
     dv = np.zeros_like(v)
+    dsinks = np.zeros(hq)
     empty = 0  # rows that see no key
     for b in range(batch):
         vis = visible_keys(nq, nk, causal, window, None if segments is None else segments[b], align, left, right, cu)
@@ -138,6 +147,9 @@ def attention(q, k, v, do, scale, causal, window, segments, align="bottom_right"
                 p = np.where(vis, np.exp(s - row_lse[:, None]), 0.0)
                 o[b, h] = p @ v[b, g]
                 lse[b, h] = row_lse
+                # the sink's share of each row's softmax mass times that row's D: its only path into the loss
+                share = np.exp(sink - row_lse)
+                dsinks[h] -= (share * (do[b, h] * o[b, h]).sum(axis=1)).sum()
 
             delta = (do[b, h] * o[b, h]).sum(axis=1)
             dp = do[b, h] @ v[b, g].T
@@ -145,7 +157,18 @@ def attention(q, k, v, do, scale, causal, window, segments, align="bottom_right"
             dv[b, g] += p.T @ do[b, h]
             dq[b, h] = scale * (ds @ k[b, g])
             dk[b, g] += scale * (ds.T @ q[b, h])
-    return {"o": o, "lse": lse, "dq": dq, "dk": dk, "dv": dv, "empty": empty}
+    return {"o": o, "lse": lse, "dq": dq, "dk": dk, "dv": dv, SINK_GRADIENT: dsinks, "empty": empty}
+
+
+def sink_gradient_by_differences(run, sinks, do):
+    """d sum(dO * O) / d sink_h by central differences of run(sinks) -> O, in float64."""
+    g = np.zeros(len(sinks))
+    for h in range(len(sinks)):
+        up, down = sinks.copy(), sinks.copy()
+        up[h] += FD_STEP
+        down[h] -= FD_STEP
+        g[h] = ((do * run(up)).sum() - (do * run(down)).sum()) / (2 * FD_STEP)
+    return g
 
 
 def pair_shape(kind, b, hq, nq, nk):
@@ -185,22 +208,37 @@ def check_case(folder, case, rel):
     if mask.get("alibi", "none") != "none":
         alibi_shape = (hq,) if mask["alibi"] == "heads" else (b, hq)
         alibi = load(folder, files["alibi"], alibi_shape, ("float64",))
-    mine = attention(q, k, v, do, scale, mask["causal"], mask["window"], segments,
-                     mask.get("causal_align", "bottom_right"), mask.get("window_left", -1),
-                     mask.get("window_right", -1), float(mask.get("softcap", 0.0)), alibi,
-                     load(folder, files["sinks"], (hq,), ("float64",)) if "sink_shift" in mask else None,
-                     load(folder, files["mask"], pair_shape(mask.get("mask_kind", 0), b, hq, nq, nk), ("bool",))
-                     if mask.get("mask_kind", 0) else None,
-                     load(folder, files["bias"], pair_shape(mask.get("bias_kind", 0), b, hq, nq, nk), ("float64",))
-                     if mask.get("bias_kind", 0) else None,
-                     (load(folder, files["cu_seqlens_q"], (len(mask["cu_seqlens_q"]),), ("int32", "int64")),
-                      load(folder, files["cu_seqlens_k"], (len(mask["cu_seqlens_k"]),), ("int32", "int64")))
-                     if "cu_seqlens_q" in mask else None)
+    sinks = load(folder, files["sinks"], (hq,), ("float64",)) if "sink_shift" in mask else None
+    outputs = OUTPUTS
+    if case.get("sink_gradient", False):
+        if sinks is None:
+            return False, "sink_gradient without sinks"
+        outputs = OUTPUTS + (SINK_GRADIENT,)
+
+    def run(with_sinks):
+        return attention(q, k, v, do, scale, mask["causal"], mask["window"], segments,
+                         mask.get("causal_align", "bottom_right"), mask.get("window_left", -1),
+                         mask.get("window_right", -1), float(mask.get("softcap", 0.0)), alibi, with_sinks,
+                         load(folder, files["mask"], pair_shape(mask.get("mask_kind", 0), b, hq, nq, nk), ("bool",))
+                         if mask.get("mask_kind", 0) else None,
+                         load(folder, files["bias"], pair_shape(mask.get("bias_kind", 0), b, hq, nq, nk),
+                              ("float64",)) if mask.get("bias_kind", 0) else None,
+                         (load(folder, files["cu_seqlens_q"], (len(mask["cu_seqlens_q"]),), ("int32", "int64")),
+                          load(folder, files["cu_seqlens_k"], (len(mask["cu_seqlens_k"]),), ("int32", "int64")))
+                         if "cu_seqlens_q" in mask else None)
+
+    mine = run(sinks)
     shapes = {"o": (b, hq, nq, d), "lse": (b, hq, nq), "dq": (b, hq, nq, d), "dk": (b, hkv, nk, d),
-              "dv": (b, hkv, nk, d)}
+              "dv": (b, hkv, nk, d), SINK_GRADIENT: (hq,)}
     worst = []
     ok = True
-    for name in OUTPUTS:
+    if SINK_GRADIENT in outputs:  # the formula against the forward pass it differentiates
+        fd = sink_gradient_by_differences(lambda s: run(s)["o"], sinks, do)
+        fd_err = np.abs(fd - mine[SINK_GRADIENT]).max() / max(np.abs(fd).max(), 1e-300)
+        worst.append(f"dsinks-vs-differences {fd_err:.1e}")
+        if not fd_err <= FD_RELATIVE:
+            return False, f"dsinks formula differs from central differences by {fd_err:.1e} of max|dsinks|"
+    for name in outputs:
         ref = load(folder, files[name], shapes[name], ("float64",))
         got = mine[name]
         ref_inf = np.isinf(ref)

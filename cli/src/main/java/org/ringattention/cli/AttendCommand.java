@@ -180,10 +180,13 @@ final class AttendCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        String kit = kitOption();
-        if (kit != null && (mpi || emulate.emulate != null)) {
-            throw CliException.usage(kit + " and " + (mpi ? "--mpi" : "--emulate") + " cannot be combined: that"
-                    + " path implements only --causal, --window, --scale and --segments");
+        if (mpi && "bnhd".equalsIgnoreCase(tensorLayout)) {
+            throw CliException.usage("--tensor-layout bnhd and --mpi cannot be combined: the ranks map [B, H, N, d]"
+                    + " files in place");
+        }
+        if (mpi && dsinks != null) {
+            throw CliException.usage("--dsinks and --mpi cannot be combined: the sinks' gradient sums over the rows"
+                    + " of every rank");
         }
         if (mpi) {
             return new MpiAttend(this).call();
@@ -356,20 +359,6 @@ final class AttendCommand implements Callable<Integer> {
             outputs.stage(dk, kIn.array().shape(), kIn.toFile(g.dk().toArray()));
             outputs.stage(dv, vIn.array().shape(), vIn.toFile(g.dv().toArray()));
         }
-    }
-
-    /** The first option of the conformance kit's semantics given (alignment, window sides, ...), or null. */
-    private String kitOption() {
-        Object[][] options = {{"--causal-align", causalAlign}, {"--window-left", windowLeft},
-            {"--window-right", windowRight}, {"--softcap", softcap}, {"--alibi", alibi}, {"--sinks", sinks},
-            {"--mask", keepMask}, {"--bias", bias}, {"--cu-seqlens-q", cuSeqlensQ}, {"--cu-seqlens-k", cuSeqlensK},
-            {"--tensor-layout bnhd", "bnhd".equalsIgnoreCase(tensorLayout) ? tensorLayout : null}};
-        for (Object[] o : options) {
-            if (o[1] != null) {
-                return (String) o[0];
-            }
-        }
-        return null;
     }
 
     /** Stages ∂L/∂sink of a float32 forward result when --dsinks asks for it. */

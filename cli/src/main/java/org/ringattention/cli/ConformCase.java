@@ -54,11 +54,6 @@ record ConformCase(String name, int batch, int qHeads, int kvHeads, int qLen, in
      */
     record Rules(double softcap, boolean alibi, boolean sinks, boolean mask, boolean bias, boolean varlen) {
         static final Rules NONE = new Rules(0, false, false, false, false, false);
-
-        /** Rules that change scores or the softmax (the emulated low-precision path has none of them). */
-        boolean changeScores() {
-            return softcap > 0 || alibi || sinks || bias;
-        }
     }
 
     /**

@@ -18,8 +18,9 @@ import org.ringattention.tensor.Npy;
  * has segments, alibi.npy [Hq] and sinks.npy [Hq] float32, mask.npy [B, 1, Nq, Nk] bool, bias.npy
  * [1, Hq, Nq, Nk] float32, cu_seqlens_q.npy [S + 1] int32 and cu_seqlens_k.npy [S + 1] int64 (both
  * integer types are in use) when the case has them, and case.json with every key of the contract
- * (a file name, or null when the case has no such input; softcap 0 for none). The implementation then writes out.npy, lse.npy and, with gradients, dq.npy, dk.npy, dv.npy
- * beside them.
+ * (a file name, or null when the case has no such input; softcap 0 for none). The implementation
+ * then writes out.npy, lse.npy and, with gradients, dq.npy, dk.npy, dv.npy (and dsinks.npy [Hq]
+ * when the case has sinks) beside them.
  */
 final class ConformCaseDir {
 
@@ -57,6 +58,9 @@ final class ConformCaseDir {
         List<String> outputs = new ArrayList<>(List.of("out.npy", "lse.npy"));
         if (gradients) {
             outputs.addAll(List.of("dq.npy", "dk.npy", "dv.npy"));
+            if (r.sinks()) {
+                outputs.add("dsinks.npy");
+            }
         }
         m.put("outputs", outputs);
         return m;

@@ -31,8 +31,9 @@ import picocli.CommandLine.Option;
             "Each case is a directory with q.npy, k.npy, v.npy [B, H, N, d] (do.npy with --gradients,"
             + " segments.npy when needed) and case.json (causal, causal_align, window, scale, softcap, segments,"
             + " alibi, sinks, mask, bias, cu_seqlens_q, cu_seqlens_k, dtype, gradients). The command writes out.npy"
-            + " and lse.npy (and dq.npy, dk.npy, dv.npy with --gradients) into it. A missing lse.npy is allowed"
-            + " and reported; a missing out.npy, a crash, a wrong shape or a time-out fails the case.",
+            + " and lse.npy (and dq.npy, dk.npy, dv.npy with --gradients, and dsinks.npy [Hq] when the case has"
+            + " sinks) into it. A missing lse.npy or dsinks.npy is allowed and reported; a missing out.npy, a crash,"
+            + " a wrong shape or a time-out fails the case.",
             "See docs/conformance.md and examples/numpy_attention.py."},
         footer = {"", "Example:", "  ring-attention conform --impl 'python3 examples/numpy_attention.py {case}'", "",
             "Exit codes: 0 every case passes, 4 some case fails, 1 bad data (case directories cannot be written),"
@@ -129,7 +130,7 @@ final class ConformCommand implements Callable<Integer> {
             AtomicOutputs.checkWritable(junit, "--junit");
         }
         TensorLayout layout = TensorLayout.parse(tensorLayout);
-        List<ConformCase> cases = ConformGrid.cases(size, features, format != null);
+        List<ConformCase> cases = ConformGrid.cases(size, features);
         if (cases.isEmpty()) {
             throw CliException.usage("--only " + String.join(",", only) + " selects no case of the " + grid
                     + " grid");

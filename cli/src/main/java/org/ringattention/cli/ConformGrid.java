@@ -17,8 +17,8 @@ import org.ringattention.attention.AttentionSpec.CausalAlign;
  * alone and in the combinations FlashAttention and PyTorch take, are crossed with one shape each
  * in {@code quick} (to keep it under a minute for an interpreted implementation) and with the
  * feature shapes and the larger shapes in {@code standard} and {@code full}; varlen needs a batch
- * of one and skips the other shapes. The emulated low-precision path has no soft cap, ALiBi, sinks
- * or bias, so cases with them run only at float32.
+ * of one and skips the other shapes. Every case runs at every dtype: the emulated low-precision
+ * baseline applies the same rules.
  */
 final class ConformGrid {
 
@@ -130,11 +130,6 @@ final class ConformGrid {
      * one of its sets (a set is one {@code --only} item, tags joined by '+').
      */
     static List<ConformCase> cases(Size size, List<Set<String>> only) {
-        return cases(size, only, false);
-    }
-
-    /** {@link #cases(Size, List)}; {@code lowPrecision} drops the cases the emulated path cannot judge. */
-    static List<ConformCase> cases(Size size, List<Set<String>> only, boolean lowPrecision) {
         List<ConformCase> all = new ArrayList<>();
         for (Semantics s : SEMANTICS) {
             List<Shape> shapes = new ArrayList<>();
@@ -157,8 +152,7 @@ final class ConformGrid {
                 shapes.addAll(FULL);
             }
             for (Shape sh : shapes) {
-                if (s.segments() && sh.nq() != sh.nk() || s.rules().varlen() && sh.b() != 1
-                        || lowPrecision && s.rules().changeScores()) {
+                if (s.segments() && sh.nq() != sh.nk() || s.rules().varlen() && sh.b() != 1) {
                     continue;
                 }
                 String name = String.format("%03d_%s_b%dh%dg%d_q%dk%d_d%d", all.size(), s.key(), sh.b(), sh.hq(),

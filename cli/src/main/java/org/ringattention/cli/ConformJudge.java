@@ -24,8 +24,10 @@ import org.ringattention.tensor.Tensor;
  * Judges what an implementation wrote into a case directory against the float64 oracle
  * ({@link VanillaAttention#oracle()}) by the accuracy rule ({@link AccuracyRule}): O and LSE within
  * 2x the error of the baseline plus ε, dQ, dK, dV within 3x (with the elementwise magnitudes of the
- * gradient sums). The baseline is plain float32 vanilla attention on the same inputs for float32,
- * and the emulated low-precision path ({@link LowPrecisionAttention}) for bfloat16 and float16;
+ * gradient sums), and the sinks' gradient, when a case with sinks asks for gradients and the
+ * implementation wrote it (optional, like LSE), within 3x with ε of max|∂L/∂sink|. The baseline
+ * is plain float32 vanilla attention on the same inputs for float32, and the emulated
+ * low-precision path ({@link LowPrecisionAttention}) for bfloat16 and float16;
  * the oracle runs on the inputs as the case files hold them (rounded to the dtype).
  *
  * <p>When a case fails, the judge tests hypotheses about why: the output is compared, with the same
@@ -35,7 +37,7 @@ import org.ringattention.tensor.Tensor;
  */
 final class ConformJudge {
 
-    /** One output file's check. {@code status}: pass, FAIL, missing (allowed for LSE only). */
+    /** One output file's check. {@code status}: pass, FAIL, missing (allowed for LSE and dSinks only). */
     record Check(String output, String status, double error, double bound, String detail) {
         double ratio() {
             return bound > 0 ? error / bound : (error == 0 ? 0 : Double.POSITIVE_INFINITY);
@@ -114,7 +116,8 @@ final class ConformJudge {
                 return new double[][] {r.out(), r.lse()};
             }
             VanillaAttention.Grads g = f32.backward(shape, spec, in.q(), in.k(), in.v(), in.dO());
-            return new double[][] {r.out(), r.lse(), g.dq(), g.dk(), g.dv()};
+            return new double[][] {r.out(), r.lse(), g.dq(), g.dk(), g.dv(),
+                f32.sinkGradient(shape, spec, in.q(), in.k(), in.v(), in.dO())};
         }
         LowPrecisionAttention low = new LowPrecisionAttention(format);
         Tensor q = Tensor.wrap(floats(in.q()), c.batch(), c.qHeads(), c.qLen(), c.dim());
@@ -128,8 +131,9 @@ final class ConformJudge {
         }
         Tensor dO = Tensor.wrap(floats(in.dO()), c.batch(), c.qHeads(), c.qLen(), c.dim());
         Gradients g = low.backward(q, k, v, o, dO, spec);
+        double[] dsinks = spec.sinks() == null ? null : doubles(spec.sinks().gradient(o, dO));
         return new double[][] {out, lse, doubles(g.dq().toArray()), doubles(g.dk().toArray()),
-            doubles(g.dv().toArray())};
+            doubles(g.dv().toArray()), dsinks};
     }
 
     /** A case whose run failed before any output could be judged. */
@@ -142,6 +146,7 @@ final class ConformJudge {
         AttentionSpec spec = c.spec(in);
         long[] lseShape = {c.batch(), c.qHeads(), c.qLen()};
         List<Check> checks = new ArrayList<>();
+        List<Hint> sinkHints = List.of();
         double[] out;
         double[] lse;
         try {
@@ -183,9 +188,32 @@ final class ConformJudge {
                 checks.add(check(names[g], AccuracyRule.GRADIENT.judge(r[g], got[g], b[g], ErrorStats.maxAbs(r[g]),
                         m[g])));
             }
+            if (spec.sinks() != null) {
+                double[] dsinks;
+                try {
+                    dsinks = read(dir, "dsinks.npy", new long[] {c.qHeads()}, false, format != null);
+                } catch (BadOutput e) {
+                    return failed(c, e.getMessage(), seconds);
+                }
+                if (dsinks == null) {
+                    checks.add(new Check("dsinks", "missing", Double.NaN, Double.NaN,
+                            "dsinks.npy not written (allowed)"));
+                } else {
+                    double[] rs = oracle.sinkGradient(shape, spec, in.q(), in.k(), in.v(), in.dO());
+                    AccuracyRule.Verdict vs = AccuracyRule.GRADIENT.judge(rs, dsinks, base[5], ErrorStats.maxAbs(rs));
+                    checks.add(check("dsinks", vs));
+                    if (!vs.pass()) {
+                        sinkHints = sinkGradientHints(c, spec, ref, in.dO(), dsinks, vs.bound());
+                    }
+                }
+            }
         }
         boolean pass = checks.stream().noneMatch(Check::failed);
         List<Hint> hints = pass ? List.of() : hypotheses(c, in, ref, out, lse, vo, vl, checks);
+        if (!sinkHints.isEmpty()) {
+            hints = new ArrayList<>(hints);
+            hints.addAll(sinkHints);
+        }
         if (!pass && format == null && hints.isEmpty() && !vo.pass()) {
             // as accurate as a good kernel in a lower precision: judged at the wrong dtype?
             for (LowPrecisionAttention.Format f : List.of(LowPrecisionAttention.Format.FLOAT16,
@@ -297,6 +325,64 @@ final class ConformJudge {
         if (explained) {
             // other semantics explain the whole output, empty rows included (a wider window fills them)
             hints.removeIf(h -> h.kind().endsWith("-empty"));
+        }
+        return hints;
+    }
+
+    /**
+     * What a failing sinks' gradient matches, within {@code bound}: the opposite sign, the first
+     * batch element's sum only, or one gradient per key/value head (the sum over its group of query
+     * heads, given to each). Each is built from the oracle's O and LSE:
+     * −Σ_{b,i} exp(sink_h − LSE_i)·rowsum(dO_i ∘ O_i) with one term left out or changed.
+     */
+    private static List<Hint> sinkGradientHints(ConformCase c, AttentionSpec spec, VanillaAttention.Result ref,
+            double[] dO, double[] got, double bound) {
+        int hq = c.qHeads();
+        int nq = c.qLen();
+        int d = c.dim();
+        double[][] perBatch = new double[c.batch()][hq];
+        for (int b = 0; b < c.batch(); b++) {
+            for (int h = 0; h < hq; h++) {
+                for (int i = 0; i < nq; i++) {
+                    int row = (b * hq + h) * nq + i;
+                    double delta = 0;
+                    for (int x = row * d; x < (row + 1) * d; x++) {
+                        delta += dO[x] * ref.out()[x];
+                    }
+                    perBatch[b][h] -= Math.exp(spec.sinks().logit(h) - ref.lse()[row]) * delta;
+                }
+            }
+        }
+        double[] total = new double[hq];
+        for (double[] row : perBatch) {
+            for (int h = 0; h < hq; h++) {
+                total[h] += row[h];
+            }
+        }
+        List<Object[]> forms = new ArrayList<>();
+        double[] flipped = new double[hq];
+        for (int h = 0; h < hq; h++) {
+            flipped[h] = -total[h];
+        }
+        forms.add(new Object[] {"with the opposite sign", flipped});
+        if (c.batch() > 1) {
+            forms.add(new Object[] {"of the first batch element only", perBatch[0]});
+        }
+        int group = hq / c.kvHeads();
+        if (group > 1) {
+            double[] grouped = new double[hq];
+            for (int h = 0; h < hq; h++) {
+                for (int m = h / group * group; m < (h / group + 1) * group; m++) {
+                    grouped[h] += total[m];
+                }
+            }
+            forms.add(new Object[] {"summed over each key/value head's group of query heads", grouped});
+        }
+        List<Hint> hints = new ArrayList<>();
+        for (Object[] f : forms) {
+            if (ErrorStats.of((double[]) f[1], got).maxAbs() <= bound) {
+                hints.add(new Hint("dsinks-form", "match the sinks' gradient " + f[0]));
+            }
         }
         return hints;
     }

@@ -49,11 +49,14 @@ final class ConformReport {
             int[] n = e.getValue();
             out.printf("%-12s %6d %6d %6d%n", e.getKey(), n[0] + n[1], n[0], n[1]);
         }
-        long missingLse = results.stream().filter(r -> r.checks().stream()
-                .anyMatch(c -> c.output().equals("lse") && c.status().equals("missing"))).count();
         out.println();
-        if (missingLse > 0) {
-            out.println("note: lse.npy missing in " + missingLse + " case(s): allowed, LSE not checked there");
+        for (String optional : List.of("lse", "dsinks")) {
+            long missing = results.stream().filter(r -> r.checks().stream()
+                    .anyMatch(c -> c.output().equals(optional) && c.status().equals("missing"))).count();
+            if (missing > 0) {
+                out.println("note: " + optional + ".npy missing in " + missing + " case(s): allowed, "
+                        + (optional.equals("lse") ? "LSE" : "the sinks' gradient") + " not checked there");
+            }
         }
         for (String d : s.diagnoses()) {
             out.println("diagnosis: " + d);

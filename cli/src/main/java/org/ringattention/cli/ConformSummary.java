@@ -96,6 +96,9 @@ record ConformSummary(Map<String, int[]> perFeature, List<String> diagnoses, int
                 case "scale-default" -> d.add("cases with a given scale fail (" + of + text
                         + "): is the scale of case.json ignored?");
                 case "lse-empty", "out-empty" -> d.add(text + " (" + k + " case(s))");
+                case "dsinks-form" -> d.add("dsinks fails where O and LSE pass (" + of + text + "): "
+                        + (text.contains("sign") ? "sign of the sink gradient flipped?" : text.contains("batch")
+                        ? "not summed over the batch?" : "one sink per key/value head instead of per query head?"));
                 case "precision" -> d.add(of + "fail with " + text + ": a lower-precision implementation judged at"
                         + " float32? try --dtype " + text.substring(text.lastIndexOf(' ') + 1));
                 default -> {
@@ -105,15 +108,15 @@ record ConformSummary(Map<String, int[]> perFeature, List<String> diagnoses, int
         // gradient failures whose forward passes
         List<String> groupOnly = new ArrayList<>();
         int groupCases = 0;
-        for (String g : List.of("dq", "dk", "dv")) {
+        for (String g : List.of("dq", "dk", "dv", "dsinks")) {
             List<ConformJudge.Result> gf = byKind.getOrDefault("grad-" + g, List.of());
-            if (gf.isEmpty()) {
+            if (gf.isEmpty() || g.equals("dsinks") && byKind.containsKey("dsinks-form")) {
                 continue;
             }
             boolean allGrouped = gf.stream().allMatch(r -> r.c().kvHeads() < r.c().qHeads());
             boolean ungroupedPass = all.stream().filter(r -> r.c().kvHeads() == r.c().qHeads())
                     .noneMatch(r -> r.checks().stream().anyMatch(c -> c.output().equals(g) && c.failed()));
-            if (allGrouped && ungroupedPass && !g.equals("dq")) {
+            if (allGrouped && ungroupedPass && (g.equals("dk") || g.equals("dv"))) {
                 groupOnly.add(g.equals("dk") ? "dK" : "dV");
                 groupCases = Math.max(groupCases, gf.size());
             } else {

@@ -11,9 +11,9 @@ import picocli.CommandLine.Option;
 final class EmulateOption {
 
     @Option(names = "--emulate", paramLabel = "FORMAT", description = "Run the reference low-precision path"
-            + " instead of the engine: inputs rounded to FORMAT (bfloat16 or float16), scores and softmax in float32,"
-            + " P rounded before P*V, float32 accumulation; O and the gradients are written in FORMAT, LSE in"
-            + " float32. Its outputs serve as compare --baseline for implementations in FORMAT"
+            + " instead of the engine: inputs rounded to FORMAT (bfloat16 or float16), scores (with every score"
+            + " rule) and softmax in float32, P rounded before P*V, float32 accumulation; O and the gradients are"
+            + " written in FORMAT, LSE and --dsinks in float32. Its outputs serve as compare --baseline for implementations in FORMAT"
             + " (see docs/low-precision.md).")
     String emulate;
 

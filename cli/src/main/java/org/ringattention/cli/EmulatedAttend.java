@@ -11,7 +11,8 @@ import org.ringattention.tensor.Tensor;
 /**
  * The {@code attend --emulate} run: {@link LowPrecisionAttention} on the inputs, O and the
  * gradients staged in the emulated format (bfloat16 as ml_dtypes' {@code '<V2'}, or uint16 bits
- * with {@code --bf16-bits}; float16 as {@code '<f2'}; BF16/F16 in safetensors), LSE in float32.
+ * with {@code --bf16-bits}; float16 as {@code '<f2'}; BF16/F16 in safetensors), LSE and the
+ * sinks' gradient in float32; tensors in the command's {@code --tensor-layout}.
  */
 final class EmulatedAttend {
 
@@ -33,7 +34,7 @@ final class EmulatedAttend {
             throw CliException.data("--emulate " + format + ": " + e.getMessage());
         }
         progress.step("forward done");
-        stage(outputs, c.out, oShape, r.out(), format, bf16Bits);
+        stage(outputs, c.out, oShape, qIn.toFile(r.out().toArray()), format, bf16Bits);
         if (c.lse != null) {
             outputs.stage(c.lse, lseShape, r.lse());
         }
@@ -45,15 +46,18 @@ final class EmulatedAttend {
                 throw CliException.data("--emulate " + format + ": " + e.getMessage());
             }
             progress.step("backward done");
-            stage(outputs, c.dq, oShape, g.dq(), format, bf16Bits);
-            stage(outputs, c.dk, kIn.array().shape(), g.dk(), format, bf16Bits);
-            stage(outputs, c.dv, vIn.array().shape(), g.dv(), format, bf16Bits);
+            stage(outputs, c.dq, oShape, qIn.toFile(g.dq().toArray()), format, bf16Bits);
+            stage(outputs, c.dk, kIn.array().shape(), kIn.toFile(g.dk().toArray()), format, bf16Bits);
+            stage(outputs, c.dv, vIn.array().shape(), vIn.toFile(g.dv().toArray()), format, bf16Bits);
+            if (c.dsinks != null) { // from this path's O (in the format) and LSE, summed in float64
+                outputs.stage(c.dsinks, new long[] {spec.sinks().heads()}, spec.sinks().gradient(r, doIn.toTensor()));
+            }
         }
         return "emulated " + format + " reference path (outputs in " + format + ", LSE in float32)";
     }
 
-    private static void stage(AtomicOutputs outputs, Path target, long[] shape, Tensor t,
+    private static void stage(AtomicOutputs outputs, Path target, long[] shape, float[] values,
             LowPrecisionAttention.Format format, boolean bf16Bits) throws IOException {
-        outputs.stage(target, shape, t.toArray(), format.dtype(), bf16Bits);
+        outputs.stage(target, shape, values, format.dtype(), bf16Bits);
     }
 }

@@ -15,7 +15,6 @@ import org.ringattention.golden.GoldenDataException;
 import org.ringattention.golden.GoldenGenerator;
 import org.ringattention.golden.GoldenSet;
 import org.ringattention.golden.GoldenVerifier;
-import org.ringattention.golden.Output;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -126,8 +125,9 @@ final class GoldenCommand implements Runnable {
                     }
                     // rows: every check with --detail, else the worst output of each path
                     List<GoldenVerifier.Check> rows = new ArrayList<>();
-                    for (int i = 0; i < checks.size(); i += Output.values().length) {
-                        List<GoldenVerifier.Check> ofPath = checks.subList(i, i + Output.values().length);
+                    int perPath = e.definition().outputs().size();
+                    for (int i = 0; i < checks.size(); i += perPath) {
+                        List<GoldenVerifier.Check> ofPath = checks.subList(i, i + perPath);
                         boolean pathOk = true;
                         GoldenVerifier.Check worst = ofPath.get(0);
                         for (GoldenVerifier.Check c : ofPath) {

@@ -40,7 +40,10 @@ import org.ringattention.tensor.Tensor;
  * temporary files on its way out, so existing outputs stay as they were.
  *
  * <p>Usage errors found before the run are the same on every rank: rank 0 prints them, all ranks
- * exit with their code.
+ * exit with their code. The attention rule is {@code attend}'s own ({@link AttendCommand#attentionSpec}):
+ * each rank parses the same options and runs the in-process ring's device code, so every option
+ * of the kit works here except those that need all rows in one place ({@code --dsinks}, a sum over
+ * every query row) or a file layout the mapping does not read ({@code --tensor-layout bnhd}).
  */
 final class MpiAttend {
 
@@ -143,19 +146,8 @@ final class MpiAttend {
             throw CliException.usage("the MPI world size (" + ranks + ") must be at most the sequence length ("
                     + Math.min(shape.qLen(), shape.kvLen()) + ")");
         }
-        AttentionSpec attention = AttentionSpec.DEFAULT.withCausal(cmd.causal);
-        if (cmd.window != null) {
-            attention = attention.withWindow(cmd.window);
-        }
-        if (cmd.scale != null) {
-            attention = attention.withScale(cmd.scale);
-        }
-        if (cmd.segments != null) {
-            if (shape.qLen() != shape.kvLen()) {
-                throw CliException.data(cmd.segments + ": segment ids need Nq = Nk");
-            }
-            attention = attention.withSegments(NpyInputs.segments(cmd.segments, shape.batch(), shape.qLen()));
-        }
+        // every rank reads the side inputs (masks, biases, ALiBi slopes, sinks, cu_seqlens) whole
+        AttentionSpec attention = cmd.attentionSpec(shape);
         Layout layout = cmd.ringOptions.layout == null ? null : Layout.parse(cmd.ringOptions.layout);
         RingAttention ring = new RingAttention(Kernels.preferred(), cmd.engineOptions.blockQ, cmd.engineOptions.blockKv,
                 cmd.engineOptions.threads(), ranks, layout, LinkModel.UNTHROTTLED);

@@ -18,7 +18,7 @@ import org.ringattention.tensor.Npy;
 
 /**
  * {@code mpirun -np 2 ... attend --mpi} writes the same files, byte for byte, as {@code attend
- * --devices 2} in one process; a rank that fails leaves existing outputs as they were and no
+ * --devices 2} in one process (with the kit's score rules and packed sequences too); a rank that fails leaves existing outputs as they were and no
  * temporary file behind. Skipped without Open MPI.
  */
 class AttendMpiTest {
@@ -38,11 +38,63 @@ class AttendMpiTest {
         inputs(false);
         String[] common = {"attend", "--q", p("q"), "--k", p("k"), "--v", p("v"), "--do", p("do"), "--window", "7",
             "--layout", "striped", "--threads", "1", "--block-q", "8", "--block-kv", "16", "--quiet"};
+        sameFilesAsTheInProcessRing(2, common);
+    }
+
+    /** The kit's score rules under --mpi: every rank parses them and runs the in-process ring's device code. */
+    @Test
+    @Timeout(180)
+    void ranksRunSinksSoftcapAlibiMaskAndBiasAsTheInProcessRing() throws Exception {
+        int b = 2;
+        int nq = 37;
+        int nk = 50;
+        int d = 8;
+        Npy.write(dir.resolve("q.npy"), new long[] {b, 4, nq, d}, CliRun.random(b * 4 * nq * d, 11));
+        Npy.write(dir.resolve("k.npy"), new long[] {b, 2, nk, d}, CliRun.random(b * 2 * nk * d, 12));
+        Npy.write(dir.resolve("v.npy"), new long[] {b, 2, nk, d}, CliRun.random(b * 2 * nk * d, 13));
+        Npy.write(dir.resolve("do.npy"), new long[] {b, 4, nq, d}, CliRun.random(b * 4 * nq * d, 14));
+        Npy.write(dir.resolve("alibi.npy"), new long[] {4}, new float[] {0.5f, 0.25f, 0.125f, 0.0625f});
+        Npy.write(dir.resolve("sinks.npy"), new long[] {4}, new float[] {0.3f, -1f, 1.5f, 0f});
+        boolean[] keep = new boolean[b * nq * nk];
+        float[] coin = CliRun.random(keep.length, 15);
+        for (int i = 0; i < keep.length; i++) {
+            keep[i] = coin[i] > -0.8f;
+        }
+        Npy.writeBool(dir.resolve("mask.npy"), new long[] {b, 1, nq, nk}, keep);
+        Npy.write(dir.resolve("bias.npy"), new long[] {1, 4, nq, nk}, CliRun.random(4 * nq * nk, 16));
+        String[] common = {"attend", "--q", p("q"), "--k", p("k"), "--v", p("v"), "--do", p("do"), "--causal",
+            "--causal-align", "top-left", "--softcap", "2.5", "--alibi", p("alibi"), "--sinks", p("sinks"), "--mask",
+            p("mask"), "--bias", p("bias"), "--layout", "zigzag", "--threads", "1", "--block-q", "8", "--block-kv", "8",
+            "--quiet"};
+        sameFilesAsTheInProcessRing(2, common);
+    }
+
+    /** Packed sequences under --mpi, each rank holding rows of several sequences. */
+    @Test
+    @Timeout(180)
+    void ranksRunPackedSequencesAsTheInProcessRing() throws Exception {
+        int nq = 41;
+        int nk = 45;
+        int d = 8;
+        Npy.write(dir.resolve("q.npy"), new long[] {1, 2, nq, d}, CliRun.random(2 * nq * d, 21));
+        Npy.write(dir.resolve("k.npy"), new long[] {1, 1, nk, d}, CliRun.random(nk * d, 22));
+        Npy.write(dir.resolve("v.npy"), new long[] {1, 1, nk, d}, CliRun.random(nk * d, 23));
+        Npy.write(dir.resolve("do.npy"), new long[] {1, 2, nq, d}, CliRun.random(2 * nq * d, 24));
+        Npy.writeInt32(dir.resolve("cq.npy"), new long[] {4}, new int[] {0, 10, 10, 41});
+        Npy.writeInt64(dir.resolve("ck.npy"), new long[] {4}, new long[] {0, 15, 30, 45});
+        String[] common = {"attend", "--q", p("q"), "--k", p("k"), "--v", p("v"), "--do", p("do"), "--cu-seqlens-q",
+            p("cq"), "--cu-seqlens-k", p("ck"), "--window-left", "4", "--window-right", "1", "--layout", "striped",
+            "--threads", "1", "--block-q", "4", "--block-kv", "8", "--quiet"};
+        sameFilesAsTheInProcessRing(3, common);
+    }
+
+    /** {@code mpirun -np ranks ... --mpi} and {@code --devices ranks} in one process write the same bytes. */
+    private void sameFilesAsTheInProcessRing(int ranks, String[] common) throws Exception {
         String[] mpiOuts = {"--out", p("o"), "--lse", p("lse"), "--dq", p("dq"), "--dk", p("dk"), "--dv", p("dv")};
         String[] oneOuts = {"--out", p("o1"), "--lse", p("lse1"), "--dq", p("dq1"), "--dk", p("dk1"), "--dv", p("dv1")};
-        Result r = mpirun(2, CliRun.concat(CliRun.concat(common, mpiOuts), "--mpi"));
+        Result r = mpirun(ranks, CliRun.concat(CliRun.concat(common, mpiOuts), "--mpi"));
         assertThat(r.code).as("exit code; output:%n%s", r.output).isZero();
-        CliRun one = CliRun.of(CliRun.concat(CliRun.concat(common, oneOuts), "--devices", "2"));
+        CliRun one = CliRun.of(CliRun.concat(CliRun.concat(common, oneOuts), "--devices", String.valueOf(ranks)));
         assertThat(one.code()).as(one.err()).isZero();
         for (String name : List.of("o", "lse", "dq", "dk", "dv")) {
             assertThat(Files.mismatch(dir.resolve(name + ".npy"), dir.resolve(name + "1.npy"))).as(name).isEqualTo(-1);

@@ -15,6 +15,7 @@ import org.ringattention.attention.ScoreBias;
 import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.BlockwiseAttention;
 import org.ringattention.attention.Gradients;
+import org.ringattention.attention.LowPrecisionAttention;
 import org.ringattention.attention.AttentionOutput;
 import org.ringattention.attention.VanillaAttention;
 import org.ringattention.kernel.Kernels;
@@ -172,8 +173,6 @@ class AttendSemanticsTest {
         Npy.writeInt32(dir.resolve("seg.npy"), new long[] {1, NQ}, new int[NQ]);
         CliRun.of(CliRun.concat(base(), "--cu-seqlens-q", cq, "--cu-seqlens-k", p("ck.npy"), "--segments",
                 p("seg.npy"))).assertOneLineError(2, "--cu-seqlens-q", "--segments");
-        CliRun.of(CliRun.concat(base(), "--cu-seqlens-q", cq, "--cu-seqlens-k", p("ck.npy"), "--mpi"))
-                .assertOneLineError(2, "--cu-seqlens-q", "--mpi");
     }
 
     @Test
@@ -205,8 +204,19 @@ class AttendSemanticsTest {
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(Npy.read(dir.resolve("o.npy")).shape()).containsExactly(B, NQ, HQ, D);
         CliRun.of(CliRun.concat(base(), "--tensor-layout", "nbhd")).assertOneLineError(2, "--tensor-layout");
-        CliRun.of(CliRun.concat(base(), "--tensor-layout", "bnhd", "--emulate", "float16"))
-                .assertOneLineError(2, "--tensor-layout", "--emulate");
+        // the emulated path reads and writes the same layout
+        r = CliRun.of(CliRun.concat(base(), "--causal", "--tensor-layout", "bnhd", "--emulate", "float16"));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(Npy.read(dir.resolve("dk.npy")).shape()).containsExactly(B, NK, HKV, D);
+        float[][] tokensFirst = {Npy.read(dir.resolve("o.npy")).toFloatArray(),
+            Npy.read(dir.resolve("dk.npy")).toFloatArray()};
+        writeInputs();
+        r = CliRun.of(CliRun.concat(base(), "--causal", "--emulate", "float16"));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(TensorLayout.toTokensFirst(Npy.read(dir.resolve("o.npy")).toFloatArray(), qDims))
+                .isEqualTo(tokensFirst[0]);
+        assertThat(TensorLayout.toTokensFirst(Npy.read(dir.resolve("dk.npy")).toFloatArray(), kvDims))
+                .isEqualTo(tokensFirst[1]);
     }
 
     @Test
@@ -221,11 +231,12 @@ class AttendSemanticsTest {
     }
 
     @Test
-    void pathsWithoutTheKitSemanticsRefuseItsOptions() {
-        CliRun.of(CliRun.concat(base(), "--softcap", "2", "--emulate", "bfloat16"))
-                .assertOneLineError(2, "--softcap", "--emulate");
-        CliRun.of(CliRun.concat(base(), "--causal-align", "top-left", "--mpi"))
-                .assertOneLineError(2, "--causal-align", "--mpi");
+    void mpiRefusesWhatNeedsAllRowsOrTheTokensFirstFiles() {
+        // --mpi runs the kit's rules (AttendMpiTest) but neither a tokens-first file layout nor a sum over all rows
+        CliRun.of(CliRun.concat(base(), "--causal-align", "top-left", "--tensor-layout", "bnhd", "--mpi"))
+                .assertOneLineError(2, "--tensor-layout", "--mpi");
+        CliRun.of(CliRun.concat(base(), "--sinks", "sinks.npy", "--dsinks", "ds.npy", "--mpi"))
+                .assertOneLineError(2, "--dsinks", "--mpi");
     }
 
     @Test
@@ -271,6 +282,14 @@ class AttendSemanticsTest {
                 .isEqualTo(oracle.forward(shape, spec, widen(q), widen(k), widen(v)).out());
         assertThat(Npy.read(dir.resolve("dq.npy")).toDoubleArray())
                 .isEqualTo(oracle.backward(shape, spec, widen(q), widen(k), widen(v), widen(dOut)).dq());
+
+        r = CliRun.of(CliRun.concat(CliRun.concat(base(), opts), "--emulate", "bfloat16"));
+        assertThat(r.code()).as(r.err()).isZero();
+        LowPrecisionAttention low = new LowPrecisionAttention(LowPrecisionAttention.Format.BFLOAT16);
+        AttentionOutput lo = low.forward(qt, kt, vt, spec);
+        assertFloats("o.npy", lo.out().toArray());
+        assertFloats("lse.npy", lo.lse());
+        assertFloats("dk.npy", low.backward(qt, kt, vt, lo, dt, spec).dk().toArray());
     }
 
     void assertFloats(String file, float[] expected) throws IOException {

@@ -60,7 +60,8 @@ class ConformCommandTest {
         "softcap-after-bias;softcap;;softcap cases fail only with ALiBi or a bias",
         "lse-empty;empty-rows+batch;;LSE is +inf where a row sees no key",
         "missing-scale;odd-d+full;;every case off by a constant factor in the logits",
-        "gqa-dk;full+batch,full+n=1;--gradients;dK/dV fail only with GQA/MQA"})
+        "gqa-dk;full+batch,full+n=1;--gradients;dK/dV fail only with GQA/MQA",
+        "sink-grad-kv-head;sinks;--gradients;one sink per key/value head instead of per query head?"})
     void eachBuggyVariantFailsWithItsBugNamed(String bug, String only, String gradients, String diagnosis) {
         String[] args = {"conform", "--impl", impl(" --bug " + bug), "--only", only};
         CliRun r = CliRun.of(gradients == null ? args : CliRun.concat(args, gradients));
@@ -75,7 +76,7 @@ class ConformCommandTest {
     void theSameSelectionPassesWithoutTheBug() {
         // the buggy runs above fail because of the bug, not because of the selection
         CliRun r = CliRun.of("conform", "--impl", impl(""), "--only",
-                "causal+nq<nk,window+gqa+batch,softcap,empty-rows+batch,odd-d+full,full+n=1", "--gradients");
+                "causal+nq<nk,window+gqa+batch,softcap,empty-rows+batch,odd-d+full,full+n=1,sinks", "--gradients");
         assertThat(r.code()).as(r.out() + r.err()).isZero();
     }
 
@@ -188,6 +189,30 @@ class ConformCommandTest {
                 assertThat(j.has(key)).as(key).isTrue();
             }
         }
+    }
+
+    @Test
+    void sinkGradientIsJudgedWhenWrittenAndReportedWhenMissing(@TempDir Path dir) throws IOException {
+        CliRun r = CliRun.of("conform", "--impl", impl(""), "--only", "sinks+batch", "--gradients", "--keep",
+                dir.toString());
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).containsPattern("(?m)^ +dsinks +\\S+ +\\S+ +\\S+ +pass$");
+        try (var s = Files.list(dir)) {
+            Path c = s.filter(Files::isDirectory).findFirst().orElseThrow();
+            JsonNode outputs = new ObjectMapper().readTree(c.resolve("case.json").toFile()).get("outputs");
+            assertThat(outputs.toString()).contains("\"dsinks.npy\"");
+            assertThat(org.ringattention.tensor.Npy.read(c.resolve("dsinks.npy")).shape()).containsExactly(4);
+        }
+        CliRun missing = CliRun.of("conform", "--impl", impl(" && rm {case}/dsinks.npy"), "--only", "sinks+batch",
+                "--gradients");
+        assertThat(missing.code()).as(missing.out() + missing.err()).isZero();
+        assertThat(missing.out()).contains("note: dsinks.npy missing in 1 case(s)");
+        // the sign flipped: named
+        CliRun flipped = CliRun.of("conform", "--impl", impl(" && " + ConformRunner.shellQuote(python)
+                + " -c 'import numpy as n,sys; n.save(sys.argv[1], -n.load(sys.argv[1]))' {case}/dsinks.npy"),
+                "--only", "sinks+batch", "--gradients");
+        assertThat(flipped.code()).as(flipped.out() + flipped.err()).isEqualTo(4);
+        assertThat(flipped.out()).contains("diagnosis: dsinks fails where O and LSE pass").contains("flipped?");
     }
 
     @Test

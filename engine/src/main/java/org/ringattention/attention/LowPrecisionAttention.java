@@ -15,8 +15,11 @@ import org.ringattention.tensor.Tensor;
  * operation in float32, the forward pass is
  * <pre>
  *   Q̃ = ρ(Q),  K̃ = ρ(K),  Ṽ = ρ(V)                       inputs in the format
- *   S_ij = scale · Σ_x Q̃_ix K̃_jx                          float32 accumulation, masked −∞
- *   m_i = max_j S_ij,   P_ij = exp(S_ij − m_i),   l_i = Σ_j P_ij     softmax in float32
+ *   S_ij = scale · Σ_x Q̃_ix K̃_jx                          float32 accumulation
+ *   S_ij = C·tanh(S_ij / C) − slope·|p(i) − j| + bias_ij   the score rules of {@link Mask}, in float32
+ *                                                           (those in force), then masked −∞
+ *   m_i = max(max_j S_ij, sink_h),   P_ij = exp(S_ij − m_i)
+ *   l_i = Σ_j P_ij + exp(sink_h − m_i)                     softmax in float32 (the sink term with sinks)
  *   O_i = ρ( (Σ_j ρ(P_ij) Ṽ_j) / l_i )                    P rounded before P·V, float32 sum
  *   LSE_i = m_i + log l_i                                  stays float32
  * </pre>
@@ -25,7 +28,8 @@ import org.ringattention.tensor.Tensor;
  *   P_ij  = exp(S_ij − LSE_i)                              recomputed in float32
  *   D_i   = Σ_x dÕ_ix O_ix                                 float32
  *   dV_j  = ρ( Σ_i ρ(P_ij) dÕ_i )                          P rounded, as in the forward
- *   dP_ij = Σ_x dÕ_ix Ṽ_jx,    dS_ij = P_ij (dP_ij − D_i)  float32
+ *   dP_ij = Σ_x dÕ_ix Ṽ_jx,    dS_ij = P_ij (dP_ij − D_i) · (1 − tanh²)   float32 (1 − tanh²
+ *                                                           with a soft cap only)
  *   dQ_i  = ρ( scale · Σ_j ρ(dS_ij) K̃_j ),   dK_j = ρ( scale · Σ_i ρ(dS_ij) Q̃_i )
  * </pre>
  * so every matrix product takes operands in the format and accumulates in float32, as tensor
@@ -34,9 +38,11 @@ import org.ringattention.tensor.Tensor;
  * row's final max, which is what an online softmax's rescaling converges to, without its
  * block-dependent roundings, so the baseline does not depend on anyone's tile size.
  *
- * <p>Visibility comes from {@link Mask}, the engine's one rule; a row that sees no key gives
- * O = 0, LSE = −∞ and zero gradients. Inputs must be finite and within the format's range
- * (float16 ends at 65504). Sums run in index order, so results are deterministic.
+ * <p>Visibility and the score rules come from {@link Mask}, the engine's one rule (the float32
+ * {@link Mask#adjust} the blockwise kernels use); a row that sees no key gives O = 0, LSE = −∞
+ * (the sink's logit with sinks) and zero gradients. The sinks' own gradient needs only O and LSE:
+ * {@link AttentionSinks#gradient(AttentionOutput, Tensor)} of this path's forward result. Inputs
+ * must be finite and within the format's range (float16 ends at 65504). Sums run in index order, so results are deterministic.
  * Deliberately simple loops over the whole score matrix of one head: a reference, not a kernel.
  */
 public final class LowPrecisionAttention {
@@ -114,14 +120,15 @@ public final class LowPrecisionAttention {
             for (int h = 0; h < shape.qHeads(); h++) {
                 int head = b * shape.qHeads() + h;
                 int kvBase = (b * shape.kvHeads() + shape.kvHead(h)) * nk * d;
+                float sink = (float) mask.sink(h); // −∞ without sinks
                 for (int i = 0; i < nq; i++) {
                     int qBase = (head * nq + i) * d;
-                    float m = scores(shape, spec, mask, qr, kr, b, h, i, qBase, kvBase, s);
+                    float m = Math.max(scores(shape, spec, mask, qr, kr, b, h, i, qBase, kvBase, s, null), sink);
                     if (m == Float.NEGATIVE_INFINITY) {
                         lse[head * nq + i] = Float.NEGATIVE_INFINITY; // sees no key: O stays 0
                         continue;
                     }
-                    float l = 0;
+                    float l = mask.hasSinks() ? (float) Math.exp(sink - m) : 0;
                     for (int j = 0; j < nk; j++) {
                         s[j] = (float) Math.exp(s[j] - m); // exp(−∞) = 0 for hidden keys
                         l += s[j];
@@ -166,6 +173,7 @@ public final class LowPrecisionAttention {
         float[] p = new float[nq * nk];
         float[] ds = new float[nq * nk];
         float[] s = new float[nk];
+        float[] dCap = mask.softcaps() ? new float[nk] : null;
         for (int b = 0; b < shape.batch(); b++) {
             for (int h = 0; h < shape.qHeads(); h++) {
                 int head = b * shape.qHeads() + h;
@@ -178,7 +186,7 @@ public final class LowPrecisionAttention {
                         Arrays.fill(ds, i * nk, (i + 1) * nk, 0f);
                         continue; // sees no key: no gradient flows through it
                     }
-                    scores(shape, spec, mask, qr, kr, b, h, i, qBase, kvBase, s);
+                    scores(shape, spec, mask, qr, kr, b, h, i, qBase, kvBase, s, dCap);
                     float di = 0;
                     for (int x = 0; x < d; x++) {
                         di = Math.fma(dor[qBase + x], o[qBase + x], di);
@@ -189,8 +197,9 @@ public final class LowPrecisionAttention {
                         for (int x = 0; x < d; x++) {
                             dp = Math.fma(dor[qBase + x], vr[kvBase + j * d + x], dp);
                         }
+                        float dsij = pij * (dp - di);
                         p[i * nk + j] = format.round(pij);
-                        ds[i * nk + j] = format.round(pij * (dp - di));
+                        ds[i * nk + j] = format.round(dCap == null ? dsij : dsij * dCap[j]);
                     }
                 }
                 int qHeadBase = head * nq * d;
@@ -224,22 +233,31 @@ public final class LowPrecisionAttention {
                 Tensor.wrap(dv, v.batch(), v.heads(), v.rows(), v.dim()));
     }
 
-    /** Scores of query row i of head (b, h) against every key into {@code s} (hidden keys −∞); returns their max. */
+    /**
+     * Scores of query row i of head (b, h) against every key into {@code s}: the scaled products,
+     * then the score rules ({@link Mask#adjust}, which writes ∂s/∂(scale·q·k) into {@code dCap}
+     * when it is not null), then −∞ for hidden keys; returns their max.
+     */
     private static float scores(AttentionShape shape, AttentionSpec spec, Mask mask, float[] q, float[] k, int b,
-            int h, int i, int qBase, int kvBase, float[] s) {
+            int h, int i, int qBase, int kvBase, float[] s, float[] dCap) {
         int d = shape.dim();
+        int nk = shape.kvLen();
         float scale = (float) spec.scaleFor(d);
-        float m = Float.NEGATIVE_INFINITY;
-        for (int j = 0; j < shape.kvLen(); j++) {
-            if (!mask.visible(b, h, i, j)) { // a keep mask may differ from head to head
-                s[j] = Float.NEGATIVE_INFINITY;
-                continue;
-            }
+        for (int j = 0; j < nk; j++) {
             float dot = 0;
             for (int x = 0; x < d; x++) {
                 dot = Math.fma(q[qBase + x], k[kvBase + j * d + x], dot);
             }
             s[j] = scale * dot;
+        }
+        if (mask.adjustsScores()) {
+            mask.adjust(b, h, i, 1, 0, nk, s, dCap);
+        }
+        float m = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < nk; j++) {
+            if (!mask.visible(b, h, i, j)) {
+                s[j] = Float.NEGATIVE_INFINITY;
+            }
             m = Math.max(m, s[j]);
         }
         return m;

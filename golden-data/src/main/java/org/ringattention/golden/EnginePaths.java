@@ -13,7 +13,11 @@ import org.ringattention.ring.LinkModel;
 import org.ringattention.ring.RingAttention;
 import org.ringattention.tensor.Tensor;
 
-/** Runs the engine's paths on a case's inputs and returns all five outputs as doubles. */
+/**
+ * Runs the engine's paths on a case's inputs and returns the outputs the case stores as doubles.
+ * The sinks' gradient is {@link org.ringattention.attention.AttentionSinks#gradient} of each path's
+ * own forward result (O and LSE), so it checks that result once more.
+ */
 public final class EnginePaths {
 
     private EnginePaths() {
@@ -52,7 +56,8 @@ public final class EnginePaths {
         AttentionSpec spec = in.spec(c);
         Tensor[] t = tensors(c, in);
         AttentionOutput fwd = engine.attend(t[0], t[1], t[2], spec);
-        return outputs(fwd, engine.gradients(t[0], t[1], t[2], fwd, t[3], spec));
+        double[] dsinks = c.sinkGradient() ? widen(spec.sinks().gradient(fwd, t[3])) : null;
+        return outputs(fwd, engine.gradients(t[0], t[1], t[2], fwd, t[3], spec), dsinks);
     }
 
     /** q, k, v and dO as float32 tensors. */
@@ -64,9 +69,9 @@ public final class EnginePaths {
             Tensor.wrap(CaseInputs.toFloats(in.dOut()), c.batch(), c.qHeads(), c.qLen(), c.dim())};
     }
 
-    private static Outputs outputs(AttentionOutput fwd, Gradients g) {
+    private static Outputs outputs(AttentionOutput fwd, Gradients g, double[] dsinks) {
         return new Outputs(widen(fwd.out().toArray()), widen(fwd.lse()), widen(g.dq().toArray()),
-                widen(g.dk().toArray()), widen(g.dv().toArray()));
+                widen(g.dk().toArray()), widen(g.dv().toArray()), dsinks);
     }
 
     private static Outputs vanilla(VanillaAttention attention, GoldenCase c, double[] q, double[] k, double[] v,
@@ -74,7 +79,8 @@ public final class EnginePaths {
         AttentionShape shape = c.shape();
         VanillaAttention.Result fwd = attention.forward(shape, spec, q, k, v);
         VanillaAttention.Grads g = attention.backward(shape, spec, q, k, v, dOut);
-        return new Outputs(fwd.out(), fwd.lse(), g.dq(), g.dk(), g.dv());
+        double[] dsinks = c.sinkGradient() ? attention.sinkGradient(shape, spec, q, k, v, dOut) : null;
+        return new Outputs(fwd.out(), fwd.lse(), g.dq(), g.dk(), g.dv(), dsinks);
     }
 
     static double[] widen(float[] x) {

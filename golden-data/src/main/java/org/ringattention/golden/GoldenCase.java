@@ -26,6 +26,8 @@ import org.ringattention.tensor.DType;
  * @param softcap       soft cap C of the scaled scores, 0 for none
  * @param alibi         which ALiBi slopes the case has ({@link #alibiSlopes})
  * @param sinkShift     NaN for no attention sinks, else the shift of the sink logits ({@link #sinkLogits})
+ * @param sinkGradient  whether the case stores ∂L/∂sink ({@code dsinks.npy}; with sinks only: the
+ *                      cases made before it do not, so that their files stay as they were)
  * @param maskKind      0 for no keep mask, else its broadcast shape ({@link #pairShape})
  * @param biasKind      0 for no bias, else its broadcast shape ({@link #pairShape})
  * @param cuSeqlensQ    cumulative query lengths [S + 1] of packed sequences (varlen), empty for none
@@ -38,7 +40,7 @@ import org.ringattention.tensor.DType;
  */
 public record GoldenCase(String name, String description, int batch, int qHeads, int kvHeads, int qLen, int kvLen,
         int dim, boolean causal, int window, AttentionSpec.CausalAlign causalAlign, int windowLeft, int windowRight,
-        double softcap, Alibi alibi, double sinkShift, int maskKind, int biasKind, List<Integer> cuSeqlensQ,
+        double softcap, Alibi alibi, double sinkShift, boolean sinkGradient, int maskKind, int biasKind, List<Integer> cuSeqlensQ,
         List<Integer> cuSeqlensK, Segments segments, DType segmentDtype, double scale, DType dtype,
         long seed, double queryScale, List<Block> blocks, List<Integer> threads, Ring ring) {
 
@@ -178,6 +180,9 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
         if (Double.isInfinite(sinkShift)) {
             throw new IllegalArgumentException("sink shift must be finite (or NaN for no sinks), got " + sinkShift);
         }
+        if (sinkGradient && Double.isNaN(sinkShift)) {
+            throw new IllegalArgumentException("case " + name + ": a sink gradient needs sinks");
+        }
         if (window > 0) {
             valid = valid.withWindow(window); // validates scale and window
         }
@@ -254,6 +259,26 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
 
     public boolean hasSinks() {
         return !Double.isNaN(sinkShift);
+    }
+
+    /** The reference outputs the case stores: {@link Output#EVERY_CASE}, then dSinks when it has a sink gradient. */
+    public List<Output> outputs() {
+        if (!sinkGradient) {
+            return Output.EVERY_CASE;
+        }
+        List<Output> x = new ArrayList<>(Output.EVERY_CASE);
+        x.add(Output.DSINKS);
+        return List.copyOf(x);
+    }
+
+    /** The shape of output {@code o}'s file. */
+    public long[] outputShape(Output o) {
+        return switch (o) {
+            case O, DQ -> qShape();
+            case LSE -> lseShape();
+            case DK, DV -> kvShape();
+            case DSINKS -> new long[] {qHeads};
+        };
     }
 
     /** The sink logits [Hq]: sinkShift + 0.75·(h − (Hq − 1)/2), or null without sinks. */
@@ -380,6 +405,9 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
         m.put("dtype", dtype.numpyName());
         m.put("seed", seed);
         m.put("query_scale", queryScale);
+        if (sinkGradient) {
+            m.put("sink_gradient", true);
+        }
         List<Object> bl = new ArrayList<>();
         for (Block b : blocks) {
             bl.add(List.of(b.q(), b.kv()));
@@ -445,6 +473,7 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
                 mask.has("softcap") ? mask.number("softcap") : 0,
                 mask.has("alibi") ? Alibi.of(mask.string("alibi")) : Alibi.NONE,
                 mask.has("sink_shift") ? mask.number("sink_shift") : Double.NaN,
+                f.has("sink_gradient") && f.bool("sink_gradient"),
                 mask.has("mask_kind") ? mask.integer("mask_kind") : 0,
                 mask.has("bias_kind") ? mask.integer("bias_kind") : 0, ints(mask, "cu_seqlens_q"),
                 ints(mask, "cu_seqlens_k"), seg, segDtype,
@@ -498,6 +527,7 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
         private double softcap;
         private Alibi alibi = Alibi.NONE;
         private double sinkShift = Double.NaN;
+        private boolean sinkGradient;
         private int maskKind;
         private int biasKind;
         private List<Integer> cuSeqlensQ = List.of();
@@ -564,6 +594,12 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
             return this;
         }
 
+        /** Stores ∂L/∂sink too (dsinks.npy). */
+        Builder sinkGradient() {
+            sinkGradient = true;
+            return this;
+        }
+
         Builder mask(int kind) {
             maskKind = kind;
             return this;
@@ -621,7 +657,7 @@ public record GoldenCase(String name, String description, int batch, int qHeads,
 
         GoldenCase build() {
             return new GoldenCase(name, description, batch, qHeads, kvHeads, qLen, kvLen, dim, causal, window,
-                    causalAlign, windowLeft, windowRight, softcap, alibi, sinkShift, maskKind, biasKind, cuSeqlensQ,
+                    causalAlign, windowLeft, windowRight, softcap, alibi, sinkShift, sinkGradient, maskKind, biasKind, cuSeqlensQ,
                     cuSeqlensK, segments, segmentDtype, scale, dtype, seed, queryScale, blocks, threads,
                     Ring.upTo(Math.min(qLen, kvLen)));
         }

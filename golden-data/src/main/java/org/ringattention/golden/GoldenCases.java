@@ -9,7 +9,8 @@ import org.ringattention.tensor.DType;
  * The cases of the golden set. Each covers something an attention implementation can get wrong:
  * rectangular and degenerate shapes, every mask and their combinations, rows that see no key,
  * MHA/GQA/MQA, odd head dimensions, a custom scale, sharp softmax, batches, float16 and float64
- * inputs. Tensors stay small (the set is a few MB); block sizes include ones that do not divide N
+ * inputs, the conformance kit's score rules, and the sinks' gradient (the last cases only: adding it
+ * to the older sink cases would change their files). Tensors stay small (the set is a few MB); block sizes include ones that do not divide N
  * and ones larger than N.
  *
  * <p>Changing this list changes the golden data: run {@code ring-attention golden generate} and
@@ -139,6 +140,16 @@ public final class GoldenCases {
                 new Builder("varlen_softcap_sinks_bias", "packed sequences, full attention within each, soft cap 4,"
                         + " sinks, keep mask [1, 1, Nq, Nk] and bias [1, Hq, Nq, Nk] on the packed pairs, MQA", 1037)
                         .heads(1, 3, 1).lengths(30, 30, 16).softcap(4).sinks(0.5).mask(1).bias(3)
-                        .varlen(List.of(0, 11, 30), List.of(0, 17, 30)).blocks(8, 8, 7, 5, 30, 30).build());
+                        .varlen(List.of(0, 11, 30), List.of(0, 17, 30)).blocks(8, 8, 7, 5, 30, 30).build(),
+                new Builder("sinks_grad_gqa_batch", "the sinks' gradient stored (dsinks): batch 2 (summed over it),"
+                        + " grouped-query (each query head of a group its own sink), causal Nq > Nk: the first 12 rows"
+                        + " see no key and add nothing", 1038)
+                        .heads(2, 4, 2).lengths(45, 33, 20).causal().sinks(0.25).sinkGradient()
+                        .blocks(8, 8, 7, 5, 45, 33).build(),
+                new Builder("varlen_sinks_grad_window_mqa", "the sinks' gradient stored (dsinks) with packed"
+                        + " sequences, window (left 5, right 1) bottom-right per sequence (4 rows see no key), soft"
+                        + " cap 2.5, a sequence without queries, MQA", 1039)
+                        .heads(1, 3, 1).lengths(31, 37, 16).window(5, 1).softcap(2.5).sinks(-0.5).sinkGradient()
+                        .varlen(List.of(0, 9, 9, 31), List.of(0, 12, 20, 37)).blocks(8, 8, 5, 7, 31, 37).build());
     }
 }

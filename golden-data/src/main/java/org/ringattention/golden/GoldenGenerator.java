@@ -140,14 +140,10 @@ public final class GoldenGenerator {
         }
         Map<String, Object> tolerance = new LinkedHashMap<>();
         Map<String, Object> refMax = new LinkedHashMap<>();
-        for (Output o : Output.values()) {
+        for (Output o : c.outputs()) {
             String file = folder + o.key() + ".npy";
             double[] data = ref.get(o);
-            long[] shape = switch (o) {
-                case O, DQ -> c.qShape();
-                case LSE -> c.lseShape();
-                case DK, DV -> c.kvShape();
-            };
+            long[] shape = c.outputShape(o);
             out.stage(dir.resolve(file), temp -> Npy.write(temp, shape, data));
             files.put(o.key(), file);
             tolerance.put(o.key(), Tolerance.of(o, in, ref, base).toJson());
@@ -211,6 +207,8 @@ public final class GoldenGenerator {
         layout.put("dq", "[B, Hq, Nq, d] float64");
         layout.put("dk", "[B, Hkv, Nk, d] float64 (with GQA, summed over the query heads of the group)");
         layout.put("dv", "[B, Hkv, Nk, d] float64");
+        layout.put("dsinks", "[Hq] float64: the gradient of sum(do * o) with respect to the sink logits,"
+                + " -sum over b, i of exp(sink_h - lse_i) * rowsum(do_i * o_i); only for cases with sink_gradient");
         m.put("files", layout);
         m.put("tolerance", toleranceSection());
         m.put("cases", cases);
@@ -237,6 +235,7 @@ public final class GoldenGenerator {
         mag.put("dq", "max|dq|");
         mag.put("dk", "max|dk|");
         mag.put("dv", "max|dv|");
+        mag.put("dsinks", "max|dsinks|");
         t.put("magnitude", mag);
         t.put("derivation", List.of(
                 "A float32 implementation cannot be held to a fixed tolerance: its rounding error grows with N, d,"
@@ -251,6 +250,8 @@ public final class GoldenGenerator {
                 "factor 3 for dq, dk, dv: the backward pass recomputes P from the float32 LSE (one more rounded"
                         + " quantity that enters every term) and sums over query blocks and GQA heads in another"
                         + " order.",
+                "factor 3 for dsinks too: a sum over the rows of exp(sink - lse) * rowsum(do * o), made of the"
+                        + " float32 forward outputs, summed in another order than the baseline's.",
                 "eps = 8 u M, u = 2^-24: a handful of final roundings one path makes and the other does not"
                         + " (division by l, rescaling, the final scale, conversion to float32), each at most u M. It"
                         + " matters only where the baseline is almost exact (one key, d = 1).",

@@ -136,7 +136,7 @@ public final class GoldenSet {
             if (c.biasKind() > 0) {
                 needed.add("bias");
             }
-            for (Output out : Output.values()) {
+            for (Output out : c.outputs()) {
                 needed.add(out.key());
             }
             for (String key : needed) {
@@ -144,7 +144,7 @@ public final class GoldenSet {
             }
             JsonFields tol = JsonFields.of(f.get("tolerance"), where + " 'tolerance'");
             Map<Output, Tolerance> tolerance = new EnumMap<>(Output.class);
-            for (Output out : Output.values()) {
+            for (Output out : c.outputs()) {
                 tolerance.put(out, Tolerance.fromJson(tol.object(out.key())));
             }
             entries.add(new Entry(c, paths, tolerance));
@@ -202,12 +202,8 @@ public final class GoldenSet {
             }
         }
         double[][] refs = new double[Output.values().length][];
-        for (Output o : Output.values()) {
-            long[] shape = switch (o) {
-                case O, DQ -> c.qShape();
-                case LSE -> c.lseShape();
-                case DK, DV -> c.kvShape();
-            };
+        for (Output o : c.outputs()) {
+            long[] shape = c.outputShape(o);
             Path file = e.files().get(o.key());
             NpyArray a = Npy.read(file);
             expect(file, a, shape, DType.FLOAT64);
@@ -233,7 +229,7 @@ public final class GoldenSet {
             bias = input(e, "bias", c.pairShape(c.biasKind()), DType.FLOAT64);
         }
         return new CaseData(e, new CaseInputs(q, k, v, dOut, seg, keep, bias),
-                new Outputs(refs[0], refs[1], refs[2], refs[3], refs[4]));
+                new Outputs(refs[0], refs[1], refs[2], refs[3], refs[4], refs[Output.DSINKS.ordinal()]));
     }
 
     private static double[] input(Entry e, String key, long[] shape) throws IOException {

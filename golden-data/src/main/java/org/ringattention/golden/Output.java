@@ -2,13 +2,20 @@ package org.ringattention.golden;
 
 import org.ringattention.check.AccuracyRule;
 
-/** The five reference outputs of a case, with the accuracy rule each is held to. */
+/**
+ * The reference outputs of a case, with the accuracy rule each is held to: O, LSE, dQ, dK, dV in
+ * every case, and ∂L/∂sink [Hq] in the cases that store it ({@link GoldenCase#outputs}).
+ */
 public enum Output {
     O("o", "O", AccuracyRule.FORWARD),
     LSE("lse", "LSE", AccuracyRule.FORWARD),
     DQ("dq", "dQ", AccuracyRule.GRADIENT),
     DK("dk", "dK", AccuracyRule.GRADIENT),
-    DV("dv", "dV", AccuracyRule.GRADIENT);
+    DV("dv", "dV", AccuracyRule.GRADIENT),
+    DSINKS("dsinks", "dSinks", AccuracyRule.GRADIENT);
+
+    /** The outputs every case stores. */
+    public static final java.util.List<Output> EVERY_CASE = java.util.List.of(O, LSE, DQ, DK, DV);
 
     private final String key;
     private final String label;
@@ -20,7 +27,7 @@ public enum Output {
         this.rule = rule;
     }
 
-    /** Manifest key and file stem: "o", "lse", "dq", ... */
+    /** Manifest key and file stem: "o", "lse", "dq", ..., "dsinks". */
     public String key() {
         return key;
     }
@@ -30,7 +37,7 @@ public enum Output {
         return label;
     }
 
-    /** 2x for O and LSE, 3x for the gradients. */
+    /** 2x for O and LSE, 3x for the gradients (the sinks' one included). */
     public AccuracyRule rule() {
         return rule;
     }

@@ -42,6 +42,65 @@ class LowPrecisionAttentionTest {
         }
     }
 
+    /**
+     * The kit's score rules (soft cap, ALiBi, bias, sinks, a per-head keep mask) and packed
+     * sequences go through the same Mask as every path: the error stays within the bounds above,
+     * while the oracle without the rules is far off (so they are applied), and rows that see no
+     * key have O = 0 and LSE = sink.
+     */
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void scoreRulesAndPackedSequencesKeepTheErrorOfTheFormat(Format f) {
+        AttentionSpec rules = AttentionSpec.DEFAULT.withCausal(true).withSoftcap(2.5)
+                .withAlibi(Problem.alibi(GQA.batch(), GQA.qHeads(), 7, true)).withSinks(Problem.sinks(GQA.qHeads(), 7, 0))
+                .withBias(Problem.bias(GQA, 3, 7)).withMask(Problem.keepMask(GQA, 4, 7));
+        AttentionShape packed = new AttentionShape(1, 4, 2, 37, 41, 59);
+        AttentionSpec varlen = AttentionSpec.DEFAULT.withWindow(6, 1).withCausalAlign(AttentionSpec.CausalAlign.TOP_LEFT)
+                .withVarlen(SequenceLengths.of(new long[] {0, 12, 12, 37}, new long[] {0, 9, 25, 41}))
+                .withSinks(Problem.sinks(4, 8, 1)).withSoftcap(1.5);
+        for (Object[] c : new Object[][] {{GQA, rules}, {packed, varlen}}) {
+            AttentionShape shape = (AttentionShape) c[0];
+            AttentionSpec spec = (AttentionSpec) c[1];
+            Problem p = Problem.random(shape, spec, 13, 1.5);
+            LowPrecisionAttention lp = new LowPrecisionAttention(f);
+            AttentionOutput o = lp.forward(p.qTensor(), p.kTensor(), p.vTensor(), spec);
+            Gradients g = lp.backward(p.qTensor(), p.kTensor(), p.vTensor(), o, p.dOutTensor(), spec);
+            VanillaAttention.Result ref = p.vanilla(VanillaAttention.Precision.FLOAT64);
+            VanillaAttention.Grads refG = p.vanillaGrads(VanillaAttention.Precision.FLOAT64);
+            double u = f.unitRoundoff();
+            String ctx = f + " " + spec;
+            double errO = normalized(ref.out(), Problem.widen(o.out()));
+            assertThat(errO).as(ctx).isBetween(0.1 * u, 4 * u);
+            assertThat(normalized(ref.lse(), Problem.widen(o.lse()))).as(ctx).isLessThan(4 * u);
+            double plain = normalized(p.withSpec(AttentionSpec.DEFAULT.withCausal(spec.causal()))
+                    .vanilla(VanillaAttention.Precision.FLOAT64).out(), Problem.widen(o.out()));
+            assertThat(plain).as(ctx + ": without the rules").isGreaterThan(50 * errO);
+            for (double e : new double[] {normalized(refG.dq(), Problem.widen(g.dq())),
+                normalized(refG.dk(), Problem.widen(g.dk())), normalized(refG.dv(), Problem.widen(g.dv()))}) {
+                assertThat(e).as(ctx).isBetween(0.1 * u, 16 * u);
+            }
+            double[] dsinks = Problem.widen(spec.sinks().gradient(o, p.dOutTensor()));
+            assertThat(normalized(p.vanillaSinkGrads(VanillaAttention.Precision.FLOAT64), dsinks)).as(ctx)
+                    .isLessThan(16 * u);
+            Mask mask = Mask.of(spec, shape);
+            int empty = 0;
+            for (int h = 0; h < shape.qHeads(); h++) {
+                for (int i = 0; i < shape.qLen(); i++) {
+                    boolean sees = false;
+                    for (int j = 0; j < shape.kvLen(); j++) {
+                        sees |= mask.visible(0, h, i, j);
+                    }
+                    if (!sees) {
+                        empty++;
+                        assertThat(o.lse(0, h, i)).as(ctx).isEqualTo((float) spec.sinks().logit(h));
+                        assertThat(o.out().get(0, h, i, 0)).as(ctx).isZero();
+                    }
+                }
+            }
+            assertThat(empty).as(ctx + ": rows that see no key").isPositive();
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(Format.class)
     void deterministicAndInTheFormat(Format f) {

@@ -44,7 +44,7 @@ class GoldenErrorBarTest {
             assertThat(err.maxElementwise()).as("%s: %s", e.name(), err)
                     .isLessThanOrEqualTo(OracleError.bound(shape, cert));
             // negligible beside what the references judge: below 10⁻⁶ of each float32 tolerance
-            for (Output o : Output.values()) {
+            for (Output o : Output.EVERY_CASE) { // the certified oracle gives these five
                 double m = err.scaled()[o.ordinal()] * scaleOf(o, in, ref);
                 assertThat(m).as("%s %s", e.name(), o).isLessThanOrEqualTo(1e-6 * e.tolerance().get(o).bound());
             }

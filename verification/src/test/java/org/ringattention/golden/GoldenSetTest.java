@@ -53,7 +53,7 @@ class GoldenSetTest {
             List<String> seen = new ArrayList<>();
             List<GoldenVerifier.Check> checks = verifier.verify(set, e, (c, p) -> seen.add(p));
             assertThat(seen).hasSize(verifier.pathCount(e));
-            assertThat(checks).hasSize(seen.size() * Output.values().length);
+            assertThat(checks).hasSize(seen.size() * e.definition().outputs().size());
             for (GoldenVerifier.Check c : checks) {
                 assertThat(c.pass()).as("%s %s %s: error %s > bound %s", c.caseName(), c.path(), c.output(), c.error(),
                         c.bound()).isTrue();
@@ -72,7 +72,7 @@ class GoldenSetTest {
         long inf = java.util.Arrays.stream(data.reference().lse()).filter(x -> x == Double.NEGATIVE_INFINITY).count();
         assertThat(inf).isEqualTo(2 * 83);
         for (GoldenSet.Entry e : set.cases()) {
-            for (Output o : Output.values()) {
+            for (Output o : e.definition().outputs()) {
                 Tolerance t = e.tolerance().get(o);
                 assertThat(t.bound()).isEqualTo(t.factor() * t.baselineError() + t.eps());
                 assertThat(t.factor()).isEqualTo(o.rule().factor());
@@ -80,6 +80,35 @@ class GoldenSetTest {
         }
         // the manifest definition round-trips to the case list
         assertThat(set.cases().stream().map(GoldenSet.Entry::definition).toList()).isEqualTo(GoldenCases.all());
+    }
+
+    @Test
+    void theSinkGradientIsStoredAndCheckedOnEveryPath() throws IOException {
+        write("manifest.json", Files.readString(SET.resolve(GoldenGenerator.MANIFEST)));
+        copyCase("sinks_grad_gqa_batch");
+        GoldenSet set = GoldenSet.load(tmp);
+        GoldenSet.Entry e = set.cases().stream().filter(c -> c.name().equals("sinks_grad_gqa_batch")).findFirst()
+                .orElseThrow();
+        assertThat(e.definition().outputs()).endsWith(Output.DSINKS);
+        GoldenVerifier verifier = new GoldenVerifier(List.of(Kernels.scalar()));
+        List<String> paths = new ArrayList<>();
+        List<GoldenVerifier.Check> checks = verifier.verify(set, e, (c, p) -> paths.add(p));
+        assertThat(checks).filteredOn(c -> c.output() == Output.DSINKS).extracting(GoldenVerifier.Check::path)
+                .containsExactlyElementsOf(paths).anyMatch(p -> p.startsWith("ring P=5 zigzag"));
+        assertThat(checks).allMatch(GoldenVerifier.Check::pass);
+        // the older sink cases do not store it
+        assertThat(set.cases().stream().filter(c -> c.name().equals("sinks_causal_empty_rows")).findFirst()
+                .orElseThrow().definition().outputs()).isEqualTo(Output.EVERY_CASE);
+
+        // a reference that gives one head the gradient of another fails (the float64 path guards the
+        // reference; the float32 bounds are relative to a baseline measured against it)
+        Path file = tmp.resolve("cases/sinks_grad_gqa_batch/dsinks.npy");
+        double[] g = org.ringattention.tensor.Npy.read(file).toDoubleArray();
+        g[1] = g[0];
+        org.ringattention.tensor.Npy.write(file, new long[] {4}, g);
+        List<GoldenVerifier.Check> wrong = verifier.verify(set, e, (c, p) -> { });
+        assertThat(wrong).filteredOn(c -> !c.pass()).singleElement()
+                .matches(c -> c.path().equals("vanilla float64") && c.output() == Output.DSINKS && c.worstIndex() == 1);
     }
 
     @Test

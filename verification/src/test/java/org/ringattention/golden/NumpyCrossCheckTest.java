@@ -17,7 +17,8 @@ import org.ringattention.tensor.Npy;
 
 /**
  * The golden references against golden-data/numpy_reference.py, an independent float64 NumPy
- * implementation of the README's semantics. Runs when /usr/bin/python3 has NumPy (.ci/run installs
+ * implementation of the README's semantics (the sinks' gradient included, which the script also
+ * checks against central differences of its own forward pass). Runs when /usr/bin/python3 has NumPy (.ci/run installs
  * it); skipped otherwise.
  */
 class NumpyCrossCheckTest {
@@ -60,9 +61,15 @@ class NumpyCrossCheckTest {
         double[] x = Npy.read(dk).toDoubleArray();
         x[x.length / 2] *= 1 + 1e-8;
         Npy.write(dk, new long[] {1, 2, 100, 59}, x);
+        // the sinks' gradient of the first head of a GQA group given to both heads of the group
+        Path dsinks = tmp.resolve("cases/sinks_grad_gqa_batch/dsinks.npy");
+        double[] g = Npy.read(dsinks).toDoubleArray();
+        g[1] = g[0];
+        Npy.write(dsinks, new long[] {4}, g);
         Run r = run(PYTHON.toString(), SCRIPT.toString(), "--dir", tmp.toString(), "--quiet");
         assertThat(r.exitCode()).as(r.output()).isEqualTo(1);
-        assertThat(r.output()).contains("FAIL causal_gqa_d59").contains("passed, 1 failed");
+        assertThat(r.output()).contains("FAIL causal_gqa_d59").contains("FAIL sinks_grad_gqa_batch")
+                .contains("passed, 2 failed");
     }
 
     private static Run run(String... command) throws IOException, InterruptedException {

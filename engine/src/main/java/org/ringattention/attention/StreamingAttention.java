@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.tasks.TaskScheduler;
+import org.ringattention.tasks.Tasks;
 import org.ringattention.tensor.Tensor;
 
 /**
@@ -234,6 +236,7 @@ public final class StreamingAttention {
         for (int t = 0; t < threads; t++) {
             ws[t] = sa.workspace(chunkQ, chunkKv);
         }
+        TaskScheduler<ShardAttention.Workspace> scheduler = new TaskScheduler<>(ws);
         KvShard kv = sa.kvBuffer(Math.min(chunkKv, shape.kvLen()), false);
         int loadedChunk = -1;
         long pairs = 0;
@@ -261,7 +264,10 @@ public final class StreamingAttention {
                     checkStop(stop);
                     try {
                         sa.startLoad(kv, kc, k, v, Positions.range(j0, cols));
-                        ParallelTasks.run(sa.kvHeadCount(), ws, (w, head) -> sa.loadHead(kv, k, v, head));
+                        scheduler.runAll(Tasks.of(sa.kvHeadCount(), (w, head) -> {
+                            sa.loadHead(kv, k, v, head);
+                            return 0;
+                        }));
                     } catch (NonFiniteInput e) {
                         loadedChunk = -1;
                         throw named(e, k, v, "k", "v", j0, cols);
@@ -273,13 +279,14 @@ public final class StreamingAttention {
                 boolean last = x == kcs.length - 1;
                 long[] perTask = new long[sa.queryTasks(qs)];
                 try {
-                    ParallelTasks.run(perTask.length, ws, (w, task) -> {
+                    scheduler.runAll(Tasks.of(perTask.length, (w, task) -> {
                         checkStop(stop);
                         perTask[task] = sa.forward(w, qs, kv, task, first, last);
                         if (listener != null) {
                             listener.pairsDone(perTask[task]);
                         }
-                    });
+                        return 0;
+                    }));
                 } catch (NonFiniteInput e) {
                     throw named(e, q, null, "q", null, i0, rows);
                 }

@@ -15,6 +15,7 @@ import org.ringattention.attention.Positions;
 import org.ringattention.attention.QueryShard;
 import org.ringattention.attention.ShardAttention;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.tasks.Tasks;
 import org.ringattention.tensor.Tensor;
 
 /**
@@ -254,16 +255,12 @@ public final class RingAttention implements AttentionEngine {
                 QueryShard qs = sa.queryShard(i, rows, qPos[i]);
                 devs[i] = new Device(i, qs, ownShard(i, false), sa.kvBuffer(kvCapacity, false));
             }
-            Ring.Work work = new Ring.Work() {
-                @Override
-                public int tasks(Device d, int step) {
-                    return sa.queryTasks(d.queries);
-                }
-
-                @Override
-                public long run(ShardAttention.Workspace w, Device d, int step, int task) {
-                    return sa.forward(w, d.queries, d.current, task, step == 0, step == devices - 1);
-                }
+            Ring.Work work = (d, step) -> {
+                QueryShard qs = d.queries;
+                KvShard kv = d.current;
+                boolean first = step == 0;
+                boolean last = step == devices - 1;
+                return Tasks.of(sa.queryTasks(qs), (w, task) -> sa.forward(w, qs, kv, task, first, last));
             };
             return run(work, false, 2 * kvCapacity); // a hop carries K and V
         }
@@ -295,13 +292,10 @@ public final class RingAttention implements AttentionEngine {
             }
             Ring.Work work = new Ring.Work() {
                 @Override
-                public int tasks(Device d, int step) {
-                    return sa.keyValueTasks(d.current);
-                }
-
-                @Override
-                public long run(ShardAttention.Workspace w, Device d, int step, int task) {
-                    return sa.gradients(w, d.queries, d.current, task);
+                public Tasks<ShardAttention.Workspace> tasks(Device d, int step) {
+                    QueryShard qs = d.queries;
+                    KvShard kv = d.current;
+                    return Tasks.of(sa.keyValueTasks(kv), (w, task) -> sa.gradients(w, qs, kv, task));
                 }
 
                 @Override

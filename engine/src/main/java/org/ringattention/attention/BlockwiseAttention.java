@@ -3,7 +3,6 @@ package org.ringattention.attention;
 import java.util.Objects;
 import org.ringattention.kernel.Kernels;
 import org.ringattention.tasks.TaskScheduler;
-import org.ringattention.tasks.Tasks;
 import org.ringattention.tensor.Tensor;
 
 /**
@@ -78,7 +77,7 @@ public final class BlockwiseAttention implements AttentionEngine {
         TaskScheduler<ShardAttention.Workspace> scheduler = new TaskScheduler<>(ws);
         try {
             KvShard kv = keysValues(sa, k, v, false, scheduler);
-            scheduler.runAll(Tasks.of(sa.queryTasks(qs), (w, task) -> sa.forward(w, qs, kv, task, true, true)));
+            scheduler.runAll(sa.forwardStep(qs, kv, true, true));
         } catch (NonFiniteInput e) {
             throw nameNonFinite(e, new Tensor[] {q, k, v}, "q", "k", "v");
         }
@@ -100,8 +99,8 @@ public final class BlockwiseAttention implements AttentionEngine {
     public Gradients backward(Tensor q, Tensor k, Tensor v, AttentionOutput fwd, Tensor dOut, AttentionSpec spec) {
         AttentionShape shape = AttentionShape.of(q, k, v);
         ShardAttention sa = new ShardAttention(kernels, shape, spec, blockQ, blockKv);
-        QueryShard qs = new QueryShard(0, q, Positions.range(0, shape.qLen()), blockQ, fwd.out(), fwd.lse());
-        sa.prepareBackward(qs, dOut);
+        QueryShard qs = sa.queryShard(0, q, Positions.range(0, shape.qLen()), fwd.out(), fwd.lse());
+        RowStatistics stats = sa.rowStatistics(qs, dOut);
         FiniteInputs.require(threads, new Tensor[] {dOut}, "dO");
         TaskScheduler<ShardAttention.Workspace> scheduler = new TaskScheduler<>(workspaces(sa, shape));
         KvShard kv;
@@ -110,13 +109,9 @@ public final class BlockwiseAttention implements AttentionEngine {
         } catch (NonFiniteInput e) {
             throw nameNonFinite(e, new Tensor[] {k, v}, "k", "v");
         }
-        scheduler.runAll(Tasks.of(sa.qHeadCount(), (w, head) -> { // D = rowsum(dO ∘ O)
-            sa.rowDots(qs, head);
-            return 0;
-        }));
+        scheduler.runAll(stats); // D = rowsum(dO ∘ O)
         // One task per key/value block; dQ is summed in turns, in key order (see QueryGradients).
-        KvShard shard = kv;
-        scheduler.runAll(Tasks.of(sa.keyValueTasks(kv), (w, task) -> sa.gradients(w, qs, shard, task)));
+        scheduler.runAll(sa.gradientStep(stats, kv));
         sa.finishQueryGradients(qs);
         sa.finishKeyValueGradients(kv);
         int b = shape.batch();
@@ -146,11 +141,7 @@ public final class BlockwiseAttention implements AttentionEngine {
     private static KvShard keysValues(ShardAttention sa, Tensor k, Tensor v, boolean backward,
             TaskScheduler<ShardAttention.Workspace> scheduler) {
         KvShard kv = sa.kvBuffer(k.rows(), backward);
-        sa.startLoad(kv, 0, k, v, Positions.range(0, k.rows()));
-        scheduler.runAll(Tasks.of(sa.kvHeadCount(), (w, head) -> {
-            sa.loadHead(kv, k, v, head);
-            return 0;
-        }));
+        scheduler.runAll(sa.keyValueLoad(kv, 0, k, v, Positions.range(0, k.rows())));
         return kv;
     }
 

@@ -263,11 +263,7 @@ public final class StreamingAttention {
                     int cols = Math.min(chunkKv, shape.kvLen() - j0);
                     checkStop(stop);
                     try {
-                        sa.startLoad(kv, kc, k, v, Positions.range(j0, cols));
-                        scheduler.runAll(Tasks.of(sa.kvHeadCount(), (w, head) -> {
-                            sa.loadHead(kv, k, v, head);
-                            return 0;
-                        }));
+                        scheduler.runAll(sa.keyValueLoad(kv, kc, k, v, Positions.range(j0, cols)));
                     } catch (NonFiniteInput e) {
                         loadedChunk = -1;
                         throw named(e, k, v, "k", "v", j0, cols);
@@ -277,21 +273,18 @@ public final class StreamingAttention {
                 }
                 boolean first = x == 0;
                 boolean last = x == kcs.length - 1;
-                long[] perTask = new long[sa.queryTasks(qs)];
+                Tasks<ShardAttention.Workspace> step = sa.forwardStep(qs, kv, first, last);
                 try {
-                    scheduler.runAll(Tasks.of(perTask.length, (w, task) -> {
+                    chunkPairs += scheduler.runAll(Tasks.of(step.count(), (w, task) -> {
                         checkStop(stop);
-                        perTask[task] = sa.forward(w, qs, kv, task, first, last);
+                        long p = step.run(w, task);
                         if (listener != null) {
-                            listener.pairsDone(perTask[task]);
+                            listener.pairsDone(p);
                         }
-                        return 0;
+                        return p;
                     }));
                 } catch (NonFiniteInput e) {
                     throw named(e, q, null, "q", null, i0, rows);
-                }
-                for (long p : perTask) {
-                    chunkPairs += p;
                 }
                 if (listener != null) {
                     listener.kvChunkDone(qc);

@@ -13,8 +13,10 @@ import org.ringattention.attention.Gradients;
 import org.ringattention.attention.KvShard;
 import org.ringattention.attention.Positions;
 import org.ringattention.attention.QueryShard;
+import org.ringattention.attention.RowStatistics;
 import org.ringattention.attention.ShardAttention;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.tasks.TaskScheduler;
 import org.ringattention.tasks.Tasks;
 import org.ringattention.tensor.Tensor;
 
@@ -214,6 +216,7 @@ public final class RingAttention implements AttentionEngine {
         final int[] local;
         final Links links;
         final Device[] devs = new Device[devices];
+        final RowStatistics[] statistics = new RowStatistics[devices];
         ShardAttention.Workspace[] workspaces;
         int passes;
 
@@ -255,13 +258,7 @@ public final class RingAttention implements AttentionEngine {
                 QueryShard qs = sa.queryShard(i, rows, qPos[i]);
                 devs[i] = new Device(i, qs, ownShard(i, false), sa.kvBuffer(kvCapacity, false));
             }
-            Ring.Work work = (d, step) -> {
-                QueryShard qs = d.queries;
-                KvShard kv = d.current;
-                boolean first = step == 0;
-                boolean last = step == devices - 1;
-                return Tasks.of(sa.queryTasks(qs), (w, task) -> sa.forward(w, qs, kv, task, first, last));
-            };
+            Ring.Work work = (d, step) -> sa.forwardStep(d.queries, d.current, step == 0, step == devices - 1);
             return run(work, false, 2 * kvCapacity); // a hop carries K and V
         }
 
@@ -287,21 +284,20 @@ public final class RingAttention implements AttentionEngine {
                 if (local.length < devices) {
                     FiniteInputs.require(threads, new Tensor[] {rows}, "dO (rows of device " + i + ")");
                 }
-                sa.startBackward(f.queries, rows);
+                statistics[i] = sa.rowStatistics(f.queries, rows);
+                TaskScheduler.runHere(statistics[i], null);
                 devs[i] = new Device(i, f.queries, ownShard(i, true), sa.kvBuffer(kvCapacity, true));
             }
             Ring.Work work = new Ring.Work() {
                 @Override
                 public Tasks<ShardAttention.Workspace> tasks(Device d, int step) {
-                    QueryShard qs = d.queries;
-                    KvShard kv = d.current;
-                    return Tasks.of(sa.keyValueTasks(kv), (w, task) -> sa.gradients(w, qs, kv, task));
+                    return sa.gradientStep(statistics[d.id], d.current);
                 }
 
                 @Override
                 public void stop() {
                     for (int i : local) {
-                        sa.abandonGradients(devs[i].queries);
+                        statistics[i].abandon();
                     }
                 }
             };
@@ -320,7 +316,7 @@ public final class RingAttention implements AttentionEngine {
 
         private KvShard ownShard(int i, boolean backward) {
             KvShard own = sa.kvBuffer(kvCapacity, backward);
-            sa.load(own, i, k, v, kPos[i]);
+            TaskScheduler.runHere(sa.keyValueLoad(own, i, k, v, kPos[i]), null);
             return own;
         }
 

@@ -155,8 +155,9 @@ final class AttendCommand implements Callable<Integer> {
             + " when the inputs would not fit the heap; --no-stream never.")
     Boolean stream;
 
-    @Option(names = "--chunk", paramLabel = "ROWS", description = "Rows of the streaming path's query and key/value"
-            + " chunks (a multiple of the blocks and of 128; default: the largest that fits 40% of the heap).")
+    @Option(names = "--chunk", paramLabel = "ROWS", description = "Rows of the streaming path's query chunks (a"
+            + " multiple of the blocks and of 128; default: the largest that fits 40%% of the heap); its key/value"
+            + " chunks are at most as long, and sized to 1 MiB of K and V per head.")
     Integer chunk;
 
     @Option(names = "--resume", description = "Continue an interrupted streaming run from its checkpoint"

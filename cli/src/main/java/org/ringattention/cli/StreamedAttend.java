@@ -154,7 +154,8 @@ final class StreamedAttend {
                 cmd.lse != null);
         StreamingAttention engine;
         try {
-            engine = new StreamingAttention(Kernels.preferred(), eo.blockQ, eo.blockKv, threads, chunk, chunk);
+            engine = new StreamingAttention(Kernels.preferred(), eo.blockQ, eo.blockKv, threads, chunk,
+                    StreamingAttention.cacheKvChunk(shape.dim(), eo.blockKv, chunk));
         } catch (IllegalArgumentException e) {
             throw CliException.usage("--chunk " + chunk + ": " + e.getMessage());
         }
@@ -205,9 +206,10 @@ final class StreamedAttend {
         long flopsPerPair = 4L * shape.dim();
         long work = engine.plannedPairs(shape, attention, firstChunk) * flopsPerPair / 1_000_000;
         java.util.concurrent.atomic.AtomicLong flopsDone = new java.util.concurrent.atomic.AtomicLong();
-        long heap = StreamingAttention.heapBytes(shape, chunk, chunk, eo.blockQ, eo.blockKv, threads);
-        String path = String.format("streaming path (mapped inputs, query x key/value chunks of %d rows, about %d MiB"
-                + " of heap of %d MiB)", chunk, heap >> 20, Runtime.getRuntime().maxMemory() >> 20);
+        long heap = StreamingAttention.heapBytes(shape, chunk, engine.chunkKv(), eo.blockQ, eo.blockKv, threads);
+        String path = String.format("streaming path (mapped inputs, query chunks of %d rows x key/value chunks of %d,"
+                + " about %d MiB of heap of %d MiB)", chunk, engine.chunkKv(), heap >> 20,
+                Runtime.getRuntime().maxMemory() >> 20);
         if (!cmd.quiet) {
             note(path + (firstChunk > 0 ? ", resuming at query chunk " + (firstChunk + 1) + " of " + chunks
                     : ", " + chunks + " query chunks"));

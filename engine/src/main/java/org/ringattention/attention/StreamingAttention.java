@@ -110,6 +110,22 @@ public final class StreamingAttention {
         return Math.multiplyExact(blockKv / a, Kernels.CHUNK);
     }
 
+    /** Bytes of K and V of one head that a key/value chunk is sized to: a Zen 5 core's L2. */
+    static final int KV_CHUNK_BYTES = 1 << 20;
+
+    /**
+     * A key/value chunk of at most {@code limit} rows whose keys and values of one head fit
+     * {@link #KV_CHUNK_BYTES} (at least one {@link #kvChunkUnit}): every query block of a query
+     * chunk passes over the key/value chunk while it is in L2, where a chunk as long as the
+     * query chunk streams its blocks from L3 or memory for every query block. The bits do not
+     * depend on it (class comment); docs/performance.md has the measurement.
+     */
+    public static int cacheKvChunk(int dim, int blockKv, int limit) {
+        int unit = kvChunkUnit(blockKv);
+        long fits = KV_CHUNK_BYTES / (2L * Float.BYTES * Math.max(1, dim)) / unit * unit;
+        return (int) Math.max(unit, Math.min(fits, Math.max(unit, limit)));
+    }
+
     public int chunkQ() {
         return chunkQ;
     }

@@ -49,14 +49,14 @@ public final class LlamaModel {
     private final int blockRows;
     private final int threads;
     private final Rope rope;
-    final float[][] qT;
-    final float[][] kT;
-    final float[][] vT;
-    final float[][] oT;
-    final float[][] gateT;
-    final float[][] upT;
-    final float[][] downT;
-    final float[] headT;
+    final PackedLinear[] qT;
+    final PackedLinear[] kT;
+    final PackedLinear[] vT;
+    final PackedLinear[] oT;
+    final PackedLinear[] gateT;
+    final PackedLinear[] upT;
+    final PackedLinear[] downT;
+    final PackedLinear headT;
 
     /**
      * @param blockRows rows per block of projections and feed-forward (any ≥ 1)
@@ -77,24 +77,24 @@ public final class LlamaModel {
         this.rope = new Rope(c.headDim(), c.ropeTheta());
         int n = c.layers();
         int h = c.hiddenSize();
-        qT = new float[n][];
-        kT = new float[n][];
-        vT = new float[n][];
-        oT = new float[n][];
-        gateT = new float[n][];
-        upT = new float[n][];
-        downT = new float[n][];
+        qT = new PackedLinear[n];
+        kT = new PackedLinear[n];
+        vT = new PackedLinear[n];
+        oT = new PackedLinear[n];
+        gateT = new PackedLinear[n];
+        upT = new PackedLinear[n];
+        downT = new PackedLinear[n];
         for (int i = 0; i < n; i++) {
             LlamaWeights.Layer l = w.layer(i);
-            qT[i] = RowMath.transpose(l.q(), c.qWidth(), h);
-            kT[i] = RowMath.transpose(l.k(), c.kvWidth(), h);
-            vT[i] = RowMath.transpose(l.v(), c.kvWidth(), h);
-            oT[i] = RowMath.transpose(l.o(), h, c.qWidth());
-            gateT[i] = RowMath.transpose(l.gate(), c.intermediateSize(), h);
-            upT[i] = RowMath.transpose(l.up(), c.intermediateSize(), h);
-            downT[i] = RowMath.transpose(l.down(), h, c.intermediateSize());
+            qT[i] = new PackedLinear(l.q(), c.qWidth(), h);
+            kT[i] = new PackedLinear(l.k(), c.kvWidth(), h);
+            vT[i] = new PackedLinear(l.v(), c.kvWidth(), h);
+            oT[i] = new PackedLinear(l.o(), h, c.qWidth());
+            gateT[i] = new PackedLinear(l.gate(), c.intermediateSize(), h);
+            upT[i] = new PackedLinear(l.up(), c.intermediateSize(), h);
+            downT[i] = new PackedLinear(l.down(), h, c.intermediateSize());
         }
-        headT = RowMath.transpose(w.lmHead(), c.vocabSize(), h);
+        headT = new PackedLinear(w.lmHead(), c.vocabSize(), h);
     }
 
     /**
@@ -236,9 +236,9 @@ public final class LlamaModel {
         int h = c.hiddenSize();
         float[] a = new float[rows * h];
         RowMath.rmsNorm(x, xOff, rows, h, w.layer(l).inputNorm(), c.rmsNormEps(), a, 0);
-        RowMath.linear(kernels, a, rows, h, qT[l], c.qWidth(), q);
-        RowMath.linear(kernels, a, rows, h, kT[l], c.kvWidth(), k);
-        RowMath.linear(kernels, a, rows, h, vT[l], c.kvWidth(), v);
+        qT[l].apply(kernels, a, rows, q);
+        kT[l].apply(kernels, a, rows, k);
+        vT[l].apply(kernels, a, rows, v);
         for (int r = 0; r < rows; r++) {
             double[] cs = rope.angles(pos[r]);
             rope.apply(q, r * c.qWidth(), c.heads(), cs);
@@ -251,16 +251,16 @@ public final class LlamaModel {
         int h = c.hiddenSize();
         int inter = c.intermediateSize();
         float[] y = new float[rows * h];
-        RowMath.linear(kernels, o, rows, c.qWidth(), oT[l], h, y);
+        oT[l].apply(kernels, o, rows, y);
         RowMath.addInto(x, xOff, y, rows * h);
         float[] a = new float[rows * h];
         RowMath.rmsNorm(x, xOff, rows, h, w.layer(l).postNorm(), c.rmsNormEps(), a, 0);
         float[] g = new float[rows * inter];
         float[] u = new float[rows * inter];
-        RowMath.linear(kernels, a, rows, h, gateT[l], inter, g);
-        RowMath.linear(kernels, a, rows, h, upT[l], inter, u);
-        RowMath.swiglu(g, u, rows * inter);
-        RowMath.linear(kernels, g, rows, inter, downT[l], h, y);
+        gateT[l].apply(kernels, a, rows, g);
+        upT[l].apply(kernels, a, rows, u);
+        RowMath.swiglu(kernels, g, u, rows * inter);
+        downT[l].apply(kernels, g, rows, y);
         RowMath.addInto(x, xOff, y, rows * h);
     }
 
@@ -269,7 +269,7 @@ public final class LlamaModel {
         int h = c.hiddenSize();
         float[] a = new float[rows * h];
         RowMath.rmsNorm(x, xOff, rows, h, w.norm(), c.rmsNormEps(), a, 0);
-        RowMath.linear(kernels, a, rows, h, headT, c.vocabSize(), logits);
+        headT.apply(kernels, a, rows, logits);
     }
 
     Rope rope() {

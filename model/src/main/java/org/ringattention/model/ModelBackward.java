@@ -194,7 +194,7 @@ public final class ModelBackward {
                 int rows = bl[3];
                 float[] o = gather(att.out(), bl, positions(bl));
                 float[] y = new float[rows * h];
-                RowMath.linear(m.kernels(), o, rows, c.qWidth(), m.oT[l], h, y);
+                m.oT[l].apply(m.kernels(), o, rows, y);
                 RowMath.addInto(xMid[bl[0]], rowOff(bl, shards[bl[0]], 0, h), y, rows * h);
             }
         }
@@ -223,11 +223,11 @@ public final class ModelBackward {
                 RowMath.rmsNorm(xMid[bl[0]], off, rows, h, lw.postNorm(), c.rmsNormEps(), a, 0);
                 float[] g = new float[rows * inter];
                 float[] u = new float[rows * inter];
-                RowMath.linear(m.kernels(), a, rows, h, m.gateT[l], inter, g);
-                RowMath.linear(m.kernels(), a, rows, h, m.upT[l], inter, u);
-                RowMath.swiglu(g, u, rows * inter);
+                m.gateT[l].apply(m.kernels(), a, rows, g);
+                m.upT[l].apply(m.kernels(), a, rows, u);
+                RowMath.swiglu(m.kernels(), g, u, rows * inter);
                 float[] y = new float[rows * h];
-                RowMath.linear(m.kernels(), g, rows, inter, m.downT[l], h, y);
+                m.downT[l].apply(m.kernels(), g, rows, y);
                 RowMath.addInto(out[bl[0]], off, y, rows * h);
             }
             return out;
@@ -256,10 +256,10 @@ public final class ModelBackward {
                 RowMath.rmsNorm(xMid[bl[0]], off, rows, h, lw.postNorm(), c.rmsNormEps(), a, 0);
                 float[] g = new float[rows * inter];
                 float[] u = new float[rows * inter];
-                RowMath.linear(kk, a, rows, h, m.gateT[l], inter, g);
-                RowMath.linear(kk, a, rows, h, m.upT[l], inter, u);
+                m.gateT[l].apply(kk, a, rows, g);
+                m.upT[l].apply(kk, a, rows, u);
                 float[] z = g.clone();
-                RowMath.swiglu(z, u, rows * inter);
+                RowMath.swiglu(kk, z, u, rows * inter);
                 float[] dy = Arrays.copyOfRange(dOut[bl[0]], off, off + rows * h);
                 RowMath.linearWeightGrad(kk, dy, rows, h, z, inter, dDown);
                 float[] dz = new float[rows * inter];

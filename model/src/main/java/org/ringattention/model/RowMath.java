@@ -10,8 +10,8 @@ import org.ringattention.kernel.PolynomialExp;
  * row's bits are the same whatever the block size, the device holding it or the thread count:
  * <ul>
  *   <li>RMSNorm: y = w ∘ (x · r), r = 1 / √(mean(x²) + eps), the mean summed in float64 in index order;
- *   <li>linear: y = x Wᵀ by {@link Kernels#accumulateProduct} on Wᵀ [in × out] (sums over in
- *       chunked in a fixed order, the same bits from every kernel implementation);
+ *   <li>linear: y = x Wᵀ by {@link Kernels#accumulateProduct} on Wᵀ in panels ({@link PackedLinear}; sums
+ *       over in chunked in a fixed order, the same bits from every kernel implementation);
  *   <li>SwiGLU: silu(g) ∘ u, silu(g) = g / (1 + exp(−g)) with {@link PolynomialExp}.
  * </ul>
  */
@@ -89,35 +89,31 @@ final class RowMath {
         }
     }
 
-    /** {@code y [rows × out] = x [rows × in] · wT [in × out]}; x and y start at index 0. */
-    static void linear(Kernels kernels, float[] x, int rows, int in, float[] wT, int out, float[] y) {
-        Arrays.fill(y, 0, rows * out, 0f);
-        kernels.accumulateProduct(x, rows, in, wT, 0, out, y, 0);
-    }
-
-    /** {@code g[t] = silu(g[t]) · u[t]} for t &lt; n. */
-    static void swiglu(float[] g, float[] u, int n) {
-        for (int t = 0; t < n; t++) {
-            float x = g[t];
-            g[t] = x / (1f + PolynomialExp.exp(-x)) * u[t];
+    /**
+     * {@code g[t] = silu(g[t]) · u[t]} for t &lt; n. The exponentials are the kernel's
+     * {@link Kernels#expShifted} with shift 0, which gives {@link PolynomialExp#exp}'s bits
+     * ((−g) − 0 is −g exactly) at vector speed, a piece at a time.
+     */
+    static void swiglu(Kernels kernels, float[] g, float[] u, int n) {
+        float[] e = new float[Math.min(n, SWIGLU_PIECE)];
+        for (int t0 = 0; t0 < n; t0 += SWIGLU_PIECE) {
+            int len = Math.min(SWIGLU_PIECE, n - t0);
+            for (int t = 0; t < len; t++) {
+                e[t] = -g[t0 + t];
+            }
+            kernels.expShifted(e, 0, len, 0f); // its sum is not needed
+            for (int t = 0; t < len; t++) {
+                g[t0 + t] = g[t0 + t] / (1f + e[t]) * u[t0 + t];
+            }
         }
     }
+
+    private static final int SWIGLU_PIECE = 4096;
 
     /** {@code x[t] += a[t]} for t &lt; n (x from {@code xOff}). */
     static void addInto(float[] x, int xOff, float[] a, int n) {
         for (int t = 0; t < n; t++) {
             x[xOff + t] += a[t];
         }
-    }
-
-    /** W [out × in] row-major as Wᵀ [in × out]. */
-    static float[] transpose(float[] w, int out, int in) {
-        float[] t = new float[w.length];
-        for (int o = 0; o < out; o++) {
-            for (int i = 0; i < in; i++) {
-                t[i * out + o] = w[o * in + i];
-            }
-        }
-        return t;
     }
 }

@@ -26,6 +26,15 @@ final class MaskOptions {
             + " sees only keys of its own segment. Needs Nq = Nk.")
     Path segments;
 
+    @Option(names = "--cu-seqlens-q", paramLabel = "CQ.npy", description = "Packed sequences (FlashAttention's"
+            + " varlen): cumulative query lengths [S+1] (int32/int64, 0 first, Nq last), as for attend."
+            + " Needs --cu-seqlens-k.")
+    Path cuSeqlensQ;
+
+    @Option(names = "--cu-seqlens-k", paramLabel = "CK.npy", description = "Cumulative key lengths [S+1] of the"
+            + " packed sequences (int32/int64, 0 first, Nk last). Needs --cu-seqlens-q.")
+    Path cuSeqlensK;
+
     @Option(names = "--scale", paramLabel = "S", description = "Score scale (default 1/sqrt(d)).")
     Double scale;
 
@@ -36,6 +45,13 @@ final class MaskOptions {
         }
         if (scale != null && (!Double.isFinite(scale) || scale == 0)) {
             throw CliException.usage("--scale must be a finite non-zero number, got " + scale);
+        }
+        if ((cuSeqlensQ == null) != (cuSeqlensK == null)) {
+            throw CliException.usage(cuSeqlensQ == null ? "--cu-seqlens-k needs --cu-seqlens-q"
+                    : "--cu-seqlens-q needs --cu-seqlens-k");
+        }
+        if (cuSeqlensQ != null && segments != null) {
+            throw CliException.usage("--cu-seqlens-q and --segments cannot be combined: both pack sequences; give one");
         }
     }
 
@@ -54,6 +70,9 @@ final class MaskOptions {
                         + " and " + k + " has Nk = " + shape.kvLen());
             }
             attention = attention.withSegments(NpyInputs.segments(segments, shape.batch(), shape.qLen()));
+        }
+        if (cuSeqlensQ != null) {
+            attention = attention.withVarlen(NpyInputs.sequenceLengths(cuSeqlensQ, cuSeqlensK, q, shape));
         }
         return attention;
     }

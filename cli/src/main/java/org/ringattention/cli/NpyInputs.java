@@ -28,10 +28,14 @@ final class NpyInputs {
      * A loaded floating-point input: its file, its [B, H, N, d] sizes, its rank in the file, and the
      * file's layout ({@link TensorLayout}; values come out in [B, H, N, d] order).
      */
-    record Input(Path file, int[] dims, int rank, NpyArray array, TensorLayout layout) {
+    record Input(Path file, int[] dims, int rank, NpyArray array, TensorLayout layout, long[] fileShape) {
 
         Input(Path file, int[] dims, int rank, NpyArray array) {
             this(file, dims, rank, array, TensorLayout.BHND);
+        }
+
+        Input(Path file, int[] dims, int rank, NpyArray array, TensorLayout layout) {
+            this(file, dims, rank, array, layout, array.shape());
         }
 
         /** The [B, H, N] sizes an LSE of these queries has in its file (rank − 1 of them, like the file's). */
@@ -66,7 +70,7 @@ final class NpyInputs {
         }
 
         String shape() {
-            return Arrays.toString(array.shape());
+            return Arrays.toString(fileShape);
         }
 
         /** float32 values as a tensor; refuses NaN and infinities, and float64 values beyond float32's range. */
@@ -100,7 +104,7 @@ final class NpyInputs {
 
         /** Flat index i as the file's own multi-index, e.g. [0, 3, 17, 5]. */
         String index(long i) {
-            long[] shape = array.shape();
+            long[] shape = fileShape;
             long[] at = new long[shape.length];
             for (int x = shape.length - 1; x >= 0; x--) {
                 at[x] = i % shape[x];
@@ -143,7 +147,19 @@ final class NpyInputs {
         if (!a.dtype().isFloating()) {
             throw notFloating(file, a.dtype(), "need float16, bfloat16, float32 or float64");
         }
-        long[] shape = a.shape();
+        return shaped(file, a.shape(), a, layout);
+    }
+
+    /**
+     * A q, k or v file whose values stay where they are (a memory-mapped float32 file, see
+     * {@link org.ringattention.tensor.MappedNpy}): its shape checked as {@link #tensor(Path)} checks
+     * it, no values ({@link Input#array()} is null).
+     */
+    static Input header(Path file, long[] shape) {
+        return shaped(file, shape, null, TensorLayout.BHND);
+    }
+
+    private static Input shaped(Path file, long[] shape, NpyArray a, TensorLayout layout) {
         if (shape.length < 2 || shape.length > 4) {
             throw CliException.data(file + ": shape " + Arrays.toString(shape) + " has rank " + shape.length
                     + (layout == TensorLayout.BNHD ? "; need [B, N, H, d], [N, H, d] or [N, d] (--tensor-layout bnhd)"
@@ -165,7 +181,7 @@ final class NpyInputs {
             dims[1] = dims[2];
             dims[2] = n;
         }
-        return new Input(file, dims, shape.length, a, layout);
+        return new Input(file, dims, shape.length, a, layout, shape.clone());
     }
 
     /** Checks that q, k and v fit together (ranks, head dims, batch, GQA groups) and returns their shape. */

@@ -29,17 +29,18 @@ import org.ringattention.tensor.Tensor;
  * far larger than the heap (forward pass and LSE; gradients need the heap path).
  *
  * <p>After each query chunk the outputs are forced to disk and the {@link Checkpoint} beside O
- * ({@code O.npy.checkpoint}) records it; SIGINT or SIGTERM stops the run between two tasks (well
- * within a second), keeping the partial files and the checkpoint, and {@code --resume} continues
+ * ({@code O.npy.checkpoint}) records it; SIGINT or SIGTERM stops the run at once (the engine
+ * between two tiles, the JVM without waiting for it: {@link StopSignal}), keeping the partial files
+ * and the checkpoint, and {@code --resume} continues
  * from the first chunk not recorded. When every chunk is done the partial files are renamed over
  * their targets and the checkpoint is deleted: no file under a target's name changes before that.
  */
 final class StreamedAttend {
 
     /**
-     * Largest chunk chosen automatically. A task is one query block against one key/value chunk, and
-     * a stop is seen between tasks: 16,384 keys keep a task near a GFLOP (milliseconds), while K and
-     * V are reloaded N/chunk times, a copy small beside the 4·chunk·d flops per key it serves.
+     * Largest chunk chosen automatically: K and V are reloaded N/chunk times, a copy already small
+     * at this size beside the 4·chunk·d flops each key serves, so larger chunks would only take heap
+     * (and lose more work to a stop: the query chunk under way is recomputed on resumption).
      */
     static final int MAX_AUTO_CHUNK = 16384;
 
@@ -215,35 +216,33 @@ final class StreamedAttend {
                     : ", " + chunks + " query chunks"));
         }
         long delay = Long.getLong(DELAY_PROPERTY, 0);
-        AtomicBoolean stop = new AtomicBoolean();
-        CountDownLatch finished = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            stop.set(true);
-            try {
-                finished.await(900, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+        java.util.concurrent.atomic.AtomicReference<Progress> bar = new java.util.concurrent.atomic.AtomicReference<>();
+        StopSignal signal = new StopSignal(firstChunk, doneChunks -> {
+            Progress p = bar.get();
+            if (p != null) {
+                p.close(); // its last frame, then the message on a line of its own
             }
-        }, "attend-stop");
+            err.printf("ring-attention: attend: stopped after %d of %d query chunks; the checkpoint %s keeps them"
+                    + " (rerun with --resume to continue)%n", doneChunks, chunks, cpFile);
+            err.flush();
+        });
+        Thread hook = new Thread(signal::onSignal, "attend-stop");
         Runtime.getRuntime().addShutdownHook(hook);
-        int[] done = {firstChunk};
         StreamingAttention.Result result;
         MappedNpy oFinal = om;
         MappedNpy lFinal = lm;
         try (Progress progress = Progress.start(err, "attend", work, cmd.quiet, " GFLOP", 1000)) {
+            bar.set(progress);
             result = engine.forward(q, k, v, attention, out, lseT, firstChunk, new StreamingAttention.Listener() {
                 @Override
                 public void chunkDone(int c, int n, long pairs) {
-                    oFinal.force();
-                    if (lFinal != null) {
-                        lFinal.force();
-                    }
-                    done[0] = c + 1;
-                    try {
+                    signal.record(c + 1, () -> {
+                        oFinal.force();
+                        if (lFinal != null) {
+                            lFinal.force();
+                        }
                         fresh.withDone(c + 1).write(cpFile);
-                    } catch (IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
+                    });
                 }
 
                 @Override
@@ -263,22 +262,23 @@ final class StreamedAttend {
                         }
                     }
                 }
-            }, stop::get);
+            }, signal::stopRequested);
         } catch (StreamingAttention.Stopped e) {
-            err.printf("ring-attention: attend: stopped after %d of %d query chunks; the checkpoint %s keeps them"
-                    + " (rerun with --resume to continue)%n", done[0], chunks, cpFile);
-            err.flush();
-            finished.countDown();
+            signal.reportOnce();
+            signal.finished();
             return STOPPED;
         } catch (java.io.UncheckedIOException e) {
-            finished.countDown();
+            signal.finished();
             throw e.getCause();
         } catch (IllegalArgumentException e) {
-            finished.countDown();
+            signal.finished();
             throw CliException.data(e.getMessage());
         } catch (RuntimeException | Error e) {
-            finished.countDown();
+            signal.finished();
             throw e;
+        }
+        if (!signal.startFinishing()) {
+            return STOPPED; // stopped after the last chunk was recorded: the JVM is exiting, the targets stay
         }
         try {
             om.force();
@@ -291,7 +291,7 @@ final class StreamedAttend {
             }
             Files.deleteIfExists(cpFile);
         } finally {
-            finished.countDown();
+            signal.finished();
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
             } catch (IllegalStateException e) {
@@ -379,6 +379,103 @@ final class StreamedAttend {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+
+    /** A piece of work that may fail with an I/O error. */
+    @FunctionalInterface
+    interface IoAction {
+        void run() throws IOException;
+    }
+
+    /**
+     * What SIGINT or SIGTERM does to a run, from a shutdown hook while the JVM waits to exit: sets
+     * the stop flag that the engine asks between two tiles, and reports at once how many query
+     * chunks the checkpoint keeps, without waiting for the computation to unwind. That is safe
+     * because a chunk counts only once {@link #record} has forced it to disk and written the
+     * checkpoint, under this object's lock, which the hook takes too (so the JVM never exits in
+     * the middle of a checkpoint, and the report names what the checkpoint holds), and because
+     * nothing under a target's name changes before the run is finishing. Once it is (renaming its
+     * outputs into place, after {@link #startFinishing}), the hook waits for that instead, so the
+     * targets change all together or not at all.
+     */
+    static final class StopSignal {
+
+        /** How long the hook waits for a finishing run to rename its outputs: renames take milliseconds. */
+        static final long FINISH_WAIT_MILLIS = 10_000;
+
+        private final java.util.function.IntConsumer report;
+        private final AtomicBoolean stop = new AtomicBoolean();
+        private final CountDownLatch finished = new CountDownLatch(1);
+        private int done;
+        private boolean finishing;
+        private boolean reported;
+
+        /** For a run whose checkpoint keeps {@code done} chunks; {@code report} prints the stop message for a count. */
+        StopSignal(int done, java.util.function.IntConsumer report) {
+            this.done = done;
+            this.report = report;
+        }
+
+        /** What the engine asks between tiles. */
+        boolean stopRequested() {
+            return stop.get();
+        }
+
+        /**
+         * Records that {@code doneNow} chunks are finished by running {@code write} (force the
+         * outputs, write the checkpoint), unless a stop was requested: then the chunk is left for
+         * resumption and the engine stops at its next question.
+         */
+        synchronized void record(int doneNow, IoAction write) {
+            if (stop.get()) {
+                return;
+            }
+            try {
+                write.run();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            done = doneNow;
+        }
+
+        /** The shutdown hook's work (see the class comment). */
+        void onSignal() {
+            stop.set(true);
+            synchronized (this) {
+                if (!finishing) {
+                    reportOnce();
+                    return;
+                }
+            }
+            try {
+                finished.await(FINISH_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        /** Prints the stop message unless it was printed. */
+        synchronized void reportOnce() {
+            if (!reported) {
+                reported = true;
+                report.accept(done);
+            }
+        }
+
+        /** Called when every chunk is recorded: false when a stop was reported first (then nothing is renamed). */
+        synchronized boolean startFinishing() {
+            if (reported) {
+                return false;
+            }
+            finishing = true;
+            return true;
+        }
+
+        /** The run is over, finished or failed: a waiting hook may let the JVM exit. */
+        void finished() {
+            finished.countDown();
         }
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -18,8 +19,11 @@ import org.ringattention.attention.SampledAttention;
 import org.ringattention.attention.VanillaAttention;
 import org.ringattention.check.AccuracyRule;
 import org.ringattention.check.ErrorStats;
+import org.ringattention.tensor.MappedNpy;
 import org.ringattention.tensor.Npy;
 import org.ringattention.tensor.NpyArray;
+import org.ringattention.tensor.NpyFormatException;
+import org.ringattention.tensor.Tensor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -103,20 +107,24 @@ final class VerifyCommand implements Callable<Integer> {
         if (rows < 2) {
             throw CliException.usage("--rows must be >= 2 (the first and last rows), got " + rows);
         }
-        NpyInputs.Input qIn = NpyInputs.tensor(q);
-        NpyInputs.Input kIn = NpyInputs.tensor(k);
-        NpyInputs.Input vIn = NpyInputs.tensor(v);
-        AttentionShape shape = NpyInputs.attentionShape(qIn, kIn, vIn);
+        try (Arena arena = Arena.ofConfined()) {
+            return run(arena);
+        }
+    }
+
+    private Integer run(Arena arena) throws IOException {
+        Inputs in = Inputs.open(q, k, v, arena);
+        AttentionShape shape = NpyInputs.attentionShape(in.q().input(), in.k().input(), in.v().input());
         AttentionSpec attention = mask.spec(shape, q, k);
-        long[] qShape = qIn.array().shape();
-        NpyArray gotO = floating(out, "--out");
+        long[] qShape = in.q().input().fileShape();
+        Got gotO = Got.open(out, "--out", arena);
         if (!Arrays.equals(gotO.shape(), qShape)) {
             throw CliException.data(out + ": shape " + Arrays.toString(gotO.shape()) + " differs from " + q + " shape "
                     + Arrays.toString(qShape));
         }
-        NpyArray gotL = null;
+        Got gotL = null;
         if (lse != null) {
-            gotL = floating(lse, "--lse");
+            gotL = Got.open(lse, "--lse", arena);
             long[] lseShape = Arrays.copyOf(qShape, qShape.length - 1);
             if (!Arrays.equals(gotL.shape(), lseShape)) {
                 throw CliException.data(lse + ": shape " + Arrays.toString(gotL.shape()) + " is not " + q
@@ -125,23 +133,21 @@ final class VerifyCommand implements Callable<Integer> {
         }
 
         int[] sample = RowSample.choose(shape, attention, rows, seed);
-        double[] qd = qIn.toDoubles();
-        double[] kd = kIn.toDoubles();
-        double[] vd = vIn.toDoubles();
+        double maxAbsV = in.checkFinite();
         SampledAttention.Rows exact;
         SampledAttention.Rows base;
         try (Progress progress = Progress.start(spec.commandLine().getErr(), "verify",
                 2L * ((sample.length + ROWS_PER_STEP - 1) / ROWS_PER_STEP), quiet || json)) {
-            exact = sampled(VanillaAttention.Precision.FLOAT64, shape, attention, qd, kd, vd, sample, progress);
-            base = sampled(VanillaAttention.Precision.FLOAT32, shape, attention, qd, kd, vd, sample, progress);
+            exact = sampled(VanillaAttention.Precision.FLOAT64, shape, attention, in, sample, progress);
+            base = sampled(VanillaAttention.Precision.FLOAT32, shape, attention, in, sample, progress);
         }
         int heads = shape.batch() * shape.qHeads();
         int d = shape.dim();
-        double[] o = rowsOf(gotO.toDoubleArray(), shape, sample, d);
+        double[] o = gotO.rows(shape, sample, d);
         List<Check> checks = new ArrayList<>();
-        checks.add(check("O", exact.out(), o, base.out(), ErrorStats.maxAbs(vd), shape, sample, d));
+        checks.add(check("O", exact.out(), o, base.out(), maxAbsV, shape, sample, d));
         if (gotL != null) {
-            double[] l = rowsOf(gotL.toDoubleArray(), shape, sample, 1);
+            double[] l = gotL.rows(shape, sample, 1);
             checks.add(check("LSE", exact.lse(), l, base.lse(), ErrorStats.maxAbs(exact.lse()) + 1, shape, sample,
                     1));
         }
@@ -156,9 +162,122 @@ final class VerifyCommand implements Callable<Integer> {
         return pass ? 0 : CompareCommand.VERDICT_FAIL;
     }
 
+    /**
+     * q, k and v: memory-mapped when all three are float32 {@code .npy} files (the oracle then reads
+     * them block by block through the mappings, and the heap holds none of them), else read onto
+     * the heap as float64 (float16 or float64 files, safetensors tensors).
+     */
+    private record Inputs(Operand q, Operand k, Operand v) {
+
+        static Inputs open(Path q, Path k, Path v, Arena arena) throws IOException {
+            boolean mapped = true;
+            for (Path p : new Path[] {q, k, v}) {
+                mapped &= !TensorPath.of(p, null).isSafetensors() && MappedNpy.mappable(p);
+            }
+            return new Inputs(Operand.open(q, mapped, arena), Operand.open(k, mapped, arena),
+                    Operand.open(v, mapped, arena));
+        }
+
+        /** Refuses NaN and infinities in q, k and v (bad data), and returns max |v|. */
+        double checkFinite() throws IOException {
+            q.checkFinite();
+            k.checkFinite();
+            return v.checkFinite();
+        }
+
+        boolean mapped() {
+            return q.mapped() != null;
+        }
+    }
+
+    /** One input: its checked shape, and its values as a mapped tensor or as doubles. */
+    private record Operand(NpyInputs.Input input, Tensor mapped, double[] values) {
+
+        static Operand open(Path file, boolean map, Arena arena) throws IOException {
+            if (!map) {
+                NpyInputs.Input in = NpyInputs.tensor(file);
+                return new Operand(in, null, in.toDoubles());
+            }
+            MappedNpy m;
+            try {
+                m = MappedNpy.openReadOnly(file, arena);
+            } catch (NpyFormatException e) {
+                throw e;
+            } catch (IOException e) {
+                throw CliException.data(file + ": cannot map: " + e.getMessage());
+            }
+            NpyInputs.Input in = NpyInputs.header(file, m.shape());
+            int[] dims = in.dims();
+            return new Operand(in, m.view(dims[0], dims[1], dims[2], dims[3]), null);
+        }
+
+        /** Refuses NaN and infinities (the heap copy was checked when read); max |x|, in one pass over a mapping. */
+        double checkFinite() {
+            if (values != null) {
+                return ErrorStats.maxAbs(values);
+            }
+            int d = mapped.dim();
+            int step = Math.max(1, Math.min(mapped.rows(), (1 << 16) / Math.max(d, 1)));
+            float[] block = new float[step * d];
+            double max = 0;
+            for (int b = 0; b < mapped.batch(); b++) {
+                for (int h = 0; h < mapped.heads(); h++) {
+                    for (int i0 = 0; i0 < mapped.rows(); i0 += step) {
+                        int n = Math.min(step, mapped.rows() - i0);
+                        mapped.rows(b, h, i0, n).copyTo(block, 0);
+                        for (int x = 0; x < n * d; x++) {
+                            float f = block[x];
+                            if (!Float.isFinite(f)) {
+                                throw CliException.data(input.file() + ": contains " + f + " at index "
+                                        + input.index(mapped.rowOffset(b, h, i0) + x) + "; inputs must be finite");
+                            }
+                            max = Math.max(max, Math.abs(f));
+                        }
+                    }
+                }
+            }
+            return max;
+        }
+    }
+
+    /** A judged output (O or LSE): memory-mapped when it is a float32 {@code .npy} file, else read whole. */
+    private record Got(long[] shape, MappedNpy mapped, double[] values) {
+
+        static Got open(Path file, String option, Arena arena) throws IOException {
+            if (!TensorPath.of(file, null).isSafetensors() && MappedNpy.mappable(file)) {
+                MappedNpy m = MappedNpy.openReadOnly(file, arena);
+                return new Got(m.shape(), m, null);
+            }
+            NpyArray a = floating(file, option);
+            return new Got(a.shape(), null, a.toDoubleArray());
+        }
+
+        /** The sampled rows of every head of this [B, Hq, Nq, width] array, laid out [B·Hq, R, width]. */
+        double[] rows(AttentionShape shape, int[] sample, int width) {
+            int heads = shape.batch() * shape.qHeads();
+            double[] x = new double[heads * sample.length * width];
+            float[] row = new float[width];
+            Tensor t = values != null ? null : mapped.view(shape.batch(), shape.qHeads(), shape.qLen(), width);
+            for (int h = 0; h < heads; h++) {
+                for (int r = 0; r < sample.length; r++) {
+                    int at = (h * sample.length + r) * width;
+                    if (values != null) {
+                        System.arraycopy(values, (h * shape.qLen() + sample[r]) * width, x, at, width);
+                    } else {
+                        t.rows(h / shape.qHeads(), h % shape.qHeads(), sample[r], 1).copyTo(row, 0);
+                        for (int c = 0; c < width; c++) {
+                            x[at + c] = row[c];
+                        }
+                    }
+                }
+            }
+            return x;
+        }
+    }
+
     /** The sampled rows in groups, one progress step per group; the groups' results laid out as one call's. */
     private static SampledAttention.Rows sampled(VanillaAttention.Precision precision, AttentionShape shape,
-            AttentionSpec attention, double[] qd, double[] kd, double[] vd, int[] sample, Progress progress) {
+            AttentionSpec attention, Inputs in, int[] sample, Progress progress) {
         SampledAttention oracle = new SampledAttention(precision);
         int heads = shape.batch() * shape.qHeads();
         int d = shape.dim();
@@ -167,27 +286,17 @@ final class VerifyCommand implements Callable<Integer> {
         double[] l = new double[heads * r];
         for (int from = 0; from < r; from += ROWS_PER_STEP) {
             int n = Math.min(ROWS_PER_STEP, r - from);
-            SampledAttention.Rows part = oracle.forward(shape, attention, qd, kd, vd,
-                    Arrays.copyOfRange(sample, from, from + n));
+            int[] part = Arrays.copyOfRange(sample, from, from + n);
+            SampledAttention.Rows rows = in.mapped()
+                    ? oracle.forward(shape, attention, in.q().mapped(), in.k().mapped(), in.v().mapped(), part)
+                    : oracle.forward(shape, attention, in.q().values(), in.k().values(), in.v().values(), part);
             for (int h = 0; h < heads; h++) {
-                System.arraycopy(part.out(), h * n * d, o, (h * r + from) * d, n * d);
-                System.arraycopy(part.lse(), h * n, l, h * r + from, n);
+                System.arraycopy(rows.out(), h * n * d, o, (h * r + from) * d, n * d);
+                System.arraycopy(rows.lse(), h * n, l, h * r + from, n);
             }
             progress.step(precision.name().toLowerCase() + " rows " + (from + n) + "/" + r);
         }
         return new SampledAttention.Rows(sample, o, l);
-    }
-
-    /** The sampled rows of every head of a [B, Hq, Nq, width] array, laid out [B·Hq, R, width]. */
-    private static double[] rowsOf(double[] all, AttentionShape shape, int[] sample, int width) {
-        int heads = shape.batch() * shape.qHeads();
-        double[] x = new double[heads * sample.length * width];
-        for (int h = 0; h < heads; h++) {
-            for (int r = 0; r < sample.length; r++) {
-                System.arraycopy(all, (h * shape.qLen() + sample[r]) * width, x, (h * sample.length + r) * width, width);
-            }
-        }
-        return x;
     }
 
     private static Check check(String name, double[] ref, double[] got, double[] base, double magnitude,

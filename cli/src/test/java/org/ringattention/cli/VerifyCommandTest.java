@@ -209,6 +209,42 @@ class VerifyCommandTest {
                 .get("rows")).isEqualTo(j.get("rows"));
     }
 
+    @Test
+    void packedSequencesAreVerifiedWithTheirOwnEdges() throws IOException {
+        // sequences of 120 and 180 queries against 100 and 200 keys, bottom-right causal each:
+        // rows 0..19 see none of their sequence's keys
+        Npy.writeInt64(dir.resolve("cq.npy"), new long[] {3}, new long[] {0, 120, 300});
+        Npy.writeInt64(dir.resolve("ck.npy"), new long[] {3}, new long[] {0, 100, 300});
+        CliRun a = CliRun.of("attend", "--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v.npy"), "--out", p("o.npy"),
+                "--lse", p("lse.npy"), "--causal", "--cu-seqlens-q", p("cq.npy"), "--cu-seqlens-k", p("ck.npy"),
+                "--quiet");
+        assertThat(a.code()).as(a.err()).isZero();
+        JsonNode j = json(verify("--causal", "--cu-seqlens-q", p("cq.npy"), "--cu-seqlens-k", p("ck.npy"), "--rows",
+                "16", "--json"));
+        assertThat(j.get("pass").asBoolean()).as(j.toString()).isTrue();
+        List<Integer> rows = new ArrayList<>();
+        j.get("rows").forEach(n -> rows.add(n.asInt()));
+        assertThat(rows).contains(0, 119, 120, 299, 19, 20);
+        // without the sequences the same output is wrong (rows 0..19 would see keys)
+        assertThat(verify("--causal", "--rows", "16").code()).isEqualTo(CompareCommand.VERDICT_FAIL);
+        verify("--causal", "--cu-seqlens-q", p("cq.npy")).assertOneLineError(2, "--cu-seqlens-q needs --cu-seqlens-k");
+    }
+
+    @Test
+    void float64InputsOnTheHeapGiveTheVerdictOfMappedFloat32Ones() throws IOException {
+        CliRun a = CliRun.of("attend", "--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v.npy"), "--out", p("o.npy"),
+                "--lse", p("lse.npy"), "--window", "50", "--quiet");
+        assertThat(a.code()).as(a.err()).isZero();
+        Npy.write(dir.resolve("q64.npy"), Q_SHAPE, wide(q));
+        Npy.write(dir.resolve("k64.npy"), KV_SHAPE, wide(k));
+        Npy.write(dir.resolve("v64.npy"), KV_SHAPE, wide(v));
+        JsonNode mapped = json(verify("--window", "50", "--rows", "20", "--json"));
+        JsonNode heap = json(CliRun.of("verify", "--q", p("q64.npy"), "--k", p("k64.npy"), "--v", p("v64.npy"),
+                "--out", p("o.npy"), "--lse", p("lse.npy"), "--window", "50", "--rows", "20", "--json"));
+        assertThat(heap.get("outputs")).isEqualTo(mapped.get("outputs"));
+        assertThat(heap.get("rows")).isEqualTo(mapped.get("rows"));
+    }
+
     private CliRun verify(String... more) {
         String[] base = {"verify", "--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v.npy"), "--lse", p("lse.npy"),
             "--out"};

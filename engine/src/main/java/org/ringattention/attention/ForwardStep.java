@@ -86,6 +86,7 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
         }
         long pairs = 0;
         for (int j0 = 0; j0 < kv.length; j0 += kv.blockCols) {
+            sa.checkStop();
             long tile = m.adjustsScores() ? adjustedForwardTile(w, m, b, h, i0, rows, j0)
                     : forwardTile(w, m, b, g, h, i0, rows, j0);
             pairs += tile;

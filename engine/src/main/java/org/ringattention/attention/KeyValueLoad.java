@@ -74,6 +74,7 @@ final class KeyValueLoad implements Tasks<ShardAttention.Workspace> {
         int d = sa.shape.dim();
         float[] block = rows != null ? rows : new float[buffer.blockCols * d];
         for (int j0 = 0; j0 < buffer.length; j0 += buffer.blockCols) {
+            sa.checkStop();
             int cols = Math.min(buffer.blockCols, buffer.length - j0);
             int off = buffer.offset(b, g, j0);
             int at = rows != null ? off : 0;

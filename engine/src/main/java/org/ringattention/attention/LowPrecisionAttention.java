@@ -116,7 +116,7 @@ public final class LowPrecisionAttention {
                 int kvBase = (b * shape.kvHeads() + shape.kvHead(h)) * nk * d;
                 for (int i = 0; i < nq; i++) {
                     int qBase = (head * nq + i) * d;
-                    float m = scores(shape, spec, mask, qr, kr, b, i, qBase, kvBase, s);
+                    float m = scores(shape, spec, mask, qr, kr, b, h, i, qBase, kvBase, s);
                     if (m == Float.NEGATIVE_INFINITY) {
                         lse[head * nq + i] = Float.NEGATIVE_INFINITY; // sees no key: O stays 0
                         continue;
@@ -178,7 +178,7 @@ public final class LowPrecisionAttention {
                         Arrays.fill(ds, i * nk, (i + 1) * nk, 0f);
                         continue; // sees no key: no gradient flows through it
                     }
-                    scores(shape, spec, mask, qr, kr, b, i, qBase, kvBase, s);
+                    scores(shape, spec, mask, qr, kr, b, h, i, qBase, kvBase, s);
                     float di = 0;
                     for (int x = 0; x < d; x++) {
                         di = Math.fma(dor[qBase + x], o[qBase + x], di);
@@ -224,14 +224,14 @@ public final class LowPrecisionAttention {
                 Tensor.wrap(dv, v.batch(), v.heads(), v.rows(), v.dim()));
     }
 
-    /** Scores of query row i against every key into {@code s} (hidden keys −∞); returns their max. */
+    /** Scores of query row i of head (b, h) against every key into {@code s} (hidden keys −∞); returns their max. */
     private static float scores(AttentionShape shape, AttentionSpec spec, Mask mask, float[] q, float[] k, int b,
-            int i, int qBase, int kvBase, float[] s) {
+            int h, int i, int qBase, int kvBase, float[] s) {
         int d = shape.dim();
         float scale = (float) spec.scaleFor(d);
         float m = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < shape.kvLen(); j++) {
-            if (!mask.visible(b, i, j)) {
+            if (!mask.visible(b, h, i, j)) { // a keep mask may differ from head to head
                 s[j] = Float.NEGATIVE_INFINITY;
                 continue;
             }

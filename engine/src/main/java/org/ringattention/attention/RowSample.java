@@ -20,7 +20,12 @@ import java.util.TreeSet;
  *   <li>with a left edge (a window's left side L, W − 1 for a sliding window W): the first row
  *       whose window drops key 0, the last row that sees a key and the first that sees none
  *       (top-left alignment with N_q &gt; N_k), and rows whose first visible key begins a block;
- *   <li>with segments: the first and last rows of segments, spread over the sequence.
+ *   <li>with segments: the first and last rows of segments, spread over the sequence;
+ *   <li>with packed sequences (cu_seqlens, {@link SequenceLengths}), each aligned on its own
+ *       lengths: for up to {@value #SEQUENCES} sequences spread over the batch (the first and the
+ *       last among them), their first and last query rows, then their own right and left edges as
+ *       above (rows that see none of their keys, the first row whose window drops their first
+ *       key), then their block edges, in place of the whole sequence's.
  * </ul>
  * Edge rows take {@value #EDGE_ROWS} rows or half the count, whichever is more (the first and
  * last rows always), random rows the rest.
@@ -33,6 +38,9 @@ public final class RowSample {
 
     /** Edge rows taken even when they are more than half the sample. */
     static final int EDGE_ROWS = 8;
+
+    /** Packed sequences whose edges are sampled. */
+    static final int SEQUENCES = 8;
 
     private RowSample() {
     }
@@ -93,6 +101,10 @@ public final class RowSample {
         LinkedHashSet<Integer> e = new LinkedHashSet<>();
         e.add(0);
         e.add(nq - 1);
+        if (spec.varlen() != null) {
+            varlenEdges(e, spec.varlen(), spec.causalAlign() != AttentionSpec.CausalAlign.TOP_LEFT, left, right);
+            return e;
+        }
         if (right >= 0) {
             e.add(firstSeeing - 1);
             e.add(firstSeeing);
@@ -123,7 +135,81 @@ public final class RowSample {
         return e;
     }
 
-    /** Rows i ≥ from with (i + shift) mod BLOCK = residue: the first, one near the middle and the last. */
+    /**
+     * The edges of packed sequences, each on its own: sequence s holds queries [CQ[s], CQ[s+1]) at
+     * positions p = i + o_s and keys [CK[s], CK[s+1]); query i sees its keys with
+     * p − L ≤ j ≤ p + R. Rows of sequences with no query are none; a sequence with no key sees
+     * nothing (its first row stands for it).
+     */
+    private static void varlenEdges(LinkedHashSet<Integer> e, SequenceLengths varlen, boolean bottomRight, long left,
+            long right) {
+        List<Integer> seqs = new ArrayList<>();
+        for (int s = 0; s < varlen.count(); s++) {
+            if (varlen.queryStart(s + 1) > varlen.queryStart(s)) {
+                seqs.add(s);
+            }
+        }
+        int take = Math.min(SEQUENCES, seqs.size());
+        List<Integer> chosen = new ArrayList<>();
+        for (int t = 0; t < take; t++) { // spread, the first and the last included
+            int s = seqs.get(take == 1 ? 0 : (int) ((long) t * (seqs.size() - 1) / (take - 1)));
+            if (!chosen.contains(s)) {
+                chosen.add(s);
+            }
+        }
+        for (int s : chosen) {
+            e.add(varlen.queryStart(s));
+            e.add(varlen.queryStart(s + 1) - 1);
+        }
+        for (int s : chosen) {
+            int q0 = varlen.queryStart(s);
+            int q1 = varlen.queryStart(s + 1);
+            long o = varlen.offset(s, bottomRight);
+            int k0 = varlen.keyStart(s);
+            int k1 = varlen.keyStart(s + 1);
+            if (k1 == k0) {
+                continue; // sees no key at all
+            }
+            if (right >= 0) { // p + R ≥ k0 from firstSeeing on
+                long firstSeeing = k0 - right - o;
+                addWithin(e, q0, q1, firstSeeing - 1);
+                addWithin(e, q0, q1, firstSeeing);
+            }
+            if (left >= 0) {
+                addWithin(e, q0, q1, k0 + 1 + left - o); // p − L = k0 + 1: the first row that drops key k0
+                addWithin(e, q0, q1, k0 + left - o);
+                long lastSeeing = k1 - 1 + left - o; // p − L ≤ k1 − 1
+                addWithin(e, q0, q1, lastSeeing);
+                addWithin(e, q0, q1, lastSeeing + 1);
+            }
+        }
+        for (int s : chosen) {
+            int q0 = varlen.queryStart(s);
+            int q1 = varlen.queryStart(s + 1);
+            long o = varlen.offset(s, bottomRight);
+            int k0 = varlen.keyStart(s);
+            if (varlen.keyStart(s + 1) == k0) {
+                continue;
+            }
+            if (right >= 0) {
+                int from = (int) Math.max(q0, Math.min(q1, k0 - right - o));
+                addBlockEdges(e, q1, from, o + right, BLOCK - 1);
+                addBlockEdges(e, q1, from, o + right, 0);
+            }
+            if (left >= 0) {
+                addBlockEdges(e, q1, (int) Math.max(q0, Math.min(q1, k0 + left - o)), o - left, 0);
+            }
+        }
+    }
+
+    /** Adds row i when it lies in [from, to). */
+    private static void addWithin(LinkedHashSet<Integer> e, int from, int to, long i) {
+        if (i >= from && i < to) {
+            e.add((int) i);
+        }
+    }
+
+    /** Rows from ≤ i &lt; nq with (i + shift) mod BLOCK = residue: the first, one near the middle and the last. */
     private static void addBlockEdges(LinkedHashSet<Integer> e, int nq, int from, long shift, int residue) {
         from = Math.max(0, from);
         long first = from + Math.floorMod(residue - shift - from, BLOCK);

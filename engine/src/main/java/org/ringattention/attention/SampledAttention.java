@@ -1,5 +1,7 @@
 package org.ringattention.attention;
 
+import org.ringattention.tensor.Tensor;
+
 /**
  * Vanilla attention of chosen query rows only: the oracle where the full one cannot go. For each
  * sampled query row i (of every batch and query head) it computes, over all N_k keys,
@@ -20,13 +22,26 @@ package org.ringattention.attention;
  * the float64 oracle or the float32 baseline of the accuracy rule. A row that sees no key gives
  * O = 0, LSE = −∞.
  *
- * <p>Layout: inputs as for {@link VanillaAttention}, row-major [B, H, N, d]; results [B, Hq, R, d]
- * and [B, Hq, R], row r being query row {@code rows[r]}.
+ * <p>Layout: inputs row-major [B, H, N, d], as double arrays (as for {@link VanillaAttention}) or
+ * as float32 {@link Tensor}s of any storage (a memory-mapped file: nothing of the inputs is then
+ * held but the block being read, {@value #KEYS} keys at a time; their values widen to double
+ * exactly, so both give the same bits); results [B, Hq, R, d] and [B, Hq, R], row r being query
+ * row {@code rows[r]}. The sum over keys of o runs over all d columns at once, key by key, each
+ * column in the order above, so V is read row by row.
  */
 public final class SampledAttention {
 
+    /** Keys read at a time: one block of K or V, {@value} rows. */
+    static final int KEYS = 512;
+
     /** O of the sampled rows [B, Hq, R, d] and their LSE [B, Hq, R]. */
     public record Rows(int[] rows, double[] out, double[] lse) {
+    }
+
+    /** Rows of a [B, H, N, d] input as doubles. */
+    private interface Source {
+        /** Rows [from, from + count) of head (b, h) into {@code dst[0, count · d)}. */
+        void read(int b, int h, int from, int count, double[] dst);
     }
 
     private final boolean single;
@@ -51,6 +66,44 @@ public final class SampledAttention {
             throw new IllegalArgumentException("array sizes q=" + q.length + " k=" + k.length + " v=" + v.length
                     + " do not match " + shape);
         }
+        return forward(shape, spec, of(q, shape.qHeads(), shape.qLen(), shape.dim()),
+                of(k, shape.kvHeads(), shape.kvLen(), shape.dim()), of(v, shape.kvHeads(), shape.kvLen(), shape.dim()),
+                rows);
+    }
+
+    /**
+     * {@link #forward(AttentionShape, AttentionSpec, double[], double[], double[], int[])} of
+     * float32 tensors q [B, Hq, N_q, d], k and v [B, Hkv, N_k, d], heap or segment: the same bits
+     * as of their values widened to double arrays.
+     */
+    public Rows forward(AttentionShape shape, AttentionSpec spec, Tensor q, Tensor k, Tensor v, int[] rows) {
+        for (Tensor t : new Tensor[] {q, k, v}) {
+            boolean isQ = t == q;
+            if (t.batch() != shape.batch() || t.heads() != (isQ ? shape.qHeads() : shape.kvHeads())
+                    || t.rows() != (isQ ? shape.qLen() : shape.kvLen()) || t.dim() != shape.dim()) {
+                throw new IllegalArgumentException((isQ ? "q " : t == k ? "k " : "v ") + t.shape()
+                        + " does not match " + shape);
+            }
+        }
+        return forward(shape, spec, of(q), of(k), of(v), rows);
+    }
+
+    private static Source of(double[] x, int heads, int n, int d) {
+        return (b, h, from, count, dst) ->
+                System.arraycopy(x, Math.toIntExact(((long) (b * heads + h) * n + from) * d), dst, 0, count * d);
+    }
+
+    private static Source of(Tensor t) {
+        float[] block = new float[Math.min(KEYS, t.rows()) * t.dim()];
+        return (b, h, from, count, dst) -> {
+            t.rows(b, h, from, count).copyTo(block, 0);
+            for (int i = 0, n = count * t.dim(); i < n; i++) {
+                dst[i] = block[i];
+            }
+        };
+    }
+
+    private Rows forward(AttentionShape shape, AttentionSpec spec, Source q, Source k, Source v, int[] rows) {
         Positions sampled = Positions.of(rows);
         if (rows.length > 0 && rows[rows.length - 1] >= shape.qLen()) {
             throw new IllegalArgumentException("row " + rows[rows.length - 1] + " is beyond Nq = " + shape.qLen());
@@ -63,18 +116,26 @@ public final class SampledAttention {
         double[] out = new double[shape.batch() * shape.qHeads() * count * d];
         double[] lse = new double[shape.batch() * shape.qHeads() * count];
         double[] s = new double[nk];
+        double[] qRow = new double[d];
+        double[] block = new double[Math.min(KEYS, nk) * d];
+        double[] acc = new double[d];
+        double[] total = new double[d];
         for (int b = 0; b < shape.batch(); b++) {
             for (int h = 0; h < shape.qHeads(); h++) {
                 int head = b * shape.qHeads() + h;
-                int kvBase = (b * shape.kvHeads() + shape.kvHead(h)) * nk * d;
+                int g = shape.kvHead(h);
                 for (int row = 0; row < count; row++) {
-                    int qBase = (head * shape.qLen() + rows[row]) * d;
-                    for (int j = 0; j < nk; j++) {
-                        double dot = 0;
-                        for (int x = 0; x < d; x++) {
-                            dot = r(dot + q[qBase + x] * k[kvBase + j * d + x]);
+                    q.read(b, h, rows[row], 1, qRow);
+                    for (int j0 = 0; j0 < nk; j0 += KEYS) {
+                        int n = Math.min(KEYS, nk - j0);
+                        k.read(b, g, j0, n, block);
+                        for (int j = 0; j < n; j++) {
+                            double dot = 0;
+                            for (int x = 0, at = j * d; x < d; x++, at++) {
+                                dot = r(dot + qRow[x] * block[at]);
+                            }
+                            s[j0 + j] = r(scale * dot);
                         }
-                        s[j] = r(scale * dot);
                     }
                     if (mask.adjustsScores()) { // the score rule: soft cap, ALiBi, bias
                         mask.adjust(b, h, row, 1, 0, nk, s, null, single);
@@ -99,17 +160,27 @@ public final class SampledAttention {
                         l = r(l + r(StrictMath.exp(r(sink - m)))); // the sink: in the denominator, no value
                     }
                     lse[at] = r(m + StrictMath.log(l));
-                    for (int x = 0; x < d; x++) {
-                        double total = 0;
-                        double acc = 0;
-                        for (int j = 0; j < nk; j++) {
-                            acc = r(acc + s[j] * v[kvBase + j * d + x]);
-                            if ((j + 1) % VanillaAttention.CHUNK == 0) {
-                                total = r(total + acc);
-                                acc = 0;
+                    // o_x = Σ_j s_j v_jx for every column x at once, each in key order, folded every CHUNK keys
+                    java.util.Arrays.fill(acc, 0);
+                    java.util.Arrays.fill(total, 0);
+                    for (int j0 = 0; j0 < nk; j0 += KEYS) {
+                        int n = Math.min(KEYS, nk - j0);
+                        v.read(b, g, j0, n, block);
+                        for (int j = 0; j < n; j++) {
+                            double p = s[j0 + j];
+                            for (int x = 0, e = j * d; x < d; x++, e++) {
+                                acc[x] = r(acc[x] + p * block[e]);
+                            }
+                            if ((j0 + j + 1) % VanillaAttention.CHUNK == 0) {
+                                for (int x = 0; x < d; x++) {
+                                    total[x] = r(total[x] + acc[x]);
+                                    acc[x] = 0;
+                                }
                             }
                         }
-                        out[at * d + x] = r(r(total + acc) / l);
+                    }
+                    for (int x = 0; x < d; x++) {
+                        out[at * d + x] = r(r(total[x] + acc[x]) / l);
                     }
                 }
             }

@@ -1,7 +1,9 @@
 package org.ringattention.attention;
 
 import java.util.Objects;
+import java.util.function.BooleanSupplier;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.tasks.TaskScheduler;
 import org.ringattention.tasks.Tasks;
 import org.ringattention.tensor.Tensor;
 
@@ -62,6 +64,8 @@ public final class ShardAttention {
     final float scale;
     final int blockQ;
     final int blockKv;
+    /** Asked between tiles of a forward task and blocks of a load; null: never stops (see {@link #stopWhen}). */
+    private BooleanSupplier stop;
 
     /** For a problem of {@code shape} (the whole sequence) under {@code spec}. */
     public ShardAttention(Kernels kernels, AttentionShape shape, AttentionSpec spec, int blockQ, int blockKv) {
@@ -75,6 +79,23 @@ public final class ShardAttention {
         this.scale = (float) spec.scaleFor(shape.dim());
         this.blockQ = blockQ;
         this.blockKv = blockKv;
+    }
+
+    /**
+     * Makes forward tasks and loads throw {@link StreamingAttention.Stopped} between two tiles (two
+     * blocks of a load) once {@code stop} answers true: a stop is then seen within a tile's work
+     * (microseconds) rather than a task's. What a stopped task leaves in its query shard is
+     * incomplete, so the caller discards the shard; set before the tasks start.
+     */
+    void stopWhen(BooleanSupplier stop) {
+        this.stop = stop;
+    }
+
+    /** Throws {@link StreamingAttention.Stopped} once the stop set by {@link #stopWhen} answers true. */
+    void checkStop() {
+        if (stop != null && stop.getAsBoolean()) {
+            throw new StreamingAttention.Stopped();
+        }
     }
 
     /** A query shard of the queries {@code q} [B, Hq, n, d] at {@code positions}. */
@@ -110,6 +131,11 @@ public final class ShardAttention {
      */
     public Tasks<Workspace> keyValueLoad(KvShard buffer, int owner, Tensor k, Tensor v, Positions positions) {
         return new KeyValueLoad(this, buffer, owner, k, v, positions);
+    }
+
+    /** {@link #keyValueLoad} with its tasks run on this thread: {@code buffer} holds the shard on return. */
+    public void load(KvShard buffer, int owner, Tensor k, Tensor v, Positions positions) {
+        TaskScheduler.runHere(keyValueLoad(buffer, owner, k, v, positions), null);
     }
 
     /** A worker's buffers for shards of at most {@code maxQueryRows} and {@code maxKvRows} rows. */

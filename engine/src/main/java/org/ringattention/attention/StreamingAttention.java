@@ -32,8 +32,10 @@ import org.ringattention.tensor.Tensor;
  * <p>Query chunks run in order; the caller hears of each finished one ({@link Listener}), which is
  * what checkpoints and resumption ({@code firstChunk}) build on: a chunk's rows depend only on the
  * inputs, so a run resumed at a chunk gives the bits of an uninterrupted run. A {@code stop}
- * request is seen between tasks (one query block against one key/value chunk), and ends the run
- * with {@link Stopped}.
+ * request is seen between two tiles (B_q × B_kv) of every task and between two blocks of a
+ * key/value load, and before a finished chunk is written; it ends the run with {@link Stopped},
+ * abandoning the query chunk under way (its rows are recomputed on resumption, so finished chunks
+ * and resumed runs keep their bits).
  */
 public final class StreamingAttention {
 
@@ -230,7 +232,7 @@ public final class StreamingAttention {
      * they are. Inputs must be finite (an {@link IllegalArgumentException} names the first NaN or
      * ±∞ of the chunk that holds it).
      *
-     * @throws Stopped when {@code stop} answers true, between two tasks
+     * @throws Stopped when {@code stop} answers true (asked between two tiles of a task, see the class comment)
      */
     public Result forward(Tensor q, Tensor k, Tensor v, AttentionSpec spec, Tensor out, Tensor lse, int firstChunk,
             Listener listener, BooleanSupplier stop) {
@@ -247,6 +249,7 @@ public final class StreamingAttention {
             throw new IllegalArgumentException("first chunk " + firstChunk + " is not in [0, " + qChunks + "]");
         }
         ShardAttention sa = new ShardAttention(kernels, shape, spec, blockQ, blockKv);
+        sa.stopWhen(stop);
         int[][] visible = visibleChunks(shape, spec);
         ShardAttention.Workspace[] ws = new ShardAttention.Workspace[threads];
         for (int t = 0; t < threads; t++) {
@@ -292,7 +295,6 @@ public final class StreamingAttention {
                 Tasks<ShardAttention.Workspace> step = sa.forwardStep(qs, kv, first, last);
                 try {
                     chunkPairs += scheduler.runAll(Tasks.of(step.count(), (w, task) -> {
-                        checkStop(stop);
                         long p = step.run(w, task);
                         if (listener != null) {
                             listener.pairsDone(p);
@@ -306,6 +308,7 @@ public final class StreamingAttention {
                     listener.kvChunkDone(qc);
                 }
             }
+            checkStop(stop); // before the chunk is written and recorded: forcing it to disk takes a while
             float[] o = qs.out().heapArray();
             float[] l = qs.lse();
             for (int bb = 0; bb < b; bb++) {

@@ -316,7 +316,7 @@ public final class RingAttention implements AttentionEngine {
 
         private KvShard ownShard(int i, boolean backward) {
             KvShard own = sa.kvBuffer(kvCapacity, backward);
-            TaskScheduler.runHere(sa.keyValueLoad(own, i, k, v, kPos[i]), null);
+            sa.load(own, i, k, v, kPos[i]);
             return own;
         }
 

@@ -286,4 +286,25 @@ class ChunkedSumProperties {
         right.load(new float[] {9, 1, 2, 3}, 1, 3);
         assertArrayEquals(new float[] {7, 7, 5, 14, 9, 1, 2, 3, 7, 7}, total);
     }
+
+    @Test
+    void resetDiscardsAnOpenPart() {
+        // a sum abandoned with a region open (a pass that failed between absorb and store)
+        ChunkedSum s = new ChunkedSum(3);
+        s.reset(3);
+        float[] part = s.target(0, 5, 1, 100);
+        assertSame(s.part, part);
+        part[0] = 1;
+        part[2] = 4;
+        s.total[1] = 8;
+        s.reset(3);
+        assertArrayEquals(new float[3], s.total);
+        assertArrayEquals(new float[3], s.part);
+        s.fold(); // nothing open after a reset: a fold adds nothing
+        float[] t = s.target(0, 5, 1, 100);
+        t[2] += 2;
+        float[] out = new float[3];
+        s.store(out, 0, 3);
+        assertArrayEquals(new float[] {0, 0, 2}, out);
+    }
 }

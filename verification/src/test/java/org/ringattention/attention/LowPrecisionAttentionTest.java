@@ -124,6 +124,55 @@ class LowPrecisionAttentionTest {
                 .get(0, 0, 1, 0)).isFinite();
     }
 
+    @org.junit.jupiter.api.Test
+    void nonFiniteInputsAreNamedAsTheOtherEnginesNameThem() {
+        Tensor q = Tensor.wrap(new float[] {1, 2, Float.NaN, 4}, 1, 1, 2, 2);
+        Tensor k = Tensor.wrap(new float[] {1, 2, 3, 4}, 1, 1, 2, 2);
+        assertThatThrownBy(() -> new LowPrecisionAttention(Format.BFLOAT16).forward(q, k, k, AttentionSpec.DEFAULT))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("q contains NaN at [0, 0, 1, 0] (inputs must be finite)");
+    }
+
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void headsAreIndependentWhenARowSeesNoKeyInOneHeadOnly(Format f) {
+        // a keep mask per head hides rows 0..4 in head 1 only: head 1's gradients must not carry
+        // anything of head 0's rows (the pass reuses its score rows from head to head)
+        AttentionShape two = new AttentionShape(1, 2, 2, 9, 7, 5);
+        boolean[] keep = new boolean[2 * 9 * 7];
+        for (int i = 0; i < 9; i++) {
+            for (int j = 0; j < 7; j++) {
+                keep[i * 7 + j] = true;
+                keep[(9 + i) * 7 + j] = i >= 5;
+            }
+        }
+        AttentionSpec spec = AttentionSpec.DEFAULT.withMask(KeepMask.of(keep, 1, 2, 9, 7));
+        Problem p = Problem.random(two, spec, 3, 1);
+        LowPrecisionAttention lp = new LowPrecisionAttention(f);
+        AttentionOutput o = lp.forward(p.qTensor(), p.kTensor(), p.vTensor(), spec);
+        Gradients g = lp.backward(p.qTensor(), p.kTensor(), p.vTensor(), o, p.dOutTensor(), spec);
+
+        AttentionShape one = new AttentionShape(1, 1, 1, 9, 7, 5);
+        boolean[] keep1 = java.util.Arrays.copyOfRange(keep, 9 * 7, 2 * 9 * 7);
+        AttentionSpec spec1 = AttentionSpec.DEFAULT.withMask(KeepMask.of(keep1, 1, 1, 9, 7));
+        Tensor q1 = head1(p.qTensor(), 9);
+        Tensor k1 = head1(p.kTensor(), 7);
+        Tensor v1 = head1(p.vTensor(), 7);
+        AttentionOutput o1 = lp.forward(q1, k1, v1, spec1);
+        Gradients g1 = lp.backward(q1, k1, v1, o1, head1(p.dOutTensor(), 9), spec1);
+        assertThat(one.qSize()).isEqualTo(q1.toArray().length);
+        assertThat(head1(o.out(), 9).toArray()).isEqualTo(o1.out().toArray());
+        assertThat(head1(g.dq(), 9).toArray()).isEqualTo(g1.dq().toArray());
+        assertThat(head1(g.dk(), 7).toArray()).isEqualTo(g1.dk().toArray());
+        assertThat(head1(g.dv(), 7).toArray()).isEqualTo(g1.dv().toArray());
+        assertThat(o.lse(0, 1, 0)).isEqualTo(Float.NEGATIVE_INFINITY);
+    }
+
+    private static Tensor head1(Tensor t, int rows) {
+        float[] a = t.toArray();
+        return Tensor.wrap(java.util.Arrays.copyOfRange(a, rows * 5, 2 * rows * 5), 1, 1, rows, 5);
+    }
+
     private static double normalized(double[] ref, double[] got) {
         double err = 0;
         double scale = 0;

@@ -6,10 +6,11 @@ import org.ringattention.attention.AttentionSpec.CausalAlign;
 
 /**
  * One small fixed problem per rule the engine implements: every mask kind and both causal
- * alignments, soft cap, ALiBi, bias, sinks, GQA, N_q ≠ N_k both ways (so that some rows see no
- * key), lengths 1 and 97, head dimension 59, sharp softmax rows. Small enough that a pass over all
- * of them takes about a second: the fixed-case tests of blockwise and ring attention run them for
- * every mutant in mutation testing, where the property searches cost minutes.
+ * alignments, windows with a left side of 0, soft cap, ALiBi, bias, sinks, GQA, N_q ≠ N_k both
+ * ways (so that some rows see no key), lengths 1 and 97, head dimension 59, sharp softmax rows.
+ * Small enough that a pass over all of them takes about a second: the fixed-case tests of
+ * blockwise and ring attention run them for every mutant in mutation testing, where the property
+ * searches cost minutes.
  */
 public final class RuleCases {
 
@@ -49,6 +50,8 @@ public final class RuleCases {
         c.add(Problem.random(one, D, 22, 1));
         c.add(Problem.random(oneQuery, D.withCausal(true), 23, 1));
         c.add(Problem.random(mha, D, 24, 30)); // sharp softmax rows
+        c.add(Problem.random(mha, D.withWindow(1), 25, 1)); // left side 0: each query sees only its own key
+        c.add(Problem.random(gqa, D.withWindow(0, 2), 26, 1));
         return c;
     }
 }

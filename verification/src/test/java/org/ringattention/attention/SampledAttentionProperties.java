@@ -1,12 +1,17 @@
 package org.ringattention.attention;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
+import org.ringattention.tensor.Tensor;
 
 /** The sampled oracle is the full vanilla attention's rows, bit for bit; the row sample holds the edges. */
 class SampledAttentionProperties {
@@ -38,8 +43,51 @@ class SampledAttentionProperties {
                 assertThat(all).hasSize(s.qLen());
                 for (VanillaAttention.Precision precision : VanillaAttention.Precision.values()) {
                     assertSameRows(p, precision, all);
+                    assertTensorsGiveTheSameRows(p, precision, all, null);
                 }
             }
+        }
+    }
+
+    @Test
+    void mappedLikeInputsGiveTheSameBitsAsArrays() {
+        // segment tensors (as memory-mapped files are), more keys than a block of the oracle's reads,
+        // GQA and packed sequences
+        AttentionShape s = new AttentionShape(1, 4, 2, 700, 1300, 24);
+        AttentionSpec spec = AttentionSpec.DEFAULT.withCausal(true).withVarlen(Problem.varlen(700, 1300, 3));
+        Problem p = Problem.random(s, spec, 8, 2);
+        int[] rows = RowSample.choose(s, spec, 40, 3);
+        try (Arena arena = Arena.ofConfined()) {
+            for (VanillaAttention.Precision precision : VanillaAttention.Precision.values()) {
+                assertSameRows(p, precision, rows);
+                assertTensorsGiveTheSameRows(p, precision, rows, arena);
+            }
+        }
+    }
+
+    @Test
+    void packedSequencesHaveTheirOwnEdgesSampled() {
+        // four sequences, bottom-right causal each: (q, k) lengths (100, 80), (0, 10), (50, 50), (350, 360)
+        AttentionShape s = new AttentionShape(1, 1, 1, 500, 500, 4);
+        AttentionSpec spec = AttentionSpec.DEFAULT.withCausal(true)
+                .withVarlen(SequenceLengths.of(new long[] {0, 100, 100, 150, 500}, new long[] {0, 80, 90, 140, 500}));
+        int[] rows = RowSample.choose(s, spec, 24, 1);
+        // first and last rows of each sequence with queries; sequence 0 sits 20 positions left of its
+        // keys, so its rows 0..19 see none of them and row 20 is the first that sees one
+        assertThat(rows).contains(0, 99, 100, 149, 150, 499, 19, 20);
+        Problem p = Problem.random(s, spec, 4, 1);
+        SampledAttention.Rows r = sample(p, VanillaAttention.Precision.FLOAT64, rows);
+        for (int i = 0; i < rows.length; i++) {
+            assertThat(r.lse()[i] == Double.NEGATIVE_INFINITY).as("row %d", rows[i]).isEqualTo(rows[i] < 20);
+        }
+        // a window of 30 inside each sequence: sequence 3's query i sits at p = 140 + (i - 150) + 10 = i
+        // and sees keys p - 29 .. p, so row 170 is the first whose window drops the sequence's first
+        // key 140 and row 169 the last that holds it
+        AttentionSpec window = AttentionSpec.DEFAULT.withWindow(30).withVarlen(spec.varlen());
+        assertThat(RowSample.choose(s, window, 40, 1)).contains(150, 499, 169, 170, 20, 19);
+        for (VanillaAttention.Precision precision : VanillaAttention.Precision.values()) {
+            assertSameRows(p, precision, rows);
+            assertSameRows(Problem.random(s, window, 4, 1), precision, RowSample.choose(s, window, 40, 1));
         }
     }
 
@@ -101,6 +149,30 @@ class SampledAttentionProperties {
         assertThat(RowSample.choose(new AttentionShape(1, 1, 1, 3, 3, 1), causal, 64, 9)).containsExactly(0, 1, 2);
     }
 
+    @Test
+    void everyRuleOfRuleCasesGivesTheOraclesRows() {
+        // soft cap, ALiBi, bias and sinks change the scores or the denominator of a sampled row too
+        for (Problem p : RuleCases.all()) {
+            int[] rows = RowSample.choose(p.shape(), p.spec(), p.shape().qLen(), 3);
+            for (VanillaAttention.Precision precision : VanillaAttention.Precision.values()) {
+                assertSameRows(p, precision, rows);
+            }
+        }
+    }
+
+    @Test
+    void rowsOutsideTheQueriesAreRefusedAndNoRowsAreNone() {
+        Problem p = Problem.random(new AttentionShape(1, 1, 1, 5, 4, 2), AttentionSpec.DEFAULT, 1, 1);
+        assertThatThrownBy(() -> sample(p, VanillaAttention.Precision.FLOAT64, new int[] {1, 5}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("row 5 is beyond Nq = 5");
+        assertThatThrownBy(() -> sample(p, VanillaAttention.Precision.FLOAT64, new int[] {9}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("row 9 is beyond Nq = 5");
+        SampledAttention.Rows none = sample(p, VanillaAttention.Precision.FLOAT64, new int[0]);
+        assertThat(none.out()).isEmpty();
+        assertThat(none.lse()).isEmpty();
+        assertSameRows(p, VanillaAttention.Precision.FLOAT32, new int[] {4});
+    }
+
     private static void assertSameRows(Problem p, VanillaAttention.Precision precision, int[] rows) {
         VanillaAttention.Result full = p.vanilla(precision);
         SampledAttention.Rows r = sample(p, precision, rows);
@@ -118,6 +190,29 @@ class SampledAttentionProperties {
                 }
             }
         }
+    }
+
+    /** The tensor overload (heap tensors, or segments of {@code arena} when it is given) gives the arrays' bits. */
+    private static void assertTensorsGiveTheSameRows(Problem p, VanillaAttention.Precision precision, int[] rows,
+            Arena arena) {
+        AttentionShape s = p.shape();
+        Tensor q = tensor(p.q(), s.batch(), s.qHeads(), s.qLen(), s.dim(), arena);
+        Tensor k = tensor(p.k(), s.batch(), s.kvHeads(), s.kvLen(), s.dim(), arena);
+        Tensor v = tensor(p.v(), s.batch(), s.kvHeads(), s.kvLen(), s.dim(), arena);
+        SampledAttention.Rows want = sample(p, precision, rows);
+        SampledAttention.Rows got = new SampledAttention(precision).forward(s, p.spec(), q, k, v, rows);
+        assertThat(got.out()).as("%s %s O", p, precision).isEqualTo(want.out());
+        assertThat(got.lse()).as("%s %s LSE", p, precision).isEqualTo(want.lse());
+    }
+
+    private static Tensor tensor(float[] x, int b, int h, int n, int d, Arena arena) {
+        if (arena == null) {
+            return Tensor.wrap(x.clone(), b, h, n, d);
+        }
+        MemorySegment seg = arena.allocate((long) x.length * Float.BYTES, Float.BYTES);
+        MemorySegment.copy(x, 0, seg, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0,
+                x.length);
+        return Tensor.of(seg, b, h, n, d);
     }
 
     private static SampledAttention.Rows sample(Problem p, VanillaAttention.Precision precision, int[] rows) {

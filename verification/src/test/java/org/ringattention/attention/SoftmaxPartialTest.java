@@ -60,4 +60,39 @@ class SoftmaxPartialTest {
         assertThat(none.lse(1)).isEqualTo(Float.NEGATIVE_INFINITY);
         assertThatThrownBy(() -> none.merge(SoftmaxPartial.empty(3, 9))).isInstanceOf(IllegalArgumentException.class);
     }
+
+    @Test
+    void anEmptySideTakesTheOtherSidesStateBitForBit() {
+        // scores near −300: exp(s − 0) underflows in float32, so an empty side must start at m = −∞, not 0
+        int d = 4;
+        float[] q = {1, 1, 1, 1};
+        float[] k = new float[3 * d];
+        float[] v = new float[3 * d];
+        for (int j = 0; j < 3; j++) {
+            for (int x = 0; x < d; x++) {
+                k[j * d + x] = -75 - j;
+                v[j * d + x] = j + x;
+            }
+        }
+        SoftmaxPartial p = SoftmaxPartial.over(Kernels.scalar(), q, 0, 1, k, 0, v, 0, 3, d, 1f);
+        float[] want = new float[d];
+        p.finish(want, 0);
+        assertThat(p.lse(0)).isBetween(-301f, -299f);
+        SoftmaxPartial e = SoftmaxPartial.empty(1, d);
+        e.merge(p);
+        float[] got = new float[d];
+        e.finish(got, 0);
+        assertThat(got).containsExactly(want);
+        assertThat(e.lse(0)).isEqualTo(p.lse(0));
+        assertThat(e.rows()).isEqualTo(1);
+    }
+
+    @Test
+    void oneRowOfOneDimensionIsTheSmallestState() {
+        assertThat(SoftmaxPartial.empty(1, 1).rows()).isEqualTo(1);
+        assertThatThrownBy(() -> SoftmaxPartial.empty(0, 1)).hasMessage("need rows >= 1 and dim >= 1, got 0, 1");
+        assertThatThrownBy(() -> SoftmaxPartial.empty(1, 0)).hasMessage("need rows >= 1 and dim >= 1, got 1, 0");
+        assertThatThrownBy(() -> SoftmaxPartial.empty(2, 3).merge(SoftmaxPartial.empty(2, 4)))
+                .hasMessage("partials of 2x3 and 2x4 rows cannot merge");
+    }
 }

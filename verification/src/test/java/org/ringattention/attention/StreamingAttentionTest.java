@@ -90,6 +90,43 @@ class StreamingAttentionTest {
     }
 
     @Test
+    void aStopIsSeenBetweenTilesAndLeavesTheChunkUnderWayUnwritten() {
+        // one query chunk against one key/value chunk, 16 key blocks: a task is 16 tiles
+        AttentionShape shape = new AttentionShape(1, 1, 1, 1024, 1024, 16);
+        Problem p = Problem.random(shape, AttentionSpec.DEFAULT, 5, 1);
+        StreamingAttention s = new StreamingAttention(Kernels.preferred(), 64, 64, 1, 1024, 1024);
+        AtomicInteger asks = new AtomicInteger();
+        Tensor out = Tensor.zeros(1, 1, 1024, 16);
+        StreamingAttention.Result whole = s.forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec(), out, null, 0,
+                null, () -> asks.incrementAndGet() < 0);
+        assertThat(whole.tilesComputed()).isEqualTo(16 * 16);
+        assertThat(asks.get()).as("asked before every tile").isGreaterThanOrEqualTo(16 * 16);
+
+        // stop at the 8th tile of the first task: after the load (1 + 2 x 16 blocks of K and V)
+        int stopAt = 1 + 2 * 16 + 8;
+        asks.set(0);
+        List<String> heard = new ArrayList<>();
+        Tensor stopped = Tensor.zeros(1, 1, 1024, 16);
+        assertThatThrownBy(() -> s.forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec(), stopped, null, 0,
+                new StreamingAttention.Listener() {
+                    @Override
+                    public void chunkDone(int chunk, int chunks, long pairs) {
+                        heard.add("chunk " + chunk);
+                    }
+
+                    @Override
+                    public void pairsDone(long pairs) {
+                        heard.add("task of " + pairs + " pairs");
+                    }
+                }, () -> asks.incrementAndGet() >= stopAt)).isInstanceOf(StreamingAttention.Stopped.class);
+        assertThat(asks.get()).isEqualTo(stopAt);
+        assertThat(heard).as("no task finished, no chunk written").isEmpty();
+        assertThat(stopped.toArray()).isEqualTo(new float[1024 * 16]);
+        s.forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec(), stopped, null, 0, null, null);
+        assertThat(stopped.toArray()).isEqualTo(out.toArray());
+    }
+
+    @Test
     void causalRunsLoadOnlyTheChunksAtOrBelowTheDiagonal() {
         AttentionShape shape = new AttentionShape(1, 1, 1, 1024, 1024, 8);
         StreamingAttention s = new StreamingAttention(Kernels.preferred(), 64, 64, 1, 256, 256);

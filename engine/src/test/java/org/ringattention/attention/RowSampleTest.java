@@ -1,0 +1,160 @@
+package org.ringattention.attention;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.ringattention.attention.AttentionSpec.CausalAlign;
+
+/**
+ * {@link RowSample}'s edge rows against the rules its class comment states, found here by brute
+ * force over the rows (which keys each row sees, by the per-pair rule), for both alignments, N_q
+ * above, equal to and below N_k, causal, windows with one or two sides; and {@code choose}'s
+ * split of the sample between edge rows and random ones.
+ */
+class RowSampleTest {
+
+    private static final int B = RowSample.BLOCK;
+    private static final AttentionSpec D = AttentionSpec.DEFAULT;
+
+    @Test
+    void edgesHoldEveryRowTheRulesName() {
+        int[][] lengths = {{300, 200}, {200, 300}, {1000, 1000}, {97, 1025}, {1025, 97}, {1, 1}, {5, 700}};
+        AttentionSpec[] specs = {D.withCausal(true), D.withWindow(5), D.withWindow(10, 3), D.withWindow(300),
+            D.withWindow(-1, 2), D.withWindow(130, -1), D.withWindow(0, 0), D.withWindow(200, 140)};
+        for (int[] n : lengths) {
+            AttentionShape shape = new AttentionShape(1, 1, 1, n[0], n[1], 4);
+            for (AttentionSpec s : specs) {
+                for (CausalAlign align : CausalAlign.values()) {
+                    AttentionSpec spec = s.withCausalAlign(align);
+                    LinkedHashSet<Integer> edges = RowSample.edges(shape, spec);
+                    for (int row : expectedEdges(shape, spec)) {
+                        assertTrue(edges.contains(row), "row " + row + " of " + shape + " " + spec + ": " + edges);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void edgesHoldTheFirstRowsOfSegments() {
+        int n = 1000;
+        long[] ids = new long[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = i < 10 ? 0 : i < 11 ? 1 : i / 100 + 2;
+        }
+        AttentionShape shape = new AttentionShape(1, 1, 1, n, n, 4);
+        LinkedHashSet<Integer> edges = RowSample.edges(shape, D.withSegments(SegmentIds.of(ids, 1, n)));
+        for (int row : new int[] {0, n - 1, 9, 10, 11}) {
+            assertTrue(edges.contains(row), "row " + row + ": " + edges);
+        }
+        long boundaries = edges.stream().filter(i -> i % 100 == 0 && i > 0).count();
+        assertTrue(boundaries >= 4, "starts spread over the sequence: " + edges);
+    }
+
+    @Test
+    void chooseTakesTheFirstEdgesThenRandomRows() {
+        AttentionShape shape = new AttentionShape(1, 1, 1, 4096, 4096, 8);
+        long[] ids = new long[4096];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = i / 300;
+        }
+        AttentionSpec[] specs = {D, D.withCausal(true), D.withWindow(300),
+            D.withWindow(300).withSegments(SegmentIds.of(ids, 1, 4096))};
+        for (AttentionSpec spec : specs) {
+            List<Integer> edges = new ArrayList<>();
+            for (int e : RowSample.edges(shape, spec)) {
+                if (e >= 0 && e < 4096 && !edges.contains(e)) {
+                    edges.add(e);
+                }
+            }
+            for (int count : new int[] {1, 2, 3, 9, 20, 40, 3000, 5000}) {
+                int want = Math.min(count, 4096);
+                int[] rows = RowSample.choose(shape, spec, count, 11);
+                assertEquals(want, rows.length, spec + ", " + count + " rows");
+                for (int i = 1; i < rows.length; i++) {
+                    assertTrue(rows[i] > rows[i - 1], "increasing and distinct");
+                }
+                assertTrue(rows[0] >= 0 && rows[rows.length - 1] < 4096);
+                // edge rows: 8 or half the sample, whichever is more, never more than the sample
+                int edgeSlots = Math.min(want, Math.max(8, (want + 1) / 2));
+                for (int e : edges.subList(0, Math.min(edgeSlots, edges.size()))) {
+                    assertTrue(Arrays.binarySearch(rows, e) >= 0, "edge " + e + " in " + count + " rows of " + spec);
+                }
+            }
+        }
+        assertArrayEquals(new int[] {0, 4095}, RowSample.choose(shape, D.withCausal(true), 2, 3));
+        assertArrayEquals(new int[] {0}, RowSample.choose(shape, D.withWindow(300), 1, 3));
+    }
+
+    /** Rows the class comment names, found by brute force; all in [0, N_q). */
+    private static List<Integer> expectedEdges(AttentionShape shape, AttentionSpec spec) {
+        int nq = shape.qLen();
+        int nk = shape.kvLen();
+        long offset = spec.causalAlign() == CausalAlign.TOP_LEFT ? 0 : nk - nq;
+        long left = spec.windowLeft();
+        long right = spec.windowRight();
+        List<Integer> want = new ArrayList<>(List.of(0, nq - 1));
+        Integer firstSeeing = null; // the first row whose right edge reaches key 0
+        Integer lastSeeing = null; // the last row whose left edge is within the keys
+        for (int i = 0; i < nq; i++) {
+            long p = i + offset;
+            if (firstSeeing == null && (right < 0 || p + right >= 0)) {
+                firstSeeing = i;
+            }
+            if (left < 0 || p - left <= nk - 1) {
+                lastSeeing = i;
+            }
+        }
+        if (right >= 0 && firstSeeing != null) {
+            addIn(want, nq, firstSeeing - 1, firstSeeing);
+            for (int residue : new int[] {B - 1, 0}) {
+                addFirstAndLast(want, nq, firstSeeing, i -> Math.floorMod(i + offset + right, B) == residue);
+            }
+        }
+        if (left >= 0) {
+            addIn(want, nq, (int) (left + 1 - offset)); // p − L = 1
+            if (lastSeeing != null) {
+                addIn(want, nq, lastSeeing, lastSeeing + 1);
+            }
+            int whole = (int) Math.max(0, Math.min(nq, left - offset));
+            addFirstAndLast(want, nq, whole, i -> Math.floorMod(i + offset - left, B) == 0);
+        }
+        return want;
+    }
+
+    private static void addIn(List<Integer> rows, int nq, long... candidates) {
+        for (long r : candidates) {
+            if (r >= 0 && r < nq) {
+                rows.add((int) r);
+            }
+        }
+    }
+
+    private static void addIn(List<Integer> rows, int nq, int... candidates) {
+        for (int r : candidates) {
+            addIn(rows, nq, (long) r);
+        }
+    }
+
+    private static void addFirstAndLast(List<Integer> rows, int nq, int from,
+            java.util.function.IntPredicate matches) {
+        int first = -1;
+        int last = -1;
+        for (int i = from; i < nq; i++) {
+            if (matches.test(i)) {
+                first = first < 0 ? i : first;
+                last = i;
+            }
+        }
+        if (first >= 0) {
+            rows.add(first);
+            rows.add(last);
+        }
+    }
+}

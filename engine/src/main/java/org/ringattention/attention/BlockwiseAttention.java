@@ -2,6 +2,7 @@ package org.ringattention.attention;
 
 import java.util.Objects;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.tasks.TaskScheduler;
 import org.ringattention.tensor.Tensor;
 
 /**
@@ -14,7 +15,7 @@ import org.ringattention.tensor.Tensor;
  * O(B_q·d + B_kv·d + B_q·B_kv) per worker.
  *
  * <p><b>Threads and determinism.</b> Tasks (one per head and block) run on a fixed pool
- * ({@link ParallelTasks}); each output row is summed in a fixed order (by the task that owns it,
+ * ({@link TaskScheduler#runAll}); each output row is summed in a fixed order (by the task that owns it,
  * or for dQ in key order, see {@link QueryGradients}), so results are bit-identical for any number
  * of threads and for every kernel implementation.
  *
@@ -73,9 +74,10 @@ public final class BlockwiseAttention implements AttentionEngine {
         ShardAttention sa = new ShardAttention(kernels, shape, spec, blockQ, blockKv);
         QueryShard qs = sa.queryShard(0, q, Positions.range(0, shape.qLen()));
         ShardAttention.Workspace[] ws = workspaces(sa, shape);
+        TaskScheduler<ShardAttention.Workspace> scheduler = new TaskScheduler<>(ws);
         try {
-            KvShard kv = keysValues(sa, k, v, false, ws);
-            ParallelTasks.run(sa.queryTasks(qs), ws, (w, task) -> sa.forward(w, qs, kv, task, true, true));
+            KvShard kv = keysValues(sa, k, v, false, scheduler);
+            scheduler.runAll(sa.forwardStep(qs, kv, true, true));
         } catch (NonFiniteInput e) {
             throw nameNonFinite(e, new Tensor[] {q, k, v}, "q", "k", "v");
         }
@@ -97,19 +99,19 @@ public final class BlockwiseAttention implements AttentionEngine {
     public Gradients backward(Tensor q, Tensor k, Tensor v, AttentionOutput fwd, Tensor dOut, AttentionSpec spec) {
         AttentionShape shape = AttentionShape.of(q, k, v);
         ShardAttention sa = new ShardAttention(kernels, shape, spec, blockQ, blockKv);
-        QueryShard qs = new QueryShard(0, q, Positions.range(0, shape.qLen()), blockQ, fwd.out(), fwd.lse());
-        sa.prepareBackward(qs, dOut);
+        QueryShard qs = sa.queryShard(0, q, Positions.range(0, shape.qLen()), fwd.out(), fwd.lse());
+        RowStatistics stats = sa.rowStatistics(qs, dOut);
         FiniteInputs.require(threads, new Tensor[] {dOut}, "dO");
-        ShardAttention.Workspace[] ws = workspaces(sa, shape);
+        TaskScheduler<ShardAttention.Workspace> scheduler = new TaskScheduler<>(workspaces(sa, shape));
         KvShard kv;
         try {
-            kv = keysValues(sa, k, v, true, ws);
+            kv = keysValues(sa, k, v, true, scheduler);
         } catch (NonFiniteInput e) {
             throw nameNonFinite(e, new Tensor[] {k, v}, "k", "v");
         }
-        ParallelTasks.run(sa.qHeadCount(), ws, (w, head) -> sa.rowDots(qs, head)); // D = rowsum(dO ∘ O)
+        scheduler.runAll(stats); // D = rowsum(dO ∘ O)
         // One task per key/value block; dQ is summed in turns, in key order (see QueryGradients).
-        ParallelTasks.run(sa.keyValueTasks(kv), ws, (w, task) -> sa.gradients(w, qs, kv, task));
+        scheduler.runAll(sa.gradientStep(stats, kv));
         sa.finishQueryGradients(qs);
         sa.finishKeyValueGradients(kv);
         int b = shape.batch();
@@ -137,10 +139,9 @@ public final class BlockwiseAttention implements AttentionEngine {
 
     /** K and V of the whole sequence as one key/value shard, packed head by head on the workers {@code ws}. */
     private static KvShard keysValues(ShardAttention sa, Tensor k, Tensor v, boolean backward,
-            ShardAttention.Workspace[] ws) {
+            TaskScheduler<ShardAttention.Workspace> scheduler) {
         KvShard kv = sa.kvBuffer(k.rows(), backward);
-        sa.startLoad(kv, 0, k, v, Positions.range(0, k.rows()));
-        ParallelTasks.run(sa.kvHeadCount(), ws, (w, head) -> sa.loadHead(kv, k, v, head));
+        scheduler.runAll(sa.keyValueLoad(kv, 0, k, v, Positions.range(0, k.rows())));
         return kv;
     }
 

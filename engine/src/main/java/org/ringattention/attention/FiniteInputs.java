@@ -1,5 +1,7 @@
 package org.ringattention.attention;
 
+import org.ringattention.tasks.TaskScheduler;
+import org.ringattention.tasks.Tasks;
 import org.ringattention.tensor.Tensor;
 
 /**
@@ -22,11 +24,12 @@ public final class FiniteInputs {
     public static void require(int threads, Tensor[] tensors, String... names) {
         int pieces = 2 * threads;
         long[] found = new long[tensors.length * pieces];
-        ParallelTasks.run(found.length, new Object[threads], (unused, task) -> {
+        TaskScheduler.runAll(new Object[threads], Tasks.of(found.length, (unused, task) -> {
             Tensor t = tensors[task / pieces];
             int piece = task % pieces;
             found[task] = t.firstNonFinite(t.size() * piece / pieces, t.size() * (piece + 1) / pieces);
-        });
+            return 0;
+        }));
         for (int i = 0; i < found.length; i++) {
             if (found[i] >= 0) {
                 tensors[i / pieces].requireFinite(names[i / pieces]); // throws, naming the first one

@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.tasks.TaskScheduler;
+import org.ringattention.tasks.Tasks;
 import org.ringattention.tensor.Tensor;
 
 /**
@@ -253,6 +255,7 @@ public final class StreamingAttention {
         for (int t = 0; t < threads; t++) {
             ws[t] = sa.workspace(chunkQ, chunkKv);
         }
+        TaskScheduler<ShardAttention.Workspace> scheduler = new TaskScheduler<>(ws);
         KvShard kv = sa.kvBuffer(Math.min(chunkKv, shape.kvLen()), false);
         int loadedChunk = -1;
         long pairs = 0;
@@ -279,8 +282,7 @@ public final class StreamingAttention {
                     int cols = Math.min(chunkKv, shape.kvLen() - j0);
                     checkStop(stop);
                     try {
-                        sa.startLoad(kv, kc, k, v, Positions.range(j0, cols));
-                        ParallelTasks.run(sa.kvHeadCount(), ws, (w, head) -> sa.loadHead(kv, k, v, head));
+                        scheduler.runAll(sa.keyValueLoad(kv, kc, k, v, Positions.range(j0, cols)));
                     } catch (NonFiniteInput e) {
                         loadedChunk = -1;
                         throw named(e, k, v, "k", "v", j0, cols);
@@ -290,19 +292,17 @@ public final class StreamingAttention {
                 }
                 boolean first = x == 0;
                 boolean last = x == kcs.length - 1;
-                long[] perTask = new long[sa.queryTasks(qs)];
+                Tasks<ShardAttention.Workspace> step = sa.forwardStep(qs, kv, first, last);
                 try {
-                    ParallelTasks.run(perTask.length, ws, (w, task) -> {
-                        perTask[task] = sa.forward(w, qs, kv, task, first, last);
+                    chunkPairs += scheduler.runAll(Tasks.of(step.count(), (w, task) -> {
+                        long p = step.run(w, task);
                         if (listener != null) {
-                            listener.pairsDone(perTask[task]);
+                            listener.pairsDone(p);
                         }
-                    });
+                        return p;
+                    }));
                 } catch (NonFiniteInput e) {
                     throw named(e, q, null, "q", null, i0, rows);
-                }
-                for (long p : perTask) {
-                    chunkPairs += p;
                 }
                 if (listener != null) {
                     listener.kvChunkDone(qc);

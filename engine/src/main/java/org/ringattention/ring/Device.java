@@ -2,17 +2,17 @@ package org.ringattention.ring;
 
 import org.ringattention.attention.KvShard;
 import org.ringattention.attention.QueryShard;
+import org.ringattention.tasks.TaskScheduler;
 
 /**
  * One device of the ring: its query shard (queries, running state, results), the key/value buffer
  * it computes on ({@link #current}) and the one its incoming link fills ({@link #incoming}), and
  * where it is in the ring's steps.
  *
- * <p>Who writes what: the buffers and {@link #stepStart} belong to the device's
- * {@link DeviceProtocol} thread; {@link #step}, {@link #tasks}, {@link #claimed},
- * {@link #finished}, {@link #pairs} and {@link #done} to {@link Workers}, under its lock;
- * {@link #computeEnd} is written before the volatile {@link #computed}, which publishes it.
- * {@link #step} and {@link #waitingFor} are volatile for the supervisor's stall message.
+ * <p>Who writes what: everything belongs to the device's {@link DeviceProtocol} thread; the
+ * workers report on the step's {@link #tasks} (the batch the protocol published to the
+ * {@link TaskScheduler}). {@link #step}, {@link #waitingFor} and {@link #done} are volatile for
+ * the supervisor's stall message.
  */
 final class Device {
 
@@ -23,13 +23,8 @@ final class Device {
 
     volatile int step;
     volatile String waitingFor = "its start";
-    int tasks;
-    int claimed;
-    int finished;
-    long pairs;
-    boolean done;
-    volatile boolean computed;
-    long computeEnd;
+    volatile boolean done;
+    TaskScheduler.Batch tasks;
     long stepStart;
     volatile Thread thread;
 

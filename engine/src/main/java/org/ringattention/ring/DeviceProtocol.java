@@ -6,6 +6,8 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntFunction;
 import org.ringattention.attention.Positions;
+import org.ringattention.attention.ShardAttention;
+import org.ringattention.tasks.TaskScheduler;
 
 /**
  * The ring protocol, in one place: what one device does in one pass, on its own thread, knowing of
@@ -16,7 +18,7 @@ import org.ringattention.attention.Positions;
  * device i + 1 and its incoming link fills {@link Device#incoming} with the shard of device
  * (i − s − 1) mod P. Sending step s+1's input overlaps computing step s. Step s of device i:
  * <pre>
- *   publish the step's tasks to the workers
+ *   publish the step's tasks to the scheduler
  *   if s &lt; sends: wait for a credit from device i+1 (a free buffer there); send K, V of current
  *   wait until the step's tasks are done
  *   backward, if s &lt; sends: send dK, dV of current (complete now)
@@ -43,8 +45,9 @@ final class DeviceProtocol implements Runnable {
     private final boolean gradients;
     private final Link in;
     private final Link out;
+    private final int slot;
     private final Ring.Work work;
-    private final Workers workers;
+    private final TaskScheduler<ShardAttention.Workspace> scheduler;
     private final Supervision supervision;
     private final StepLog log;
     private final IntFunction<Positions> keyPositions;
@@ -55,20 +58,23 @@ final class DeviceProtocol implements Runnable {
     private static final long QUIET_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
 
     /**
+     * @param slot the device's slot in {@code scheduler}
      * @param steps P, the number of devices
      * @param gradients true for the backward pass: P sends, each followed by dK and dV
      * @param keyPositions the key positions of each device's shard, by owner
      */
-    DeviceProtocol(Device device, int steps, boolean gradients, Link in, Link out, Ring.Work work, Workers workers,
-            Supervision supervision, StepLog log, IntFunction<Positions> keyPositions, CountDownLatch start) {
+    DeviceProtocol(Device device, int slot, int steps, boolean gradients, Link in, Link out, Ring.Work work,
+            TaskScheduler<ShardAttention.Workspace> scheduler, Supervision supervision, StepLog log,
+            IntFunction<Positions> keyPositions, CountDownLatch start) {
         this.device = device;
+        this.slot = slot;
         this.steps = steps;
         this.sends = sendsPerPass(steps, gradients);
         this.gradients = gradients;
         this.in = in;
         this.out = out;
         this.work = work;
-        this.workers = workers;
+        this.scheduler = scheduler;
         this.supervision = supervision;
         this.log = log;
         this.keyPositions = keyPositions;
@@ -93,7 +99,8 @@ final class DeviceProtocol implements Runnable {
             }
             for (; s < steps; s++) {
                 d.stepStart = now;
-                workers.publish(d, s, work.tasks(d, s));
+                d.step = s;
+                d.tasks = scheduler.publish(slot, s, d.id, work.tasks(d, s), d.thread);
                 supervision.progress();
                 if (s < sends) {
                     await(out::hasCredit, "a free buffer at " + out.peer(false));
@@ -108,8 +115,9 @@ final class DeviceProtocol implements Runnable {
                     await(in::arrived, "the shard from " + in.peer(true));
                 }
                 now = System.nanoTime();
-                log.add(new StepRecord(d.id, s, d.computeEnd - d.stepStart, now - d.computeEnd,
-                        s < sends ? out.bytesSent() : 0, s < sends ? out.transferNanos() : 0, workers.pairs(d)));
+                long computeEnd = d.tasks.endNanos();
+                log.add(new StepRecord(d.id, s, computeEnd - d.stepStart, now - computeEnd,
+                        s < sends ? out.bytesSent() : 0, s < sends ? out.transferNanos() : 0, d.tasks.sum()));
                 if (s < sends) {
                     d.swapBuffers();
                     if (s + 1 < sends) {
@@ -125,7 +133,7 @@ final class DeviceProtocol implements Runnable {
         } catch (Throwable t) {
             supervision.fail(new RingFailure(d.id, s, "link failed", t));
         } finally {
-            workers.deviceDone(d);
+            d.done = true;
             supervision.deviceEnded();
         }
     }
@@ -140,16 +148,17 @@ final class DeviceProtocol implements Runnable {
      * Waits for the step's tasks: polls the links while a transfer needs {@link Link#progress}
      * calls, else parks until the last task's worker unparks this thread (every
      * {@link #QUIET_PARK_NANOS} it looks anyway, for supervision), so that a device whose shards
-     * have moved does not take its workers' core thousands of times a second.
+     * have moved does not take its workers' core thousands of times a second. A batch stopped by
+     * a failure never completes: the supervision check ends the wait.
      */
     private void awaitTasks() {
         Device d = device;
-        if (d.computed) {
+        if (d.tasks.completed()) {
             return;
         }
         d.waitingFor = "its tasks";
         idle.reset();
-        while (!d.computed) {
+        while (!d.tasks.completed()) {
             supervision.check();
             if (sends > 0 && (in.transferring() || out.transferring())) {
                 in.progress();

@@ -11,10 +11,14 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntFunction;
 import org.ringattention.attention.Positions;
 import org.ringattention.attention.ShardAttention;
+import org.ringattention.tasks.TaskScheduler;
+import org.ringattention.tasks.Tasks;
 
 /**
  * One pass of a ring over the devices of this process: starts a {@link DeviceProtocol} thread per
- * local device (named {@code ring-device-i}), the {@link Workers} ({@code ring-worker-w}) and
+ * local device (named {@code ring-device-i}), worker threads ({@code ring-worker-w}) that run the
+ * devices' tasks on a {@link TaskScheduler} (device x of this process in slot x, each step's tasks
+ * at rank s, so a worker takes the next task of the device furthest behind) and
  * {@link Supervision}, waits for the end, and returns what the devices measured. With every device
  * local and in-process links this is the whole ring; under MPI a process holds one device and its
  * links lead to other processes.
@@ -27,14 +31,12 @@ import org.ringattention.attention.ShardAttention;
 final class Ring {
 
     /**
-     * What the devices compute: {@link #tasks} tasks at each step, each run by {@link #run}; a
-     * device's tasks of a step are started in increasing order. {@link #stop} is called when the
-     * ring fails, so that tasks waiting for each other give up.
+     * What the devices compute: the {@link #tasks} of a device at each step (started in increasing
+     * order, each returning the query-key pairs it computed). {@link #stop} is called when the ring
+     * fails, so that tasks waiting for each other give up.
      */
     interface Work {
-        int tasks(Device device, int step);
-
-        long run(ShardAttention.Workspace workspace, Device device, int step, int task);
+        Tasks<ShardAttention.Workspace> tasks(Device device, int step);
 
         default void stop() {
         }
@@ -76,30 +78,33 @@ final class Ring {
     /** Runs every step on every local device; returns a record per device and step, by device then step. */
     List<StepRecord> run() {
         Supervision supervision = new Supervision(stallNanos);
-        Workers workers = new Workers(devices, work, faults, supervision);
+        TaskScheduler<ShardAttention.Workspace> scheduler = new TaskScheduler<>(workspaces, devices.length,
+                new TaskSupervisor(faults, supervision));
         StepLog log = new StepLog();
         CountDownLatch start = new CountDownLatch(1);
         boolean sends = DeviceProtocol.sendsPerPass(ringSize, gradients) > 0;
         Set<Link> opened = Collections.newSetFromMap(new IdentityHashMap<>());
         List<Thread> threads = new ArrayList<>();
         try {
-            for (Device d : devices) {
+            for (int x = 0; x < devices.length; x++) {
+                Device d = devices[x];
                 Link in = sends ? links.link(Math.floorMod(d.id - 1, ringSize), pass) : null;
                 Link out = sends ? links.link(d.id, pass) : null;
                 if (sends) {
                     opened.add(in);
                     opened.add(out);
                 }
-                DeviceProtocol protocol = new DeviceProtocol(d, ringSize, gradients, in, out, work, workers,
+                DeviceProtocol protocol = new DeviceProtocol(d, x, ringSize, gradients, in, out, work, scheduler,
                         supervision, log, keyPositions, start);
                 threads.add(Thread.ofPlatform().daemon().name("ring-device-" + d.id).unstarted(protocol));
             }
             for (int w = 0; w < workspaces.length; w++) {
-                ShardAttention.Workspace ws = workspaces[w];
-                threads.add(Thread.ofPlatform().daemon().name("ring-worker-" + w).unstarted(() -> workers.run(ws)));
+                int worker = w;
+                threads.add(Thread.ofPlatform().daemon().name("ring-worker-" + w)
+                        .unstarted(() -> scheduler.runWorker(worker)));
             }
             supervision.onFailure(work::stop);
-            supervision.onFailure(workers::wake);
+            supervision.onFailure(scheduler::stop);
             supervision.onFailure(() -> opened.forEach(Link::abort));
             supervision.onFailure(() -> {
                 for (Device d : devices) {
@@ -112,6 +117,7 @@ final class Ring {
             supervision.progress();
             start.countDown();
             supervision.awaitEnd(devices);
+            scheduler.stop(); // every device has ended: the workers have nothing left to do
             joinAll(threads, supervision);
         } finally {
             for (Link l : opened) {
@@ -122,6 +128,30 @@ final class Ring {
             throw supervision.failure();
         }
         return log.sorted();
+    }
+
+    /**
+     * The ring's view of its tasks: the fault hook before each, progress after each, and a failure
+     * named by device and step.
+     */
+    private record TaskSupervisor(FaultInjector faults, Supervision supervision) implements TaskScheduler.Supervisor {
+
+        @Override
+        public void beforeTask(TaskScheduler.Batch batch, int task) throws Exception {
+            faults.beforeTask(batch.tag(), batch.rank());
+        }
+
+        @Override
+        public void taskEnded(TaskScheduler.Batch batch) {
+            supervision.progress();
+        }
+
+        @Override
+        public void failed(TaskScheduler.Batch batch, Throwable failure) {
+            supervision.fail(batch == null ? new RingFailure("worker interrupted before its first task", failure)
+                    : new RingFailure(batch.tag(), batch.rank(),
+                            failure instanceof InterruptedException ? "was interrupted" : "failed", failure));
+        }
     }
 
     private static void joinAll(List<Thread> threads, Supervision supervision) {

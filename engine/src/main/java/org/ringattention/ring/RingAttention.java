@@ -13,8 +13,11 @@ import org.ringattention.attention.Gradients;
 import org.ringattention.attention.KvShard;
 import org.ringattention.attention.Positions;
 import org.ringattention.attention.QueryShard;
+import org.ringattention.attention.RowStatistics;
 import org.ringattention.attention.ShardAttention;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.tasks.TaskScheduler;
+import org.ringattention.tasks.Tasks;
 import org.ringattention.tensor.Tensor;
 
 /**
@@ -213,6 +216,7 @@ public final class RingAttention implements AttentionEngine {
         final int[] local;
         final Links links;
         final Device[] devs = new Device[devices];
+        final RowStatistics[] statistics = new RowStatistics[devices];
         ShardAttention.Workspace[] workspaces;
         int passes;
 
@@ -254,17 +258,7 @@ public final class RingAttention implements AttentionEngine {
                 QueryShard qs = sa.queryShard(i, rows, qPos[i]);
                 devs[i] = new Device(i, qs, ownShard(i, false), sa.kvBuffer(kvCapacity, false));
             }
-            Ring.Work work = new Ring.Work() {
-                @Override
-                public int tasks(Device d, int step) {
-                    return sa.queryTasks(d.queries);
-                }
-
-                @Override
-                public long run(ShardAttention.Workspace w, Device d, int step, int task) {
-                    return sa.forward(w, d.queries, d.current, task, step == 0, step == devices - 1);
-                }
-            };
+            Ring.Work work = (d, step) -> sa.forwardStep(d.queries, d.current, step == 0, step == devices - 1);
             return run(work, false, 2 * kvCapacity); // a hop carries K and V
         }
 
@@ -290,24 +284,20 @@ public final class RingAttention implements AttentionEngine {
                 if (local.length < devices) {
                     FiniteInputs.require(threads, new Tensor[] {rows}, "dO (rows of device " + i + ")");
                 }
-                sa.startBackward(f.queries, rows);
+                statistics[i] = sa.rowStatistics(f.queries, rows);
+                TaskScheduler.runHere(statistics[i], null);
                 devs[i] = new Device(i, f.queries, ownShard(i, true), sa.kvBuffer(kvCapacity, true));
             }
             Ring.Work work = new Ring.Work() {
                 @Override
-                public int tasks(Device d, int step) {
-                    return sa.keyValueTasks(d.current);
-                }
-
-                @Override
-                public long run(ShardAttention.Workspace w, Device d, int step, int task) {
-                    return sa.gradients(w, d.queries, d.current, task);
+                public Tasks<ShardAttention.Workspace> tasks(Device d, int step) {
+                    return sa.gradientStep(statistics[d.id], d.current);
                 }
 
                 @Override
                 public void stop() {
                     for (int i : local) {
-                        sa.abandonGradients(devs[i].queries);
+                        statistics[i].abandon();
                     }
                 }
             };

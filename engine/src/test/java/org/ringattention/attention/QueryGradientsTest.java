@@ -17,11 +17,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.ringattention.kernel.Kernels;
+import org.ringattention.tasks.TaskScheduler;
+import org.ringattention.tasks.Tasks;
 
 /**
  * {@link QueryGradients}' turns, driven as the backward pass drives them: one task per key block
  * of a key/value shard, tasks started in increasing order on a pool of workers
- * ({@link ParallelTasks}), each waiting for its turn at every query block's dQ_i, adding its
+ * ({@link TaskScheduler}), each waiting for its turn at every query block's dQ_i, adding its
  * product dS_ij K_j and passing the turn on. dQ must be the same bits for any number of workers,
  * and those of one sum per query block formed key block by key block; the adds at a slot must
  * come in key-block order; a failed task must release the tasks waiting for it. Waits in these
@@ -104,7 +106,10 @@ class QueryGradientsTest {
             int s = shard;
             int[][] order = checkOrder ? new int[slots][p.keyBlocks()] : null;
             int[] arrivals = new int[slots];
-            ParallelTasks.run(p.heads() * p.keyBlocks(), workers, (w, t) -> task(p, g, s, t, order, arrivals));
+            TaskScheduler.runAll(workers, Tasks.of(p.heads() * p.keyBlocks(), (w, t) -> {
+                task(p, g, s, t, order, arrivals);
+                return 0;
+            }));
             if (checkOrder) {
                 for (int slot = 0; slot < slots; slot++) {
                     assertEquals(p.keyBlocks(), arrivals[slot], "every key block added at slot " + slot);
@@ -232,7 +237,7 @@ class QueryGradientsTest {
             CountDownLatch othersWaiting = new CountDownLatch(threads - 1);
             IllegalStateException fault = new IllegalStateException("injected fault");
             Throwable t = assertThrows(Throwable.class, () -> assertTimeoutPreemptively(HANG,
-                    () -> ParallelTasks.run(p.keyBlocks(), new Object[threads], (w, task) -> {
+                    () -> TaskScheduler.runAll(new Object[threads], Tasks.of(p.keyBlocks(), (w, task) -> {
                         try {
                             if (task == 0) {
                                 // bounded: a loaded machine may start the others late; the test holds either way
@@ -247,12 +252,13 @@ class QueryGradientsTest {
                                 othersWaiting.countDown();
                             }
                             task(p, g, 0, task, null, null);
+                            return 0;
                         } catch (RuntimeException | InterruptedException e) {
                             g.abandon();
                             throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
                         }
-                    })));
-            // every worker ended (ParallelTasks returned); the failure is the fault or a released waiter
+                    }))));
+            // every task that started has ended (runAll returned); the failure is the fault or a released waiter
             assertTrue(t == fault || t instanceof CancellationException, "threads=" + threads + ": " + t);
         }
     }

@@ -49,10 +49,7 @@ class AttendMpiTest {
         int nq = 37;
         int nk = 50;
         int d = 8;
-        Npy.write(dir.resolve("q.npy"), new long[] {b, 4, nq, d}, CliRun.random(b * 4 * nq * d, 11));
-        Npy.write(dir.resolve("k.npy"), new long[] {b, 2, nk, d}, CliRun.random(b * 2 * nk * d, 12));
-        Npy.write(dir.resolve("v.npy"), new long[] {b, 2, nk, d}, CliRun.random(b * 2 * nk * d, 13));
-        Npy.write(dir.resolve("do.npy"), new long[] {b, 4, nq, d}, CliRun.random(b * 4 * nq * d, 14));
+        randomInputs(b, 4, 2, nq, nk, d, 11);
         Npy.write(dir.resolve("alibi.npy"), new long[] {4}, new float[] {0.5f, 0.25f, 0.125f, 0.0625f});
         Npy.write(dir.resolve("sinks.npy"), new long[] {4}, new float[] {0.3f, -1f, 1.5f, 0f});
         boolean[] keep = new boolean[b * nq * nk];
@@ -76,16 +73,21 @@ class AttendMpiTest {
         int nq = 41;
         int nk = 45;
         int d = 8;
-        Npy.write(dir.resolve("q.npy"), new long[] {1, 2, nq, d}, CliRun.random(2 * nq * d, 21));
-        Npy.write(dir.resolve("k.npy"), new long[] {1, 1, nk, d}, CliRun.random(nk * d, 22));
-        Npy.write(dir.resolve("v.npy"), new long[] {1, 1, nk, d}, CliRun.random(nk * d, 23));
-        Npy.write(dir.resolve("do.npy"), new long[] {1, 2, nq, d}, CliRun.random(2 * nq * d, 24));
+        randomInputs(1, 2, 1, nq, nk, d, 21);
         Npy.writeInt32(dir.resolve("cq.npy"), new long[] {4}, new int[] {0, 10, 10, 41});
         Npy.writeInt64(dir.resolve("ck.npy"), new long[] {4}, new long[] {0, 15, 30, 45});
         String[] common = {"attend", "--q", p("q"), "--k", p("k"), "--v", p("v"), "--do", p("do"), "--cu-seqlens-q",
             p("cq"), "--cu-seqlens-k", p("ck"), "--window-left", "4", "--window-right", "1", "--layout", "striped",
             "--threads", "1", "--block-q", "4", "--block-kv", "8", "--quiet"};
         sameFilesAsTheInProcessRing(3, common);
+    }
+
+    /** Random q, dO [b, hq, nq, d] and k, v [b, hkv, nk, d], from seeds seed .. seed + 3. */
+    private void randomInputs(int b, int hq, int hkv, int nq, int nk, int d, long seed) throws Exception {
+        Npy.write(dir.resolve("q.npy"), new long[] {b, hq, nq, d}, CliRun.random(b * hq * nq * d, seed));
+        Npy.write(dir.resolve("k.npy"), new long[] {b, hkv, nk, d}, CliRun.random(b * hkv * nk * d, seed + 1));
+        Npy.write(dir.resolve("v.npy"), new long[] {b, hkv, nk, d}, CliRun.random(b * hkv * nk * d, seed + 2));
+        Npy.write(dir.resolve("do.npy"), new long[] {b, hq, nq, d}, CliRun.random(b * hq * nq * d, seed + 3));
     }
 
     /** {@code mpirun -np ranks ... --mpi} and {@code --devices ranks} in one process write the same bytes. */

@@ -54,7 +54,7 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
     private final int units;
     private final int group; // units per task, at most GROUP
     private final int runUnits; // units of one key/value head: qBlocks · (query heads per key/value head)
-    private final int groupedUnits; // the units run in groups; the rest are split
+    private final int groupedUnits; // the units run in groups; the rest run alone
     private final int groupsPerRun;
     private final int groups;
 
@@ -108,11 +108,10 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
     @Override
     public long run(ShardAttention.Workspace w, int task) {
         int singles = singleUnits(units) - splitUnits(units);
-        if (task >= groups + singles) {
-            return runUnits(w, splitHalf(task - groups - singles), 1);
-        }
         if (task >= groups) {
-            return runUnits(w, unit(groupedUnits + task - groups), 1);
+            w.groupBlocks[0] = task >= groups + singles ? splitHalf(task - groups - singles)
+                    : unit(groupedUnits + task - groups);
+            return runUnits(w, w.groupBlocks, 1);
         }
         int run = task / groupsPerRun;
         int start = run * runUnits + (task % groupsPerRun) * group;
@@ -122,11 +121,6 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
             members[u - start] = unit(u);
         }
         return runUnits(w, members, end - start);
-    }
-
-    private long runUnits(ShardAttention.Workspace w, QueryBlock only, int count) {
-        w.groupBlocks[0] = only;
-        return runUnits(w, w.groupBlocks, count);
     }
 
     /** Runs units {@code members[0 .. count)} (query blocks of one key/value head) over every key block. */

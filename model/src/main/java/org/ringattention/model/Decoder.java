@@ -11,8 +11,9 @@ import org.ringattention.attention.SoftmaxPartial;
  * ({@link KvCache}). Each {@link #step} then computes the new token's q, k, v at position t; its
  * K and V join one device's shard (the append rule of {@link KvCache}); its query goes to every
  * device, each device computes the partial (m, l, õ) of the query heads over the keys it holds
- * ({@link SoftmaxPartial}), and the partials merge in device order 0, 1, …, P − 1, so the result
- * does not depend on which device answers first. Projections and the feed-forward of the step are
+ * ({@link SoftmaxPartial#overBlocks}, reading the cache's blocks where they lie: a step copies,
+ * packs or allocates nothing in proportion to the cache), and the partials merge in device order
+ * 0, 1, …, P − 1, so the result does not depend on which device answers first. Projections and the feed-forward of the step are
  * the model's own ({@link LlamaModel}), so a step differs from a fresh forward pass only in the
  * order attention sums its keys.
  *
@@ -25,11 +26,23 @@ public final class Decoder {
     private final Sharding sharding;
     private final LlamaConfig c;
     private final float scale;
+    private final int cacheBlock;
+    private final SoftmaxPartial.Workspace work = new SoftmaxPartial.Workspace();
     private KvCache cache;
     private int batch;
     private int position;
 
     public Decoder(LlamaModel model, AttentionEngine engine, Sharding sharding) {
+        this(model, engine, sharding, KvCache.BLOCK);
+    }
+
+    /** With {@code cacheBlock} tokens per cache block (a multiple of {@link org.ringattention.kernel.Kernels#CHUNK}): for tests. */
+    Decoder(LlamaModel model, AttentionEngine engine, Sharding sharding, int cacheBlock) {
+        if (cacheBlock < 1 || cacheBlock % org.ringattention.kernel.Kernels.CHUNK != 0) {
+            throw new IllegalArgumentException("cache blocks must be a positive multiple of "
+                    + org.ringattention.kernel.Kernels.CHUNK + " tokens, got " + cacheBlock);
+        }
+        this.cacheBlock = cacheBlock;
         this.model = Objects.requireNonNull(model, "model");
         this.engine = Objects.requireNonNull(engine, "engine");
         this.sharding = Objects.requireNonNull(sharding, "sharding");
@@ -45,7 +58,7 @@ public final class Decoder {
                     + " of devices (" + sharding.devices() + ")");
         }
         Positions[] shards = sharding.split(n);
-        KvCache kv = new KvCache(shards.length, c.layers(), batch, c.kvHeads(), c.headDim());
+        KvCache kv = new KvCache(shards.length, c.layers(), batch, c.kvHeads(), c.headDim(), cacheBlock);
         float[] all = model.forward(tokens, batch, engine, sharding, (layer, k, v) -> {
             for (int dev = 0; dev < shards.length; dev++) {
                 kv.fill(dev, layer, k, v, shards[dev]);
@@ -78,15 +91,14 @@ public final class Decoder {
         for (int b = 0; b < batch; b++) {
             System.arraycopy(model.weights().embed(), next[b] * h, x, b * h, h);
         }
-        int[] pos = new int[batch];
-        java.util.Arrays.fill(pos, position);
+        double[] angles = model.rope().angles(position); // every row and layer of the step sits at this position
         int owner = cache.owner();
         float[] q = new float[batch * c.qWidth()];
         float[] k = new float[batch * c.kvWidth()];
         float[] v = new float[batch * c.kvWidth()];
         float[] o = new float[batch * c.qWidth()];
         for (int layer = 0; layer < c.layers(); layer++) {
-            model.project(layer, x, 0, batch, pos, q, k, v);
+            model.projectAt(layer, x, 0, batch, angles, q, k, v);
             cache.put(owner, layer, k, v);
             for (int b = 0; b < batch; b++) {
                 for (int g = 0; g < c.kvHeads(); g++) {
@@ -95,8 +107,9 @@ public final class Decoder {
                     SoftmaxPartial merged = null;
                     for (int dev = 0; dev < cache.devices(); dev++) {
                         int keys = cache.length(dev) + (dev == owner ? 1 : 0);
-                        SoftmaxPartial p = SoftmaxPartial.over(model.kernels(), q, qOff, group,
-                                cache.keys(dev, layer, head), 0, cache.values(dev, layer, head), 0, keys, d, scale);
+                        SoftmaxPartial p = SoftmaxPartial.overBlocks(model.kernels(), q, qOff, group,
+                                cache.keys(dev, layer, head), cache.values(dev, layer, head), cache.block(), keys, d,
+                                scale, work);
                         if (merged == null) {
                             merged = p;
                         } else {

@@ -233,17 +233,35 @@ public final class LlamaModel {
      * at positions {@code pos}: q [rows × Hq·d], k and v [rows × Hkv·d], RoPE applied.
      */
     void project(int l, float[] x, int xOff, int rows, int[] pos, float[] q, float[] k, float[] v) {
+        linearsIn(l, x, xOff, rows, q, k, v);
+        for (int r = 0; r < rows; r++) {
+            rotate(r, rope.angles(pos[r]), q, k);
+        }
+    }
+
+    /**
+     * {@link #project} for rows that all sit at one position, whose RoPE angles {@code cs}
+     * ({@link Rope#angles}) the caller computed once: a decoding step's rows, in every layer.
+     */
+    void projectAt(int l, float[] x, int xOff, int rows, double[] cs, float[] q, float[] k, float[] v) {
+        linearsIn(l, x, xOff, rows, q, k, v);
+        for (int r = 0; r < rows; r++) {
+            rotate(r, cs, q, k);
+        }
+    }
+
+    private void linearsIn(int l, float[] x, int xOff, int rows, float[] q, float[] k, float[] v) {
         int h = c.hiddenSize();
         float[] a = new float[rows * h];
         RowMath.rmsNorm(x, xOff, rows, h, w.layer(l).inputNorm(), c.rmsNormEps(), a, 0);
         qT[l].apply(kernels, a, rows, q);
         kT[l].apply(kernels, a, rows, k);
         vT[l].apply(kernels, a, rows, v);
-        for (int r = 0; r < rows; r++) {
-            double[] cs = rope.angles(pos[r]);
-            rope.apply(q, r * c.qWidth(), c.heads(), cs);
-            rope.apply(k, r * c.kvWidth(), c.kvHeads(), cs);
-        }
+    }
+
+    private void rotate(int r, double[] cs, float[] q, float[] k) {
+        rope.apply(q, r * c.qWidth(), c.heads(), cs);
+        rope.apply(k, r * c.kvWidth(), c.kvHeads(), cs);
     }
 
     /** Layer {@code l} after attention: x += o W_oᵀ, then x += SwiGLU(RMSNorm(x)), for {@code rows} rows. */

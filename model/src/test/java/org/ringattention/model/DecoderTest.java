@@ -71,6 +71,40 @@ class DecoderTest {
     }
 
     @Test
+    void cacheBlocksChangeNoBitOfTheLogits() {
+        // One block holding every key is the pass over a whole shard that decoding made before the cache
+        // was kept in blocks (all keys packed, one score tile, one product); blocks of 128 keys, crossed
+        // during the steps, must give the same bits.
+        LlamaWeights w = LlamaWeights.random(ModelFixtures.tiny(), 51);
+        LlamaModel model = new LlamaModel(w, Kernels.preferred(), 64, 1);
+        int vocab = w.config().vocabSize();
+        for (int devices : new int[] {1, 3}) {
+            int n = devices == 1 ? 250 : 380; // 1 device crosses 256 keys, 3 devices cross 128 each
+            Sharding s = new Sharding(devices, Layout.ZIGZAG);
+            Decoder blocks = new Decoder(model, engine(devices), s, 128);
+            Decoder whole = new Decoder(model, engine(devices), s, 1024);
+            int[] prompt = ModelFixtures.tokens(BATCH * n, vocab, 52);
+            float[] a = blocks.prefill(prompt, BATCH);
+            float[] b = whole.prefill(prompt, BATCH);
+            assertThat(a).containsExactly(b);
+            for (int step = 0; step < 10; step++) {
+                int[] next = ModelFixtures.tokens(BATCH, vocab, 200 + step);
+                a = blocks.step(next);
+                b = whole.step(next);
+                assertThat(a).as("%d devices, step %d", devices, step).containsExactly(b);
+            }
+            assertThat(Arrays.stream(blocks.deviceLengths()).max().getAsInt())
+                    .as("the steps crossed a block boundary").isGreaterThan(devices == 1 ? 256 : 128);
+        }
+        assertThatThrownBy(() -> new Decoder(model, engine(1), Sharding.SINGLE, 100))
+                .hasMessage("cache blocks must be a positive multiple of 128 tokens, got 100");
+    }
+
+    private static org.ringattention.attention.AttentionEngine engine(int devices) {
+        return devices == 1 ? ModelFixtures.blockwise(1) : ModelFixtures.ring(devices, Layout.ZIGZAG, 1);
+    }
+
+    @Test
     void devicesGiveTheSameTokensAsOneGreedyAndSampled() {
         LlamaWeights w = LlamaWeights.random(ModelFixtures.tiny(), 31);
         LlamaModel model = new LlamaModel(w, Kernels.preferred(), 5, 1);

@@ -11,11 +11,12 @@ import org.ringattention.attention.SoftmaxPartial;
  * ({@link KvCache}). Each {@link #step} then computes the new token's q, k, v at position t; its
  * K and V join one device's shard (the append rule of {@link KvCache}); its query goes to every
  * device, each device computes the partial (m, l, õ) of the query heads over the keys it holds
- * ({@link SoftmaxPartial#overBlocks}, reading the cache's blocks where they lie: a step copies,
- * packs or allocates nothing in proportion to the cache), and the partials merge in device order
- * 0, 1, …, P − 1, so the result does not depend on which device answers first. Projections and the feed-forward of the step are
- * the model's own ({@link LlamaModel}), so a step differs from a fresh forward pass only in the
- * order attention sums its keys.
+ * ({@link SoftmaxPartial#overBlocks}, reading the cache's blocks where they lie: no cached key or
+ * value is re-packed or copied, but for the last block's keys, and the scratch arrays are kept
+ * between steps), and the partials merge in device order 0, 1, …, P − 1, so the result does not
+ * depend on which device answers first. Projections and the feed-forward of the step are the
+ * model's own ({@link LlamaModel}), so a step differs from a fresh forward pass only in the order
+ * attention sums its keys.
  *
  * <p>Not thread-safe; one sequence batch per decoder.
  */
@@ -36,7 +37,7 @@ public final class Decoder {
         this(model, engine, sharding, KvCache.BLOCK);
     }
 
-    /** With {@code cacheBlock} tokens per cache block (a multiple of {@link org.ringattention.kernel.Kernels#CHUNK}): for tests. */
+    /** With {@code cacheBlock} tokens per cache block (a multiple of {@code Kernels.CHUNK}): for tests. */
     Decoder(LlamaModel model, AttentionEngine engine, Sharding sharding, int cacheBlock) {
         if (cacheBlock < 1 || cacheBlock % org.ringattention.kernel.Kernels.CHUNK != 0) {
             throw new IllegalArgumentException("cache blocks must be a positive multiple of "

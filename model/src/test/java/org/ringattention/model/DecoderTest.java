@@ -133,6 +133,11 @@ class DecoderTest {
         int[] b = Generation.generate(new Decoder(model, ModelFixtures.blockwise(1), Sharding.SINGLE), prompt, 1, 8,
                 Sampler.sampling(1.0, 99));
         assertThat(b).containsExactly(a);
+        java.util.List<Integer> told = new java.util.ArrayList<>();
+        int[] c = Generation.generate(new Decoder(model, ModelFixtures.blockwise(1), Sharding.SINGLE), prompt, 1, 8,
+                Sampler.sampling(1.0, 99), told::add);
+        assertThat(c).containsExactly(a);
+        assertThat(told).as("progress after each token").containsExactly(1, 2, 3, 4, 5, 6, 7, 8);
         Decoder fresh = new Decoder(model, ModelFixtures.blockwise(1), Sharding.SINGLE);
         assertThatThrownBy(() -> fresh.step(new int[] {1})).isInstanceOf(IllegalStateException.class);
         fresh.prefill(prompt, 1);

@@ -18,6 +18,11 @@ import org.ringattention.attention.SoftmaxPartial;
  * model's own ({@link LlamaModel}), so a step differs from a fresh forward pass only in the order
  * attention sums its keys.
  *
+ * <p><b>Threads.</b> A step runs on the model's {@link LlamaModel#threads()}: the partials of every
+ * (head, device) pair are tasks of their own, and the step's linear layers share out W's panels;
+ * each element is computed by the same code in the same order whatever thread computes it, so the
+ * bits do not depend on the thread count.
+ *
  * <p>Not thread-safe; one sequence batch per decoder.
  */
 public final class Decoder {
@@ -28,7 +33,8 @@ public final class Decoder {
     private final LlamaConfig c;
     private final float scale;
     private final int cacheBlock;
-    private final SoftmaxPartial.Workspace work = new SoftmaxPartial.Workspace();
+    private final ThreadLocal<SoftmaxPartial.Workspace> work = ThreadLocal.withInitial(SoftmaxPartial.Workspace::new);
+    private final Tasks tasks; // null on one thread; kept between steps, its idle workers end by themselves
     private KvCache cache;
     private int batch;
     private int position;
@@ -49,6 +55,7 @@ public final class Decoder {
         this.sharding = Objects.requireNonNull(sharding, "sharding");
         this.c = model.config();
         this.scale = (float) (1.0 / Math.sqrt(c.headDim()));
+        this.tasks = model.threads() == 1 ? null : new Tasks(model.threads());
     }
 
     /** Runs the prompt [B, N] and returns the logits [B, V] of its last position; starts a new cache. */
@@ -99,34 +106,49 @@ public final class Decoder {
         float[] v = new float[batch * c.kvWidth()];
         float[] o = new float[batch * c.qWidth()];
         for (int layer = 0; layer < c.layers(); layer++) {
-            model.projectAt(layer, x, 0, batch, angles, q, k, v);
+            model.projectAt(layer, x, 0, batch, angles, q, k, v, tasks);
             cache.put(owner, layer, k, v);
-            for (int b = 0; b < batch; b++) {
-                for (int g = 0; g < c.kvHeads(); g++) {
-                    int head = b * c.kvHeads() + g;
-                    int qOff = b * c.qWidth() + g * group * d; // the group's query heads are adjacent in the row
-                    SoftmaxPartial merged = null;
-                    for (int dev = 0; dev < cache.devices(); dev++) {
-                        int keys = cache.length(dev) + (dev == owner ? 1 : 0);
-                        SoftmaxPartial p = SoftmaxPartial.overBlocks(model.kernels(), q, qOff, group,
-                                cache.keys(dev, layer, head), cache.values(dev, layer, head), cache.block(), keys, d,
-                                scale, work);
-                        if (merged == null) {
-                            merged = p;
-                        } else {
-                            merged.merge(p);
-                        }
-                    }
-                    merged.finish(o, qOff);
+            // every (head, device) partial is a task of its own; the merge below keeps device order
+            int l = layer;
+            int devices = cache.devices();
+            SoftmaxPartial[] parts = new SoftmaxPartial[batch * c.kvHeads() * devices];
+            run(parts.length, t -> {
+                int head = t / devices; // b · Hkv + g
+                int dev = t % devices;
+                int qOff = queryOffset(head);
+                int keys = cache.length(dev) + (dev == owner ? 1 : 0);
+                parts[t] = SoftmaxPartial.overBlocks(model.kernels(), q, qOff, group, cache.keys(dev, l, head),
+                        cache.values(dev, l, head), cache.block(), keys, d, scale, work.get());
+            });
+            for (int head = 0; head < batch * c.kvHeads(); head++) {
+                SoftmaxPartial merged = parts[head * devices];
+                for (int dev = 1; dev < devices; dev++) {
+                    merged.merge(parts[head * devices + dev]);
                 }
+                merged.finish(o, queryOffset(head));
             }
-            model.finishLayer(layer, x, 0, batch, o);
+            model.finishLayer(layer, x, 0, batch, o, tasks);
         }
         cache.commit(owner);
         position++;
         float[] logits = new float[batch * c.vocabSize()];
-        model.head(x, 0, batch, logits);
+        model.head(x, 0, batch, logits, tasks);
         return logits;
+    }
+
+    /** Where head (b, g) = b·Hkv + g's group of query heads starts in a row of q [B × Hq·d]: they are adjacent. */
+    private int queryOffset(int head) {
+        return (head / c.kvHeads()) * c.qWidth() + (head % c.kvHeads()) * c.group() * c.headDim();
+    }
+
+    private void run(int n, java.util.function.IntConsumer task) {
+        if (tasks == null) {
+            for (int i = 0; i < n; i++) {
+                task.accept(i);
+            }
+        } else {
+            tasks.run(n, task);
+        }
     }
 
     /** Tokens in the cache (prompt plus decoded), per batch row. */

@@ -100,6 +100,27 @@ class DecoderTest {
                 .hasMessage("cache blocks must be a positive multiple of 128 tokens, got 100");
     }
 
+    @Test
+    void threadsChangeNoBitOfTheLogits() {
+        // widths of several panels with tails (vocab 101, intermediate 70), so that panels are shared out
+        LlamaWeights w = LlamaWeights.random(LlamaConfig.parse("""
+                {"hidden_size": 20, "intermediate_size": 70, "num_hidden_layers": 2, "num_attention_heads": 4,
+                 "num_key_value_heads": 2, "head_dim": 6, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+                 "vocab_size": 101, "tie_word_embeddings": false}"""), 61);
+        int vocab = w.config().vocabSize();
+        for (int devices : new int[] {1, 3}) {
+            Sharding s = new Sharding(devices, Layout.STRIPED);
+            Decoder one = new Decoder(new LlamaModel(w, Kernels.preferred(), 4, 1), engine(devices), s, 128);
+            Decoder three = new Decoder(new LlamaModel(w, Kernels.preferred(), 4, 3), engine(devices), s, 128);
+            int[] prompt = ModelFixtures.tokens(BATCH * 140, vocab, 62);
+            assertThat(three.prefill(prompt, BATCH)).containsExactly(one.prefill(prompt, BATCH));
+            for (int step = 0; step < 4; step++) {
+                int[] next = ModelFixtures.tokens(BATCH, vocab, 300 + step);
+                assertThat(three.step(next)).as("%d devices, step %d", devices, step).containsExactly(one.step(next));
+            }
+        }
+    }
+
     private static org.ringattention.attention.AttentionEngine engine(int devices) {
         return devices == 1 ? ModelFixtures.blockwise(1) : ModelFixtures.ring(devices, Layout.ZIGZAG, 1);
     }

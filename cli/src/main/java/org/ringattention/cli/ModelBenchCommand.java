@@ -28,7 +28,8 @@ import picocli.CommandLine.Option;
             + " steps, with a model folder or random weights for a config.json. Prints prefill tokens/s and GFLOP/s"
             + " with its share of the FMA peak measured in the same process on the same threads (FLOPs: 2 per"
             + " multiply-add of every matrix product, attention 4 N^2 d per head halved for the causal mask),"
-            + " decode tokens/s, and the memory each device holds (hidden states, attention inputs and outputs of"
+            + " decode milliseconds per step (the median of --decode steps after --decode-warmup untimed ones) and"
+            + " tokens/s, and the memory each device holds (hidden states, attention inputs and outputs of"
             + " one layer, the KV cache after decoding)."},
         footer = {"", "Exit codes: 0 success, 1 bad input data, 2 bad usage."})
 final class ModelBenchCommand implements Callable<Integer> {
@@ -57,6 +58,10 @@ final class ModelBenchCommand implements Callable<Integer> {
     @Option(names = "--decode", paramLabel = "K", defaultValue = "8", description = "Decoding steps timed after the"
             + " prefill (default ${DEFAULT-VALUE}; 0 for none).")
     int decode;
+
+    @Option(names = "--decode-warmup", paramLabel = "W", defaultValue = "16", description = "Untimed decoding"
+            + " steps before the timed ones, while the JIT compiles the one-row code paths (default ${DEFAULT-VALUE}).")
+    int decodeWarmup;
 
     @Option(names = "--runs", paramLabel = "R", defaultValue = "3", description = "Timed prefills; the best is"
             + " reported, so the first (with the JIT compiling the kernels) rarely counts (default ${DEFAULT-VALUE}).")
@@ -91,8 +96,8 @@ final class ModelBenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         engineOptions.check();
         ringOptions.check();
-        if (tokens < 1 || runs < 1 || decode < 0 || peakMillis < 0) {
-            throw CliException.usage("--tokens and --runs must be >= 1, --decode and --peak-ms >= 0");
+        if (tokens < 1 || runs < 1 || decode < 0 || decodeWarmup < 0 || peakMillis < 0) {
+            throw CliException.usage("--tokens and --runs must be >= 1, --decode, --decode-warmup and --peak-ms >= 0");
         }
         if (memory) {
             return memoryTable(source.model != null ? ModelSetup.load(source.model).config() : readConfig());
@@ -134,12 +139,29 @@ final class ModelBenchCommand implements Callable<Integer> {
             Decoder d = new Decoder(model, engine, sharding);
             float[] logits = d.prefill(ids, 1);
             Sampler greedy = Sampler.greedy();
-            long s = System.nanoTime();
-            for (int k = 0; k < decode; k++) {
+            // Untimed warm-up: the first steps run the one-row code paths (matrix-vector products,
+            // partials over the cache) before the JIT has compiled them, many times slower than later.
+            double firstMillis = 0;
+            for (int k = 0; k < decodeWarmup; k++) {
+                long s = System.nanoTime();
                 logits = d.step(greedy.next(logits, 1));
+                if (k == 0) {
+                    firstMillis = (System.nanoTime() - s) / 1e6;
+                }
             }
-            double sec = (System.nanoTime() - s) / 1e9;
-            out.printf(Locale.ROOT, "decode: %d steps in %.4f s, %.2f tokens/s%n", decode, sec, decode / sec);
+            double[] millis = new double[decode];
+            for (int k = 0; k < decode; k++) {
+                long s = System.nanoTime();
+                logits = d.step(greedy.next(logits, 1));
+                millis[k] = (System.nanoTime() - s) / 1e6;
+            }
+            double mean = java.util.Arrays.stream(millis).average().orElseThrow();
+            java.util.Arrays.sort(millis);
+            double median = decode % 2 == 1 ? millis[decode / 2] : (millis[decode / 2 - 1] + millis[decode / 2]) / 2;
+            out.printf(Locale.ROOT, "decode: %d steps after %d warm-up steps: %.3f ms per step (median; min %.3f, mean"
+                    + " %.3f), %.2f tokens/s%s%n", decode, decodeWarmup, median, millis[0], mean, 1000 / median,
+                    decodeWarmup == 0 ? "" : String.format(Locale.ROOT, "; the first warm-up step took %.1f ms",
+                            firstMillis));
             for (int dev = 0; dev < ringOptions.devices; dev++) {
                 out.printf(Locale.ROOT, "device %d: %d cached tokens, KV cache %.3f MiB%n", dev, d.deviceLengths()[dev],
                         d.cacheBytes(dev) / 1048576.0);

@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
             + " with --devices), then each step's query goes to every device, each attends over the keys it holds"
             + " and the partial softmax states merge in device order. A new token's keys and values go to the"
             + " device holding the fewest tokens.",
-            "Greedy by default; --temperature T > 0 samples from softmax(logits / T) with --seed."},
+            "Greedy by default; --temperature T > 0 samples from softmax(logits / T) with --seed.",
+            "On a terminal, a progress bar on stderr counts the generated tokens (not with --quiet)."},
         footer = {"", "Exit codes: 0 success, 1 bad input data, 2 bad usage."})
 final class ModelGenerateCommand implements Callable<Integer> {
 
@@ -50,7 +51,7 @@ final class ModelGenerateCommand implements Callable<Integer> {
     @Mixin
     RingOptions ringOptions;
 
-    @Option(names = "--quiet", description = "Print nothing on success.")
+    @Option(names = "--quiet", description = "Print nothing on success (and no progress bar).")
     boolean quiet;
 
     @picocli.CommandLine.Spec
@@ -74,7 +75,12 @@ final class ModelGenerateCommand implements Callable<Integer> {
         Decoder decoder = new Decoder(ModelSetup.model(w, engineOptions), ModelSetup.engine(engineOptions, ringOptions),
                 ModelSetup.sharding(ringOptions));
         Sampler sampler = temperature == 0 ? Sampler.greedy() : Sampler.sampling(temperature, seed);
-        int[] generated = Generation.generate(decoder, t.ids(), t.batch(), steps, sampler);
+        int[] generated;
+        try (Progress progress = Progress.start(spec.commandLine().getErr(), "generate", steps, quiet, " tokens", 1)) {
+            progress.message("prefill of " + t.length() + " tokens");
+            generated = Generation.generate(decoder, t.ids(), t.batch(), steps, sampler, done -> progress.step(done
+                    + "/" + steps + " tokens"));
+        }
         long[] ids = new long[generated.length];
         for (int i = 0; i < ids.length; i++) {
             ids[i] = generated[i];

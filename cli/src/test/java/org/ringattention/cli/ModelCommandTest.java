@@ -133,8 +133,17 @@ class ModelCommandTest {
         CliRun r = CliRun.of("model", "bench", "--config", p("config.json"), "--tokens", "24", "--decode", "3",
                 "--devices", "2", "--peak-ms", "0", "--threads", "1");
         assertThat(r.code()).as(r.err()).isZero();
-        assertThat(r.out()).contains("prefill:").contains("tokens/s").contains("decode: 3 steps")
-                .contains("device 1:").contains("memory per device");
+        assertThat(r.out()).contains("prefill:").contains("tokens/s")
+                .contains("decode: 3 steps after 16 warm-up steps: ")
+                .contains(" ms per step (median; min ").contains("the first warm-up step took")
+                .contains("device 1: 21 cached tokens").contains("memory per device");
+        CliRun cold = CliRun.of("model", "bench", "--config", p("config.json"), "--tokens", "24", "--decode", "2",
+                "--decode-warmup", "0", "--peak-ms", "0", "--runs", "1", "--threads", "1");
+        assertThat(cold.code()).as(cold.err()).isZero();
+        assertThat(cold.out()).contains("decode: 2 steps after 0 warm-up steps: ").doesNotContain("first warm-up")
+                .contains("device 0: 26 cached tokens");
+        assertThat(CliRun.of("model", "bench", "--config", p("config.json"), "--decode-warmup", "-1").code())
+                .isEqualTo(2);
     }
 
     @Test

@@ -66,6 +66,110 @@ public final class SoftmaxPartial {
         return p;
     }
 
+    /**
+     * The partial {@link #over} computes, bit for bit, of query rows {@code q[qOff ..]} [rows × d]
+     * over {@code keys} keys held in blocks of {@code block} keys, as a KV cache that grows by
+     * appending holds them: block j covers keys [j·block, (j + 1)·block); its keys {@code kT[j]} are
+     * packed transposed [d × block] (key c of the block in column c, the layout
+     * {@link Kernels#packTransposed} gives a whole block), its values {@code v[j]} row-major
+     * [block × d]; in the last block only the first keys − j·block columns and rows are in use.
+     *
+     * <p>Why the bits are those of one pass over all keys: a score is a dot product over d whatever
+     * tile it is computed in, and the row maximum is exact; the exponentials and their row sums run
+     * over the whole row of scores at once, as in {@link #over}; and {@code block} is a multiple of
+     * {@link Kernels#CHUNK}, so the product P V cut at block boundaries sums the same chunks in the
+     * same order. Only the last block's used columns are copied (into {@code work}); full blocks are
+     * read in place.
+     */
+    public static SoftmaxPartial overBlocks(Kernels kernels, float[] q, int qOff, int rows, float[][] kT,
+            float[][] v, int block, int keys, int dim, float scale, Workspace work) {
+        if (block < 1 || block % Kernels.CHUNK != 0) {
+            throw new IllegalArgumentException("block must be a positive multiple of " + Kernels.CHUNK + ", got "
+                    + block);
+        }
+        int blocks = (keys + block - 1) / block;
+        if (keys < 0 || blocks > kT.length || blocks > v.length) {
+            throw new IllegalArgumentException(keys + " keys need " + blocks + " blocks of " + block + ", got "
+                    + kT.length + " key and " + v.length + " value blocks");
+        }
+        SoftmaxPartial p = new SoftmaxPartial(rows, dim);
+        if (keys == 0) {
+            return p;
+        }
+        float[] s = work.scores(rows * keys);
+        float[] tile = work.tile(rows * block);
+        float[] max = work.max(rows);
+        for (int j = 0; j < blocks; j++) {
+            int c0 = j * block;
+            int cols = Math.min(block, keys - c0);
+            float[] kb = kT[j];
+            if (cols < block) { // the last block: its used columns packed with stride cols, as scoreTile reads them
+                float[] tail = work.tail(dim * cols);
+                for (int x = 0; x < dim; x++) {
+                    System.arraycopy(kb, x * block, tail, x * cols, cols);
+                }
+                kb = tail;
+            }
+            kernels.scoreTile(q, qOff, rows, kb, 0, cols, dim, scale, tile, max);
+            for (int r = 0; r < rows; r++) {
+                p.m[r] = Math.max(p.m[r], max[r]);
+                System.arraycopy(tile, r * cols, s, r * keys + c0, cols);
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            p.l[r] = kernels.expShifted(s, r * keys, keys, p.m[r]);
+        }
+        for (int j = 0; j < blocks; j++) {
+            int c0 = j * block;
+            int cols = Math.min(block, keys - c0);
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(s, r * keys + c0, tile, r * cols, cols);
+            }
+            kernels.accumulateProduct(tile, rows, cols, v[j], 0, dim, p.o, 0);
+        }
+        return p;
+    }
+
+    /**
+     * Scratch arrays of {@link #overBlocks}, kept between calls so that a decoding step allocates
+     * nothing in proportion to the cache; they grow to the largest call. Not thread-safe: one per
+     * thread.
+     */
+    public static final class Workspace {
+        private float[] scores = new float[0];
+        private float[] tile = new float[0];
+        private float[] tail = new float[0];
+        private float[] max = new float[0];
+
+        float[] scores(int n) {
+            if (scores.length < n) {
+                scores = new float[Math.max(n, 2 * scores.length)];
+            }
+            return scores;
+        }
+
+        float[] tile(int n) {
+            if (tile.length < n) {
+                tile = new float[n];
+            }
+            return tile;
+        }
+
+        float[] tail(int n) {
+            if (tail.length < n) {
+                tail = new float[n];
+            }
+            return tail;
+        }
+
+        float[] max(int n) {
+            if (max.length < n) {
+                max = new float[n];
+            }
+            return max;
+        }
+    }
+
     /** Merges {@code other}, a partial of the same rows over other keys, into this one. */
     public void merge(SoftmaxPartial other) {
         if (other.rows != rows || other.dim != dim) {

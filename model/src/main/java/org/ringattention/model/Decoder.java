@@ -11,10 +11,17 @@ import org.ringattention.attention.SoftmaxPartial;
  * ({@link KvCache}). Each {@link #step} then computes the new token's q, k, v at position t; its
  * K and V join one device's shard (the append rule of {@link KvCache}); its query goes to every
  * device, each device computes the partial (m, l, õ) of the query heads over the keys it holds
- * ({@link SoftmaxPartial}), and the partials merge in device order 0, 1, …, P − 1, so the result
- * does not depend on which device answers first. Projections and the feed-forward of the step are
- * the model's own ({@link LlamaModel}), so a step differs from a fresh forward pass only in the
- * order attention sums its keys.
+ * ({@link SoftmaxPartial#overBlocks}, reading the cache's blocks where they lie: no cached key or
+ * value is re-packed or copied, but for the last block's keys, and the scratch arrays are kept
+ * between steps), and the partials merge in device order 0, 1, …, P − 1, so the result does not
+ * depend on which device answers first. Projections and the feed-forward of the step are the
+ * model's own ({@link LlamaModel}), so a step differs from a fresh forward pass only in the order
+ * attention sums its keys.
+ *
+ * <p><b>Threads.</b> A step runs on the model's {@link LlamaModel#threads()}: the partials of every
+ * (head, device) pair are tasks of their own, and the step's linear layers share out W's panels;
+ * each element is computed by the same code in the same order whatever thread computes it, so the
+ * bits do not depend on the thread count.
  *
  * <p>Not thread-safe; one sequence batch per decoder.
  */
@@ -25,16 +32,30 @@ public final class Decoder {
     private final Sharding sharding;
     private final LlamaConfig c;
     private final float scale;
+    private final int cacheBlock;
+    private final ThreadLocal<SoftmaxPartial.Workspace> work = ThreadLocal.withInitial(SoftmaxPartial.Workspace::new);
+    private final Tasks tasks; // null on one thread; kept between steps, its idle workers end by themselves
     private KvCache cache;
     private int batch;
     private int position;
 
     public Decoder(LlamaModel model, AttentionEngine engine, Sharding sharding) {
+        this(model, engine, sharding, KvCache.BLOCK);
+    }
+
+    /** With {@code cacheBlock} tokens per cache block (a multiple of {@code Kernels.CHUNK}): for tests. */
+    Decoder(LlamaModel model, AttentionEngine engine, Sharding sharding, int cacheBlock) {
+        if (cacheBlock < 1 || cacheBlock % org.ringattention.kernel.Kernels.CHUNK != 0) {
+            throw new IllegalArgumentException("cache blocks must be a positive multiple of "
+                    + org.ringattention.kernel.Kernels.CHUNK + " tokens, got " + cacheBlock);
+        }
+        this.cacheBlock = cacheBlock;
         this.model = Objects.requireNonNull(model, "model");
         this.engine = Objects.requireNonNull(engine, "engine");
         this.sharding = Objects.requireNonNull(sharding, "sharding");
         this.c = model.config();
         this.scale = (float) (1.0 / Math.sqrt(c.headDim()));
+        this.tasks = model.threads() == 1 ? null : new Tasks(model.threads());
     }
 
     /** Runs the prompt [B, N] and returns the logits [B, V] of its last position; starts a new cache. */
@@ -45,7 +66,7 @@ public final class Decoder {
                     + " of devices (" + sharding.devices() + ")");
         }
         Positions[] shards = sharding.split(n);
-        KvCache kv = new KvCache(shards.length, c.layers(), batch, c.kvHeads(), c.headDim());
+        KvCache kv = new KvCache(shards.length, c.layers(), batch, c.kvHeads(), c.headDim(), cacheBlock);
         float[] all = model.forward(tokens, batch, engine, sharding, (layer, k, v) -> {
             for (int dev = 0; dev < shards.length; dev++) {
                 kv.fill(dev, layer, k, v, shards[dev]);
@@ -78,41 +99,56 @@ public final class Decoder {
         for (int b = 0; b < batch; b++) {
             System.arraycopy(model.weights().embed(), next[b] * h, x, b * h, h);
         }
-        int[] pos = new int[batch];
-        java.util.Arrays.fill(pos, position);
+        double[] angles = model.rope().angles(position); // every row and layer of the step sits at this position
         int owner = cache.owner();
         float[] q = new float[batch * c.qWidth()];
         float[] k = new float[batch * c.kvWidth()];
         float[] v = new float[batch * c.kvWidth()];
         float[] o = new float[batch * c.qWidth()];
         for (int layer = 0; layer < c.layers(); layer++) {
-            model.project(layer, x, 0, batch, pos, q, k, v);
+            model.projectAt(layer, x, 0, batch, angles, q, k, v, tasks);
             cache.put(owner, layer, k, v);
-            for (int b = 0; b < batch; b++) {
-                for (int g = 0; g < c.kvHeads(); g++) {
-                    int head = b * c.kvHeads() + g;
-                    int qOff = b * c.qWidth() + g * group * d; // the group's query heads are adjacent in the row
-                    SoftmaxPartial merged = null;
-                    for (int dev = 0; dev < cache.devices(); dev++) {
-                        int keys = cache.length(dev) + (dev == owner ? 1 : 0);
-                        SoftmaxPartial p = SoftmaxPartial.over(model.kernels(), q, qOff, group,
-                                cache.keys(dev, layer, head), 0, cache.values(dev, layer, head), 0, keys, d, scale);
-                        if (merged == null) {
-                            merged = p;
-                        } else {
-                            merged.merge(p);
-                        }
-                    }
-                    merged.finish(o, qOff);
+            // every (head, device) partial is a task of its own; the merge below keeps device order
+            int l = layer;
+            int devices = cache.devices();
+            SoftmaxPartial[] parts = new SoftmaxPartial[batch * c.kvHeads() * devices];
+            run(parts.length, t -> {
+                int head = t / devices; // b · Hkv + g
+                int dev = t % devices;
+                int qOff = queryOffset(head);
+                int keys = cache.length(dev) + (dev == owner ? 1 : 0);
+                parts[t] = SoftmaxPartial.overBlocks(model.kernels(), q, qOff, group, cache.keys(dev, l, head),
+                        cache.values(dev, l, head), cache.block(), keys, d, scale, work.get());
+            });
+            for (int head = 0; head < batch * c.kvHeads(); head++) {
+                SoftmaxPartial merged = parts[head * devices];
+                for (int dev = 1; dev < devices; dev++) {
+                    merged.merge(parts[head * devices + dev]);
                 }
+                merged.finish(o, queryOffset(head));
             }
-            model.finishLayer(layer, x, 0, batch, o);
+            model.finishLayer(layer, x, 0, batch, o, tasks);
         }
         cache.commit(owner);
         position++;
         float[] logits = new float[batch * c.vocabSize()];
-        model.head(x, 0, batch, logits);
+        model.head(x, 0, batch, logits, tasks);
         return logits;
+    }
+
+    /** Where head (b, g) = b·Hkv + g's group of query heads starts in a row of q [B × Hq·d]: they are adjacent. */
+    private int queryOffset(int head) {
+        return (head / c.kvHeads()) * c.qWidth() + (head % c.kvHeads()) * c.group() * c.headDim();
+    }
+
+    private void run(int n, java.util.function.IntConsumer task) {
+        if (tasks == null) {
+            for (int i = 0; i < n; i++) {
+                task.accept(i);
+            }
+        } else {
+            tasks.run(n, task);
+        }
     }
 
     /** Tokens in the cache (prompt plus decoded), per batch row. */

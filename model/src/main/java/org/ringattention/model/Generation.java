@@ -1,5 +1,7 @@
 package org.ringattention.model;
 
+import java.util.function.IntConsumer;
+
 /** Greedy or sampled generation: prefill the prompt, then {@code steps} decoding steps. */
 public final class Generation {
 
@@ -8,6 +10,15 @@ public final class Generation {
 
     /** The {@code steps} tokens [B, steps] that follow {@code prompt} [B, N]. */
     public static int[] generate(Decoder decoder, int[] prompt, int batch, int steps, Sampler sampler) {
+        return generate(decoder, prompt, batch, steps, sampler, done -> { });
+    }
+
+    /**
+     * The same, telling {@code progress} the number of tokens per batch row generated so far after
+     * each one (1, 2, …, steps): how a command line shows long generations advancing.
+     */
+    public static int[] generate(Decoder decoder, int[] prompt, int batch, int steps, Sampler sampler,
+            IntConsumer progress) {
         if (steps < 0) {
             throw new IllegalArgumentException("steps must be >= 0, got " + steps);
         }
@@ -24,6 +35,7 @@ public final class Generation {
             if (s + 1 < steps) {
                 logits = decoder.step(next);
             }
+            progress.accept(s + 1);
         }
         return out;
     }

@@ -194,7 +194,7 @@ public final class LlamaModel {
                     for (int r = 0; r < rows; r++) {
                         gatherHeads(o, bl[1], p.at(bl[2] + r), ob, r);
                     }
-                    finishLayer(l, x[bl[0]], (bl[1] * p.length() + bl[2]) * h, rows, ob);
+                    finishLayer(l, x[bl[0]], (bl[1] * p.length() + bl[2]) * h, rows, ob, null);
                 });
             }
             tasks.run(blocks.length, t -> {
@@ -202,7 +202,7 @@ public final class LlamaModel {
                 Positions p = shards[bl[0]];
                 int rows = bl[3];
                 float[] y = new float[rows * c.vocabSize()];
-                head(x[bl[0]], (bl[1] * p.length() + bl[2]) * h, rows, y);
+                head(x[bl[0]], (bl[1] * p.length() + bl[2]) * h, rows, y, null);
                 for (int r = 0; r < rows; r++) {
                     System.arraycopy(y, r * c.vocabSize(), logits,
                             (bl[1] * n + p.at(bl[2] + r)) * c.vocabSize(), c.vocabSize());
@@ -233,43 +233,80 @@ public final class LlamaModel {
      * at positions {@code pos}: q [rows × Hq·d], k and v [rows × Hkv·d], RoPE applied.
      */
     void project(int l, float[] x, int xOff, int rows, int[] pos, float[] q, float[] k, float[] v) {
-        int h = c.hiddenSize();
-        float[] a = new float[rows * h];
-        RowMath.rmsNorm(x, xOff, rows, h, w.layer(l).inputNorm(), c.rmsNormEps(), a, 0);
-        qT[l].apply(kernels, a, rows, q);
-        kT[l].apply(kernels, a, rows, k);
-        vT[l].apply(kernels, a, rows, v);
+        linearsIn(l, x, xOff, rows, q, k, v, null);
         for (int r = 0; r < rows; r++) {
-            double[] cs = rope.angles(pos[r]);
-            rope.apply(q, r * c.qWidth(), c.heads(), cs);
-            rope.apply(k, r * c.kvWidth(), c.kvHeads(), cs);
+            rotate(r, rope.angles(pos[r]), q, k);
         }
     }
 
-    /** Layer {@code l} after attention: x += o W_oᵀ, then x += SwiGLU(RMSNorm(x)), for {@code rows} rows. */
-    void finishLayer(int l, float[] x, int xOff, int rows, float[] o) {
+    /**
+     * {@link #project} for rows that all sit at one position, whose RoPE angles {@code cs}
+     * ({@link Rope#angles}) the caller computed once: a decoding step's rows, in every layer; the
+     * products' panels shared out over {@code tasks} (see {@link #linear}).
+     */
+    void projectAt(int l, float[] x, int xOff, int rows, double[] cs, float[] q, float[] k, float[] v, Tasks tasks) {
+        linearsIn(l, x, xOff, rows, q, k, v, tasks);
+        for (int r = 0; r < rows; r++) {
+            rotate(r, cs, q, k);
+        }
+    }
+
+    private void linearsIn(int l, float[] x, int xOff, int rows, float[] q, float[] k, float[] v, Tasks tasks) {
+        int h = c.hiddenSize();
+        float[] a = new float[rows * h];
+        RowMath.rmsNorm(x, xOff, rows, h, w.layer(l).inputNorm(), c.rmsNormEps(), a, 0);
+        linear(qT[l], a, rows, q, tasks);
+        linear(kT[l], a, rows, k, tasks);
+        linear(vT[l], a, rows, v, tasks);
+    }
+
+    private void rotate(int r, double[] cs, float[] q, float[] k) {
+        rope.apply(q, r * c.qWidth(), c.heads(), cs);
+        rope.apply(k, r * c.kvWidth(), c.kvHeads(), cs);
+    }
+
+    /**
+     * Layer {@code l} after attention: x += o W_oᵀ, then x += SwiGLU(RMSNorm(x)), for {@code rows}
+     * rows; {@code tasks} as in {@link #linear}.
+     */
+    void finishLayer(int l, float[] x, int xOff, int rows, float[] o, Tasks tasks) {
         int h = c.hiddenSize();
         int inter = c.intermediateSize();
         float[] y = new float[rows * h];
-        oT[l].apply(kernels, o, rows, y);
+        linear(oT[l], o, rows, y, tasks);
         RowMath.addInto(x, xOff, y, rows * h);
         float[] a = new float[rows * h];
         RowMath.rmsNorm(x, xOff, rows, h, w.layer(l).postNorm(), c.rmsNormEps(), a, 0);
         float[] g = new float[rows * inter];
         float[] u = new float[rows * inter];
-        gateT[l].apply(kernels, a, rows, g);
-        upT[l].apply(kernels, a, rows, u);
+        linear(gateT[l], a, rows, g, tasks);
+        linear(upT[l], a, rows, u, tasks);
         RowMath.swiglu(kernels, g, u, rows * inter);
-        downT[l].apply(kernels, g, rows, y);
+        linear(downT[l], g, rows, y, tasks);
         RowMath.addInto(x, xOff, y, rows * h);
     }
 
-    /** The final norm and LM head: logits [rows × V] of hidden states {@code x[xOff ..]}. */
-    void head(float[] x, int xOff, int rows, float[] logits) {
+    /**
+     * The final norm and LM head: logits [rows × V] of hidden states {@code x[xOff ..]};
+     * {@code tasks} as in {@link #linear}.
+     */
+    void head(float[] x, int xOff, int rows, float[] logits, Tasks tasks) {
         int h = c.hiddenSize();
         float[] a = new float[rows * h];
         RowMath.rmsNorm(x, xOff, rows, h, w.norm(), c.rmsNormEps(), a, 0);
-        headT.apply(kernels, a, rows, logits);
+        linear(headT, a, rows, logits, tasks);
+    }
+
+    /**
+     * y = x Wᵀ, on this thread when {@code tasks} is null (a block of the forward pass, already one
+     * task of many), else with W's panels shared out over {@code tasks}: the same bits either way.
+     */
+    private void linear(PackedLinear w, float[] x, int rows, float[] y, Tasks tasks) {
+        if (tasks == null) {
+            w.apply(kernels, x, rows, y);
+        } else {
+            w.apply(kernels, x, rows, y, tasks);
+        }
     }
 
     Rope rope() {

@@ -56,16 +56,36 @@ final class PackedLinear {
 
     /** {@code y [rows × out] = x [rows × in] · Wᵀ}; x and y start at index 0, y is overwritten. */
     void apply(Kernels kernels, float[] x, int rows, float[] y) {
+        applyPanels(kernels, x, rows, y, 0, panelCount());
+    }
+
+    /**
+     * The same with the panels shared out over {@code tasks} in contiguous runs: for the few rows of
+     * a decoding step, where one product is too small to split by rows. Each element is still one
+     * panel's product, so the bits are those of {@link #apply(Kernels, float[], int, float[])}.
+     */
+    void apply(Kernels kernels, float[] x, int rows, float[] y, Tasks tasks) {
+        int panels = panelCount();
+        int parts = Math.min(tasks.threads(), panels);
+        tasks.run(parts, t -> applyPanels(kernels, x, rows, y, (int) ((long) panels * t / parts),
+                (int) ((long) panels * (t + 1) / parts)));
+    }
+
+    private int panelCount() {
+        return (out + PANEL - 1) / PANEL;
+    }
+
+    /** Panels [p0, p1) of y = x Wᵀ. */
+    private void applyPanels(Kernels kernels, float[] x, int rows, float[] y, int p0, int p1) {
         float[] panel = new float[rows * Math.min(PANEL, out)];
-        int offset = 0;
-        for (int x0 = 0; x0 < out; x0 += PANEL) {
+        for (int j = p0; j < p1; j++) {
+            int x0 = j * PANEL;
             int width = Math.min(PANEL, out - x0);
             Arrays.fill(panel, 0, rows * width, 0f);
-            kernels.accumulateProduct(x, rows, in, panels, offset, width, panel, 0);
+            kernels.accumulateProduct(x, rows, in, panels, in * x0, width, panel, 0);
             for (int r = 0; r < rows; r++) {
                 System.arraycopy(panel, r * width, y, r * out + x0, width);
             }
-            offset += in * width;
         }
     }
 }

@@ -71,6 +71,61 @@ class DecoderTest {
     }
 
     @Test
+    void cacheBlocksChangeNoBitOfTheLogits() {
+        // One block holding every key is the pass over a whole shard that decoding made before the cache
+        // was kept in blocks (all keys packed, one score tile, one product); blocks of 128 keys, crossed
+        // during the steps, must give the same bits.
+        LlamaWeights w = LlamaWeights.random(ModelFixtures.tiny(), 51);
+        LlamaModel model = new LlamaModel(w, Kernels.preferred(), 64, 1);
+        int vocab = w.config().vocabSize();
+        for (int devices : new int[] {1, 3}) {
+            int n = devices == 1 ? 250 : 380; // 1 device crosses 256 keys, 3 devices cross 128 each
+            Sharding s = new Sharding(devices, Layout.ZIGZAG);
+            Decoder blocks = new Decoder(model, engine(devices), s, 128);
+            Decoder whole = new Decoder(model, engine(devices), s, 1024);
+            int[] prompt = ModelFixtures.tokens(BATCH * n, vocab, 52);
+            float[] a = blocks.prefill(prompt, BATCH);
+            float[] b = whole.prefill(prompt, BATCH);
+            assertThat(a).containsExactly(b);
+            for (int step = 0; step < 10; step++) {
+                int[] next = ModelFixtures.tokens(BATCH, vocab, 200 + step);
+                a = blocks.step(next);
+                b = whole.step(next);
+                assertThat(a).as("%d devices, step %d", devices, step).containsExactly(b);
+            }
+            assertThat(Arrays.stream(blocks.deviceLengths()).max().getAsInt())
+                    .as("the steps crossed a block boundary").isGreaterThan(devices == 1 ? 256 : 128);
+        }
+        assertThatThrownBy(() -> new Decoder(model, engine(1), Sharding.SINGLE, 100))
+                .hasMessage("cache blocks must be a positive multiple of 128 tokens, got 100");
+    }
+
+    @Test
+    void threadsChangeNoBitOfTheLogits() {
+        // widths of several panels with tails (vocab 101, intermediate 70), so that panels are shared out
+        LlamaWeights w = LlamaWeights.random(LlamaConfig.parse("""
+                {"hidden_size": 20, "intermediate_size": 70, "num_hidden_layers": 2, "num_attention_heads": 4,
+                 "num_key_value_heads": 2, "head_dim": 6, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+                 "vocab_size": 101, "tie_word_embeddings": false}"""), 61);
+        int vocab = w.config().vocabSize();
+        for (int devices : new int[] {1, 3}) {
+            Sharding s = new Sharding(devices, Layout.STRIPED);
+            Decoder one = new Decoder(new LlamaModel(w, Kernels.preferred(), 4, 1), engine(devices), s, 128);
+            Decoder three = new Decoder(new LlamaModel(w, Kernels.preferred(), 4, 3), engine(devices), s, 128);
+            int[] prompt = ModelFixtures.tokens(BATCH * 140, vocab, 62);
+            assertThat(three.prefill(prompt, BATCH)).containsExactly(one.prefill(prompt, BATCH));
+            for (int step = 0; step < 4; step++) {
+                int[] next = ModelFixtures.tokens(BATCH, vocab, 300 + step);
+                assertThat(three.step(next)).as("%d devices, step %d", devices, step).containsExactly(one.step(next));
+            }
+        }
+    }
+
+    private static org.ringattention.attention.AttentionEngine engine(int devices) {
+        return devices == 1 ? ModelFixtures.blockwise(1) : ModelFixtures.ring(devices, Layout.ZIGZAG, 1);
+    }
+
+    @Test
     void devicesGiveTheSameTokensAsOneGreedyAndSampled() {
         LlamaWeights w = LlamaWeights.random(ModelFixtures.tiny(), 31);
         LlamaModel model = new LlamaModel(w, Kernels.preferred(), 5, 1);
@@ -99,6 +154,11 @@ class DecoderTest {
         int[] b = Generation.generate(new Decoder(model, ModelFixtures.blockwise(1), Sharding.SINGLE), prompt, 1, 8,
                 Sampler.sampling(1.0, 99));
         assertThat(b).containsExactly(a);
+        java.util.List<Integer> told = new java.util.ArrayList<>();
+        int[] c = Generation.generate(new Decoder(model, ModelFixtures.blockwise(1), Sharding.SINGLE), prompt, 1, 8,
+                Sampler.sampling(1.0, 99), told::add);
+        assertThat(c).containsExactly(a);
+        assertThat(told).as("progress after each token").containsExactly(1, 2, 3, 4, 5, 6, 7, 8);
         Decoder fresh = new Decoder(model, ModelFixtures.blockwise(1), Sharding.SINGLE);
         assertThatThrownBy(() -> fresh.step(new int[] {1})).isInstanceOf(IllegalStateException.class);
         fresh.prefill(prompt, 1);

@@ -44,6 +44,73 @@ class SoftmaxPartialTest {
     }
 
     @Test
+    void blocksOfACacheGiveTheBitsOfOnePassOverAllKeys() {
+        for (Kernels kernels : new Kernels[] {Kernels.preferred(), Kernels.scalar()}) {
+            for (int d : new int[] {11, 64}) {
+                for (int keys : new int[] {1, 97, 128, 129, 300, 1025}) {
+                    for (int block : new int[] {128, 256}) {
+                        int rows = keys % 2 == 0 ? 4 : 3;
+                        Problem p = Problem.random(new AttentionShape(1, rows, 1, 1, keys, d), AttentionSpec.DEFAULT,
+                                keys + d, 2);
+                        float scale = (float) (1 / Math.sqrt(d));
+                        int blocks = (keys + block - 1) / block;
+                        float[][] kT = new float[blocks + 1][]; // a spare block, as a growing cache has
+                        float[][] v = new float[blocks + 1][];
+                        for (int j = 0; j < blocks; j++) {
+                            int t0 = j * block;
+                            kT[j] = new float[d * block];
+                            v[j] = new float[block * d];
+                            for (int c = 0; c < Math.min(block, keys - t0); c++) {
+                                for (int x = 0; x < d; x++) {
+                                    kT[j][x * block + c] = p.k()[(t0 + c) * d + x];
+                                }
+                            }
+                            System.arraycopy(p.v(), t0 * d, v[j], 0, Math.min(block, keys - t0) * d);
+                        }
+                        SoftmaxPartial want = SoftmaxPartial.over(kernels, p.q(), 0, rows, p.k(), 0, p.v(), 0, keys,
+                                d, scale);
+                        SoftmaxPartial.Workspace work = new SoftmaxPartial.Workspace();
+                        for (int again = 0; again < 2; again++) { // the workspace reused gives the same bits
+                            SoftmaxPartial got = SoftmaxPartial.overBlocks(kernels, p.q(), 0, rows, kT, v, block, keys,
+                                    d, scale, work);
+                            String what = kernels.name() + ", d " + d + ", " + keys + " keys in blocks of " + block;
+                            assertSameState(got, want, rows, d, what);
+                            // a merge reads m, l and õ themselves: merged into the same third state, bits agree too
+                            SoftmaxPartial x = SoftmaxPartial.over(kernels, p.q(), 0, rows, p.k(), 0, p.v(), 0,
+                                    Math.min(keys, 7), d, 0.7f * scale);
+                            SoftmaxPartial y = SoftmaxPartial.over(kernels, p.q(), 0, rows, p.k(), 0, p.v(), 0,
+                                    Math.min(keys, 7), d, 0.7f * scale);
+                            x.merge(got);
+                            y.merge(want);
+                            assertSameState(x, y, rows, d, what + ", merged");
+                        }
+                    }
+                }
+            }
+        }
+        float[][] none = new float[0][];
+        assertThat(SoftmaxPartial.overBlocks(Kernels.scalar(), new float[4], 0, 1, none, none, 128, 0, 4, 1f,
+                new SoftmaxPartial.Workspace()).lse(0)).isEqualTo(Float.NEGATIVE_INFINITY);
+        assertThatThrownBy(() -> SoftmaxPartial.overBlocks(Kernels.scalar(), new float[4], 0, 1, none, none, 96, 0, 4,
+                1f, new SoftmaxPartial.Workspace())).hasMessage("block must be a positive multiple of 128, got 96");
+        assertThatThrownBy(() -> SoftmaxPartial.overBlocks(Kernels.scalar(), new float[4], 0, 1, none, none, 128, 1, 4,
+                1f, new SoftmaxPartial.Workspace())).hasMessage("1 keys need 1 blocks of 128, got 0 key and 0 value"
+                        + " blocks");
+    }
+
+    /** Same bits of o and LSE. */
+    private static void assertSameState(SoftmaxPartial got, SoftmaxPartial want, int rows, int d, String what) {
+        float[] a = new float[rows * d];
+        float[] b = new float[rows * d];
+        got.finish(a, 0);
+        want.finish(b, 0);
+        assertThat(a).as(what).containsExactly(b);
+        for (int r = 0; r < rows; r++) {
+            assertThat(got.lse(r)).as(what + ", row " + r).isEqualTo(want.lse(r));
+        }
+    }
+
+    @Test
     void kernelsGiveTheSameBitsAndEmptyStatesFinishAsZero() {
         Problem p = Problem.random(new AttentionShape(1, 2, 1, 1, 40, 9), AttentionSpec.DEFAULT, 3, 1);
         float[] a = new float[18];

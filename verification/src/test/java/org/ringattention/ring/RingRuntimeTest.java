@@ -351,12 +351,97 @@ class RingRuntimeTest {
         }
         assertNoRingThreadsLeft();
 
+        // every device finds a NaN in its rows of dO after the forward pass, before the backward
+        // pass starts: no device waits for another that gave up
+        Tensor badDo = p.dOutTensor();
+        for (int i = 0; i < devices; i++) {
+            badDo.set(0, 1, Layout.ZIGZAG.split(100, devices)[i].at(2), 3, Float.NaN);
+        }
+        Links links = Links.inProcess(LinkModel.UNTHROTTLED);
+        Throwable[] refused = assertTimeoutPreemptively(HANG, () -> {
+            Throwable[] failures = new Throwable[devices];
+            Thread[] threads = new Thread[devices];
+            for (int i = 0; i < devices; i++) {
+                int device = i;
+                threads[i] = Thread.ofPlatform().name("test-device-" + i).start(() -> {
+                    try {
+                        ring.runDevice(device, p.qTensor(), p.kTensor(), p.vTensor(), badDo, p.spec(), links);
+                    } catch (Throwable t) {
+                        failures[device] = t;
+                    }
+                });
+            }
+            for (Thread t : threads) {
+                t.join();
+            }
+            return failures;
+        });
+        for (int i = 0; i < devices; i++) {
+            assertThat(refused[i]).as("device %d", i).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("dO (rows of device " + i + ") contains NaN at [0, 1, 2, 3] (inputs must be finite)");
+        }
+        assertNoRingThreadsLeft();
+
         Tensor q = p.qTensor();
         q.set(1, 1, 0, 5, Float.NaN); // token 0 is device 0's under every layout
         assertThatThrownBy(() -> ring.runDevice(0, q, p.kTensor(), p.vTensor(), null, p.spec(),
                 Links.inProcess(LinkModel.UNTHROTTLED)))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("q (rows of device 0) contains NaN at [1, 1, 0, 5] (inputs must be finite)");
+    }
+
+    /**
+     * What a report says agrees with what the run did, whatever the machine's speed: the steps'
+     * compute and wait times fit in the pass's wall time, which fits in the time the caller waited;
+     * a hop takes at least the model's time (K and V, then dK and dV at the model's bandwidth);
+     * the workers' bytes follow the thread count; the backward pass does not count the forward's
+     * tiles again.
+     */
+    @Test
+    void reportsAgreeWithWhatTheRunDid() {
+        Problem p = problem(1, 1, 96, 8, AttentionSpec.DEFAULT.withCausal(true));
+        LinkModel slow = new LinkModel(20e6, 0.002);
+        long kvBytes = 2L * 32 * 8 * Float.BYTES; // K and V of a 32-row shard
+        RingAttention ring = new RingAttention(Kernels.preferred(), 16, 16, 2, 3, Layout.CONTIGUOUS, slow);
+        long t0 = System.nanoTime();
+        RingAttention.Forward fwd = ring.forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec());
+        long forwardElapsed = System.nanoTime() - t0;
+        t0 = System.nanoTime();
+        RingAttention.Backward both = ring.backward(p.qTensor(), p.kTensor(), p.vTensor(), p.dOutTensor(), p.spec());
+        long backwardElapsed = System.nanoTime() - t0;
+
+        assertThat(fwd.report().wallNanos()).isPositive().isLessThanOrEqualTo(forwardElapsed);
+        assertThat(both.forwardReport().wallNanos() + both.report().wallNanos()).isLessThanOrEqualTo(backwardElapsed);
+        assertSteps(fwd.report(), 2, kvBytes, slow.nanosFor(kvBytes));
+        assertSteps(both.forwardReport(), 2, kvBytes, slow.nanosFor(kvBytes));
+        assertSteps(both.report(), 3, 2 * kvBytes, slow.nanosFor(kvBytes) + slow.bandwidthNanos(kvBytes));
+
+        assertThat(fwd.output().tilesComputed()).isPositive();
+        assertThat(both.output().tilesComputed()).as("tiles after both passes").isEqualTo(
+                fwd.output().tilesComputed());
+        assertThat(both.output().tilesSkipped()).isEqualTo(fwd.output().tilesSkipped()).isPositive();
+        long oneWorker = new RingAttention(Kernels.preferred(), 16, 16, 1, 3, Layout.CONTIGUOUS, slow)
+                .forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec()).report().workspaceBytes();
+        assertThat(oneWorker).isPositive();
+        assertThat(fwd.report().workspaceBytes()).as("two workers").isEqualTo(2 * oneWorker);
+    }
+
+    /** Every step of {@code r}: times within the pass; the first {@code sends} steps carry a hop. */
+    private static void assertSteps(RingReport r, int sends, long bytes, long minTransferNanos) {
+        assertThat(r.steps()).hasSize(3 * 3);
+        for (StepRecord s : r.steps()) {
+            assertThat(s.computeNanos()).as("compute of %s", s).isNotNegative();
+            assertThat(s.waitNanos()).as("wait of %s", s).isNotNegative();
+            assertThat(s.computeNanos() + s.waitNanos()).as("%s within the pass", s).isLessThanOrEqualTo(
+                    r.wallNanos());
+            if (s.step() < sends) {
+                assertThat(s.bytesSent()).as("%s", s).isEqualTo(bytes);
+                assertThat(s.transferNanos()).as("%s", s).isBetween(minTransferNanos, r.wallNanos());
+            } else {
+                assertThat(s.bytesSent()).as("%s", s).isZero();
+                assertThat(s.transferNanos()).as("%s", s).isZero();
+            }
+        }
     }
 
     @Test
@@ -391,6 +476,8 @@ class RingRuntimeTest {
                     links)).hasMessage("device " + device + " is not one of 0..2");
         }
         Tensor shortDo = Tensor.zeros(1, 2, 29, 8);
+        assertThatThrownBy(() -> ring.runDevice(1, p.qTensor(), p.kTensor(), p.vTensor(), shortDo, p.spec(), links))
+                .hasMessage("dO has shape " + shortDo.shape() + ", expected the shape of q " + p.qTensor().shape());
         assertThatThrownBy(() -> ring.backward(p.qTensor(), p.kTensor(), p.vTensor(), shortDo, p.spec()))
                 .hasMessage("dO has shape " + shortDo.shape() + ", expected the shape of q " + p.qTensor().shape());
         AttentionOutput fwd = ring.attend(p.qTensor(), p.kTensor(), p.vTensor(), p.spec());

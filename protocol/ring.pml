@@ -70,7 +70,8 @@ proctype Device(byte i) {
     do
     :: s < P ->
         computed[i] = false;
-        /* publish the step's tasks; if s < sends: await a credit, send K and V of current */
+        /* if s < sends: await a credit, send K and V of current (DeviceProtocol sends before publishing
+           the step's tasks when the credit is in, else after: either way the tasks only read the shard) */
         if
         :: s < SENDS ->
             if

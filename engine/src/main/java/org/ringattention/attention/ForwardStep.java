@@ -7,18 +7,35 @@ import org.ringattention.tasks.Tasks;
  * One forward step of a query shard: absorbing one key/value shard into the running
  * online-softmax state of its rows (the formulas are in {@link ShardAttention}), as tasks.
  *
- * <p><b>Tasks.</b> One per head and query block, heads in order, each head's last block first (so
- * that under a causal mask the heaviest come first); the last {@link #SPLIT_BLOCKS} blocks of that
- * order as two tasks each, one per half of their rows. A task owns its rows: it loads their state
- * (m, l, õ) from the {@link QueryShard} (or starts it, at the {@code first} step), absorbs the
- * shard's key blocks in increasing order, and stores the state back (or, at the {@code last}
- * step, writes O and LSE). No two tasks touch the same row, so the order in which they run
- * changes no bit.
+ * <p><b>Units and tasks.</b> A unit is one query block of one head. Units are ordered by batch
+ * and key/value head, then by query block from the last (under a causal mask the heaviest come
+ * first), then by query head within the key/value head's group. A task takes up to {@link #GROUP}
+ * consecutive units of the same key/value head and runs them together over each key block in
+ * turn, so that a key/value block, loaded for the first unit's tile, is still in cache for the
+ * others' (the query heads of a GQA group, or neighbouring query blocks of one head). The last
+ * eighth of the units run alone, and the last {@link #SPLIT_BLOCKS} of them as two tasks each,
+ * one per half of their rows.
+ *
+ * <p>A task owns its rows: it loads their state (m, l, õ) from the {@link QueryShard} (or starts
+ * it, at the {@code first} step), absorbs the shard's key blocks in increasing order, and stores
+ * the state back (or, at the {@code last} step, writes O and LSE). Every row absorbs the same
+ * tiles in the same order whatever its task, and no two tasks touch the same row, so neither the
+ * grouping nor the order in which tasks run changes a bit.
  */
 final class ForwardStep implements Tasks<ShardAttention.Workspace> {
 
+    /** The most units in one task (the workspace holds a query block and a state per unit). */
+    static final int GROUP = 4;
+
     /**
-     * The last query blocks of a pass run as two tasks each, one per half of their rows, so that
+     * Bytes of the grouped units' queries and states (3 floats per row and dimension: q, and õ as
+     * a {@link ChunkedSum}) that a task may hold: with a key/value block and the score tile they
+     * stay within a 1 MB L2.
+     */
+    private static final int STATE_BYTES = 512 * 1024;
+
+    /**
+     * The last units of a pass run as two tasks each, one per half of their rows, so that
      * the workers finish together. With tasks of equal size the worker that runs a little slower
      * took the last one, and the other waited for it (up to one whole task; see
      * docs/performance.md). Rows are independent, so the split changes no bits; tiles are still
@@ -34,7 +51,12 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
     private final boolean first;
     private final boolean last;
     private final int qBlocks;
-    private final int blocks;
+    private final int units;
+    private final int group; // units per task, at most GROUP
+    private final int runUnits; // units of one key/value head: qBlocks · (query heads per key/value head)
+    private final int groupedUnits; // the units run in groups; the rest are split
+    private final int groupsPerRun;
+    private final int groups;
 
     ForwardStep(ShardAttention sa, QueryShard qs, KvShard kv, boolean first, boolean last) {
         this.sa = sa;
@@ -45,17 +67,37 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
         this.first = first;
         this.last = last;
         this.qBlocks = ShardAttention.blocks(qs.length, qs.blockRows);
-        this.blocks = sa.shape.batch() * sa.shape.qHeads() * qBlocks;
+        this.units = sa.shape.batch() * sa.shape.qHeads() * qBlocks;
+        this.group = group(sa.blockQ, sa.shape.dim()); // at most the workspace's, whose blocks are at most blockQ rows
+        this.runUnits = qBlocks * sa.shape.group();
+        this.groupedUnits = units - singleUnits(units);
+        this.groupsPerRun = ShardAttention.blocks(runUnits, group);
+        int fullRuns = runUnits == 0 ? 0 : groupedUnits / runUnits; // a shard without queries has no units
+        this.groups = fullRuns * groupsPerRun + ShardAttention.blocks(groupedUnits - fullRuns * runUnits, group);
     }
 
-    /** One task per head and query block, two for each of the last blocks. */
+    /** Units per task for query blocks of {@code blockRows} rows and head dimension {@code dim}. */
+    static int group(int blockRows, int dim) {
+        long fit = STATE_BYTES / (3L * Float.BYTES * blockRows * dim);
+        return (int) Math.max(1, Math.min(GROUP, fit));
+    }
+
+    /** One task per group of units, one per single unit, two for each of the last units. */
     @Override
     public int count() {
-        return blocks + splitBlocks(blocks);
+        return groups + singleUnits(units) + splitUnits(units);
     }
 
-    private static int splitBlocks(int blocks) {
-        return Math.min(SPLIT_BLOCKS, blocks);
+    /**
+     * The units that run alone at the end (an eighth, at least the split ones), so that tasks get
+     * smaller towards the end of the step and the workers finish together.
+     */
+    private static int singleUnits(int units) {
+        return Math.min(units, Math.max(SPLIT_BLOCKS, units / 8));
+    }
+
+    private static int splitUnits(int units) {
+        return Math.min(SPLIT_BLOCKS, units);
     }
 
     /**
@@ -65,45 +107,85 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
      */
     @Override
     public long run(ShardAttention.Workspace w, int task) {
-        QueryBlock blk = queryBlock(task);
-        int b = blk.b;
-        int h = blk.h;
-        int i0 = blk.i0;
-        int rows = blk.rows;
-        int rowBase = blk.row;
-        if (rows == 0) {
-            return 0; // the empty second half of a block of one to three rows
+        int singles = singleUnits(units) - splitUnits(units);
+        if (task >= groups + singles) {
+            return runUnits(w, splitHalf(task - groups - singles), 1);
         }
-        AttentionShape shape = sa.shape;
-        int g = shape.kvHead(h);
+        if (task >= groups) {
+            return runUnits(w, unit(groupedUnits + task - groups), 1);
+        }
+        int run = task / groupsPerRun;
+        int start = run * runUnits + (task % groupsPerRun) * group;
+        int end = Math.min(start + group, Math.min((run + 1) * runUnits, groupedUnits));
+        QueryBlock[] members = w.groupBlocks;
+        for (int u = start; u < end; u++) {
+            members[u - start] = unit(u);
+        }
+        return runUnits(w, members, end - start);
+    }
+
+    private long runUnits(ShardAttention.Workspace w, QueryBlock only, int count) {
+        w.groupBlocks[0] = only;
+        return runUnits(w, w.groupBlocks, count);
+    }
+
+    /** Runs units {@code members[0 .. count)} (query blocks of one key/value head) over every key block. */
+    private long runUnits(ShardAttention.Workspace w, QueryBlock[] members, int count) {
+        int d = sa.shape.dim();
+        int live = 0;
+        for (int i = 0; i < count; i++) {
+            QueryBlock blk = members[i];
+            if (blk.rows == 0) {
+                continue; // the empty second half of a block of one to three rows
+            }
+            float[] q = w.groupQ[i];
+            qs.q.rows(blk.b, blk.h, blk.i0, blk.rows).copyTo(q, 0);
+            sa.requireFinite(q, 0, blk.rows * d, "q");
+            if (first) {
+                w.groupSoftmax[i].reset(blk.rows);
+            } else {
+                w.groupSoftmax[i].load(blk.rows, qs.max, qs.sum, qs.acc, blk.row);
+            }
+            live++;
+        }
+        if (live == 0) {
+            return 0;
+        }
         Mask m = mask;
-        qs.q.rows(b, h, i0, rows).copyTo(w.q, 0);
-        sa.requireFinite(w.q, 0, rows * shape.dim(), "q");
-        if (first) {
-            w.softmax.reset(rows);
-        } else {
-            w.softmax.load(rows, qs.max, qs.sum, qs.acc, rowBase);
-        }
         long pairs = 0;
         for (int j0 = 0; j0 < kv.length; j0 += kv.blockCols) {
-            sa.checkStop();
-            long tile = m.adjustsScores() ? adjustedForwardTile(w, m, b, h, i0, rows, j0)
-                    : forwardTile(w, m, b, g, h, i0, rows, j0);
-            pairs += tile;
-            if (blk.countsTiles()) {
-                countTile(w, m, blk, j0, tile);
+            for (int i = 0; i < count; i++) {
+                QueryBlock blk = members[i];
+                if (blk.rows == 0) {
+                    continue;
+                }
+                sa.checkStop(); // before every tile, as a stop must be seen within one tile's time
+                float[] q = w.groupQ[i];
+                OnlineSoftmax sm = w.groupSoftmax[i];
+                long tile = m.adjustsScores() ? adjustedForwardTile(w, q, sm, m, blk, j0) : forwardTile(w, q, sm, m, blk, j0);
+                pairs += tile;
+                if (blk.countsTiles()) {
+                    countTile(w, m, blk, j0, tile);
+                }
             }
         }
-        if (last) {
-            if (sa.mask.hasSinks()) {
-                w.softmax.finish(w.o, qs.lse, rowBase, sa.mask.sink(h));
-            } else {
-                w.softmax.finish(w.o, qs.lse, rowBase);
+        for (int i = 0; i < count; i++) {
+            QueryBlock blk = members[i];
+            if (blk.rows == 0) {
+                continue;
             }
-            qs.out.rows(b, h, i0, rows).copyFrom(w.o, 0);
-        } else {
-            qs.ensureState();
-            w.softmax.store(qs.max, qs.sum, qs.acc, rowBase);
+            OnlineSoftmax sm = w.groupSoftmax[i];
+            if (last) {
+                if (sa.mask.hasSinks()) {
+                    sm.finish(w.o, qs.lse, blk.row, sa.mask.sink(blk.h));
+                } else {
+                    sm.finish(w.o, qs.lse, blk.row);
+                }
+                qs.out.rows(blk.b, blk.h, blk.i0, blk.rows).copyFrom(w.o, 0);
+            } else {
+                qs.ensureState();
+                sm.store(qs.max, qs.sum, qs.acc, blk.row);
+            }
         }
         return pairs;
     }
@@ -115,19 +197,23 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
      * pass, and while the tile work sat in it, its C1 (profiling) code ran for many passes (see
      * docs/performance.md).
      */
-    private long forwardTile(ShardAttention.Workspace w, Mask m, int b, int g, int h, int i0, int rows, int j0) {
+    private long forwardTile(ShardAttention.Workspace w, float[] q, OnlineSoftmax sm, Mask m, QueryBlock blk, int j0) {
+        int b = blk.b;
+        int h = blk.h;
+        int i0 = blk.i0;
+        int rows = blk.rows;
         int cols = Math.min(kv.blockCols, kv.length - j0);
         Mask.Visibility vis = m.classify(b, h, i0, i0 + rows, j0, j0 + cols);
         if (vis == Mask.Visibility.HIDDEN) {
             return 0;
         }
-        int off = kv.offset(b, g, j0);
+        int off = kv.offset(b, sa.shape.kvHead(h), j0);
         boolean full = vis == Mask.Visibility.FULL;
-        kernels.scoreTile(w.q, 0, rows, kv.k, off, cols, sa.shape.dim(), sa.scale, w.s, full ? w.rowMax : null);
+        kernels.scoreTile(q, 0, rows, kv.k, off, cols, sa.shape.dim(), sa.scale, w.s, full ? w.rowMax : null);
         if (!full) {
             m.apply(b, h, i0, rows, j0, cols, w.s);
         }
-        w.softmax.absorb(w.s, kv.owner, j0, cols, kv.length, kv.v, off, kernels, full ? w.rowMax : null);
+        sm.absorb(w.s, kv.owner, j0, cols, kv.length, kv.v, off, kernels, full ? w.rowMax : null);
         return (long) rows * cols;
     }
 
@@ -135,19 +221,24 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
      * {@link #forwardTile} when the score rule changes scores after the product (soft cap, ALiBi):
      * the kernel's row maxima are those of the products, so the softmax finds its own.
      */
-    private long adjustedForwardTile(ShardAttention.Workspace w, Mask m, int b, int h, int i0, int rows, int j0) {
+    private long adjustedForwardTile(ShardAttention.Workspace w, float[] q, OnlineSoftmax sm, Mask m, QueryBlock blk,
+            int j0) {
+        int b = blk.b;
+        int h = blk.h;
+        int i0 = blk.i0;
+        int rows = blk.rows;
         int cols = Math.min(kv.blockCols, kv.length - j0);
         Mask.Visibility vis = m.classify(b, h, i0, i0 + rows, j0, j0 + cols);
         if (vis == Mask.Visibility.HIDDEN) {
             return 0;
         }
         int off = kv.offset(b, sa.shape.kvHead(h), j0);
-        kernels.scoreTile(w.q, 0, rows, kv.k, off, cols, sa.shape.dim(), sa.scale, w.s, null);
+        kernels.scoreTile(q, 0, rows, kv.k, off, cols, sa.shape.dim(), sa.scale, w.s, null);
         m.adjust(b, h, i0, rows, j0, cols, w.s, null);
         if (vis == Mask.Visibility.PARTIAL) {
             m.apply(b, h, i0, rows, j0, cols, w.s);
         }
-        w.softmax.absorb(w.s, kv.owner, j0, cols, kv.length, kv.v, off, kernels, null);
+        sm.absorb(w.s, kv.owner, j0, cols, kv.length, kv.v, off, kernels, null);
         return (long) rows * cols;
     }
 
@@ -174,7 +265,7 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
      * Rows [i0, i0 + rows) of head (b, h), the first being row {@code row} of [B, Hq, n]: the query
      * block [blockI0, blockI0 + blockRows) or a half of it.
      */
-    private record QueryBlock(int b, int h, int i0, int rows, int row, int blockI0, int blockRows) {
+    record QueryBlock(int b, int h, int i0, int rows, int row, int blockI0, int blockRows) {
 
         /** Whether tiles are counted for these rows: a whole block or a first half. */
         boolean countsTiles() {
@@ -182,26 +273,31 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
         }
     }
 
-    /**
-     * The rows of task {@code task} (see the class comment); the first half of a split block a
-     * multiple of four rows (the score kernel's row group).
-     */
-    private QueryBlock queryBlock(int task) {
+    /** Unit {@code u} (see the class comment): a whole query block of one head. */
+    private QueryBlock unit(int u) {
         AttentionShape shape = sa.shape;
-        int whole = blocks - splitBlocks(blocks);
-        int block = task < whole ? task : whole + (task - whole) / 2;
-        int head = block / qBlocks;
-        int b = head / shape.qHeads();
-        int h = head % shape.qHeads();
-        int i0 = (qBlocks - 1 - block % qBlocks) * qs.blockRows;
+        int perKv = shape.group();
+        int run = u / runUnits; // b · kvHeads + g
+        int inRun = u % runUnits;
+        int b = run / shape.kvHeads();
+        int h = (run % shape.kvHeads()) * perKv + inRun % perKv;
+        int i0 = (qBlocks - 1 - inRun / perKv) * qs.blockRows;
         int rows = Math.min(qs.blockRows, qs.length - i0);
-        int row = head * qs.length + i0;
-        if (task < whole) {
-            return new QueryBlock(b, h, i0, rows, row, i0, rows);
-        }
+        int row = (b * shape.qHeads() + h) * qs.length + i0;
+        return new QueryBlock(b, h, i0, rows, row, i0, rows);
+    }
+
+    /**
+     * Split task {@code t} (0-based among them): a half of one of the last units, the first half
+     * a multiple of four rows (the score kernel's row group).
+     */
+    private QueryBlock splitHalf(int t) {
+        QueryBlock whole = unit(units - splitUnits(units) + t / 2);
+        int rows = whole.rows;
         int firstRows = Math.min(rows, Math.max(4, (rows / 2 + 3) / 4 * 4));
-        return (task - whole) % 2 == 0
-                ? new QueryBlock(b, h, i0, firstRows, row, i0, rows)
-                : new QueryBlock(b, h, i0 + firstRows, rows - firstRows, row + firstRows, i0, rows);
+        return t % 2 == 0
+                ? new QueryBlock(whole.b, whole.h, whole.i0, firstRows, whole.row, whole.i0, rows)
+                : new QueryBlock(whole.b, whole.h, whole.i0 + firstRows, rows - firstRows, whole.row + firstRows,
+                        whole.i0, rows);
     }
 }

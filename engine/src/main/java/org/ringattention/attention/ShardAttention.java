@@ -201,6 +201,7 @@ public final class ShardAttention {
     /** One worker's buffers, allocated once: nothing is allocated per tile. */
     public static final class Workspace {
         final float[] q;
+        final float[][] groupQ; // the queries of each member of a forward task's group (groupQ[0] is q)
         final float[] dOut;
         final float[] o;
         final float[] s;
@@ -208,20 +209,30 @@ public final class ShardAttention {
         final float[] rowMax;
         final float[] dCap; // ∂s/∂(scale·q·k) of a tile, only with a soft cap
         final OnlineSoftmax softmax;
+        final OnlineSoftmax[] groupSoftmax; // the state of each member of a forward task's group ([0] is softmax)
+        final ForwardStep.QueryBlock[] groupBlocks;
         final ChunkedSum dkSum;
         final ChunkedSum dvSum;
         long tilesComputed;
         long tilesSkipped;
 
         Workspace(int bq, int bkv, int d, boolean softcap) {
-            q = new float[bq * d];
+            int group = ForwardStep.group(bq, d);
+            groupQ = new float[group][];
+            groupSoftmax = new OnlineSoftmax[group];
+            groupBlocks = new ForwardStep.QueryBlock[group];
+            for (int i = 0; i < group; i++) {
+                groupQ[i] = new float[bq * d];
+                groupSoftmax[i] = new OnlineSoftmax(bq, d);
+            }
+            q = groupQ[0];
             dOut = new float[bq * d];
             o = new float[bq * d];
             s = new float[bq * bkv];
             ds = new float[bq * bkv];
             rowMax = new float[bq];
             dCap = softcap ? new float[bq * bkv] : null;
-            softmax = new OnlineSoftmax(bq, d);
+            softmax = groupSoftmax[0];
             dkSum = new ChunkedSum(bkv * d);
             dvSum = new ChunkedSum(bkv * d);
         }
@@ -237,9 +248,9 @@ public final class ShardAttention {
 
         /** Bytes of this workspace's arrays. */
         public long bytes() {
-            long floats = q.length + dOut.length + o.length + s.length + ds.length
+            long floats = (long) groupQ.length * q.length + dOut.length + o.length + s.length + ds.length
                     + rowMax.length + (dCap == null ? 0 : dCap.length) + 2L * (dkSum.total.length + dvSum.total.length)
-                    + softmax.floats();
+                    + (long) groupSoftmax.length * softmax.floats();
             return floats * Float.BYTES;
         }
     }

@@ -18,8 +18,9 @@ import org.ringattention.tasks.TaskScheduler;
  * device i + 1 and its incoming link fills {@link Device#incoming} with the shard of device
  * (i − s − 1) mod P. Sending step s+1's input overlaps computing step s. Step s of device i:
  * <pre>
+ *   if s &lt; sends and the credit from device i+1 (a free buffer there) is in: send K, V of current
  *   publish the step's tasks to the scheduler
- *   if s &lt; sends: wait for a credit from device i+1 (a free buffer there); send K, V of current
+ *   if s &lt; sends and not sent yet: wait for the credit; send K, V of current
  *   wait until the step's tasks are done
  *   backward, if s &lt; sends: send dK, dV of current (complete now)
  *   if s &lt; sends: wait until the send is done (current may change) and the shard from device
@@ -100,9 +101,16 @@ final class DeviceProtocol implements Runnable {
             for (; s < steps; s++) {
                 d.stepStart = now;
                 d.step = s;
+                // A credit already in is used before the tasks take the cores: started after them, the
+                // send waited until this thread was scheduled again, under MPI up to tens of milliseconds
+                // with one worker per core (docs/mpi.md).
+                boolean sent = s < sends && out.hasCredit();
+                if (sent) {
+                    out.sendKeysValues(d.current);
+                }
                 d.tasks = scheduler.publish(slot, s, d.id, work.tasks(d, s), d.thread);
                 supervision.progress();
-                if (s < sends) {
+                if (s < sends && !sent) {
                     await(out::hasCredit, "a free buffer at " + out.peer(false));
                     out.sendKeysValues(d.current);
                 }

@@ -91,13 +91,15 @@ class KvShardTest {
     @Test
     void aWorkspaceCountsEveryArrayItHolds() {
         // blocks 4 × 4, d = 3: q, dO, o 12 floats each; s, dS 16; row maxima 4; dK and dV sums
-        // 12 + 12 in two levels; the online softmax's m 4, l 4 and õ 12, the last two in two levels
+        // 12 + 12 in two levels; the online softmax's m 4, l 4 and õ 12, the last two in two levels;
+        // q and the online softmax once per unit of a forward task's group (four at these sizes)
         ShardAttention.Workspace w = attention.workspace(100, 100);
-        long floats = 3 * 12 + 2 * 16 + 4 + 2 * (12 + 12) + 4 + 2 * (4 + 12);
+        int g = ForwardStep.GROUP;
+        long floats = (g + 2) * 12 + 2 * 16 + 4 + 2 * (12 + 12) + g * (4 + 2 * (4 + 12));
         assertEquals(floats * Float.BYTES, w.bytes());
         ShardAttention capped = new ShardAttention(Kernels.scalar(), SHAPE, AttentionSpec.DEFAULT.withSoftcap(5), 4, 4);
         assertEquals((floats + 16) * Float.BYTES, capped.workspace(100, 100).bytes(), "and dCap under a soft cap");
-        long small = 3 * 6 + 2 * 4 + 2 + 2 * (6 + 6) + 2 + 2 * (2 + 6); // blocks cut to a 2 × 2 shard
+        long small = (g + 2) * 6 + 2 * 4 + 2 + 2 * (6 + 6) + g * (2 + 2 * (2 + 6)); // blocks cut to a 2 × 2 shard
         assertEquals(small * Float.BYTES, attention.workspace(2, 2).bytes());
     }
 

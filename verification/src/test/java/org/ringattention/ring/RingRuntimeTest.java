@@ -131,10 +131,10 @@ class RingRuntimeTest {
                 p.spec());
         int backwardTasks = tasks.getAndSet(0);
         ring.gradients(p.qTensor(), p.kTensor(), p.vTensor(), fwd, p.dOutTensor(), p.spec());
-        // 3 devices x 3 steps; per step 2 heads x 5 query blocks of 67 rows + 4 split halves forward,
-        // 2 heads x 3 key blocks backward
-        assertThat(forwardTasks).isEqualTo(9 * 14);
-        assertThat(bothPasses).isEqualTo(9 * (14 + 6));
+        // 3 devices x 3 steps; per step forward 2 heads x 5 query blocks: the first 6 in groups of at
+        // most 4 within a head (3 tasks), the last 4 as two halves each (8); backward 2 heads x 3 key blocks
+        assertThat(forwardTasks).isEqualTo(9 * 11);
+        assertThat(bothPasses).isEqualTo(9 * (11 + 6));
         assertThat(backwardTasks).isEqualTo(9 * 6);
         assertThat(tasks.get()).as("tasks of gradients").isEqualTo(9 * 6);
         assertThat(given.forwardReport()).isNull();

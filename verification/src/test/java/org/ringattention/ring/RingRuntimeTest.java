@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -442,6 +445,25 @@ class RingRuntimeTest {
                 assertThat(s.transferNanos()).as("%s", s).isZero();
             }
         }
+    }
+
+    /** No thread of a run ends on an uncaught exception (a worker per thread asked for, each with its workspace). */
+    @Test
+    void noRingThreadEndsOnAnUncaughtException() {
+        Thread.UncaughtExceptionHandler before = Thread.getDefaultUncaughtExceptionHandler();
+        List<String> uncaught = Collections.synchronizedList(new ArrayList<>());
+        Thread.setDefaultUncaughtExceptionHandler((t, e) -> uncaught.add(t.getName() + ": " + e));
+        try {
+            Problem p = problem(1, 2, 96, 8, AttentionSpec.DEFAULT.withCausal(true));
+            for (int devices : new int[] {1, 3}) {
+                RingProperties.ring(16, 16, 2, devices, Layout.ZIGZAG)
+                        .backward(p.qTensor(), p.kTensor(), p.vTensor(), p.dOutTensor(), p.spec());
+            }
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(before);
+        }
+        // the ring joins its threads before it returns, so their handlers have run by now
+        assertThat(uncaught).as("uncaught exceptions in ring threads").isEmpty();
     }
 
     @Test

@@ -3,6 +3,7 @@ package org.ringattention.ring;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -86,7 +87,9 @@ class RingMetricsTest {
     void theWaitStrategyRefusesParksBelowAMicrosecondAndAlwaysReturns() {
         assertEquals("max park must be >= 1 us, got 999 ns",
                 assertThrows(IllegalArgumentException.class, () -> new IdleStrategy(999)).getMessage());
-        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
+        // a bound for a wait that never returns, not a speed limit: 200 waits take milliseconds, but
+        // the shared machine may stop the whole JVM for minutes
+        assertTimeoutPreemptively(Duration.ofMinutes(10), () -> {
             IdleStrategy s = new IdleStrategy(1_000);
             for (int i = 0; i < 200; i++) {
                 s.idle(); // spins, yields, then parks of at most 1 us each
@@ -95,6 +98,40 @@ class RingMetricsTest {
             s.idle();
             IdleStrategy.backoff().idle();
         }, "a wait that never returns");
+    }
+
+    @Test
+    void aFailureNamesTheDeviceTheStepAndItsCause() {
+        IllegalStateException cause = new IllegalStateException("tile 3 broke");
+        RingFailure f = new RingFailure(2, 5, "failed", cause);
+        assertEquals("device 2 failed at step 5: tile 3 broke", f.getMessage());
+        assertEquals(2, f.device());
+        assertEquals(5, f.step());
+        assertSame(cause, f.getCause());
+        assertEquals("device 0 was interrupted at step 1: java.lang.InterruptedException",
+                new RingFailure(0, 1, "was interrupted", new InterruptedException()).getMessage(),
+                "a cause without a message is named by its class");
+        assertEquals("device 1 stalled at step 0", new RingFailure(1, 0, "stalled", null).getMessage());
+        RingFailure caller = new RingFailure("caller interrupted", null);
+        assertEquals("caller interrupted", caller.getMessage());
+        assertEquals(-1, caller.device());
+        assertEquals(-1, caller.step());
+    }
+
+    @Test
+    void theLogListsItsRecordsByDeviceThenStepWhateverOrderTheyCameIn() {
+        StepLog log = new StepLog();
+        int[][] order = {{1, 1}, {0, 2}, {1, 0}, {0, 0}, {2, 1}, {0, 1}};
+        for (int[] r : order) {
+            log.add(new StepRecord(r[0], r[1], 0, 0, 0, 0, 10 * r[0] + r[1]));
+        }
+        List<StepRecord> sorted = log.sorted();
+        long[] pairs = sorted.stream().mapToLong(StepRecord::pairs).toArray();
+        assertArrayEquals(new long[] {0, 1, 2, 10, 11, 21}, pairs);
+        assertThrows(UnsupportedOperationException.class, () -> sorted.add(sorted.get(0)), "a copy, read-only");
+        log.add(new StepRecord(0, 3, 0, 0, 0, 0, 3));
+        assertEquals(6, sorted.size(), "later records do not change an earlier list");
+        assertEquals(7, log.sorted().size());
     }
 
     private static void assertMessage(String message, Runnable r) {

@@ -174,8 +174,14 @@ class RingProperties {
         return ProblemArbitraries.problems().filter(p -> (long) p.shape().qLen() * p.shape().kvLen() <= 20_000);
     }
 
+    /**
+     * The tests' ring. Its stall timeout is 10 minutes, not the default 30 s: the stall clock runs
+     * on wall time, and a shared machine that stops the JVM for longer than 30 s in the middle of
+     * a run would fail it as stalled (RingRuntimeTest sets a short one where a stall is the test).
+     */
     static RingAttention ring(int bq, int bkv, int threads, int devices, Layout layout) {
-        return new RingAttention(Kernels.preferred(), bq, bkv, threads, devices, layout, LinkModel.UNTHROTTLED);
+        return new RingAttention(Kernels.preferred(), bq, bkv, threads, devices, layout, LinkModel.UNTHROTTLED)
+                .withStallTimeout(java.time.Duration.ofMinutes(10));
     }
 
     private static String context(int devices, Layout layout, int bq, int bkv) {

@@ -2,14 +2,19 @@ package org.ringattention.ring;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.ringattention.attention.AttentionOutput;
 import org.ringattention.attention.AttentionShape;
@@ -22,8 +27,11 @@ import org.ringattention.tensor.Tensor;
 /** Layouts, memory per device, simulated links and failures of the ring. */
 class RingRuntimeTest {
 
-    /** Far beyond what any of these runs takes even on a loaded machine; reached only by a hang. */
-    private static final Duration HANG = Duration.ofSeconds(60);
+    /**
+     * Far beyond what any of these runs takes even on a loaded machine; reached only by a hang. Ten
+     * minutes, not one: a shared machine may stop the whole JVM for a minute or two.
+     */
+    private static final Duration HANG = Duration.ofMinutes(10);
 
     @Test
     void layoutsCoverEverySequencePositionOnce() {
@@ -235,6 +243,304 @@ class RingRuntimeTest {
         assertNoRingThreadsLeft();
     }
 
+    /**
+     * A task that never ends: once nothing has happened for the stall timeout the ring fails, naming
+     * the device furthest behind. Device 0 is held at its first task, so it is that device whenever
+     * the supervisor looks (the first of those at the lowest step): the message does not depend on
+     * how far the others got, nor on the machine stopping the JVM meanwhile.
+     */
+    @Test
+    void aRingInWhichNothingHappensFailsNamingTheDeviceFurthestBehind() throws InterruptedException {
+        Problem p = problem(1, 1, 96, 8, AttentionSpec.DEFAULT);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicBoolean held = new AtomicBoolean();
+        RingAttention ring = RingProperties.ring(32, 32, 2, 3, Layout.CONTIGUOUS)
+                .withStallTimeout(Duration.ofSeconds(1))
+                .withFaults((d, s) -> {
+                    if (d == 0 && s == 0 && held.compareAndSet(false, true)) {
+                        release.await(HANG.toMillis(), TimeUnit.MILLISECONDS);
+                    }
+                });
+        try {
+            assertThatThrownBy(() -> runBounded(ring, p, false))
+                    .isInstanceOf(RingFailure.class)
+                    .hasMessageStartingWith("device 0 stalled (nothing happened for 1 s; waiting for ")
+                    .hasMessageEndingWith(") at step 0")
+                    .satisfies(e -> assertThat(((RingFailure) e).device()).isZero())
+                    .satisfies(e -> assertThat(((RingFailure) e).step()).isZero());
+        } finally {
+            release.countDown();
+        }
+        assertThat(held).as("the task was held").isTrue();
+        assertNoRingThreadsLeft();
+    }
+
+    /** The caller interrupted while it waits for the ring: the ring stops, the interrupt is kept. */
+    @Test
+    void anInterruptedCallerStopsTheRingAndKeepsItsInterrupt() throws InterruptedException {
+        Problem p = problem(1, 1, 96, 8, AttentionSpec.DEFAULT);
+        AtomicReference<Thread> caller = new AtomicReference<>();
+        AtomicBoolean interruptKept = new AtomicBoolean();
+        AtomicBoolean sent = new AtomicBoolean();
+        // each hop takes at least 0.5 s: the ring is still running when the caller is interrupted
+        RingAttention ring = new RingAttention(Kernels.preferred(), 32, 32, 2, 3, Layout.CONTIGUOUS,
+                new LinkModel(1e6, 0.5)).withFaults((d, s) -> {
+                    if (d == 1 && s == 1 && sent.compareAndSet(false, true)) {
+                        caller.get().interrupt();
+                    }
+                });
+        RingFailure f = assertTimeoutPreemptively(HANG, () -> {
+            caller.set(Thread.currentThread());
+            try {
+                ring.forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec());
+                return null;
+            } catch (RingFailure e) {
+                interruptKept.set(Thread.interrupted());
+                return e;
+            }
+        });
+        assertThat(f).as("the ring failed").isNotNull()
+                .hasMessage("interrupted while waiting for the ring")
+                .hasCauseInstanceOf(InterruptedException.class);
+        assertThat(f.device()).isEqualTo(-1);
+        assertThat(f.step()).isEqualTo(-1);
+        assertThat(interruptKept).as("the caller's interrupt is set again").isTrue();
+        assertNoRingThreadsLeft();
+    }
+
+    /**
+     * Each device run on its own by {@link RingAttention#runDevice}, joined to the others by links
+     * (here in-process links shared by three threads, as MPI ranks would be): forward and backward
+     * give each device the rows of the whole ring's results, bit for bit; without dO the forward
+     * pass only. A device checks the rows of q it holds before it joins the ring.
+     */
+    @Test
+    void devicesRunOnTheirOwnGiveTheRowsOfTheWholeRing() throws Exception {
+        Problem p = problem(2, 2, 100, 8, AttentionSpec.DEFAULT.withCausal(true));
+        int devices = 3;
+        RingAttention ring = RingProperties.ring(16, 8, 1, devices, Layout.ZIGZAG);
+        RingAttention.Backward whole = ring.backward(p.qTensor(), p.kTensor(), p.vTensor(), p.dOutTensor(),
+                p.spec());
+        for (boolean backward : new boolean[] {true, false}) {
+            DeviceResult[] results = assertTimeoutPreemptively(HANG, () -> runDevices(ring, p, devices, backward));
+            for (int i = 0; i < devices; i++) {
+                DeviceResult r = results[i];
+                String at = "device " + i + (backward ? " backward" : " forward");
+                assertThat(r.device()).isEqualTo(i);
+                Positions rows = r.queryRows();
+                assertThat(rows.toString()).isEqualTo(Layout.ZIGZAG.split(100, devices)[i].toString());
+                assertArrayEquals(Shards.gather(whole.output().out(), rows).toArray(), r.out().toArray(), at + " O");
+                assertArrayEquals(Shards.gatherRows(whole.output().lse(), rows, 100), r.lse(), at + " LSE");
+                assertThat(r.forward().steps()).as(at).hasSize(devices);
+                if (backward) {
+                    Positions keys = r.keyRows();
+                    assertArrayEquals(Shards.gather(whole.gradients().dq(), rows).toArray(), r.dq().toArray(),
+                            at + " dQ");
+                    assertArrayEquals(Shards.gather(whole.gradients().dk(), keys).toArray(), r.dk().toArray(),
+                            at + " dK");
+                    assertArrayEquals(Shards.gather(whole.gradients().dv(), keys).toArray(), r.dv().toArray(),
+                            at + " dV");
+                    assertThat(r.backward().steps()).as(at).hasSize(devices);
+                    assertThat(r.backward().bytesSent()).as(at).isEqualTo(
+                            whole.report().steps().stream().filter(st -> st.device() == r.device())
+                                    .mapToLong(StepRecord::bytesSent).sum());
+                } else {
+                    assertThat(r.dq()).isNull();
+                    assertThat(r.dk()).isNull();
+                    assertThat(r.dv()).isNull();
+                    assertThat(r.backward()).isNull();
+                }
+            }
+        }
+        assertNoRingThreadsLeft();
+
+        // every device finds a NaN in its rows of dO after the forward pass, before the backward
+        // pass starts: no device waits for another that gave up
+        Tensor badDo = p.dOutTensor();
+        for (int i = 0; i < devices; i++) {
+            badDo.set(0, 1, Layout.ZIGZAG.split(100, devices)[i].at(2), 3, Float.NaN);
+        }
+        Links links = Links.inProcess(LinkModel.UNTHROTTLED);
+        Throwable[] refused = assertTimeoutPreemptively(HANG, () -> {
+            Throwable[] failures = new Throwable[devices];
+            Thread[] threads = new Thread[devices];
+            for (int i = 0; i < devices; i++) {
+                int device = i;
+                threads[i] = Thread.ofPlatform().name("test-device-" + i).start(() -> {
+                    try {
+                        ring.runDevice(device, p.qTensor(), p.kTensor(), p.vTensor(), badDo, p.spec(), links);
+                    } catch (Throwable t) {
+                        failures[device] = t;
+                    }
+                });
+            }
+            for (Thread t : threads) {
+                t.join();
+            }
+            return failures;
+        });
+        for (int i = 0; i < devices; i++) {
+            assertThat(refused[i]).as("device %d", i).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("dO (rows of device " + i + ") contains NaN at [0, 1, 2, 3] (inputs must be finite)");
+        }
+        assertNoRingThreadsLeft();
+
+        Tensor q = p.qTensor();
+        q.set(1, 1, 0, 5, Float.NaN); // token 0 is device 0's under every layout
+        assertThatThrownBy(() -> ring.runDevice(0, q, p.kTensor(), p.vTensor(), null, p.spec(),
+                Links.inProcess(LinkModel.UNTHROTTLED)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("q (rows of device 0) contains NaN at [1, 1, 0, 5] (inputs must be finite)");
+    }
+
+    /**
+     * What a report says agrees with what the run did, whatever the machine's speed: the steps'
+     * compute and wait times fit in the pass's wall time, which fits in the time the caller waited;
+     * a hop takes at least the model's time (K and V, then dK and dV at the model's bandwidth);
+     * the workers' bytes follow the thread count; the backward pass does not count the forward's
+     * tiles again.
+     */
+    @Test
+    void reportsAgreeWithWhatTheRunDid() {
+        Problem p = problem(1, 1, 96, 8, AttentionSpec.DEFAULT.withCausal(true));
+        LinkModel slow = new LinkModel(20e6, 0.002);
+        long kvBytes = 2L * 32 * 8 * Float.BYTES; // K and V of a 32-row shard
+        RingAttention ring = new RingAttention(Kernels.preferred(), 16, 16, 2, 3, Layout.CONTIGUOUS, slow);
+        long t0 = System.nanoTime();
+        RingAttention.Forward fwd = ring.forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec());
+        long forwardElapsed = System.nanoTime() - t0;
+        t0 = System.nanoTime();
+        RingAttention.Backward both = ring.backward(p.qTensor(), p.kTensor(), p.vTensor(), p.dOutTensor(), p.spec());
+        long backwardElapsed = System.nanoTime() - t0;
+
+        assertThat(fwd.report().wallNanos()).isPositive().isLessThanOrEqualTo(forwardElapsed);
+        assertThat(both.forwardReport().wallNanos() + both.report().wallNanos()).isLessThanOrEqualTo(backwardElapsed);
+        assertSteps(fwd.report(), 2, kvBytes, slow.nanosFor(kvBytes));
+        assertSteps(both.forwardReport(), 2, kvBytes, slow.nanosFor(kvBytes));
+        assertSteps(both.report(), 3, 2 * kvBytes, slow.nanosFor(kvBytes) + slow.bandwidthNanos(kvBytes));
+
+        assertThat(fwd.output().tilesComputed()).isPositive();
+        assertThat(both.output().tilesComputed()).as("tiles after both passes").isEqualTo(
+                fwd.output().tilesComputed());
+        assertThat(both.output().tilesSkipped()).isEqualTo(fwd.output().tilesSkipped()).isPositive();
+        long oneWorker = new RingAttention(Kernels.preferred(), 16, 16, 1, 3, Layout.CONTIGUOUS, slow)
+                .forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec()).report().workspaceBytes();
+        assertThat(oneWorker).isPositive();
+        assertThat(fwd.report().workspaceBytes()).as("two workers").isEqualTo(2 * oneWorker);
+    }
+
+    /** Every step of {@code r}: times within the pass; the first {@code sends} steps carry a hop. */
+    private static void assertSteps(RingReport r, int sends, long bytes, long minTransferNanos) {
+        assertThat(r.steps()).hasSize(3 * 3);
+        for (StepRecord s : r.steps()) {
+            assertThat(s.computeNanos()).as("compute of %s", s).isNotNegative();
+            assertThat(s.waitNanos()).as("wait of %s", s).isNotNegative();
+            assertThat(s.computeNanos() + s.waitNanos()).as("%s within the pass", s).isLessThanOrEqualTo(
+                    r.wallNanos());
+            if (s.step() < sends) {
+                assertThat(s.bytesSent()).as("%s", s).isEqualTo(bytes);
+                assertThat(s.transferNanos()).as("%s", s).isBetween(minTransferNanos, r.wallNanos());
+            } else {
+                assertThat(s.bytesSent()).as("%s", s).isZero();
+                assertThat(s.transferNanos()).as("%s", s).isZero();
+            }
+        }
+    }
+
+    /** No thread of a run ends on an uncaught exception (a worker per thread asked for, each with its workspace). */
+    @Test
+    void noRingThreadEndsOnAnUncaughtException() {
+        Thread.UncaughtExceptionHandler before = Thread.getDefaultUncaughtExceptionHandler();
+        List<String> uncaught = Collections.synchronizedList(new ArrayList<>());
+        Thread.setDefaultUncaughtExceptionHandler((t, e) -> uncaught.add(t.getName() + ": " + e));
+        try {
+            Problem p = problem(1, 2, 96, 8, AttentionSpec.DEFAULT.withCausal(true));
+            for (int devices : new int[] {1, 3}) {
+                RingProperties.ring(16, 16, 2, devices, Layout.ZIGZAG)
+                        .backward(p.qTensor(), p.kTensor(), p.vTensor(), p.dOutTensor(), p.spec());
+            }
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(before);
+        }
+        // the ring joins its threads before it returns, so their handlers have run by now
+        assertThat(uncaught).as("uncaught exceptions in ring threads").isEmpty();
+    }
+
+    @Test
+    void badArgumentsAreRefusedNamingTheirValues() {
+        Kernels kernels = Kernels.preferred();
+        LinkModel none = LinkModel.UNTHROTTLED;
+        assertThatThrownBy(() -> new RingAttention(kernels, 0, 8, 1, 2, null, none))
+                .hasMessage("block sizes must be >= 1, got block-q 0, block-kv 8");
+        assertThatThrownBy(() -> new RingAttention(kernels, 8, 0, 1, 2, null, none))
+                .hasMessage("block sizes must be >= 1, got block-q 8, block-kv 0");
+        assertThatThrownBy(() -> new RingAttention(kernels, 8, 8, 0, 2, null, none))
+                .hasMessage("threads must be >= 1, got 0");
+        assertThatThrownBy(() -> new RingAttention(kernels, 8, 8, 1, 0, null, none))
+                .hasMessage("devices must be >= 1, got 0");
+        RingAttention ring = new RingAttention(kernels, 16, 8, 2, 3, null, none);
+        assertThatThrownBy(() -> ring.withStallTimeout(Duration.ofNanos(-1)))
+                .hasMessage("the stall timeout must be >= 0, got -1 ns");
+        assertThat(ring.devices()).isEqualTo(3);
+        assertThat(ring.layoutFor(AttentionSpec.DEFAULT.withCausal(true))).isEqualTo(Layout.defaultFor(true));
+        assertThat(ring.layoutFor(AttentionSpec.DEFAULT)).isEqualTo(Layout.defaultFor(false));
+        RingAttention striped = new RingAttention(kernels, 16, 8, 2, 3, Layout.STRIPED, none);
+        assertThat(striped.layoutFor(AttentionSpec.DEFAULT.withCausal(true))).isEqualTo(Layout.STRIPED);
+        assertThat(ring.describe()).isEqualTo("ring float32 over 3 devices, blocks 16x8, " + kernels.name()
+                + " kernels, 2 threads");
+        assertThat(striped.describe()).isEqualTo("ring float32 over 3 devices, " + Layout.STRIPED
+                + " layout, blocks 16x8, " + kernels.name() + " kernels, 2 threads");
+
+        Problem p = problem(1, 2, 30, 8, AttentionSpec.DEFAULT);
+        Links links = Links.inProcess(none);
+        for (int device : new int[] {-1, 3}) {
+            assertThatThrownBy(() -> ring.runDevice(device, p.qTensor(), p.kTensor(), p.vTensor(), null, p.spec(),
+                    links)).hasMessage("device " + device + " is not one of 0..2");
+        }
+        Tensor shortDo = Tensor.zeros(1, 2, 29, 8);
+        assertThatThrownBy(() -> ring.runDevice(1, p.qTensor(), p.kTensor(), p.vTensor(), shortDo, p.spec(), links))
+                .hasMessage("dO has shape " + shortDo.shape() + ", expected the shape of q " + p.qTensor().shape());
+        assertThatThrownBy(() -> ring.backward(p.qTensor(), p.kTensor(), p.vTensor(), shortDo, p.spec()))
+                .hasMessage("dO has shape " + shortDo.shape() + ", expected the shape of q " + p.qTensor().shape());
+        AttentionOutput fwd = ring.attend(p.qTensor(), p.kTensor(), p.vTensor(), p.spec());
+        AttentionOutput fewLse = new AttentionOutput(fwd.out(), new float[59], 0, 0);
+        assertThatThrownBy(() -> ring.gradients(p.qTensor(), p.kTensor(), p.vTensor(), fewLse, p.dOutTensor(),
+                p.spec())).hasMessage("the forward result O " + fwd.out().shape()
+                        + " with 59 LSE values does not fit q " + p.qTensor().shape());
+        AttentionOutput shortO = new AttentionOutput(Tensor.zeros(1, 2, 29, 8), fwd.lse(), 0, 0);
+        assertThatThrownBy(() -> ring.gradients(p.qTensor(), p.kTensor(), p.vTensor(), shortO, p.dOutTensor(),
+                p.spec())).hasMessageStartingWith("the forward result O " + shortO.out().shape() + " with 60 LSE");
+    }
+
+    /** Runs device i of a ring on thread i, all joined by one set of in-process links. */
+    private static DeviceResult[] runDevices(RingAttention ring, Problem p, int devices, boolean backward)
+            throws Exception {
+        Links links = Links.inProcess(LinkModel.UNTHROTTLED);
+        DeviceResult[] results = new DeviceResult[devices];
+        Throwable[] failures = new Throwable[devices];
+        Thread[] threads = new Thread[devices];
+        for (int i = 0; i < devices; i++) {
+            int device = i;
+            threads[i] = Thread.ofPlatform().name("test-device-" + i).start(() -> {
+                try {
+                    results[device] = ring.runDevice(device, p.qTensor(), p.kTensor(), p.vTensor(),
+                            backward ? p.dOutTensor() : null, p.spec(), links);
+                } catch (Throwable t) {
+                    failures[device] = t;
+                }
+            });
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        for (Throwable t : failures) {
+            if (t != null) {
+                throw new AssertionError("a device failed", t);
+            }
+        }
+        return results;
+    }
+
     private static void run(RingAttention ring, Problem p, boolean backward) {
         if (backward) {
             ring.backward(p.qTensor(), p.kTensor(), p.vTensor(), p.dOutTensor(), p.spec());
@@ -245,7 +551,7 @@ class RingRuntimeTest {
 
     /**
      * Runs the ring with a generous bound instead of a wall-clock assertion: a ring that hangs
-     * fails the test after a minute; a slow machine only makes it slower.
+     * fails the test after {@link #HANG}; a slow machine only makes it slower.
      */
     private static void runBounded(RingAttention ring, Problem p, boolean backward) {
         assertTimeoutPreemptively(HANG, () -> run(ring, p, backward));

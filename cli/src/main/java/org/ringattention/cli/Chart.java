@@ -220,7 +220,7 @@ final class Chart {
             this.mantissas = mantissas;
         }
 
-        /** The label of the tick at {@code v} (m · 10^e): plain digits from 0.001 to 999,999, else mEe; "" if unlabeled. */
+        /** The label of the tick at {@code v} (m · 10^e): digits from 0.001 to 999,999, else mEe; "" if unlabeled. */
         String label(double v) {
             if (!(v > 0) || !Double.isFinite(v)) {
                 return "";

@@ -487,7 +487,7 @@ public final class StreamingAttention {
             }
         }
         checkStop(stop);
-        // dK = scale · (its sum), once every sum is complete: the factor ShardAttention.finishKeyValueGradients applies
+        // dK = scale · (its sum) once every sum is complete, as ShardAttention.finishKeyValueGradients does
         forEachKvRows(shape, kvRows, (t, bb, g, j0, cols) -> {
             t.rows(bb, g, j0, cols).copyTo(rowsBuf, 0);
             for (int i = 0; i < cols * d; i++) {

@@ -163,13 +163,7 @@ final class StreamedAttend {
         }
         options = new Checkpoint.Options(shape.toString(), attention.toString(), eo.blockQ, eo.blockKv, chunk,
                 cmd.lse != null);
-        StreamingAttention engine;
-        try {
-            engine = new StreamingAttention(Kernels.preferred(), eo.blockQ, eo.blockKv, threads, chunk,
-                    StreamingAttention.cacheKvChunk(shape.dim(), eo.blockKv, chunk));
-        } catch (IllegalArgumentException e) {
-            throw CliException.usage("--chunk " + chunk + ": " + e.getMessage());
-        }
+        StreamingAttention engine = engine(eo, shape, threads, chunk);
         List<Path> inputs = new ArrayList<>(List.of(cmd.q, cmd.k, cmd.v));
         inputs.addAll(sideInputs);
         Checkpoint fresh = Checkpoint.of(inputs, options, engine.queryChunks(shape.qLen()));
@@ -361,6 +355,16 @@ final class StreamedAttend {
             }
         }
         return best;
+    }
+
+    /** The engine of query chunks of {@code chunk} rows and the key/value chunks {@code cacheKvChunk} gives them. */
+    static StreamingAttention engine(EngineOptions eo, AttentionShape shape, int threads, int chunk) {
+        try {
+            return new StreamingAttention(Kernels.preferred(), eo.blockQ, eo.blockKv, threads, chunk,
+                    StreamingAttention.cacheKvChunk(shape.dim(), eo.blockKv, chunk));
+        } catch (IllegalArgumentException e) {
+            throw CliException.usage("--chunk " + chunk + ": " + e.getMessage());
+        }
     }
 
     private static int lcm(int a, int b) {

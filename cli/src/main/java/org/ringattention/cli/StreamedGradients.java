@@ -62,13 +62,7 @@ final class StreamedGradients {
         eo.useTuned(shape.dim(), attention.causal(), true, err); // the heap path's blocks for gradients
         int threads = eo.threads();
         int chunk = StreamedAttend.chunkRows(cmd, shape, eo.blockQ, eo.blockKv, threads, true);
-        StreamingAttention engine;
-        try {
-            engine = new StreamingAttention(Kernels.preferred(), eo.blockQ, eo.blockKv, threads, chunk,
-                    StreamingAttention.cacheKvChunk(shape.dim(), eo.blockKv, chunk));
-        } catch (IllegalArgumentException e) {
-            throw CliException.usage("--chunk " + chunk + ": " + e.getMessage());
-        }
+        StreamingAttention engine = StreamedAttend.engine(eo, shape, threads, chunk);
         Path cpFile = Checkpoint.pathFor(cmd.out);
         if (Files.exists(cpFile)) {
             note("discarding the checkpoint " + cpFile + " of an earlier run (a run with gradients keeps none)");

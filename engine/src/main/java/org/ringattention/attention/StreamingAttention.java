@@ -251,10 +251,7 @@ public final class StreamingAttention {
         ShardAttention sa = new ShardAttention(kernels, shape, spec, blockQ, blockKv);
         sa.stopWhen(stop);
         int[][] visible = visibleChunks(shape, spec);
-        ShardAttention.Workspace[] ws = new ShardAttention.Workspace[threads];
-        for (int t = 0; t < threads; t++) {
-            ws[t] = sa.workspace(chunkQ, chunkKv);
-        }
+        ShardAttention.Workspace[] ws = workspaces(sa);
         TaskScheduler<ShardAttention.Workspace> scheduler = new TaskScheduler<>(ws);
         KvShard kv = sa.kvBuffer(Math.min(chunkKv, shape.kvLen()), false);
         int loadedChunk = -1;
@@ -294,13 +291,7 @@ public final class StreamingAttention {
                 boolean last = x == kcs.length - 1;
                 Tasks<ShardAttention.Workspace> step = sa.forwardStep(qs, kv, first, last);
                 try {
-                    chunkPairs += scheduler.runAll(Tasks.of(step.count(), (w, task) -> {
-                        long p = step.run(w, task);
-                        if (listener != null) {
-                            listener.pairsDone(p);
-                        }
-                        return p;
-                    }));
+                    chunkPairs += runReporting(scheduler, step, listener);
                 } catch (NonFiniteInput e) {
                     throw named(e, q, null, "q", null, i0, rows);
                 }
@@ -325,13 +316,7 @@ public final class StreamingAttention {
                 listener.chunkDone(qc, qChunks, chunkPairs);
             }
         }
-        long computed = 0;
-        long skipped = 0;
-        for (ShardAttention.Workspace w : ws) {
-            computed += w.tilesComputed();
-            skipped += w.tilesSkipped();
-        }
-        return new Result(qChunks - firstChunk, pairs, computed, skipped, loads);
+        return result(ws, qChunks - firstChunk, pairs, loads);
     }
 
     /**
@@ -385,10 +370,7 @@ public final class StreamingAttention {
         ShardAttention sa = new ShardAttention(kernels, shape, spec, blockQ, blockKv);
         sa.stopWhen(stop);
         int[][] visible = visibleChunks(shape, spec);
-        ShardAttention.Workspace[] ws = new ShardAttention.Workspace[threads];
-        for (int t = 0; t < threads; t++) {
-            ws[t] = sa.workspace(chunkQ, chunkKv);
-        }
+        ShardAttention.Workspace[] ws = workspaces(sa);
         TaskScheduler<ShardAttention.Workspace> scheduler = new TaskScheduler<>(ws);
         int kvRows = Math.min(chunkKv, shape.kvLen());
         KvShard kv = sa.kvBuffer(kvRows, true);
@@ -452,13 +434,7 @@ public final class StreamingAttention {
                     checkStop(stop);
                     Tasks<ShardAttention.Workspace> step = sa.gradientStep(stats, kv, group == 1 ? -1 : pass);
                     try {
-                        chunkPairs += scheduler.runAll(Tasks.of(step.count(), (w, task) -> {
-                            long p = step.run(w, task);
-                            if (listener != null) {
-                                listener.pairsDone(p);
-                            }
-                            return p;
-                        }));
+                        chunkPairs += runReporting(scheduler, step, listener);
                     } catch (RuntimeException e) {
                         loadedChunk = -1; // the buffer's sums are incomplete
                         throw e;
@@ -495,13 +471,7 @@ public final class StreamingAttention {
             }
             t.rows(bb, g, j0, cols).copyFrom(rowsBuf, 0);
         }, dk);
-        long computed = 0;
-        long skipped = 0;
-        for (ShardAttention.Workspace w : ws) {
-            computed += w.tilesComputed();
-            skipped += w.tilesSkipped();
-        }
-        return new Result(group * qChunks, pairs, computed, skipped, loads);
+        return result(ws, group * qChunks, pairs, loads);
     }
 
     /** What {@link #forEachKvRows} does with rows [j0, j0 + cols) of head (b, g) of a key-shaped tensor. */
@@ -528,6 +498,38 @@ public final class StreamingAttention {
                 || t.dim() != like.dim()) {
             throw new IllegalArgumentException(name + " " + t.shape() + " does not have the shape " + like.shape());
         }
+    }
+
+    /** One workspace per thread, for chunks of these sizes. */
+    private ShardAttention.Workspace[] workspaces(ShardAttention sa) {
+        ShardAttention.Workspace[] ws = new ShardAttention.Workspace[threads];
+        for (int t = 0; t < threads; t++) {
+            ws[t] = sa.workspace(chunkQ, chunkKv);
+        }
+        return ws;
+    }
+
+    /** What a run did, with the tiles its workspaces counted. */
+    private static Result result(ShardAttention.Workspace[] ws, int chunks, long pairs, long loads) {
+        long computed = 0;
+        long skipped = 0;
+        for (ShardAttention.Workspace w : ws) {
+            computed += w.tilesComputed();
+            skipped += w.tilesSkipped();
+        }
+        return new Result(chunks, pairs, computed, skipped, loads);
+    }
+
+    /** Runs {@code step}'s tasks, telling {@code listener} (if any) of each task's pairs; returns their sum. */
+    private static long runReporting(TaskScheduler<ShardAttention.Workspace> scheduler,
+            Tasks<ShardAttention.Workspace> step, Listener listener) {
+        return scheduler.runAll(Tasks.of(step.count(), (w, task) -> {
+            long p = step.run(w, task);
+            if (listener != null) {
+                listener.pairsDone(p);
+            }
+            return p;
+        }));
     }
 
     private static void checkStop(BooleanSupplier stop) {

@@ -151,7 +151,8 @@ final class AttendCommand implements Callable<Integer> {
 
     @Option(names = "--stream", negatable = true, description = "The streaming path: float32 .npy inputs"
             + " memory-mapped, outputs written through mappings, query chunks against key/value chunks, so the"
-            + " sequence may exceed the heap (forward pass and LSE; the same bits as the heap path). Default: chosen"
+            + " sequence may exceed the heap (forward pass, LSE and with --do the gradients; the same bits as the heap"
+            + " path). Default: chosen"
             + " when the inputs would not fit the heap; --no-stream never.")
     Boolean stream;
 

@@ -8,6 +8,8 @@ import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,6 +19,7 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.XYStyler;
 import org.knowm.xchart.style.lines.SeriesLines;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
@@ -27,6 +30,12 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * logarithmic (log by default). A log axis cannot show a point that is not positive, and no axis
  * one that is not finite: such points are left out. A caption line under the chart says how the
  * numbers were made.
+ *
+ * <p>Tick labels of a log axis ({@link #logTicks}): XChart labels only powers of ten by default, so
+ * an axis whose data lie within one or two decades (two budgets of 16 and 32 MiB) showed no label
+ * at all. An axis spanning at least two decades keeps the decade labels; a narrower one labels 1, 2
+ * and 5 times a power of ten, and every tick (1 to 9 times a power of ten) when it spans at most one
+ * decade (y) or half a decade (x, whose labels stand side by side): what fits on a 1000-pixel chart.
  */
 final class Chart {
 
@@ -121,7 +130,7 @@ final class Chart {
     BufferedImage render() {
         XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT - CAPTION_HEIGHT).title(title)
                 .xAxisTitle(xLabel).yAxisTitle(yLabel).build();
-        Styler st = chart.getStyler();
+        XYStyler st = chart.getStyler();
         chart.getStyler().setXAxisLogarithmic(logX).setYAxisLogarithmic(logY);
         chart.getStyler().setPlotGridLinesColor(new Color(228, 228, 228));
         st.setChartBackgroundColor(Color.WHITE).setPlotBackgroundColor(Color.WHITE).setAntiAlias(true).setMarkerSize(8);
@@ -129,6 +138,8 @@ final class Chart {
         st.setChartTitleFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
         double yMin = Double.POSITIVE_INFINITY;
         double yMax = Double.NEGATIVE_INFINITY;
+        double xMin = Double.POSITIVE_INFINITY;
+        double xMax = Double.NEGATIVE_INFINITY;
         int added = 0;
         for (Series s : series) {
             List<double[]> pts = points(s.x(), s.y());
@@ -137,9 +148,11 @@ final class Chart {
             }
             double[] x = pts.stream().mapToDouble(p -> p[0]).toArray();
             double[] y = pts.stream().mapToDouble(p -> p[1]).toArray();
-            for (double v : y) {
-                yMin = Math.min(yMin, v);
-                yMax = Math.max(yMax, v);
+            for (int i = 0; i < x.length; i++) {
+                xMin = Math.min(xMin, x[i]);
+                xMax = Math.max(xMax, x[i]);
+                yMin = Math.min(yMin, y[i]);
+                yMax = Math.max(yMax, y[i]);
             }
             XYSeries xy = chart.addSeries(s.name(), x, y);
             xy.setLineColor(s.color());
@@ -155,6 +168,20 @@ final class Chart {
             added++;
         }
         if (added > 0) {
+            for (Rule r : rules) {
+                if (Double.isFinite(r.x()) && (!logX || r.x() > 0)) {
+                    xMin = Math.min(xMin, r.x());
+                    xMax = Math.max(xMax, r.x());
+                }
+            }
+            if (logX) {
+                LogTicks t = logTicks(xMin, xMax, X_ALL_DECADES);
+                st.setXAxisLogarithmicDecadeOnly(t == LogTicks.DECADES).setXAxisTickLabelsFormattingFunction(t::label);
+            }
+            if (logY) {
+                LogTicks t = logTicks(yMin, yMax, 1);
+                st.setYAxisLogarithmicDecadeOnly(t == LogTicks.DECADES).setYAxisTickLabelsFormattingFunction(t::label);
+            }
             for (Rule r : rules) {
                 if (Double.isFinite(r.x()) && (!logX || r.x() > 0)) {
                     XYSeries xy = chart.addSeries(r.name(), new double[] {r.x(), r.x()}, new double[] {yMin, yMax});
@@ -181,6 +208,43 @@ final class Chart {
             g.dispose();
         }
         return img;
+    }
+
+    /** Which ticks of a log axis carry a label: powers of ten, 1, 2 and 5 times them, or all (1 to 9 times). */
+    enum LogTicks {
+        DECADES(1), ONE_TWO_FIVE(1, 2, 5), ALL(1, 2, 3, 4, 5, 6, 7, 8, 9);
+
+        private final int[] mantissas;
+
+        LogTicks(int... mantissas) {
+            this.mantissas = mantissas;
+        }
+
+        /** The label of the tick at {@code v} (m · 10^e): digits from 0.001 to 999,999, else mEe; "" if unlabeled. */
+        String label(double v) {
+            if (!(v > 0) || !Double.isFinite(v)) {
+                return "";
+            }
+            BigDecimal d = new BigDecimal(v).round(new MathContext(2));
+            int e = d.precision() - d.scale() - 1; // the decimal exponent of d's leading digit
+            BigDecimal m = d.movePointLeft(e).stripTrailingZeros();
+            if (m.scale() > 0 || java.util.Arrays.stream(mantissas).noneMatch(k -> k == m.intValue())) {
+                return ""; // not a tick of this axis's kind (or between ticks)
+            }
+            return e >= -3 && e <= 5 ? d.stripTrailingZeros().toPlainString() : m.intValue() + "E" + e;
+        }
+    }
+
+    /** The widest span (decades) of an x axis with every tick labeled: labels side by side are wider than tall. */
+    static final double X_ALL_DECADES = 0.5;
+
+    /**
+     * The labels that fit on a log axis from {@code min} to {@code max} (both positive): every tick up to
+     * {@code allDecades} decades, 1, 2 and 5 up to two decades, powers of ten beyond.
+     */
+    static LogTicks logTicks(double min, double max, double allDecades) {
+        double decades = Math.log10(max / min);
+        return decades >= 2 ? LogTicks.DECADES : decades > allDecades ? LogTicks.ONE_TWO_FIVE : LogTicks.ALL;
     }
 
     /** The points an axis of this chart can show, in order. */

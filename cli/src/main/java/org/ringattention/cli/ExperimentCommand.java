@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = {"Experiments that reproduce a claim of the ring attention paper (Liu, Zaharia, Abbeel) on"
             + " simulated devices, with a CSV and a PNG chart of the results."},
         subcommands = {OverlapCommand.class, NetnsOverlapCommand.class, MinBlockCommand.class, PrecisionCommand.class,
-            MemoryCommand.class, MaxContextCommand.class})
+            MemoryCommand.class, MaxContextCommand.class, ReplotCommand.class})
 final class ExperimentCommand implements Runnable {
 
     @CommandLine.Spec

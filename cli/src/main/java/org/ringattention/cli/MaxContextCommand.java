@@ -109,7 +109,7 @@ final class MaxContextCommand implements Callable<Integer> {
                 }
             }
         }
-        ExperimentFiles.write(folder, CSV, csv(rows), PNG, chart(rows, budgets));
+        ExperimentFiles.write(folder, CSV, csv(rows), PNG, chart(rows, dim, heads, devices));
         PrintWriter out = spec.commandLine().getOut();
         if (!quiet) {
             table(out, rows, budgets);
@@ -260,7 +260,10 @@ final class MaxContextCommand implements Callable<Integer> {
         return rows.stream().filter(r -> r.memory() == budget && r.method().equals(method)).findFirst().orElseThrow();
     }
 
-    private Chart chart(List<Row> rows, TreeSet<Long> budgets) {
+    /** The chart of {@code rows} (budgets on x, a series per method), of a run or of a CSV read back. */
+    static Chart chart(List<Row> rows, int dim, int heads, int devices) {
+        TreeSet<Long> budgets = new TreeSet<>();
+        rows.forEach(r -> budgets.add(r.memory()));
         Chart c = new Chart("Maximum context within a memory budget (causal, d = " + dim + ", H = " + heads + ")",
                 "Each point: the largest N whose forward pass ran in a child JVM with -Xmx = budget (the ring: P"
                         + " budgets); doubling, then bisection to 1/16.", "memory per device (MiB)", "max N (tokens)");
@@ -279,5 +282,19 @@ final class MaxContextCommand implements Callable<Integer> {
             c.add(new Chart.Series(name, colors[m], false, Chart.Marker.CIRCLE, x, y));
         }
         return c;
+    }
+
+    /** The chart of a {@link #CSV} this command wrote (for {@code experiment replot}). */
+    static Chart chartOf(ExperimentCsv csv) {
+        List<Row> rows = new ArrayList<>();
+        int devices = 1;
+        for (int i = 0; i < csv.rows(); i++) {
+            Row r = new Row(csv.longAt(i, "memory_bytes"), csv.at(i, "method"), csv.intAt(i, "devices"),
+                    csv.longAt(i, "heap_bytes"), csv.intAt(i, "max_n"), csv.intAt(i, "first_failing_n"),
+                    csv.intAt(i, "runs"));
+            rows.add(r);
+            devices = r.method().equals("ring") ? r.devices() : devices;
+        }
+        return chart(rows, csv.intAt(0, "head_dim"), csv.intAt(0, "heads"), devices);
     }
 }

@@ -7,10 +7,13 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.function.IntToLongFunction;
 import org.ringattention.ring.RingReport;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -117,7 +120,7 @@ final class MemoryCommand implements Callable<Integer> {
                 }
             }
         }
-        ExperimentFiles.write(folder, CSV, csv(points), PNG, chart(points, nList, pList));
+        ExperimentFiles.write(folder, CSV, csv(points), PNG, chart(points, nList, pList, this::formulaMemEff));
         if (!quiet) {
             table(out, points, nList, pList);
         }
@@ -244,7 +247,8 @@ final class MemoryCommand implements Callable<Integer> {
         }
     }
 
-    private Chart chart(List<Point> points, List<Integer> nList, List<Integer> pList) {
+    /** The chart of {@code points}; {@code memEff} gives the memory-efficient row's bytes at N (it depends on B_q). */
+    private Chart chart(List<Point> points, List<Integer> nList, List<Integer> pList, IntToLongFunction memEff) {
         double[] nx = nList.stream().mapToDouble(Integer::doubleValue).toArray();
         Chart c = new Chart(String.format(Locale.ROOT, "Attention memory per device: d = %d, H = %d (float32)", dim,
                 heads), "Measured: the ring's device buffers (query shard, state, output, two key/value buffers)."
@@ -253,7 +257,7 @@ final class MemoryCommand implements Callable<Integer> {
         c.add(new Chart.Series("vanilla, 4 H N^2 (formula)", Chart.BLACK, true, Chart.Marker.NONE, nx,
                 nList.stream().mapToDouble(this::formulaVanilla).toArray()));
         c.add(new Chart.Series("memory-efficient, 4 N h + 8 c h (formula)", Chart.GRAY, true, Chart.Marker.NONE, nx,
-                nList.stream().mapToDouble(this::formulaMemEff).toArray()));
+                nList.stream().mapToDouble(memEff::applyAsLong).toArray()));
         for (int i = 0; i < pList.size(); i++) {
             int p = pList.get(i);
             java.awt.Color color = Chart.PALETTE.get(i % Chart.PALETTE.size());
@@ -268,6 +272,24 @@ final class MemoryCommand implements Callable<Integer> {
             }
         }
         return c;
+    }
+
+    /** The chart of a {@link #CSV} this command wrote (for {@code experiment replot}). */
+    static Chart chartOf(ExperimentCsv csv) {
+        MemoryCommand m = new MemoryCommand();
+        m.dim = csv.intAt(0, "head_dim");
+        m.heads = csv.intAt(0, "heads");
+        List<Point> points = new ArrayList<>();
+        Map<Integer, Long> memEff = new HashMap<>();
+        for (int i = 0; i < csv.rows(); i++) {
+            String rss = csv.at(i, "peak_rss_bytes");
+            m.rss |= !rss.isEmpty();
+            points.add(new Point(csv.intAt(i, "n"), csv.intAt(i, "devices"), csv.longAt(i, "device_bytes"),
+                    csv.longAt(i, "workspace_bytes"), rss.isEmpty() ? -1 : Long.parseLong(rss)));
+            memEff.put(csv.intAt(i, "n"), csv.longAt(i, "formula_memeff_bytes"));
+        }
+        return m.chart(points, List.copyOf(new TreeSet<>(points.stream().map(Point::n).toList())),
+                List.copyOf(new TreeSet<>(points.stream().map(Point::devices).toList())), memEff::get);
     }
 
     private static long ceilDiv(long a, long b) {

@@ -74,13 +74,8 @@ final class NetnsOverlapCommand implements Callable<Integer> {
     @Mixin
     EngineOptions engineOptions;
 
-    @Option(names = "--head-dim", paramLabel = "D", defaultValue = "128", description = "Head dimension (default"
-            + " ${DEFAULT-VALUE}).")
-    int dim;
-
-    @Option(names = "--heads", paramLabel = "H", defaultValue = "1", description = "Heads (default"
-            + " ${DEFAULT-VALUE}).")
-    int heads;
+    @Mixin
+    SweepOptions sweepOptions;
 
     @Option(names = "--shards", paramLabel = "C", split = ",", defaultValue = "256,512,1024,2048,4096",
             description = "Shard sizes c to sweep, comma-separated (default ${DEFAULT-VALUE}).")
@@ -90,10 +85,6 @@ final class NetnsOverlapCommand implements Callable<Integer> {
             + " of every link in bytes/s (e.g. 1e8), or auto (default): after F is measured, the rate that puts"
             + " c* = 2F/B at the sweep's geometric middle.")
     String rate;
-
-    @Option(names = "--reps", paramLabel = "R", defaultValue = "3", description = "Runs per size; medians are"
-            + " taken (default ${DEFAULT-VALUE}).")
-    int reps;
 
     @Option(names = "--warmup-ms", paramLabel = "MS", defaultValue = "1000", description = "After one run at every"
             + " size, warm up at the largest for at least this long and 20 runs, until two runs agree within 25%%,"
@@ -155,16 +146,16 @@ final class NetnsOverlapCommand implements Callable<Integer> {
         for (String stale : Netns.removeStale(ip)) {
             err.println("ring-attention: removed network namespace " + stale + ", left by a run that was killed");
         }
-        OverlapModel model = new OverlapModel(dim, heads);
+        OverlapModel model = new OverlapModel(sweepOptions.dim, sweepOptions.heads);
         int modelC = modelSize(sizes);
         double middle = Math.sqrt((double) sizes.get(0) * sizes.get(sizes.size() - 1));
         Path talk = Files.createTempDirectory("netns-overlap");
         Outcome outcome;
         try (Netns net = Netns.create(ip, tc, ranks)) {
             out.printf(Locale.ROOT, "experiment netns-overlap: %d ranks in namespaces %s..%s, d = %d, H = %d, %d"
-                    + " thread%s per rank, blocks %dx%d%n", ranks, net.namespace(0), net.namespace(ranks - 1), dim,
-                    heads, engineOptions.threads(), engineOptions.threads() == 1 ? "" : "s", engineOptions.blockQ,
-                    engineOptions.blockKv);
+                    + " thread%s per rank, blocks %dx%d%n", ranks, net.namespace(0), net.namespace(ranks - 1),
+                    sweepOptions.dim, sweepOptions.heads, engineOptions.threads(),
+                    engineOptions.threads() == 1 ? "" : "s", engineOptions.blockQ, engineOptions.blockKv);
             out.flush();
             double tbf = fixedRate;
             if (!Double.isNaN(fixedRate)) {
@@ -284,10 +275,10 @@ final class NetnsOverlapCommand implements Callable<Integer> {
                 : String.format(Locale.ROOT, "at least %.1f%% over %d size%s, %s", 100 * worst, beyond.size(),
                 beyond.size() == 1 ? "" : "s", worst >= TARGET_HIDDEN ? "met" : "missed"), 100 * TARGET_HIDDEN);
         String title = String.format(Locale.ROOT, "Ring attention over namespaces: P = %d ranks, d = %d, H = %d, B ="
-                + " %.1f MB/s (tbf, TCP)", ranks, dim, heads, o.b() / 1e6);
+                + " %.1f MB/s (tbf, TCP)", ranks, sweepOptions.dim, sweepOptions.heads, o.b() / 1e6);
         String subtitle = String.format(Locale.ROOT, "%d thread%s per rank; F = %.3g GFLOP/s per rank at c = %d;"
                 + " medians of %d run%s", engineOptions.threads(), engineOptions.threads() == 1 ? "" : "s",
-                o.f() / 1e9, o.modelC(), reps, reps == 1 ? "" : "s");
+                o.f() / 1e9, o.modelC(), sweepOptions.reps, sweepOptions.reps == 1 ? "" : "s");
         ExperimentFiles.write(folder, CSV, csv(o, model), PNG, OverlapChart.of(o.rows(), title, subtitle,
                 o.crossover(), crossing));
         out.printf("wrote %s and %s%n", folder.resolve(CSV), folder.resolve(PNG));
@@ -298,7 +289,8 @@ final class NetnsOverlapCommand implements Callable<Integer> {
         StringBuilder sb = new StringBuilder(CSV_HEADER).append('\n');
         for (OverlapSweep.Row r : o.rows()) {
             sb.append(String.format(Locale.ROOT, "%d,%d,%d,%d,%d,%d,%.6g,%.6g,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,"
-                    + "%.6g,%.6g,%d,%.6g,%b\n", r.c(), r.n(), ranks, engineOptions.threads(), dim, heads, o.tbf(),
+                    + "%.6g,%.6g,%d,%.6g,%b\n", r.c(), r.n(), ranks, engineOptions.threads(), sweepOptions.dim,
+                    sweepOptions.heads, o.tbf(),
                     o.b(), r.bytes(), r.computeMs(), r.transferMs(), r.waitMs(), r.stepMs(), r.maxComputeTransferMs(),
                     model.bytes(r.c()) / o.b() * 1e3, r.overlap(), r.flopsPerSecond() / 1e9, o.f() / 1e9, o.modelC(),
                     o.crossover(), r.c() >= TARGET_FACTOR * o.crossover()));
@@ -393,22 +385,15 @@ final class NetnsOverlapCommand implements Callable<Integer> {
         if (ranks < 2 || ranks > 8) {
             throw CliException.usage("--ranks must be 2 to 8, got " + ranks);
         }
-        if (dim < 1) {
-            throw CliException.usage("--head-dim must be >= 1, got " + dim);
-        }
-        if (heads < 1) {
-            throw CliException.usage("--heads must be >= 1, got " + heads);
-        }
         if (sizes.isEmpty() || sizes.get(0) < 1) {
             throw CliException.usage("--shards needs sizes >= 1");
         }
-        long elements = (long) ranks * sizes.get(sizes.size() - 1) * dim * heads;
-        if (elements > Integer.MAX_VALUE - 8 || 8L * sizes.get(sizes.size() - 1) * dim * heads > Integer.MAX_VALUE) {
+        sweepOptions.check();
+        long perHop = 8L * sizes.get(sizes.size() - 1) * sweepOptions.dim * sweepOptions.heads;
+        long elements = (long) ranks * sizes.get(sizes.size() - 1) * sweepOptions.dim * sweepOptions.heads;
+        if (elements > Integer.MAX_VALUE - 8 || perHop > Integer.MAX_VALUE) {
             throw CliException.usage("--ranks x largest --shards x --head-dim x --heads (" + elements + ") is too"
                     + " large: below 2^31 elements per tensor and 2 GiB per hop");
-        }
-        if (reps < 1) {
-            throw CliException.usage("--reps must be >= 1, got " + reps);
         }
         if (warmupMillis < 0) {
             throw CliException.usage("--warmup-ms must be >= 0, got " + warmupMillis);

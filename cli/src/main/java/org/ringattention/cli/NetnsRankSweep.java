@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -20,6 +19,7 @@ import org.ringattention.ring.Layout;
 import org.ringattention.ring.LinkModel;
 import org.ringattention.ring.RingAttention;
 import org.ringattention.ring.StepRecord;
+import org.ringattention.tensor.StagedFiles;
 import org.ringattention.tensor.Tensor;
 
 /**
@@ -79,11 +79,11 @@ final class NetnsRankSweep {
         }
         Size model = all.get(sizes.indexOf(modelC));
         model.steps.clear();
-        for (int r = 0; r < cmd.reps; r++) {
+        for (int r = 0; r < cmd.sweepOptions.reps; r++) {
             model.run(mpiRing, mpi, run[0]++);
         }
         double computeNanos = model.medianCompute();
-        int probeBytes = Math.toIntExact(8L * largest.c * cmd.dim * cmd.heads);
+        int probeBytes = Math.toIntExact(8L * largest.c * cmd.sweepOptions.dim * cmd.sweepOptions.heads);
         double unshaped = probe(mpi, probeBytes);
         if (mpi.rank() == 0) {
             write("f.txt", String.format(Locale.ROOT, "compute_ns=%.0f%nc=%d%nprobe_bytes=%d%nprobe_ns=%.0f%n",
@@ -100,7 +100,7 @@ final class NetnsRankSweep {
         for (Size s : all) {
             s.steps.clear();
         }
-        for (int r = 0; r < cmd.reps; r++) {
+        for (int r = 0; r < cmd.sweepOptions.reps; r++) {
             for (Size s : all) {
                 s.run(mpiRing, mpi, run[0]++);
             }
@@ -152,10 +152,12 @@ final class NetnsRankSweep {
         }
     }
 
+    /** Writes {@code name} in the exchange folder whole: the driver polls for it, so it must never see a part. */
     private void write(String name, String text) throws IOException {
-        Path tmp = folder.resolve(name + ".tmp");
-        Files.writeString(tmp, text, StandardCharsets.UTF_8);
-        Files.move(tmp, folder.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        try (StagedFiles staged = new StagedFiles()) {
+            staged.stage(folder.resolve(name), temp -> Files.writeString(temp, text, StandardCharsets.UTF_8));
+            staged.commit();
+        }
     }
 
     /** One shard size: its inputs and ring, and the sending steps of every rank measured so far. */
@@ -211,11 +213,11 @@ final class NetnsRankSweep {
         }
 
         private Tensor gaussian(SplittableRandom rnd, int n) {
-            float[] x = new float[cmd.heads * n * cmd.dim];
+            float[] x = new float[cmd.sweepOptions.heads * n * cmd.sweepOptions.dim];
             for (int i = 0; i < x.length; i++) {
                 x[i] = (float) rnd.nextGaussian();
             }
-            return Tensor.wrap(x, 1, cmd.heads, n, cmd.dim);
+            return Tensor.wrap(x, 1, cmd.sweepOptions.heads, n, cmd.sweepOptions.dim);
         }
     }
 }

@@ -60,13 +60,8 @@ final class OverlapCommand implements Callable<Integer> {
     @Mixin
     EngineOptions engineOptions;
 
-    @Option(names = "--head-dim", paramLabel = "D", defaultValue = "128", description = "Head dimension (default"
-            + " ${DEFAULT-VALUE}).")
-    int dim;
-
-    @Option(names = "--heads", paramLabel = "H", defaultValue = "1", description = "Heads (default"
-            + " ${DEFAULT-VALUE}).")
-    int heads;
+    @Mixin
+    SweepOptions sweepOptions;
 
     @Option(names = "--shards", paramLabel = "C", split = ",", defaultValue = "128,256,512,1024,2048,4096",
             description = "Shard sizes c to sweep, comma-separated (default ${DEFAULT-VALUE}).")
@@ -80,10 +75,6 @@ final class OverlapCommand implements Callable<Integer> {
     @Option(names = "--latency", paramLabel = "SECONDS", defaultValue = "0", description = "Link latency per hop"
             + " in seconds (default ${DEFAULT-VALUE}).")
     double latency;
-
-    @Option(names = "--reps", paramLabel = "R", defaultValue = "3", description = "Runs per size; medians are"
-            + " taken (default ${DEFAULT-VALUE}).")
-    int reps;
 
     @Option(names = "--warmup-ms", paramLabel = "MS", defaultValue = "1000", description = "After one unthrottled"
             + " run at every size, warm up at the largest size for at least this long, 20 runs and until two runs"
@@ -114,14 +105,14 @@ final class OverlapCommand implements Callable<Integer> {
 
         int threads = engineOptions.threads();
         Kernels kernels = Kernels.preferred();
-        OverlapModel model = new OverlapModel(dim, heads);
+        OverlapModel model = new OverlapModel(sweepOptions.dim, sweepOptions.heads);
         sweep = new OverlapSweep(kernels, engineOptions.blockQ, engineOptions.blockKv, threads, devices, model);
         stdout = spec.commandLine().getOut();
         table = quiet ? new PrintWriter(OutputStream.nullOutputStream()) : stdout;
         String cpu = MachineInfo.cpuModel();
         table.printf(Locale.ROOT, "experiment overlap: P = %d devices, d = %d, H = %d, %d thread%s, %s kernels,"
-                + " blocks %dx%d%n", devices, dim, heads, threads, plural(threads), kernels.name(),
-                engineOptions.blockQ, engineOptions.blockKv);
+                + " blocks %dx%d%n", devices, sweepOptions.dim, sweepOptions.heads, threads, plural(threads),
+                kernels.name(), engineOptions.blockQ, engineOptions.blockKv);
         table.printf(Locale.ROOT, "cpu: %s (%d processors), java %s%n", cpu, MachineInfo.processors(),
                 MachineInfo.javaVersion());
         table.flush();
@@ -129,7 +120,7 @@ final class OverlapCommand implements Callable<Integer> {
         double middle = Math.sqrt((double) sizes.get(0) * sizes.get(sizes.size() - 1));
         int modelC = nearest(sizes, middle);
         boolean auto = Double.isNaN(fixedBandwidth);
-        try (Progress progress = Progress.start(spec.commandLine().getErr(), "overlap", sizes.size() * reps
+        try (Progress progress = Progress.start(spec.commandLine().getErr(), "overlap", sizes.size() * sweepOptions.reps
                 + (auto ? 2 : 1), quiet)) {
             warmUp(sizes);
             progress.step("warm-up");
@@ -159,10 +150,11 @@ final class OverlapCommand implements Callable<Integer> {
             stdout.flush();
 
             String title = String.format(Locale.ROOT, "Ring attention overlap: P = %d, d = %d, H = %d, B = %.1f MB/s%s",
-                    devices, dim, heads, b / 1e6, latency == 0 ? "" : ", latency " + latency + " s");
+                    devices, sweepOptions.dim, sweepOptions.heads, b / 1e6,
+                    latency == 0 ? "" : ", latency " + latency + " s");
             String subtitle = String.format(Locale.ROOT, "%s, %d thread%s, %s kernels; F = %.3g GFLOP/s per device"
                     + " at c = %d; medians of %d run%s", cpu, threads, plural(threads), kernels.name(), f / 1e9,
-                    modelC, reps, plural(reps));
+                    modelC, sweepOptions.reps, plural(sweepOptions.reps));
             ExperimentFiles.write(folder, CSV,
                     csv(rows, threads, b, new Prediction(calibrated, f, modelC, predicted), model),
                     PNG, OverlapChart.of(rows, title, subtitle, predicted, crossing));
@@ -177,7 +169,7 @@ final class OverlapCommand implements Callable<Integer> {
      * refuses a latency that leaves no bandwidth to put c* at {@code middle}.
      */
     private double calibrate(int c, double middle, OverlapModel model) {
-        double f = sweep.measure(c, LinkModel.UNTHROTTLED, reps).flopsPerSecond();
+        double f = sweep.measure(c, LinkModel.UNTHROTTLED, sweepOptions.reps).flopsPerSecond();
         if (Double.isNaN(model.bandwidthFor(middle, f, latency))) {
             throw CliException.usage(String.format(Locale.ROOT, "--latency %s s is longer than a step at c = %.0f"
                     + " takes to compute (%.3g ms), so no --bandwidth auto puts c* there; give --bandwidth", latency,
@@ -213,7 +205,7 @@ final class OverlapCommand implements Callable<Integer> {
 
     /** Measures every size over {@code link} and prints a table row for each. */
     private List<OverlapSweep.Row> sweepSizes(List<Integer> sizes, LinkModel link, Progress progress) {
-        List<OverlapSweep.Row> rows = sweep.measure(sizes, link, reps, () -> progress.step("sweep"));
+        List<OverlapSweep.Row> rows = sweep.measure(sizes, link, sweepOptions.reps, () -> progress.step("sweep"));
         String head = "%7s %8s %11s %11s %9s %9s %11s %9s %8s %9s%n";
         table.printf(Locale.ROOT, head, "c", "N", "compute_ms", "transfer_ms", "wait_ms", "step_ms", "max(c,t)_ms",
                 "step/max", "overlap", "GFLOP/s");
@@ -246,28 +238,20 @@ final class OverlapCommand implements Callable<Integer> {
         if (devices < 2) {
             throw CliException.usage("--devices must be >= 2 (a ring of one device sends nothing), got " + devices);
         }
-        if (dim < 1) {
-            throw CliException.usage("--head-dim must be >= 1, got " + dim);
-        }
-        if (heads < 1) {
-            throw CliException.usage("--heads must be >= 1, got " + heads);
-        }
         if (sizes.isEmpty()) {
             throw CliException.usage("--shards needs at least one size");
         }
         if (sizes.get(0) < 1) {
             throw CliException.usage("--shards sizes must be >= 1, got " + sizes.get(0));
         }
-        long elements = (long) devices * sizes.get(sizes.size() - 1) * dim * heads;
+        sweepOptions.check();
+        long elements = (long) devices * sizes.get(sizes.size() - 1) * sweepOptions.dim * sweepOptions.heads;
         if (elements > Integer.MAX_VALUE - 8) {
             throw CliException.usage("--devices x largest --shards x --head-dim x --heads (" + elements + ") must be"
                     + " below 2^31 elements per tensor");
         }
         if (!(latency >= 0) || Double.isInfinite(latency)) {
             throw CliException.usage("--latency must be >= 0 seconds and finite, got " + latency);
-        }
-        if (reps < 1) {
-            throw CliException.usage("--reps must be >= 1, got " + reps);
         }
         if (warmupMillis < 0) {
             throw CliException.usage("--warmup-ms must be >= 0, got " + warmupMillis);
@@ -316,7 +300,8 @@ final class OverlapCommand implements Callable<Integer> {
                 p.calibratedF() / 1e9);
         for (OverlapSweep.Row r : rows) {
             sb.append(String.format(Locale.ROOT, "%d,%d,%d,%d,%d,%d,%.6g,%.6g,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,"
-                    + "%.6g,%s,%.6g,%d,%.6g\n", r.c(), r.n(), devices, threads, dim, heads, b, latency, r.bytes(),
+                    + "%.6g,%s,%.6g,%d,%.6g\n", r.c(), r.n(), devices, threads, sweepOptions.dim, sweepOptions.heads,
+                    b, latency, r.bytes(),
                     r.computeMs(), r.transferMs(), r.waitMs(), r.stepMs(), r.maxComputeTransferMs(),
                     link.nanosFor(model.bytes(r.c())) / 1e6, r.overlap(), r.flopsPerSecond() / 1e9, calibrated,
                     p.f() / 1e9, p.c(), p.crossover()));

@@ -26,7 +26,8 @@ import org.ringattention.tensor.Tensor;
  * outputs created at their final size as {@code TARGET.partial} beside their targets and written
  * through their mappings, {@link StreamingAttention} computing query chunk after query chunk. The
  * heap holds one query chunk, one key/value chunk and the workers' buffers, so the sequence may be
- * far larger than the heap (forward pass and LSE; gradients need the heap path).
+ * far larger than the heap (forward pass and LSE; with {@code --do} the gradients too, see
+ * {@link StreamedGradients}).
  *
  * <p>After each query chunk the outputs are forced to disk and the {@link Checkpoint} beside O
  * ({@code O.npy.checkpoint}) records it; SIGINT or SIGTERM stops the run at once (the engine
@@ -63,8 +64,11 @@ final class StreamedAttend {
      * float32 forward pass (and LSE) of float32 little-endian C-order {@code .npy} files.
      */
     static String whyNot(AttendCommand cmd) {
-        if (cmd.dOut != null) {
-            return "--do (gradients run on the heap path)";
+        if (cmd.dOut != null && cmd.dsinks != null) {
+            return "--dsinks (the sinks' gradient runs on the heap path)";
+        }
+        if (cmd.dOut != null && cmd.resume) {
+            return "--resume with --do (a run with gradients keeps no checkpoint: rerun it whole)";
         }
         if (cmd.mpi || cmd.ringOptions.active()) {
             return cmd.mpi ? "--mpi" : "the ring options (--devices)";
@@ -81,13 +85,13 @@ final class StreamedAttend {
         if (cmd.cuSeqlensQ != null) {
             return "--cu-seqlens-q (packed sequences run on the heap path)";
         }
-        for (Path p : new Path[] {cmd.q, cmd.k, cmd.v, cmd.out, cmd.lse}) {
+        for (Path p : new Path[] {cmd.q, cmd.k, cmd.v, cmd.out, cmd.lse, cmd.dOut, cmd.dq, cmd.dk, cmd.dv}) {
             if (p != null && TensorPath.of(p, null).isSafetensors()) {
                 return "safetensors arguments (" + p + ")";
             }
         }
-        for (Path p : new Path[] {cmd.q, cmd.k, cmd.v}) {
-            if (!MappedNpy.mappable(p)) {
+        for (Path p : new Path[] {cmd.q, cmd.k, cmd.v, cmd.dOut}) {
+            if (p != null && !MappedNpy.mappable(p)) {
                 return p + " (only float32 little-endian C-order .npy files are memory-mapped)";
             }
         }
@@ -97,13 +101,15 @@ final class StreamedAttend {
     /**
      * Heap the in-memory path needs for inputs of these sizes, roughly: each input is read as its
      * file's bytes and converted to floats (two copies while loading), K and V are packed once more,
-     * O is computed and copied for writing.
+     * O is computed and copied for writing; with gradients dO is read too, dQ is summed in two
+     * levels and copied for writing, dK and dV (and K as rows) are held and copied.
      */
     static long heapPathBytes(AttendCommand cmd) {
         try {
             long q = Files.size(cmd.q);
             long kv = Files.size(cmd.k) + Files.size(cmd.v);
-            return 2 * (q + kv) + kv + 2 * q;
+            long grads = cmd.dOut == null ? 0 : 2 * Files.size(cmd.dOut) + 3 * q + 5 * kv / 2;
+            return 2 * (q + kv) + kv + 2 * q + grads;
         } catch (IOException e) {
             return 0; // the heap path reports the file's problem
         }
@@ -131,6 +137,9 @@ final class StreamedAttend {
         }
         AttentionShape shape = AttentionShape.of(q, k, v);
         AttentionSpec attention = cmd.attentionSpec(shape);
+        if (cmd.dOut != null) {
+            return new StreamedGradients(cmd, err).run(arena, start, qm, km, vm, shape, attention);
+        }
         Checkpoint.Options options;
         Checkpoint resumed = cmd.resume ? Checkpoint.read(Checkpoint.pathFor(cmd.out)) : null;
         EngineOptions eo = cmd.engineOptions;
@@ -144,7 +153,8 @@ final class StreamedAttend {
             eo.useTuned(shape.dim(), attention.causal(), false, err);
         }
         int threads = eo.threads();
-        int chunk = resumed != null ? resumed.options().chunk() : chunkRows(shape, eo.blockQ, eo.blockKv, threads);
+        int chunk = resumed != null ? resumed.options().chunk() : chunkRows(cmd, shape, eo.blockQ, eo.blockKv, threads,
+                false);
         List<Path> sideInputs = new ArrayList<>();
         for (Path p : new Path[] {cmd.segments, cmd.alibi, cmd.sinks, cmd.keepMask, cmd.bias}) {
             if (p != null) {
@@ -153,13 +163,7 @@ final class StreamedAttend {
         }
         options = new Checkpoint.Options(shape.toString(), attention.toString(), eo.blockQ, eo.blockKv, chunk,
                 cmd.lse != null);
-        StreamingAttention engine;
-        try {
-            engine = new StreamingAttention(Kernels.preferred(), eo.blockQ, eo.blockKv, threads, chunk,
-                    StreamingAttention.cacheKvChunk(shape.dim(), eo.blockKv, chunk));
-        } catch (IllegalArgumentException e) {
-            throw CliException.usage("--chunk " + chunk + ": " + e.getMessage());
-        }
+        StreamingAttention engine = engine(eo, shape, threads, chunk);
         List<Path> inputs = new ArrayList<>(List.of(cmd.q, cmd.k, cmd.v));
         inputs.addAll(sideInputs);
         Checkpoint fresh = Checkpoint.of(inputs, options, engine.queryChunks(shape.qLen()));
@@ -321,9 +325,12 @@ final class StreamedAttend {
     /**
      * The chunk size: {@code --chunk} when given, else the largest multiple of the blocks' unit up
      * to {@link #MAX_AUTO_CHUNK} whose buffers take at most 40 % of the heap (the rest is the
-     * collector's room).
+     * collector's room): a query chunk of that many rows and the key/value chunk
+     * {@link StreamingAttention#cacheKvChunk} gives it, of the forward pass or, with
+     * {@code backward}, of the backward pass.
      */
-    private int chunkRows(AttentionShape shape, int blockQ, int blockKv, int threads) {
+    static int chunkRows(AttendCommand cmd, AttentionShape shape, int blockQ, int blockKv, int threads,
+            boolean backward) {
         int unit = lcm(blockQ, StreamingAttention.kvChunkUnit(blockKv));
         if (cmd.chunk != null) {
             if (cmd.chunk < 1 || cmd.chunk % unit != 0) {
@@ -336,7 +343,10 @@ final class StreamedAttend {
         int best = unit;
         int needed = Math.max(shape.qLen(), shape.kvLen());
         for (long c = unit; c <= Math.max(unit, MAX_AUTO_CHUNK); c += unit) {
-            if (StreamingAttention.heapBytes(shape, (int) c, (int) c, blockQ, blockKv, threads) > budget) {
+            int kv = StreamingAttention.cacheKvChunk(shape.dim(), blockKv, (int) c);
+            long bytes = backward ? StreamingAttention.backwardHeapBytes(shape, (int) c, kv, blockQ, blockKv, threads)
+                    : StreamingAttention.heapBytes(shape, (int) c, kv, blockQ, blockKv, threads);
+            if (bytes > budget) {
                 break;
             }
             best = (int) c;
@@ -345,6 +355,16 @@ final class StreamedAttend {
             }
         }
         return best;
+    }
+
+    /** The engine of query chunks of {@code chunk} rows and the key/value chunks {@code cacheKvChunk} gives them. */
+    static StreamingAttention engine(EngineOptions eo, AttentionShape shape, int threads, int chunk) {
+        try {
+            return new StreamingAttention(Kernels.preferred(), eo.blockQ, eo.blockKv, threads, chunk,
+                    StreamingAttention.cacheKvChunk(shape.dim(), eo.blockKv, chunk));
+        } catch (IllegalArgumentException e) {
+            throw CliException.usage("--chunk " + chunk + ": " + e.getMessage());
+        }
     }
 
     private static int lcm(int a, int b) {
@@ -358,7 +378,7 @@ final class StreamedAttend {
         return Math.multiplyExact(a / x, b);
     }
 
-    private static MappedNpy map(Path file, Arena arena) throws IOException {
+    static MappedNpy map(Path file, Arena arena) throws IOException {
         try {
             return MappedNpy.openReadOnly(file, arena);
         } catch (NpyFormatException e) {
@@ -374,7 +394,7 @@ final class StreamedAttend {
         return abs.resolveSibling(abs.getFileName() + ".partial");
     }
 
-    private static void move(Path from, Path to) throws IOException {
+    static void move(Path from, Path to) throws IOException {
         try {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {

@@ -47,6 +47,28 @@ class ChartTest {
                 new double[] {0}, new double[] {0})).render().getWidth()).isEqualTo(Chart.WIDTH);
     }
 
+    @Test
+    void logAxesLabelAsManyTicksAsFitTheirSpan() {
+        assertThat(Chart.logTicks(16, 32, 0.5)).isEqualTo(Chart.LogTicks.ALL); // two budgets: 20 and 30 only
+        assertThat(Chart.logTicks(2048, 16384, 0.5)).isEqualTo(Chart.LogTicks.ONE_TWO_FIVE);
+        assertThat(Chart.logTicks(2048, 16384, 1)).isEqualTo(Chart.LogTicks.ALL);
+        assertThat(Chart.logTicks(1, 64, 1)).isEqualTo(Chart.LogTicks.ONE_TWO_FIVE);
+        assertThat(Chart.logTicks(512, 5120, 1)).isEqualTo(Chart.LogTicks.ALL);
+        assertThat(Chart.logTicks(512, 5121, 1)).isEqualTo(Chart.LogTicks.ONE_TWO_FIVE);
+        assertThat(Chart.logTicks(1e-7, 1e-5, 1)).isEqualTo(Chart.LogTicks.DECADES);
+        assertThat(Chart.LogTicks.ALL.label(30)).isEqualTo("30");
+        assertThat(Chart.LogTicks.ALL.label(0.30000000000000004)).isEqualTo("0.3");
+        assertThat(Chart.LogTicks.ALL.label(700)).isEqualTo("700");
+        assertThat(Chart.LogTicks.ALL.label(5000)).isEqualTo("5000");
+        assertThat(Chart.LogTicks.ALL.label(25)).isEmpty(); // not a tick
+        assertThat(Chart.LogTicks.ONE_TWO_FIVE.label(20_000)).isEqualTo("20000");
+        assertThat(Chart.LogTicks.ONE_TWO_FIVE.label(3000)).isEmpty();
+        assertThat(Chart.LogTicks.DECADES.label(1e-4)).isEqualTo("1E-4");
+        assertThat(Chart.LogTicks.DECADES.label(1e9)).isEqualTo("1E9");
+        assertThat(Chart.LogTicks.DECADES.label(0.001)).isEqualTo("0.001");
+        assertThat(Chart.LogTicks.DECADES.label(2e6)).isEmpty();
+    }
+
     static boolean contains(BufferedImage img, int rgb) {
         for (int y = 0; y < img.getHeight(); y++) {
             for (int x = 0; x < img.getWidth(); x++) {

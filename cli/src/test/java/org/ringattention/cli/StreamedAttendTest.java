@@ -60,6 +60,104 @@ class StreamedAttendTest {
         }
     }
 
+    /** attend on q [1, hq, n, d], k and v [1, hkv, nk, d] with dO, each path's files named with {@code tag}. */
+    private String[] gradientArgs(String tag, String... more) {
+        return CliRun.concat(new String[] {"attend", "--q", p("gq.npy"), "--k", p("gk.npy"), "--v", p("gv.npy"),
+            "--do", p("gdo.npy"), "--out", p("o" + tag + ".npy"), "--dq", p("dq" + tag + ".npy"), "--dk",
+            p("dk" + tag + ".npy"), "--dv", p("dv" + tag + ".npy"), "--threads", "2"}, more);
+    }
+
+    private void writeGradientInputs(int hq, int hkv, int n, int nk, int d) throws IOException {
+        Npy.write(dir.resolve("gq.npy"), new long[] {1, hq, n, d}, CliRun.random(hq * n * d, 11));
+        Npy.write(dir.resolve("gk.npy"), new long[] {1, hkv, nk, d}, CliRun.random(hkv * nk * d, 12));
+        Npy.write(dir.resolve("gv.npy"), new long[] {1, hkv, nk, d}, CliRun.random(hkv * nk * d, 13));
+        Npy.write(dir.resolve("gdo.npy"), new long[] {1, hq, n, d}, CliRun.random(hq * n * d, 14));
+    }
+
+    private void assertSameFiles(String a, String b, String... names) throws IOException {
+        for (String name : names) {
+            assertThat(Files.readAllBytes(dir.resolve(name + b + ".npy"))).as(name)
+                    .isEqualTo(Files.readAllBytes(dir.resolve(name + a + ".npy")));
+        }
+    }
+
+    @Test
+    void streamedGradientsHaveTheHeapPathsBitsAndLeaveNothingBehind() throws IOException {
+        // GQA (4 query heads on 2), causal, tails: N = 97, d = 59, blocks 32 x 48 that do not divide N
+        writeGradientInputs(4, 2, 97, 97, 59);
+        for (String[] mask : new String[][] {{"--causal"}, {"--window", "40"}, {}}) {
+            String[] blocks = CliRun.concat(mask, "--block-q", "32", "--block-kv", "48");
+            CliRun heap = CliRun.of(CliRun.concat(gradientArgs("1", "--no-stream", "--lse", p("l1.npy")), blocks));
+            assertThat(heap.code()).as(heap.err()).isZero();
+            CliRun streamed = CliRun.of(CliRun.concat(gradientArgs("2", "--stream", "--lse", p("l2.npy")), blocks));
+            assertThat(streamed.code()).as(streamed.err()).isZero();
+            assertThat(streamed.err()).contains("streaming path with gradients").contains("with gradients in");
+            assertSameFiles("1", "2", "o", "l", "dq", "dk", "dv");
+        }
+        // several query and key/value chunks (N = 700 with chunks of 128), no --lse: its temporary file goes
+        writeGradientInputs(4, 2, 700, 700, 16);
+        String[] blocks = {"--causal", "--block-q", "64", "--block-kv", "32"};
+        CliRun heap = CliRun.of(CliRun.concat(gradientArgs("3", "--no-stream"), blocks));
+        assertThat(heap.code()).as(heap.err()).isZero();
+        CliRun streamed = CliRun.of(CliRun.concat(gradientArgs("4", "--chunk", "128"), blocks));
+        assertThat(streamed.code()).as(streamed.err()).isZero();
+        assertThat(streamed.err()).contains("6 query chunks forward, 12 backward");
+        assertSameFiles("3", "4", "o", "dq", "dk", "dv");
+        try (var files = Files.list(dir)) {
+            assertThat(files.map(f -> f.getFileName().toString()).filter(f -> f.contains("partial")
+                    || f.contains("checkpoint") || f.startsWith("l4"))).isEmpty();
+        }
+    }
+
+    @Test
+    void aStreamedGradientRunThatFailsLeavesNoFileAndTheTargetsAsTheyWere() throws IOException {
+        writeGradientInputs(2, 2, 300, 300, 8);
+        float[] dOut = CliRun.random(2 * 300 * 8, 14);
+        dOut[2 * 300 * 8 - 3] = Float.NaN;
+        Npy.write(dir.resolve("gdo.npy"), new long[] {1, 2, 300, 8}, dOut);
+        byte[] before = "an existing dK".getBytes();
+        Files.write(dir.resolve("dkx.npy"), before);
+        CliRun.of(gradientArgs("x", "--stream", "--chunk", "128", "--block-q", "32", "--block-kv", "32"))
+                .assertOneLineError(1, "gdo.npy", "dO contains a non-finite value at [0, 1, 299, 5]");
+        // a failure inside the run (here k: the forward pass finds it) deletes what the run created
+        float[] k = CliRun.random(2 * 300 * 8, 12);
+        k[300 * 8 + 7] = Float.POSITIVE_INFINITY;
+        Npy.write(dir.resolve("gk.npy"), new long[] {1, 2, 300, 8}, k);
+        Npy.write(dir.resolve("gdo.npy"), new long[] {1, 2, 300, 8}, CliRun.random(2 * 300 * 8, 14));
+        CliRun.of(gradientArgs("x", "--stream", "--quiet", "--chunk", "128", "--block-q", "32", "--block-kv", "32"))
+                .assertOneLineError(1, "k contains a non-finite value at [0, 1, 0, 7]");
+        assertThat(Files.readAllBytes(dir.resolve("dkx.npy"))).isEqualTo(before);
+        try (var files = Files.list(dir)) {
+            assertThat(files.map(f -> f.getFileName().toString()))
+                    .containsExactlyInAnyOrder("q.npy", "k.npy", "v.npy", "gq.npy", "gk.npy", "gv.npy", "gdo.npy",
+                            "dkx.npy");
+        }
+        CliRun.of(gradientArgs("x", "--resume")).assertOneLineError(2, "--resume", "keeps no checkpoint");
+        CliRun.of(gradientArgs("x", "--stream", "--sinks", p("gq.npy"), "--dsinks", p("ds.npy")))
+                .assertOneLineError(2, "--dsinks");
+    }
+
+    @Test
+    void gradientsOfInputsLargerThanTheHeapRunInABoundedHeap() throws Exception {
+        // q, k, v, dO of 8 MiB each and five outputs as large, in a child JVM with a 32 MiB heap: the
+        // heap path would need five times that. A sliding window keeps the work to seconds; chunks of
+        // 4,096 rows keep every array below half a G1 region (humongous arrays fragment a small heap).
+        int n = 131_072;
+        writeGradientInputs(1, 1, n, n, 16);
+        String[] mask = {"--causal", "--window", "128", "--block-q", "64", "--block-kv", "64", "--quiet"};
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx32m", "--add-modules", "jdk.incubator.vector", "-cp",
+                System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of(CliRun.concat(gradientArgs("s", "--lse", p("ls.npy"), "--chunk", "4096"), mask)));
+        Process proc = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("child.log").toFile()).start();
+        assertThat(proc.waitFor(300, TimeUnit.SECONDS)).isTrue();
+        assertThat(proc.exitValue()).as(Files.readString(dir.resolve("child.log"))).isZero();
+        CliRun heap = CliRun.of(CliRun.concat(gradientArgs("h", "--no-stream", "--lse", p("lh.npy")), mask));
+        assertThat(heap.code()).as(heap.err()).isZero();
+        assertSameFiles("h", "s", "o", "l", "dq", "dk", "dv");
+    }
+
     @Test
     void optionsTheStreamingPathCannotRunAreRefused() {
         CliRun.of(CliRun.concat(args("o.npy", "l.npy", "--stream"), "--precision", "float64"))

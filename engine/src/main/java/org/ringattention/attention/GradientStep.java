@@ -16,6 +16,10 @@ import org.ringattention.tensor.Tensor;
  * dS_ij K_j to each dQ_i in its turn, after the tasks of the key blocks before it
  * ({@link QueryGradients}: this is why tasks must start in increasing order). All before the
  * factor scale, applied once after the last shard.
+ *
+ * <p>A step may be restricted to one query head of each group ({@code groupHead}): the streaming
+ * backward pass runs the heads of a group one after the other over all query chunks, so that dK and
+ * dV are summed head by head, each over all queries, as one step over the whole sequence sums them.
  */
 final class GradientStep implements Tasks<ShardAttention.Workspace> {
 
@@ -25,8 +29,13 @@ final class GradientStep implements Tasks<ShardAttention.Workspace> {
     private final KvShard kv;
     private final Mask mask; // of this pair of shards
     private final int kvBlocks;
+    private final int groupHead; // the one query head of each group this step runs, or -1: all
 
     GradientStep(ShardAttention sa, RowStatistics stats, KvShard kv) {
+        this(sa, stats, kv, -1);
+    }
+
+    GradientStep(ShardAttention sa, RowStatistics stats, KvShard kv, int groupHead) {
         stats.requireComplete();
         if (!kv.backward) {
             throw new IllegalArgumentException("the key/value shard of a gradient step needs a backward buffer");
@@ -37,6 +46,10 @@ final class GradientStep implements Tasks<ShardAttention.Workspace> {
         this.kv = kv;
         this.mask = sa.mask.forShards(qs.positions, kv.positions);
         this.kvBlocks = ShardAttention.blocks(kv.length, kv.blockCols);
+        if (groupHead < -1 || groupHead >= sa.shape.group()) {
+            throw new IllegalArgumentException("query head " + groupHead + " of a group of " + sa.shape.group());
+        }
+        this.groupHead = groupHead;
     }
 
     /** One task per key/value head and block. */
@@ -80,7 +93,9 @@ final class GradientStep implements Tasks<ShardAttention.Workspace> {
         float[] keyRows = kv.keyRows(b, g);
         boolean last = jb == kvBlocks - 1;
         long pairs = 0;
-        for (int h = g * shape.group(); h < (g + 1) * shape.group(); h++) {
+        int hFrom = g * shape.group() + Math.max(0, groupHead);
+        int hTo = groupHead < 0 ? (g + 1) * shape.group() : hFrom + 1;
+        for (int h = hFrom; h < hTo; h++) {
             for (int i0 = 0; i0 < qs.length; i0 += qs.blockRows) {
                 int rows = Math.min(qs.blockRows, qs.length - i0);
                 long tile = keyValueTile(w, m, b, h, i0, rows, j0, cols, qHeap, dHeap);

@@ -171,6 +171,11 @@ public final class ShardAttention {
         return new GradientStep(this, statistics, kv);
     }
 
+    /** {@link #gradientStep} for query head {@code groupHead} of each group only (see {@link GradientStep}). */
+    Tasks<Workspace> gradientStep(RowStatistics statistics, KvShard kv, int groupHead) {
+        return new GradientStep(this, statistics, kv, groupHead);
+    }
+
     /** Multiplies the shard's dQ by scale, once its sums over all keys are complete. */
     public void finishQueryGradients(QueryShard qs) {
         scale(qs.grads.dq, qs.grads.dq.length, scale);

@@ -251,10 +251,7 @@ public final class StreamingAttention {
         ShardAttention sa = new ShardAttention(kernels, shape, spec, blockQ, blockKv);
         sa.stopWhen(stop);
         int[][] visible = visibleChunks(shape, spec);
-        ShardAttention.Workspace[] ws = new ShardAttention.Workspace[threads];
-        for (int t = 0; t < threads; t++) {
-            ws[t] = sa.workspace(chunkQ, chunkKv);
-        }
+        ShardAttention.Workspace[] ws = workspaces(sa);
         TaskScheduler<ShardAttention.Workspace> scheduler = new TaskScheduler<>(ws);
         KvShard kv = sa.kvBuffer(Math.min(chunkKv, shape.kvLen()), false);
         int loadedChunk = -1;
@@ -294,13 +291,7 @@ public final class StreamingAttention {
                 boolean last = x == kcs.length - 1;
                 Tasks<ShardAttention.Workspace> step = sa.forwardStep(qs, kv, first, last);
                 try {
-                    chunkPairs += scheduler.runAll(Tasks.of(step.count(), (w, task) -> {
-                        long p = step.run(w, task);
-                        if (listener != null) {
-                            listener.pairsDone(p);
-                        }
-                        return p;
-                    }));
+                    chunkPairs += runReporting(scheduler, step, listener);
                 } catch (NonFiniteInput e) {
                     throw named(e, q, null, "q", null, i0, rows);
                 }
@@ -325,13 +316,220 @@ public final class StreamingAttention {
                 listener.chunkDone(qc, qChunks, chunkPairs);
             }
         }
+        return result(ws, qChunks - firstChunk, pairs, loads);
+    }
+
+    /**
+     * The backward pass: dQ (into {@code dq}, shaped like q), dK and dV (into {@code dk} and
+     * {@code dv}, shaped like k) of Σ dO ∘ O, given the forward result {@code out} and {@code lse}
+     * (as {@link #forward} writes them) and the upstream gradient {@code dOut} (shaped like q).
+     * Inputs and outputs may be of any storage; the heap holds what {@link #backwardHeapBytes} says.
+     *
+     * <p>For each query chunk (its q, dO, O and LSE copied onto the heap, D = rowsum(dO ∘ O)
+     * computed) the key/value chunks it sees are loaded one by one with their running dK and dV,
+     * read from {@code dk} and {@code dv}; a gradient step adds the chunk pair's terms to them and
+     * to the query chunk's dQ, and they are written back. dQ of the chunk is complete after its
+     * last key/value chunk, dK and dV after the last query chunk; the factor scale of dQ and dK is
+     * applied once each sum is complete.
+     *
+     * <p><b>Same bits as {@link BlockwiseAttention#backward}</b> with the same block sizes, when
+     * chunkQ is also a multiple of {@link Kernels#CHUNK} (checked here): every element is summed
+     * in the whole-sequence order. dQ_i over the key blocks in increasing order (chunks in order,
+     * blocks in order within each); dK_j and dV_j over the query heads of the group in increasing
+     * order and, for each head, over the query blocks in increasing order: so with GQA the heads of
+     * a group run one after the other (a pass per head of the group, each over all query chunks;
+     * the key/value chunks are then read once per pass), not a chunk after the other with all
+     * heads, which would interleave them. The running sums ({@link ChunkedSum}) fold at region
+     * boundaries, and chunk boundaries are region boundaries on both sides; a sum carried through
+     * {@code dk}, {@code dv} from one chunk pair to the next is folded first, so it is the floats
+     * the whole-sequence sweep holds at that point.
+     *
+     * @param listener told of every query chunk of every pass ({@code chunkDone(pass·chunks + c,
+     *     passes·chunks, pairs)}), every key/value chunk and every task; may be null
+     * @throws Stopped when {@code stop} answers true (asked before every load and step); the
+     *     outputs are then incomplete
+     * @throws IllegalArgumentException for shapes that do not fit, a chunk that would change the
+     *     bits, or a NaN or ±∞ in an input (named)
+     */
+    public Result backward(Tensor q, Tensor k, Tensor v, AttentionSpec spec, Tensor out, Tensor lse, Tensor dOut,
+            Tensor dq, Tensor dk, Tensor dv, Listener listener, BooleanSupplier stop) {
+        AttentionShape shape = AttentionShape.of(q, k, v);
+        requireShaped(out, q, "O");
+        requireShaped(dOut, q, "dO");
+        requireShaped(dq, q, "dQ");
+        requireShaped(dk, k, "dK");
+        requireShaped(dv, v, "dV");
+        if (lse.batch() != q.batch() || lse.heads() != q.heads() || lse.rows() != q.rows() || lse.dim() != 1) {
+            throw new IllegalArgumentException("LSE " + lse.shape() + " does not fit q " + q.shape());
+        }
+        if (chunkQ % Kernels.CHUNK != 0) {
+            throw new IllegalArgumentException("the query chunk of the backward pass (" + chunkQ + " rows) must be a"
+                    + " multiple of " + Kernels.CHUNK + " (dK and dV are summed in regions of " + Kernels.CHUNK
+                    + " queries)");
+        }
+        ShardAttention sa = new ShardAttention(kernels, shape, spec, blockQ, blockKv);
+        sa.stopWhen(stop);
+        int[][] visible = visibleChunks(shape, spec);
+        ShardAttention.Workspace[] ws = workspaces(sa);
+        TaskScheduler<ShardAttention.Workspace> scheduler = new TaskScheduler<>(ws);
+        int kvRows = Math.min(chunkKv, shape.kvLen());
+        KvShard kv = sa.kvBuffer(kvRows, true);
+        int b = shape.batch();
+        int hq = shape.qHeads();
+        int hkv = shape.kvHeads();
+        int d = shape.dim();
+        int group = shape.group();
+        int qChunks = queryChunks(shape.qLen());
+        float[] rowsBuf = new float[kvRows * d];
+        forEachKvRows(shape, kvRows, (t, bb, g, j0, cols) -> t.rows(bb, g, j0, cols).copyFrom(rowsBuf, 0), dk, dv);
+        long pairs = 0;
+        long loads = 0;
+        for (int pass = 0; pass < group; pass++) {
+            int loadedChunk = -1;
+            for (int qc = 0; qc < qChunks; qc++) {
+                int i0 = qc * chunkQ;
+                int rows = Math.min(chunkQ, shape.qLen() - i0);
+                Tensor qChunk = Tensor.zeros(b, hq, rows, d);
+                Tensor oChunk = Tensor.zeros(b, hq, rows, d);
+                Tensor dChunk = Tensor.zeros(b, hq, rows, d);
+                float[] lseChunk = new float[b * hq * rows];
+                for (int bb = 0; bb < b; bb++) {
+                    for (int h = pass; h < hq; h += group) { // the heads of this pass; the others stay zero
+                        int off = (int) qChunk.rowOffset(bb, h, 0);
+                        q.rows(bb, h, i0, rows).copyTo(qChunk.heapArray(), off);
+                        out.rows(bb, h, i0, rows).copyTo(oChunk.heapArray(), off);
+                        dOut.rows(bb, h, i0, rows).copyTo(dChunk.heapArray(), off);
+                        lse.rows(bb, h, i0, rows).copyTo(lseChunk, (bb * hq + h) * rows);
+                        try {
+                            sa.requireFinite(dChunk.heapArray(), off, rows * d, "dO");
+                        } catch (NonFiniteInput e) {
+                            throw named(e, dOut, null, "dO", null, i0, rows);
+                        }
+                    }
+                }
+                QueryShard qs = sa.queryShard(qc, qChunk, Positions.range(i0, rows), oChunk, lseChunk);
+                RowStatistics stats = sa.rowStatistics(qs, dChunk);
+                scheduler.runAll(stats); // D = rowsum(dO ∘ O)
+                long chunkPairs = 0;
+                for (int kc : visible[qc]) {
+                    checkStop(stop);
+                    int j0 = kc * chunkKv;
+                    int cols = Math.min(chunkKv, shape.kvLen() - j0);
+                    if (kc != loadedChunk) { // else K, V and the running dK, dV are still in the buffer
+                        loadedChunk = -1;
+                        try {
+                            scheduler.runAll(sa.keyValueLoad(kv, kc, k, v, Positions.range(j0, cols)));
+                        } catch (NonFiniteInput e) {
+                            throw named(e, k, v, "k", "v", j0, cols);
+                        }
+                        for (int bb = 0; bb < b; bb++) {
+                            for (int g = 0; g < hkv; g++) {
+                                dk.rows(bb, g, j0, cols).copyTo(kv.dk, kv.offset(bb, g, 0));
+                                dv.rows(bb, g, j0, cols).copyTo(kv.dv, kv.offset(bb, g, 0));
+                            }
+                        }
+                        loadedChunk = kc;
+                        loads++;
+                    }
+                    checkStop(stop);
+                    Tasks<ShardAttention.Workspace> step = sa.gradientStep(stats, kv, group == 1 ? -1 : pass);
+                    try {
+                        chunkPairs += runReporting(scheduler, step, listener);
+                    } catch (RuntimeException e) {
+                        loadedChunk = -1; // the buffer's sums are incomplete
+                        throw e;
+                    }
+                    for (int bb = 0; bb < b; bb++) {
+                        for (int g = 0; g < hkv; g++) {
+                            dk.rows(bb, g, j0, cols).copyFrom(kv.dk, kv.offset(bb, g, 0));
+                            dv.rows(bb, g, j0, cols).copyFrom(kv.dv, kv.offset(bb, g, 0));
+                        }
+                    }
+                    if (listener != null) {
+                        listener.kvChunkDone(qc);
+                    }
+                }
+                sa.finishQueryGradients(qs);
+                float[] g = qs.grads.dq;
+                for (int bb = 0; bb < b; bb++) {
+                    for (int h = pass; h < hq; h += group) {
+                        dq.rows(bb, h, i0, rows).copyFrom(g, (bb * hq + h) * rows * d);
+                    }
+                }
+                pairs += chunkPairs;
+                if (listener != null) {
+                    listener.chunkDone(pass * qChunks + qc, group * qChunks, chunkPairs);
+                }
+            }
+        }
+        checkStop(stop);
+        // dK = scale · (its sum) once every sum is complete, as ShardAttention.finishKeyValueGradients does
+        forEachKvRows(shape, kvRows, (t, bb, g, j0, cols) -> {
+            t.rows(bb, g, j0, cols).copyTo(rowsBuf, 0);
+            for (int i = 0; i < cols * d; i++) {
+                rowsBuf[i] *= sa.scale;
+            }
+            t.rows(bb, g, j0, cols).copyFrom(rowsBuf, 0);
+        }, dk);
+        return result(ws, group * qChunks, pairs, loads);
+    }
+
+    /** What {@link #forEachKvRows} does with rows [j0, j0 + cols) of head (b, g) of a key-shaped tensor. */
+    @FunctionalInterface
+    private interface KvRowsAction {
+        void apply(Tensor t, int b, int g, int j0, int cols);
+    }
+
+    /** Applies {@code action} to every head of every tensor in runs of at most {@code step} rows. */
+    private static void forEachKvRows(AttentionShape shape, int step, KvRowsAction action, Tensor... tensors) {
+        for (Tensor t : tensors) {
+            for (int bb = 0; bb < shape.batch(); bb++) {
+                for (int g = 0; g < shape.kvHeads(); g++) {
+                    for (int j0 = 0; j0 < shape.kvLen(); j0 += step) {
+                        action.apply(t, bb, g, j0, Math.min(step, shape.kvLen() - j0));
+                    }
+                }
+            }
+        }
+    }
+
+    private static void requireShaped(Tensor t, Tensor like, String name) {
+        if (t.batch() != like.batch() || t.heads() != like.heads() || t.rows() != like.rows()
+                || t.dim() != like.dim()) {
+            throw new IllegalArgumentException(name + " " + t.shape() + " does not have the shape " + like.shape());
+        }
+    }
+
+    /** One workspace per thread, for chunks of these sizes. */
+    private ShardAttention.Workspace[] workspaces(ShardAttention sa) {
+        ShardAttention.Workspace[] ws = new ShardAttention.Workspace[threads];
+        for (int t = 0; t < threads; t++) {
+            ws[t] = sa.workspace(chunkQ, chunkKv);
+        }
+        return ws;
+    }
+
+    /** What a run did, with the tiles its workspaces counted. */
+    private static Result result(ShardAttention.Workspace[] ws, int chunks, long pairs, long loads) {
         long computed = 0;
         long skipped = 0;
         for (ShardAttention.Workspace w : ws) {
             computed += w.tilesComputed();
             skipped += w.tilesSkipped();
         }
-        return new Result(qChunks - firstChunk, pairs, computed, skipped, loads);
+        return new Result(chunks, pairs, computed, skipped, loads);
+    }
+
+    /** Runs {@code step}'s tasks, telling {@code listener} (if any) of each task's pairs; returns their sum. */
+    private static long runReporting(TaskScheduler<ShardAttention.Workspace> scheduler,
+            Tasks<ShardAttention.Workspace> step, Listener listener) {
+        return scheduler.runAll(Tasks.of(step.count(), (w, task) -> {
+            long p = step.run(w, task);
+            if (listener != null) {
+                listener.pairsDone(p);
+            }
+            return p;
+        }));
     }
 
     private static void checkStop(BooleanSupplier stop) {
@@ -357,6 +555,24 @@ public final class StreamingAttention {
             }
         }
         return new IllegalArgumentException("a non-finite input in " + an + (bn == null ? "" : " or " + bn), e);
+    }
+
+    /**
+     * Bytes of heap {@link #backward} needs besides the inputs and outputs: one query chunk (q, O,
+     * dO, dQ and its open part; LSE, D), one backward key/value chunk (K packed, V packed, dK, dV,
+     * K as rows), a buffer of key rows, and per thread a workspace and D's two row copies.
+     */
+    public static long backwardHeapBytes(AttentionShape shape, int chunkQ, int chunkKv, int blockQ, int blockKv,
+            int threads) {
+        long qRows = Math.min(chunkQ, shape.qLen());
+        long kvRows = Math.min(chunkKv, shape.kvLen());
+        long perQ = (long) shape.batch() * shape.qHeads() * shape.dim();
+        long perKv = (long) shape.batch() * shape.kvHeads() * shape.dim();
+        long floats = qRows * (5 * perQ + 2L * shape.batch() * shape.qHeads())
+                + 5 * kvRows * perKv + kvRows * shape.dim()
+                + threads * (3L * blockQ * shape.dim() + 2L * blockQ * blockKv + 4L * blockKv * shape.dim()
+                        + 2L * blockQ * (shape.dim() + 1) + 2L * qRows * shape.dim());
+        return floats * Float.BYTES;
     }
 
     /** Bytes of heap a run needs besides the inputs and outputs: one query chunk, one key/value chunk, the workspaces. */

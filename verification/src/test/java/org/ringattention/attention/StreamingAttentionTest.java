@@ -19,7 +19,8 @@ import org.ringattention.tensor.Tensor;
 /**
  * Streaming attention (query chunks against key/value chunks) gives the bits of blockwise
  * attention with the same block sizes, whatever the chunk sizes, masks, tails and storage, and
- * a run resumed at a chunk gives the bits of an uninterrupted one.
+ * a run resumed at a chunk gives the bits of an uninterrupted one; so does its backward pass
+ * (dQ, dK, dV), GQA included.
  */
 class StreamingAttentionTest {
 
@@ -54,6 +55,101 @@ class StreamingAttentionTest {
         s.forward(p.qTensor(), p.kTensor(), p.vTensor(), spec, out, lse, 0, null, null);
         assertThat(out.toArray()).as("O").isEqualTo(want.out().toArray());
         assertThat(lse.toArray()).as("LSE").isEqualTo(want.lse());
+    }
+
+    static Stream<Arguments> backwardCases() {
+        AttentionSpec causal = AttentionSpec.DEFAULT.withCausal(true);
+        return Stream.of(
+                // shape, spec, blockQ, blockKv, chunkQ, chunkKv, threads
+                Arguments.of(new AttentionShape(1, 1, 1, 1025, 1025, 64), causal, 64, 64, 128, 256, 2),
+                Arguments.of(new AttentionShape(1, 1, 1, 97, 97, 59), AttentionSpec.DEFAULT, 40, 24, 640, 384, 2),
+                Arguments.of(new AttentionShape(1, 4, 2, 300, 300, 59), AttentionSpec.DEFAULT, 16, 32, 128, 128, 2),
+                Arguments.of(new AttentionShape(2, 4, 2, 300, 520, 11), causal, 16, 32, 128, 128, 3),
+                Arguments.of(new AttentionShape(1, 2, 2, 700, 700, 111), AttentionSpec.DEFAULT.withWindow(90), 32, 64,
+                        128, 128, 2),
+                Arguments.of(new AttentionShape(1, 8, 2, 500, 500, 32), causal.withWindow(100), 32, 32, 128, 128, 2),
+                Arguments.of(new AttentionShape(1, 2, 2, 1, 1, 8), causal, 128, 128, 128, 128, 1),
+                Arguments.of(new AttentionShape(1, 1, 1, 500, 300, 16), causal, 40, 300, 640, 38400, 2), // chunk > N
+                Arguments.of(new AttentionShape(2, 2, 1, 400, 400, 16),
+                        causal.withSinks(Problem.sinks(2, 3, 0)).withSoftcap(5), 32, 32, 128, 128, 2),
+                Arguments.of(new AttentionShape(2, 2, 2, 333, 333, 24),
+                        AttentionSpec.DEFAULT.withSegments(Problem.segments(2, 333, 5, true)), 16, 16, 128, 256, 2),
+                Arguments.of(new AttentionShape(1, 1, 1, 600, 200, 16), causal, 32, 32, 128, 128, 2));
+    }
+
+    @ParameterizedTest
+    @MethodSource("backwardCases")
+    void backwardHasTheBitsOfBlockwise(AttentionShape shape, AttentionSpec spec, int bq, int bkv, int cq, int ckv,
+            int threads) {
+        Problem p = Problem.random(shape, spec, shape.qLen() * 17L + bkv, 1);
+        BlockwiseAttention heap = new BlockwiseAttention(Kernels.preferred(), bq, bkv, threads);
+        AttentionOutput fwd = heap.forward(p.qTensor(), p.kTensor(), p.vTensor(), spec);
+        Gradients want = heap.backward(p.qTensor(), p.kTensor(), p.vTensor(), fwd, p.dOutTensor(), spec);
+        StreamingAttention s = new StreamingAttention(Kernels.preferred(), bq, bkv, threads, cq, ckv);
+        Tensor lse = Tensor.wrap(fwd.lse().clone(), shape.batch(), shape.qHeads(), shape.qLen(), 1);
+        Tensor dq = garbage(shape.batch(), shape.qHeads(), shape.qLen(), shape.dim());
+        Tensor dk = garbage(shape.batch(), shape.kvHeads(), shape.kvLen(), shape.dim());
+        Tensor dv = garbage(shape.batch(), shape.kvHeads(), shape.kvLen(), shape.dim());
+        List<String> chunks = new ArrayList<>();
+        StreamingAttention.Result r = s.backward(p.qTensor(), p.kTensor(), p.vTensor(), spec, fwd.out(), lse,
+                p.dOutTensor(), dq, dk, dv, (c, n, pairs) -> chunks.add(c + "/" + n), null);
+        assertThat(dq.toArray()).as("dQ").isEqualTo(want.dq().toArray());
+        assertThat(dk.toArray()).as("dK").isEqualTo(want.dk().toArray());
+        assertThat(dv.toArray()).as("dV").isEqualTo(want.dv().toArray());
+        int passes = shape.group() * s.queryChunks(shape.qLen());
+        assertThat(chunks).hasSize(passes).endsWith((passes - 1) + "/" + passes);
+        assertThat(r.pairs()).as("every pass computes the pairs of its heads")
+                .isEqualTo(s.plannedPairs(shape, spec, 0));
+    }
+
+    @Test
+    void backwardOffHeapGivesTheSameBitsForAnyThreadCountAndKeyValueChunk() {
+        AttentionShape shape = new AttentionShape(1, 4, 2, 700, 700, 24);
+        AttentionSpec spec = AttentionSpec.DEFAULT.withCausal(true);
+        Problem p = Problem.random(shape, spec, 3, 1);
+        BlockwiseAttention heap = new BlockwiseAttention(Kernels.preferred(), 32, 64, 1);
+        AttentionOutput fwd = heap.forward(p.qTensor(), p.kTensor(), p.vTensor(), spec);
+        Gradients want = heap.backward(p.qTensor(), p.kTensor(), p.vTensor(), fwd, p.dOutTensor(), spec);
+        for (int[] tc : new int[][] {{1, 128}, {2, 256}, {3, 640}}) {
+            try (Arena arena = Arena.ofShared()) { // the workers read the segments
+                Tensor lse = offHeap(arena, Tensor.wrap(fwd.lse().clone(), 1, 4, 700, 1));
+                Tensor dq = offHeap(arena, Tensor.zeros(1, 4, 700, 24));
+                Tensor dk = offHeap(arena, Tensor.zeros(1, 2, 700, 24));
+                Tensor dv = offHeap(arena, Tensor.zeros(1, 2, 700, 24));
+                new StreamingAttention(Kernels.preferred(), 32, 64, tc[0], 256, tc[1]).backward(
+                        offHeap(arena, p.qTensor()), offHeap(arena, p.kTensor()), offHeap(arena, p.vTensor()), spec,
+                        offHeap(arena, fwd.out()), lse, offHeap(arena, p.dOutTensor()), dq, dk, dv, null, null);
+                assertThat(dq.toArray()).as("dQ, %d threads", tc[0]).isEqualTo(want.dq().toArray());
+                assertThat(dk.toArray()).as("dK, %d threads", tc[0]).isEqualTo(want.dk().toArray());
+                assertThat(dv.toArray()).as("dV, %d threads", tc[0]).isEqualTo(want.dv().toArray());
+            }
+        }
+    }
+
+    @Test
+    void backwardRefusesQueryChunksThatWouldChangeTheBitsAndNamesANonFiniteGradient() {
+        AttentionShape shape = new AttentionShape(1, 1, 1, 300, 300, 8);
+        Problem p = Problem.random(shape, AttentionSpec.DEFAULT, 1, 1);
+        AttentionOutput fwd = p.blockwise(32, 32);
+        Tensor lse = Tensor.wrap(fwd.lse().clone(), 1, 1, 300, 1);
+        Tensor dOut = p.dOutTensor();
+        Tensor z = Tensor.zeros(1, 1, 300, 8);
+        assertThatThrownBy(() -> new StreamingAttention(Kernels.preferred(), 32, 32, 1, 96, 128).backward(
+                p.qTensor(), p.kTensor(), p.vTensor(), p.spec(), fwd.out(), lse, dOut, z, z, z, null, null))
+                .hasMessageContaining("multiple of 128");
+        dOut.set(0, 0, 260, 5, Float.POSITIVE_INFINITY);
+        assertThatThrownBy(() -> new StreamingAttention(Kernels.preferred(), 32, 32, 2, 128, 128).backward(
+                p.qTensor(), p.kTensor(), p.vTensor(), p.spec(), fwd.out(), lse, dOut, Tensor.zeros(1, 1, 300, 8),
+                Tensor.zeros(1, 1, 300, 8), Tensor.zeros(1, 1, 300, 8), null, null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dO contains")
+                .hasMessageContaining("[0, 0, 260, 5]");
+    }
+
+    /** A tensor of nonzero values: the backward pass must overwrite every element of its outputs. */
+    private static Tensor garbage(int b, int h, int n, int d) {
+        float[] a = new float[b * h * n * d];
+        java.util.Arrays.fill(a, 7.25f);
+        return Tensor.wrap(a, b, h, n, d);
     }
 
     @Test

@@ -1,0 +1,95 @@
+package org.ringattention.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** experiment replot: the chart drawn from a CSV read back is the run's chart, pixel for pixel; the CSV stays. */
+class ReplotCommandTest {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aMemoryChartRedrawnFromItsCsvIsTheRunsChart() throws IOException {
+        Path out = tmp.resolve("mem");
+        CliRun run = CliRun.of("experiment", "memory", "--ns", "64,128", "--devices", "1,2", "--head-dim", "8",
+                "--block-q", "16", "--block-kv", "16", "--threads", "1", "--out", out.toString(), "--quiet");
+        assertThat(run.code()).as(run.err()).isZero();
+        BufferedImage before = ImageIO.read(out.resolve(MemoryCommand.PNG).toFile());
+        byte[] csv = Files.readAllBytes(out.resolve(MemoryCommand.CSV));
+        Files.delete(out.resolve(MemoryCommand.PNG));
+
+        CliRun r = CliRun.of("experiment", "replot", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("redrew").contains(MemoryCommand.PNG);
+        assertThat(samePixels(ImageIO.read(out.resolve(MemoryCommand.PNG).toFile()), before)).isTrue();
+        assertThat(Files.readAllBytes(out.resolve(MemoryCommand.CSV))).isEqualTo(csv);
+    }
+
+    @Test
+    void aMaxContextChartRedrawnFromItsCsvIsTheChartOfItsRows() throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("mc"));
+        Files.writeString(dir.resolve(MaxContextCommand.CSV), MaxContextCommand.CSV_HEADER + "\n"
+                + "16777216,vanilla,1,16777216,512,640,6,128,4\n"
+                + "16777216,blockwise,1,16777216,896,1024,6,128,4\n"
+                + "16777216,ring,4,67108864,2560,2688,10,128,4\n"
+                + "33554432,vanilla,1,33554432,896,1024,6,128,4\n"
+                + "33554432,blockwise,1,33554432,2048,2176,10,128,4\n"
+                + "33554432,ring,4,134217728,5120,5376,11,128,4\n", StandardCharsets.UTF_8);
+        CliRun r = CliRun.of("experiment", "replot", dir.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        List<MaxContextCommand.Row> rows = List.of(
+                new MaxContextCommand.Row(16L << 20, "vanilla", 1, 16L << 20, 512, 640, 6),
+                new MaxContextCommand.Row(16L << 20, "blockwise", 1, 16L << 20, 896, 1024, 6),
+                new MaxContextCommand.Row(16L << 20, "ring", 4, 64L << 20, 2560, 2688, 10),
+                new MaxContextCommand.Row(32L << 20, "vanilla", 1, 32L << 20, 896, 1024, 6),
+                new MaxContextCommand.Row(32L << 20, "blockwise", 1, 32L << 20, 2048, 2176, 10),
+                new MaxContextCommand.Row(32L << 20, "ring", 4, 128L << 20, 5120, 5376, 11));
+        BufferedImage png = ImageIO.read(dir.resolve(MaxContextCommand.PNG).toFile());
+        assertThat(samePixels(png, MaxContextCommand.chart(rows, 128, 4, 4).render())).isTrue();
+        assertThat(samePixels(png, MaxContextCommand.chart(rows, 128, 4, 2).render())).as("P is in the legend")
+                .isFalse();
+    }
+
+    @Test
+    void aFolderWithoutAnExperimentsCsvIsAUsageError() throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("empty"));
+        CliRun r = CliRun.of("experiment", "replot", dir.toString());
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains(dir.toString()).contains(MaxContextCommand.CSV);
+        assertThat(dir).isEmptyDirectory();
+    }
+
+    @Test
+    void aCsvMissingAColumnIsBadDataAndLeavesNoPng() throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("bad"));
+        Files.writeString(dir.resolve(MaxContextCommand.CSV), "memory_bytes,method\n16777216,vanilla\n");
+        CliRun r = CliRun.of("experiment", "replot", dir.toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("no column devices");
+        assertThat(dir.resolve(MaxContextCommand.PNG)).doesNotExist();
+    }
+
+    static boolean samePixels(BufferedImage a, BufferedImage b) {
+        if (a.getWidth() != b.getWidth() || a.getHeight() != b.getHeight()) {
+            return false;
+        }
+        for (int y = 0; y < a.getHeight(); y++) {
+            for (int x = 0; x < a.getWidth(); x++) {
+                if ((a.getRGB(x, y) & 0xffffff) != (b.getRGB(x, y) & 0xffffff)) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+}

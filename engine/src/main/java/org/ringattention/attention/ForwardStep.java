@@ -109,8 +109,12 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
     public long run(ShardAttention.Workspace w, int task) {
         int singles = singleUnits(units) - splitUnits(units);
         if (task >= groups) {
-            w.groupBlocks[0] = task >= groups + singles ? splitHalf(task - groups - singles)
+            QueryBlock blk = task >= groups + singles ? splitHalf(task - groups - singles)
                     : unit(groupedUnits + task - groups);
+            if (blk.rows == 0) {
+                return 0; // the empty second half of a block of one to three rows
+            }
+            w.groupBlocks[0] = blk;
             return runUnits(w, w.groupBlocks, 1);
         }
         int run = task / groupsPerRun;
@@ -123,15 +127,14 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
         return runUnits(w, members, end - start);
     }
 
-    /** Runs units {@code members[0 .. count)} (query blocks of one key/value head) over every key block. */
+    /**
+     * Runs units {@code members[0 .. count)} (query blocks of one key/value head, none empty) over
+     * every key block.
+     */
     private long runUnits(ShardAttention.Workspace w, QueryBlock[] members, int count) {
         int d = sa.shape.dim();
-        int live = 0;
         for (int i = 0; i < count; i++) {
             QueryBlock blk = members[i];
-            if (blk.rows == 0) {
-                continue; // the empty second half of a block of one to three rows
-            }
             float[] q = w.groupQ[i];
             qs.q.rows(blk.b, blk.h, blk.i0, blk.rows).copyTo(q, 0);
             sa.requireFinite(q, 0, blk.rows * d, "q");
@@ -140,23 +143,16 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
             } else {
                 w.groupSoftmax[i].load(blk.rows, qs.max, qs.sum, qs.acc, blk.row);
             }
-            live++;
-        }
-        if (live == 0) {
-            return 0;
         }
         Mask m = mask;
         long pairs = 0;
         for (int j0 = 0; j0 < kv.length; j0 += kv.blockCols) {
             for (int i = 0; i < count; i++) {
                 QueryBlock blk = members[i];
-                if (blk.rows == 0) {
-                    continue;
-                }
                 sa.checkStop(); // before every tile, as a stop must be seen within one tile's time
                 float[] q = w.groupQ[i];
                 OnlineSoftmax sm = w.groupSoftmax[i];
-                long tile = m.adjustsScores() ? adjustedForwardTile(w, q, sm, m, blk, j0) : forwardTile(w, q, sm, m, blk, j0);
+                long tile = forwardTile(w, q, sm, m, blk, j0);
                 pairs += tile;
                 if (blk.countsTiles()) {
                     countTile(w, m, blk, j0, tile);
@@ -165,9 +161,6 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
         }
         for (int i = 0; i < count; i++) {
             QueryBlock blk = members[i];
-            if (blk.rows == 0) {
-                continue;
-            }
             OnlineSoftmax sm = w.groupSoftmax[i];
             if (last) {
                 if (sa.mask.hasSinks()) {
@@ -186,10 +179,11 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
 
     /**
      * One tile of a forward task: the query block [i0, i0 + rows) of batch b against the key/value
-     * block at j0 of head g. A method of its own, called once per tile, so that C2 compiles the
-     * per-tile work within the first few passes: a task method runs only a few hundred times per
-     * pass, and while the tile work sat in it, its C1 (profiling) code ran for many passes (see
-     * docs/performance.md).
+     * block at j0 of its key/value head. A method of its own, called once per tile, so that C2
+     * compiles the per-tile work within the first few passes: a task method runs only a few hundred
+     * times per pass, and while the tile work sat in it, its C1 (profiling) code ran for many
+     * passes (see docs/performance.md). When the score rule changes scores after the product (soft
+     * cap, ALiBi), the kernel's row maxima are those of the products, so the softmax finds its own.
      */
     private long forwardTile(ShardAttention.Workspace w, float[] q, OnlineSoftmax sm, Mask m, QueryBlock blk, int j0) {
         int b = blk.b;
@@ -202,37 +196,16 @@ final class ForwardStep implements Tasks<ShardAttention.Workspace> {
             return 0;
         }
         int off = kv.offset(b, sa.shape.kvHead(h), j0);
-        boolean full = vis == Mask.Visibility.FULL;
-        kernels.scoreTile(q, 0, rows, kv.k, off, cols, sa.shape.dim(), sa.scale, w.s, full ? w.rowMax : null);
-        if (!full) {
-            m.apply(b, h, i0, rows, j0, cols, w.s);
+        boolean adjusts = m.adjustsScores();
+        float[] rowMax = !adjusts && vis == Mask.Visibility.FULL ? w.rowMax : null;
+        kernels.scoreTile(q, 0, rows, kv.k, off, cols, sa.shape.dim(), sa.scale, w.s, rowMax);
+        if (adjusts) {
+            m.adjust(b, h, i0, rows, j0, cols, w.s, null);
         }
-        sm.absorb(w.s, kv.owner, j0, cols, kv.length, kv.v, off, kernels, full ? w.rowMax : null);
-        return (long) rows * cols;
-    }
-
-    /**
-     * {@link #forwardTile} when the score rule changes scores after the product (soft cap, ALiBi):
-     * the kernel's row maxima are those of the products, so the softmax finds its own.
-     */
-    private long adjustedForwardTile(ShardAttention.Workspace w, float[] q, OnlineSoftmax sm, Mask m, QueryBlock blk,
-            int j0) {
-        int b = blk.b;
-        int h = blk.h;
-        int i0 = blk.i0;
-        int rows = blk.rows;
-        int cols = Math.min(kv.blockCols, kv.length - j0);
-        Mask.Visibility vis = m.classify(b, h, i0, i0 + rows, j0, j0 + cols);
-        if (vis == Mask.Visibility.HIDDEN) {
-            return 0;
-        }
-        int off = kv.offset(b, sa.shape.kvHead(h), j0);
-        kernels.scoreTile(q, 0, rows, kv.k, off, cols, sa.shape.dim(), sa.scale, w.s, null);
-        m.adjust(b, h, i0, rows, j0, cols, w.s, null);
         if (vis == Mask.Visibility.PARTIAL) {
             m.apply(b, h, i0, rows, j0, cols, w.s);
         }
-        sm.absorb(w.s, kv.owner, j0, cols, kv.length, kv.v, off, kernels, null);
+        sm.absorb(w.s, kv.owner, j0, cols, kv.length, kv.v, off, kernels, rowMax);
         return (long) rows * cols;
     }
 

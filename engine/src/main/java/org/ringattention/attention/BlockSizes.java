@@ -5,7 +5,10 @@ package org.ringattention.attention;
  * and none were tuned for the machine ({@code tune --save}). Block sizes change only the speed and
  * the rounding of a result, never its contract; the same sizes give the same bits.
  *
- * <p>The rule ({@link #defaultFor}) follows from where the kernels' data must sit:
+ * <p>The rule ({@link #defaultFor}) depends on the {@link CoreClass} detected at start-up. On
+ * {@link CoreClass#HALF_WIDTH_512} cores (Zen 4) it is 128 × 128 for every head dimension and both
+ * passes, the sizes its kernels were tuned with. On the others it follows from where the kernels'
+ * data must sit:
  * <ul>
  *   <li>forward: B_q = 128 and B_kv the largest of 64 and 128 whose packed key block,
  *       B_kv × d floats, fits in 32 KB, so that the score kernel reads it from L1 (48 KB a core on
@@ -29,18 +32,31 @@ public record BlockSizes(int blockQ, int blockKv) {
         }
     }
 
-    /** The sizes the rule in the class comment gives for head dimension {@code headDim}. */
+    /** The sizes the rule in the class comment gives for head dimension {@code headDim} on these cores. */
     public static BlockSizes defaultFor(int headDim, boolean backward) {
+        return defaultFor(headDim, backward, CoreClass.detected());
+    }
+
+    /** The sizes the rule in the class comment gives for head dimension {@code headDim} on {@code cores}. */
+    public static BlockSizes defaultFor(int headDim, boolean backward, CoreClass cores) {
+        if (cores == CoreClass.HALF_WIDTH_512) {
+            return new BlockSizes(DEFAULT, DEFAULT);
+        }
         if (backward) {
             return headDim > 64 ? new BlockSizes(64, 64) : new BlockSizes(DEFAULT, DEFAULT);
         }
         return new BlockSizes(DEFAULT, (long) DEFAULT * headDim * Float.BYTES <= 32 * 1024 ? DEFAULT : 64);
     }
 
-    /** The rule in one line, for {@code info}. */
+    /** The rule for these cores in one line, for {@code info}. */
     public static String describeRule() {
-        return "forward " + defaultFor(64, false) + " up to d = 64, " + defaultFor(65, false) + " above; backward "
-                + defaultFor(64, true) + " up to d = 64, " + defaultFor(65, true) + " above";
+        CoreClass cores = CoreClass.detected();
+        if (cores == CoreClass.HALF_WIDTH_512) {
+            return defaultFor(128, false, cores) + " for every head dimension and pass (" + cores + " cores)";
+        }
+        return "forward " + defaultFor(64, false, cores) + " up to d = 64, " + defaultFor(65, false, cores)
+                + " above; backward " + defaultFor(64, true, cores) + " up to d = 64, " + defaultFor(65, true, cores)
+                + " above (" + cores + " cores)";
     }
 
     @Override

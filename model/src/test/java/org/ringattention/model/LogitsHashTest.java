@@ -25,10 +25,11 @@ class LogitsHashTest {
     private static final String THREE_DEVICES =
             "ae622fda8f0b2a8ad4fc8df915392b3cdd860a5ad9a38c7e40ed230e3b5c117c";
 
-    private static String run(int devices, int blockRows) throws NoSuchAlgorithmException {
+    private static String run(int devices, int blockRows, long ropeCap) throws NoSuchAlgorithmException {
         LlamaWeights w = LlamaWeights.random(ModelFixtures.tiny(), 61);
         int vocab = w.config().vocabSize();
         LlamaModel model = new LlamaModel(w, Kernels.preferred(), blockRows, 2);
+        model.ropeTableDoubles = ropeCap;
         Sharding s = new Sharding(devices, Layout.ZIGZAG);
         Decoder dec = new Decoder(model, devices == 1 ? ModelFixtures.blockwise(2)
                 : ModelFixtures.ring(devices, Layout.ZIGZAG, 2), s);
@@ -50,9 +51,14 @@ class LogitsHashTest {
 
     @Test
     void logitsKeepTheirRecordedBits() throws NoSuchAlgorithmException {
-        for (int blockRows : new int[] {1, 4, 64}) {
-            assertThat(run(1, blockRows)).as("1 device, block rows %d", blockRows).isEqualTo(ONE_DEVICE);
-            assertThat(run(3, blockRows)).as("3 devices, block rows %d", blockRows).isEqualTo(THREE_DEVICES);
+        // caps: every block tabled, some (the cap falls inside the sequence), none
+        for (long cap : new long[] {RopeTables.DEFAULT_CAP, 6 * 9, 0}) {
+            for (int blockRows : new int[] {1, 4, 64}) {
+                assertThat(run(1, blockRows, cap)).as("1 device, block rows %d, cap %d", blockRows, cap)
+                        .isEqualTo(ONE_DEVICE);
+                assertThat(run(3, blockRows, cap)).as("3 devices, block rows %d, cap %d", blockRows, cap)
+                        .isEqualTo(THREE_DEVICES);
+            }
         }
     }
 }

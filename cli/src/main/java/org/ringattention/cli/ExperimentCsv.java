@@ -55,4 +55,14 @@ record ExperimentCsv(Path file, List<String> header, List<String[]> cells) {
                     + "'");
         }
     }
+
+    double doubleAt(int row, String column) {
+        String v = at(row, column);
+        try {
+            return Double.parseDouble(v);
+        } catch (NumberFormatException e) {
+            throw CliException.data(file + ": line " + (row + 2) + ", column " + column + ": not a number: '" + v
+                    + "'");
+        }
+    }
 }

@@ -37,6 +37,30 @@ final class OverlapChart {
         return chart;
     }
 
+    /**
+     * The chart of an overlap.csv read back ({@code experiment replot}): the rows, c* and the title
+     * come from its columns, the measured crossing is recomputed from the rows as the run does; the
+     * caption says less than the run's, as the CSV does not record the CPU, kernels or repetitions.
+     */
+    static Chart chartOf(ExperimentCsv csv) {
+        List<OverlapSweep.Row> rows = new java.util.ArrayList<>();
+        for (int i = 0; i < csv.rows(); i++) {
+            rows.add(new OverlapSweep.Row(csv.intAt(i, "shard_c"), csv.intAt(i, "n"), csv.doubleAt(i, "compute_ms"),
+                    csv.doubleAt(i, "transfer_ms"), csv.doubleAt(i, "wait_ms"), csv.doubleAt(i, "step_ms"),
+                    csv.doubleAt(i, "overlap"), csv.longAt(i, "bytes_per_step"),
+                    csv.doubleAt(i, "gflops_per_device") * 1e9));
+        }
+        double latency = csv.doubleAt(0, "latency_s");
+        String title = String.format(Locale.ROOT, "Ring attention overlap: P = %d, d = %d, H = %d, B = %.1f MB/s%s",
+                csv.intAt(0, "devices"), csv.intAt(0, "head_dim"), csv.intAt(0, "heads"),
+                csv.doubleAt(0, "bandwidth_bytes_per_s") / 1e6, latency == 0 ? "" : ", latency " + latency + " s");
+        int threads = csv.intAt(0, "threads");
+        String caption = String.format(Locale.ROOT, "%d thread%s; F = %.3g GFLOP/s per device at c = %d; redrawn"
+                + " from %s", threads, threads == 1 ? "" : "s", csv.doubleAt(0, "model_gflops_per_device"),
+                csv.intAt(0, "model_c"), csv.file().getFileName());
+        return of(rows, title, caption, csv.doubleAt(0, "predicted_crossover_c"), OverlapSweep.crossing(rows));
+    }
+
     private static Chart.Series series(String name, java.awt.Color color, boolean dashed, Chart.Marker marker,
             double[] c, List<OverlapSweep.Row> rows, ToDoubleFunction<OverlapSweep.Row> y) {
         return new Chart.Series(name, color, dashed, marker, c, rows.stream().mapToDouble(y).toArray());

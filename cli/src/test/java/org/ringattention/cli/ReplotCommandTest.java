@@ -61,6 +61,27 @@ class ReplotCommandTest {
     }
 
     @Test
+    void anOverlapChartRedrawnFromItsCsvIsTheChartOfItsRows() throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("ov"));
+        Files.writeString(dir.resolve(OverlapCommand.CSV), OverlapCommand.CSV_HEADER + "\n"
+                + "128,512,4,2,128,1,1.10223e+08,0.00000,131072,0.241629,1.296262,1.143835,1.336331,1.296262,"
+                + "1.189151,0.1401,34.7170,39.9050,38.2416,1024,693.895\n"
+                + "1024,4096,4,2,128,1,1.10223e+08,0.00000,1048576,14.038911,9.601733,0.000000,14.038911,"
+                + "14.038911,9.513212,1.0000,38.2416,39.9050,38.2416,1024,693.895\n", StandardCharsets.UTF_8);
+        CliRun r = CliRun.of("experiment", "replot", dir.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        List<OverlapSweep.Row> rows = List.of(
+                new OverlapSweep.Row(128, 512, 0.241629, 1.296262, 1.143835, 1.336331, 0.1401, 131072, 34.7170e9),
+                new OverlapSweep.Row(1024, 4096, 14.038911, 9.601733, 0, 14.038911, 1, 1048576, 38.2416e9));
+        Chart expected = OverlapChart.of(rows, "Ring attention overlap: P = 4, d = 128, H = 1, B = 110.2 MB/s",
+                "2 threads; F = 38.2 GFLOP/s per device at c = 1024; redrawn from overlap.csv", 693.895,
+                OverlapSweep.crossing(rows));
+        BufferedImage png = ImageIO.read(dir.resolve(OverlapCommand.PNG).toFile());
+        assertThat(samePixels(png, expected.render())).isTrue();
+        assertThat(OverlapSweep.crossing(rows)).as("the measured crossing is drawn too").isBetween(128.0, 1024.0);
+    }
+
+    @Test
     void aFolderWithoutAnExperimentsCsvIsAUsageError() throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("empty"));
         CliRun r = CliRun.of("experiment", "replot", dir.toString());

@@ -49,6 +49,8 @@ public final class LlamaModel {
     private final int blockRows;
     private final int threads;
     private final Rope rope;
+    /** The cap of each forward call's RoPE tables ({@link RopeTables}); tests lower it to reach the uncached path. */
+    long ropeTableDoubles = RopeTables.DEFAULT_CAP;
     final PackedLinear[] qT;
     final PackedLinear[] kT;
     final PackedLinear[] vT;
@@ -158,6 +160,7 @@ public final class LlamaModel {
                     System.arraycopy(w.embed(), token * h, x[bl[0]], ((bl[1] * p.length()) + bl[2] + r) * h, h);
                 }
             });
+            RopeTables tables = new RopeTables(rope, shards, blocks, ropeTableDoubles, tasks);
             for (int layer = 0; layer < c.layers(); layer++) {
                 Tensor q = Tensor.zeros(batch, c.heads(), n, d);
                 Tensor k = Tensor.zeros(batch, c.kvHeads(), n, d);
@@ -174,7 +177,7 @@ public final class LlamaModel {
                     for (int r = 0; r < rows; r++) {
                         pos[r] = p.at(bl[2] + r);
                     }
-                    project(l, x[bl[0]], (bl[1] * p.length() + bl[2]) * h, rows, pos, qb, kb, vb);
+                    project(l, x[bl[0]], (bl[1] * p.length() + bl[2]) * h, rows, pos, tables.of(t), qb, kb, vb);
                     for (int r = 0; r < rows; r++) {
                         scatterHeads(qb, r, q, bl[1], pos[r]);
                         scatterHeads(kb, r, k, bl[1], pos[r]);
@@ -233,9 +236,19 @@ public final class LlamaModel {
      * at positions {@code pos}: q [rows × Hq·d], k and v [rows × Hkv·d], RoPE applied.
      */
     void project(int l, float[] x, int xOff, int rows, int[] pos, float[] q, float[] k, float[] v) {
+        project(l, x, xOff, rows, pos, null, q, k, v);
+    }
+
+    /** The same with the rows' angles from {@code table} ({@link RopeTables#of}), or computed here if it is null. */
+    void project(int l, float[] x, int xOff, int rows, int[] pos, double[] table, float[] q, float[] k, float[] v) {
         linearsIn(l, x, xOff, rows, q, k, v, null);
+        int d = c.headDim();
         for (int r = 0; r < rows; r++) {
-            rotate(r, rope.angles(pos[r]), q, k);
+            if (table == null) {
+                rotate(r, rope.angles(pos[r]), 0, q, k);
+            } else {
+                rotate(r, table, r * d, q, k);
+            }
         }
     }
 
@@ -247,7 +260,7 @@ public final class LlamaModel {
     void projectAt(int l, float[] x, int xOff, int rows, double[] cs, float[] q, float[] k, float[] v, Tasks tasks) {
         linearsIn(l, x, xOff, rows, q, k, v, tasks);
         for (int r = 0; r < rows; r++) {
-            rotate(r, cs, q, k);
+            rotate(r, cs, 0, q, k);
         }
     }
 
@@ -260,9 +273,9 @@ public final class LlamaModel {
         linear(vT[l], a, rows, v, tasks);
     }
 
-    private void rotate(int r, double[] cs, float[] q, float[] k) {
-        rope.apply(q, r * c.qWidth(), c.heads(), cs);
-        rope.apply(k, r * c.kvWidth(), c.kvHeads(), cs);
+    private void rotate(int r, double[] cs, int csOff, float[] q, float[] k) {
+        rope.apply(q, r * c.qWidth(), c.heads(), cs, csOff);
+        rope.apply(k, r * c.kvWidth(), c.kvHeads(), cs, csOff);
     }
 
     /**

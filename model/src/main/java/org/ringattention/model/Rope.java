@@ -26,24 +26,38 @@ final class Rope {
     /** cos and sin of t·f_i for position t: {@code cs[2i]} = cos, {@code cs[2i+1]} = sin. */
     double[] angles(int position) {
         double[] cs = new double[dim];
+        angles(position, cs, 0);
+        return cs;
+    }
+
+    /** The same written to {@code cs[off .. off + d)}: one row of a table shared by every layer ({@link RopeTables}). */
+    void angles(int position, double[] cs, int off) {
         for (int i = 0; i < dim / 2; i++) {
             double a = position * invFreq[i];
-            cs[2 * i] = StrictMath.cos(a);
-            cs[2 * i + 1] = StrictMath.sin(a);
+            cs[off + 2 * i] = StrictMath.cos(a);
+            cs[off + 2 * i + 1] = StrictMath.sin(a);
         }
-        return cs;
+    }
+
+    int dim() {
+        return dim;
     }
 
     /** Rotates {@code heads} head vectors of d floats from {@code x[off]} by the angles {@code cs}. */
     void apply(float[] x, int off, int heads, double[] cs) {
+        apply(x, off, heads, cs, 0);
+    }
+
+    /** The same with the angles at {@code cs[c ..]}. */
+    void apply(float[] x, int off, int heads, double[] cs, int c) {
         int half = dim / 2;
         for (int h = 0; h < heads; h++) {
             int b = off + h * dim;
             for (int i = 0; i < half; i++) {
                 double x1 = x[b + i];
                 double x2 = x[b + i + half];
-                x[b + i] = (float) (x1 * cs[2 * i] - x2 * cs[2 * i + 1]);
-                x[b + i + half] = (float) (x2 * cs[2 * i] + x1 * cs[2 * i + 1]);
+                x[b + i] = (float) (x1 * cs[c + 2 * i] - x2 * cs[c + 2 * i + 1]);
+                x[b + i + half] = (float) (x2 * cs[c + 2 * i] + x1 * cs[c + 2 * i + 1]);
             }
         }
     }
@@ -53,14 +67,19 @@ final class Rope {
      * of the vector before the rotation (the rotation's transpose, an angle of −t·f_i).
      */
     void applyTranspose(float[] g, int off, int heads, double[] cs) {
+        applyTranspose(g, off, heads, cs, 0);
+    }
+
+    /** The same with the angles at {@code cs[c ..]}. */
+    void applyTranspose(float[] g, int off, int heads, double[] cs, int c) {
         int half = dim / 2;
         for (int h = 0; h < heads; h++) {
             int b = off + h * dim;
             for (int i = 0; i < half; i++) {
                 double g1 = g[b + i];
                 double g2 = g[b + i + half];
-                g[b + i] = (float) (g1 * cs[2 * i] + g2 * cs[2 * i + 1]);
-                g[b + i + half] = (float) (g2 * cs[2 * i] - g1 * cs[2 * i + 1]);
+                g[b + i] = (float) (g1 * cs[c + 2 * i] + g2 * cs[c + 2 * i + 1]);
+                g[b + i + half] = (float) (g2 * cs[c + 2 * i] - g1 * cs[c + 2 * i + 1]);
             }
         }
     }

@@ -47,21 +47,19 @@ record ExperimentCsv(Path file, List<String> header, List<String[]> cells) {
     }
 
     long longAt(int row, String column) {
-        String v = at(row, column);
-        try {
-            return Long.parseLong(v);
-        } catch (NumberFormatException e) {
-            throw CliException.data(file + ": line " + (row + 2) + ", column " + column + ": not an integer: '" + v
-                    + "'");
-        }
+        return parsed(row, column, Long::valueOf, "an integer");
     }
 
     double doubleAt(int row, String column) {
+        return parsed(row, column, Double::valueOf, "a number");
+    }
+
+    private <T> T parsed(int row, String column, java.util.function.Function<String, T> parse, String what) {
         String v = at(row, column);
         try {
-            return Double.parseDouble(v);
+            return parse.apply(v);
         } catch (NumberFormatException e) {
-            throw CliException.data(file + ": line " + (row + 2) + ", column " + column + ": not a number: '" + v
+            throw CliException.data(file + ": line " + (row + 2) + ", column " + column + ": not " + what + ": '" + v
                     + "'");
         }
     }

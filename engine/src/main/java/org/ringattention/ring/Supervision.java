@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
 
 /**
  * Beside the protocol, not in it: the first failure of a ring run, and whether anything still
@@ -13,11 +14,16 @@ import java.util.concurrent.atomic.AtomicReference;
  * failed, and fails a ring in which nothing happened for the stall timeout, naming the device
  * furthest behind and what it waits for.
  *
+ * <p>The stall clock counts only time in which this supervisor was awake: a poll that returns more
+ * than {@link #OVERSLEEP_NANOS} late (the process was stopped, or the host starved it) counts as one
+ * poll interval, so a healthy ring is not failed for time in which nobody ran.
+ *
  * <p>Thread-safe: any thread may call any method.
  */
 final class Supervision {
 
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    static final long OVERSLEEP_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     /** Thrown inside a thread of a failed ring to unwind it; carries no stack. */
     static final class Stopped extends RuntimeException {
@@ -29,11 +35,18 @@ final class Supervision {
     private final AtomicReference<RingFailure> failure = new AtomicReference<>();
     private final List<Runnable> onFailure = new ArrayList<>();
     private final long stallNanos;
-    private volatile long lastProgress = System.nanoTime();
+    private final LongSupplier clock;
+    private volatile boolean moved;
     private int running;
 
     Supervision(long stallNanos) {
+        this(stallNanos, System::nanoTime);
+    }
+
+    /** With {@code clock} as the source of nanoseconds (tests script it). */
+    Supervision(long stallNanos, LongSupplier clock) {
         this.stallNanos = stallNanos;
+        this.clock = clock;
     }
 
     /** Adds an action run once when the ring fails (before any thread is started). */
@@ -43,7 +56,7 @@ final class Supervision {
 
     /** Something happened: a task ended, a shard moved, a step began. */
     void progress() {
-        lastProgress = System.nanoTime();
+        moved = true;
     }
 
     boolean failed() {
@@ -90,9 +103,20 @@ final class Supervision {
     void awaitEnd(Device[] devices) {
         try {
             synchronized (this) {
+                long lastPoll = clock.getAsLong();
+                long still = 0; // awake nanoseconds since the last progress seen
                 while (running > 0 && !failed()) {
                     TimeUnit.NANOSECONDS.timedWait(this, POLL_NANOS);
-                    if (!failed() && running > 0 && System.nanoTime() - lastProgress > stallNanos) {
+                    long now = clock.getAsLong();
+                    long slept = now - lastPoll;
+                    lastPoll = now;
+                    if (moved) {
+                        moved = false;
+                        still = 0;
+                    } else {
+                        still += slept > POLL_NANOS + OVERSLEEP_NANOS ? POLL_NANOS : slept;
+                    }
+                    if (!failed() && running > 0 && still > stallNanos) {
                         Device slow = furthestBehind(devices);
                         fail(new RingFailure(slow.id, slow.step, "stalled (nothing happened for "
                                 + TimeUnit.NANOSECONDS.toSeconds(stallNanos) + " s; waiting for " + slow.waitingFor

@@ -1,11 +1,8 @@
 package org.ringattention.bench;
 
 import com.sun.management.HotSpotDiagnosticMXBean;
-import java.io.IOException;
 import java.lang.management.ManagementFactory;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
+import org.ringattention.attention.CpuInfo;
 
 /** What to print beside benchmark numbers: the CPU model, the Java runtime and how it runs. */
 public final class MachineInfo {
@@ -45,23 +42,8 @@ public final class MachineInfo {
         return family == null ? cpuModel() : cpuModel() + " (family " + family + ")";
     }
 
-    /** The value of the first line {@code key : value} of {@code /proc/cpuinfo}, or null. */
     private static String cpuinfo(String key) {
-        try {
-            List<String> lines = Files.readAllLines(Path.of("/proc/cpuinfo"));
-            for (String line : lines) {
-                int colon = line.indexOf(':');
-                if (colon > 0 && line.substring(0, colon).trim().equals(key)) {
-                    String value = line.substring(colon + 1).trim().replaceAll("\\s+", " ");
-                    if (!value.isEmpty()) {
-                        return value;
-                    }
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // not Linux, or not readable: fall through
-        }
-        return null;
+        return CpuInfo.system().field(key);
     }
 
     /** For example "25.0.1+8-LTS (OpenJDK 64-Bit Server VM, Eclipse Adoptium)". */

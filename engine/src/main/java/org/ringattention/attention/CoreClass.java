@@ -1,14 +1,9 @@
 package org.ringattention.attention;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
-
 /**
  * The kind of vector core the default block sizes are chosen for, detected once at start-up from
- * {@code /proc/cpuinfo}. Only speed depends on it: block sizes never change a result's contract,
- * and the same sizes give the same bits on every core.
+ * {@code /proc/cpuinfo} ({@link CpuInfo}). Only speed depends on it: block sizes never change a
+ * result's contract, and the same sizes give the same bits on every core.
  *
  * <ul>
  *   <li>{@link #HALF_WIDTH_512}: AMD CPU family 25 (Zen 3 and Zen 4). Zen 4 runs a 512-bit FMA as
@@ -22,7 +17,7 @@ public enum CoreClass {
     HALF_WIDTH_512("Zen 4 class (AMD family 25)"),
     FULL_WIDTH_512("full-width 512-bit or other");
 
-    private static final CoreClass DETECTED = detect(Path.of("/proc/cpuinfo"));
+    private static final CoreClass DETECTED = of(CpuInfo.system());
 
     private final String description;
 
@@ -35,30 +30,11 @@ public enum CoreClass {
         return DETECTED;
     }
 
-    /** The class that {@code cpuinfo} describes; {@link #FULL_WIDTH_512} when it cannot be read. */
-    static CoreClass detect(Path cpuinfo) {
-        try {
-            return fromCpuinfo(Files.readAllLines(cpuinfo));
-        } catch (IOException | RuntimeException e) {
-            return FULL_WIDTH_512;
-        }
-    }
-
-    /** The class of the first processor listed in the lines of a {@code /proc/cpuinfo}. */
-    static CoreClass fromCpuinfo(List<String> lines) {
-        String vendor = field(lines, "vendor_id");
-        String family = field(lines, "cpu family");
-        return "AuthenticAMD".equals(vendor) && "25".equals(family) ? HALF_WIDTH_512 : FULL_WIDTH_512;
-    }
-
-    private static String field(List<String> lines, String name) {
-        for (String line : lines) {
-            int colon = line.indexOf(':');
-            if (colon > 0 && line.substring(0, colon).trim().equals(name)) {
-                return line.substring(colon + 1).trim();
-            }
-        }
-        return null;
+    /** The class of the first processor a cpuinfo lists; {@link #FULL_WIDTH_512} when it does not say. */
+    static CoreClass of(CpuInfo cpu) {
+        return "AuthenticAMD".equals(cpu.field("vendor_id")) && "25".equals(cpu.field("cpu family"))
+                ? HALF_WIDTH_512
+                : FULL_WIDTH_512;
     }
 
     @Override

@@ -37,16 +37,13 @@ class ReplotCommandTest {
 
     @Test
     void aMaxContextChartRedrawnFromItsCsvIsTheChartOfItsRows() throws IOException {
-        Path dir = Files.createDirectories(tmp.resolve("mc"));
-        Files.writeString(dir.resolve(MaxContextCommand.CSV), MaxContextCommand.CSV_HEADER + "\n"
-                + "16777216,vanilla,1,16777216,512,640,6,128,4\n"
+        BufferedImage png = replotted("mc", MaxContextCommand.CSV, MaxContextCommand.PNG, MaxContextCommand.CSV_HEADER,
+                "16777216,vanilla,1,16777216,512,640,6,128,4\n"
                 + "16777216,blockwise,1,16777216,896,1024,6,128,4\n"
                 + "16777216,ring,4,67108864,2560,2688,10,128,4\n"
                 + "33554432,vanilla,1,33554432,896,1024,6,128,4\n"
                 + "33554432,blockwise,1,33554432,2048,2176,10,128,4\n"
-                + "33554432,ring,4,134217728,5120,5376,11,128,4\n", StandardCharsets.UTF_8);
-        CliRun r = CliRun.of("experiment", "replot", dir.toString());
-        assertThat(r.code()).as(r.err()).isZero();
+                + "33554432,ring,4,134217728,5120,5376,11,128,4\n");
         List<MaxContextCommand.Row> rows = List.of(
                 new MaxContextCommand.Row(16L << 20, "vanilla", 1, 16L << 20, 512, 640, 6),
                 new MaxContextCommand.Row(16L << 20, "blockwise", 1, 16L << 20, 896, 1024, 6),
@@ -54,7 +51,6 @@ class ReplotCommandTest {
                 new MaxContextCommand.Row(32L << 20, "vanilla", 1, 32L << 20, 896, 1024, 6),
                 new MaxContextCommand.Row(32L << 20, "blockwise", 1, 32L << 20, 2048, 2176, 10),
                 new MaxContextCommand.Row(32L << 20, "ring", 4, 128L << 20, 5120, 5376, 11));
-        BufferedImage png = ImageIO.read(dir.resolve(MaxContextCommand.PNG).toFile());
         assertThat(samePixels(png, MaxContextCommand.chart(rows, 128, 4, 4).render())).isTrue();
         assertThat(samePixels(png, MaxContextCommand.chart(rows, 128, 4, 2).render())).as("P is in the legend")
                 .isFalse();
@@ -62,21 +58,17 @@ class ReplotCommandTest {
 
     @Test
     void anOverlapChartRedrawnFromItsCsvIsTheChartOfItsRows() throws IOException {
-        Path dir = Files.createDirectories(tmp.resolve("ov"));
-        Files.writeString(dir.resolve(OverlapCommand.CSV), OverlapCommand.CSV_HEADER + "\n"
-                + "128,512,4,2,128,1,1.10223e+08,0.00000,131072,0.241629,1.296262,1.143835,1.336331,1.296262,"
+        BufferedImage png = replotted("ov", OverlapCommand.CSV, OverlapCommand.PNG, OverlapCommand.CSV_HEADER,
+                "128,512,4,2,128,1,1.10223e+08,0.00000,131072,0.241629,1.296262,1.143835,1.336331,1.296262,"
                 + "1.189151,0.1401,34.7170,39.9050,38.2416,1024,693.895\n"
                 + "1024,4096,4,2,128,1,1.10223e+08,0.00000,1048576,14.038911,9.601733,0.000000,14.038911,"
-                + "14.038911,9.513212,1.0000,38.2416,39.9050,38.2416,1024,693.895\n", StandardCharsets.UTF_8);
-        CliRun r = CliRun.of("experiment", "replot", dir.toString());
-        assertThat(r.code()).as(r.err()).isZero();
+                + "14.038911,9.513212,1.0000,38.2416,39.9050,38.2416,1024,693.895\n");
         List<OverlapSweep.Row> rows = List.of(
                 new OverlapSweep.Row(128, 512, 0.241629, 1.296262, 1.143835, 1.336331, 0.1401, 131072, 34.7170e9),
                 new OverlapSweep.Row(1024, 4096, 14.038911, 9.601733, 0, 14.038911, 1, 1048576, 38.2416e9));
         Chart expected = OverlapChart.of(rows, "Ring attention overlap: P = 4, d = 128, H = 1, B = 110.2 MB/s",
                 "2 threads; F = 38.2 GFLOP/s per device at c = 1024; redrawn from overlap.csv", 693.895,
                 OverlapSweep.crossing(rows));
-        BufferedImage png = ImageIO.read(dir.resolve(OverlapCommand.PNG).toFile());
         assertThat(samePixels(png, expected.render())).isTrue();
         assertThat(OverlapSweep.crossing(rows)).as("the measured crossing is drawn too").isBetween(128.0, 1024.0);
     }
@@ -98,6 +90,16 @@ class ReplotCommandTest {
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("no column devices");
         assertThat(dir.resolve(MaxContextCommand.PNG)).doesNotExist();
+    }
+
+    /** Writes a header and rows as {@code csv} in a new folder, replots it and reads the chart drawn. */
+    private BufferedImage replotted(String folder, String csv, String png, String header, String rows)
+            throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve(folder));
+        Files.writeString(dir.resolve(csv), header + "\n" + rows, StandardCharsets.UTF_8);
+        CliRun r = CliRun.of("experiment", "replot", dir.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        return ImageIO.read(dir.resolve(png).toFile());
     }
 
     static boolean samePixels(BufferedImage a, BufferedImage b) {

@@ -274,8 +274,7 @@ final class NetnsOverlapCommand implements Callable<Integer> {
                 TARGET_FACTOR, TARGET_FACTOR * o.crossover(), beyond.isEmpty() ? "no swept size is that large"
                 : String.format(Locale.ROOT, "at least %.1f%% over %d size%s, %s", 100 * worst, beyond.size(),
                 beyond.size() == 1 ? "" : "s", worst >= TARGET_HIDDEN ? "met" : "missed"), 100 * TARGET_HIDDEN);
-        String title = String.format(Locale.ROOT, "Ring attention over namespaces: P = %d ranks, d = %d, H = %d, B ="
-                + " %.1f MB/s (tbf, TCP)", ranks, sweepOptions.dim, sweepOptions.heads, o.b() / 1e6);
+        String title = title(ranks, sweepOptions.dim, sweepOptions.heads, o.b());
         String subtitle = String.format(Locale.ROOT, "%d thread%s per rank; F = %.3g GFLOP/s per rank at c = %d;"
                 + " medians of %d run%s", engineOptions.threads(), engineOptions.threads() == 1 ? "" : "s",
                 o.f() / 1e9, o.modelC(), sweepOptions.reps, sweepOptions.reps == 1 ? "" : "s");
@@ -283,6 +282,26 @@ final class NetnsOverlapCommand implements Callable<Integer> {
                 o.crossover(), crossing));
         out.printf("wrote %s and %s%n", folder.resolve(CSV), folder.resolve(PNG));
         out.flush();
+    }
+
+    private static String title(int ranks, int dim, int heads, double bandwidth) {
+        return String.format(Locale.ROOT, "Ring attention over namespaces: P = %d ranks, d = %d, H = %d, B = %.1f MB/s"
+                + " (tbf, TCP)", ranks, dim, heads, bandwidth / 1e6);
+    }
+
+    /**
+     * The chart of a netns-overlap.csv read back ({@code experiment replot}): as the run drew it,
+     * but its caption does not name the repetitions, which the CSV does not record.
+     */
+    static Chart chartOf(ExperimentCsv csv) {
+        List<OverlapSweep.Row> rows = OverlapChart.rowsOf(csv, "hidden", "gflops_per_rank");
+        int threads = csv.intAt(0, "threads_per_rank");
+        String caption = String.format(Locale.ROOT, "%d thread%s per rank; F = %.3g GFLOP/s per rank at c = %d;"
+                + " redrawn from %s", threads, threads == 1 ? "" : "s", csv.doubleAt(0, "model_gflops_per_rank"),
+                csv.intAt(0, "model_c"), csv.file().getFileName());
+        return OverlapChart.of(rows, title(csv.intAt(0, "ranks"), csv.intAt(0, "head_dim"), csv.intAt(0, "heads"),
+                csv.doubleAt(0, "measured_bandwidth_bytes_per_s")), caption, csv.doubleAt(0, "predicted_crossover_c"),
+                OverlapSweep.crossing(rows));
     }
 
     private String csv(Outcome o, OverlapModel model) {

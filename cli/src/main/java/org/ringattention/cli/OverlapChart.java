@@ -1,5 +1,6 @@
 package org.ringattention.cli;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.ToDoubleFunction;
@@ -43,13 +44,7 @@ final class OverlapChart {
      * caption says less than the run's, as the CSV does not record the CPU, kernels or repetitions.
      */
     static Chart chartOf(ExperimentCsv csv) {
-        List<OverlapSweep.Row> rows = new java.util.ArrayList<>();
-        for (int i = 0; i < csv.rows(); i++) {
-            rows.add(new OverlapSweep.Row(csv.intAt(i, "shard_c"), csv.intAt(i, "n"), csv.doubleAt(i, "compute_ms"),
-                    csv.doubleAt(i, "transfer_ms"), csv.doubleAt(i, "wait_ms"), csv.doubleAt(i, "step_ms"),
-                    csv.doubleAt(i, "overlap"), csv.longAt(i, "bytes_per_step"),
-                    csv.doubleAt(i, "gflops_per_device") * 1e9));
-        }
+        List<OverlapSweep.Row> rows = rowsOf(csv, "overlap", "gflops_per_device");
         double latency = csv.doubleAt(0, "latency_s");
         String title = String.format(Locale.ROOT, "Ring attention overlap: P = %d, d = %d, H = %d, B = %.1f MB/s%s",
                 csv.intAt(0, "devices"), csv.intAt(0, "head_dim"), csv.intAt(0, "heads"),
@@ -59,6 +54,20 @@ final class OverlapChart {
                 + " from %s", threads, threads == 1 ? "" : "s", csv.doubleAt(0, "model_gflops_per_device"),
                 csv.intAt(0, "model_c"), csv.file().getFileName());
         return of(rows, title, caption, csv.doubleAt(0, "predicted_crossover_c"), OverlapSweep.crossing(rows));
+    }
+
+    /**
+     * The sweep's rows of an overlap CSV read back; the share hidden and the GFLOP/s are named
+     * per device by {@code experiment overlap} and per rank by {@code experiment netns-overlap}.
+     */
+    static List<OverlapSweep.Row> rowsOf(ExperimentCsv csv, String hidden, String gflops) {
+        List<OverlapSweep.Row> rows = new ArrayList<>();
+        for (int i = 0; i < csv.rows(); i++) {
+            rows.add(new OverlapSweep.Row(csv.intAt(i, "shard_c"), csv.intAt(i, "n"), csv.doubleAt(i, "compute_ms"),
+                    csv.doubleAt(i, "transfer_ms"), csv.doubleAt(i, "wait_ms"), csv.doubleAt(i, "step_ms"),
+                    csv.doubleAt(i, hidden), csv.longAt(i, "bytes_per_step"), csv.doubleAt(i, gflops) * 1e9));
+        }
+        return rows;
     }
 
     private static Chart.Series series(String name, java.awt.Color color, boolean dashed, Chart.Marker marker,

@@ -18,7 +18,7 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "replot", mixinStandardHelpOptions = true,
         description = {"Redraws the chart of experiment results folders from their CSV (max-context.csv,"
-            + " memory.csv, overlap.csv) without rerunning the experiment; the CSV is left as it is."},
+            + " memory.csv, overlap.csv, netns-overlap.csv) without rerunning the experiment; the CSV is left as it is."},
         footer = {"", "Exit codes: 0 success, 1 a CSV cannot be read or the PNG cannot be written, 2 bad usage."})
 final class ReplotCommand implements Callable<Integer> {
 
@@ -29,7 +29,8 @@ final class ReplotCommand implements Callable<Integer> {
     private static final List<Redrawable> KINDS = List.of(
             new Redrawable(MaxContextCommand.CSV, MaxContextCommand.PNG, MaxContextCommand::chartOf),
             new Redrawable(MemoryCommand.CSV, MemoryCommand.PNG, MemoryCommand::chartOf),
-            new Redrawable(OverlapCommand.CSV, OverlapCommand.PNG, OverlapChart::chartOf));
+            new Redrawable(OverlapCommand.CSV, OverlapCommand.PNG, OverlapChart::chartOf),
+            new Redrawable(NetnsOverlapCommand.CSV, NetnsOverlapCommand.PNG, NetnsOverlapCommand::chartOf));
 
     @Parameters(paramLabel = "DIR", arity = "1..*", description = "Results folders, e.g."
             + " results/max-context-2026-12-02.")

@@ -74,6 +74,23 @@ class ReplotCommandTest {
     }
 
     @Test
+    void aNamespaceOverlapChartRedrawnFromItsCsvIsTheChartOfItsRows() throws IOException {
+        BufferedImage png = replotted("netns", NetnsOverlapCommand.CSV, NetnsOverlapCommand.PNG,
+                NetnsOverlapCommand.CSV_HEADER,
+                "256,512,2,1,128,1,1.55365e+08,1.44308e+08,262144,1.115662,1.816559,2.809166,3.609467,1.816559,"
+                + "1.816559,0.0000,30.0758,84.1513,1024,1166.27,false\n"
+                + "2048,4096,2,1,128,1,1.55365e+08,1.44308e+08,2097152,19.5,14.6,0.2,19.7,19.5,14.5,0.9860,"
+                + "85.2,84.1513,1024,1166.27,true\n");
+        List<OverlapSweep.Row> rows = List.of(
+                new OverlapSweep.Row(256, 512, 1.115662, 1.816559, 2.809166, 3.609467, 0, 262144, 30.0758e9),
+                new OverlapSweep.Row(2048, 4096, 19.5, 14.6, 0.2, 19.7, 0.986, 2097152, 85.2e9));
+        Chart expected = OverlapChart.of(rows, "Ring attention over namespaces: P = 2 ranks, d = 128, H = 1,"
+                + " B = 144.3 MB/s (tbf, TCP)", "1 thread per rank; F = 84.2 GFLOP/s per rank at c = 1024; redrawn"
+                + " from netns-overlap.csv", 1166.27, OverlapSweep.crossing(rows));
+        assertThat(samePixels(png, expected.render())).isTrue();
+    }
+
+    @Test
     void aFolderWithoutAnExperimentsCsvIsAUsageError() throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("empty"));
         CliRun r = CliRun.of("experiment", "replot", dir.toString());

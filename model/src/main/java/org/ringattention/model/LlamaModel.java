@@ -160,7 +160,7 @@ public final class LlamaModel {
                     System.arraycopy(w.embed(), token * h, x[bl[0]], ((bl[1] * p.length()) + bl[2] + r) * h, h);
                 }
             });
-            RopeTables tables = new RopeTables(rope, shards, blocks, ropeTableDoubles, tasks);
+            RopeTables tables = ropeTables(shards, blocks, tasks);
             for (int layer = 0; layer < c.layers(); layer++) {
                 Tensor q = Tensor.zeros(batch, c.heads(), n, d);
                 Tensor k = Tensor.zeros(batch, c.kvHeads(), n, d);
@@ -232,22 +232,43 @@ public final class LlamaModel {
     }
 
     /**
-     * Layer {@code l} up to attention for {@code rows} rows of hidden states {@code x[xOff ..]}
-     * at positions {@code pos}: q [rows × Hq·d], k and v [rows × Hkv·d], RoPE applied.
+     * The RoPE tables of one call over {@code blocks} ({@link #blocks}), within this model's cap:
+     * the forward pass and the backward pass ({@link ModelBackward}) take their angles from them.
      */
-    void project(int l, float[] x, int xOff, int rows, int[] pos, float[] q, float[] k, float[] v) {
-        project(l, x, xOff, rows, pos, null, q, k, v);
+    RopeTables ropeTables(Positions[] shards, int[][] blocks, Tasks tasks) {
+        return new RopeTables(rope, shards, blocks, ropeTableDoubles, tasks);
     }
 
-    /** The same with the rows' angles from {@code table} ({@link RopeTables#of}), or computed here if it is null. */
+    /**
+     * Layer {@code l} up to attention for {@code rows} rows of hidden states {@code x[xOff ..]}
+     * at positions {@code pos}: q [rows × Hq·d], k and v [rows × Hkv·d], RoPE applied with the
+     * block's angles {@code table} ({@link RopeTables#of}; null beyond the cap).
+     */
     void project(int l, float[] x, int xOff, int rows, int[] pos, double[] table, float[] q, float[] k, float[] v) {
         linearsIn(l, x, xOff, rows, q, k, v, null);
+        rotateRows(pos, table, q, k, false);
+    }
+
+    /**
+     * RoPE's backward pass for rows at positions {@code pos}: the gradients {@code dq}, {@code dk} of
+     * the rotated vectors become those of the vectors before it (the transposed rotation), with the
+     * angles {@link #project} used.
+     */
+    void unrotate(int[] pos, double[] table, float[] dq, float[] dk) {
+        rotateRows(pos, table, dq, dk, true);
+    }
+
+    /** Row r's angles from {@code table} at r·d, or computed for this row if it is null (beyond the cap). */
+    private void rotateRows(int[] pos, double[] table, float[] q, float[] k, boolean transpose) {
         int d = c.headDim();
-        for (int r = 0; r < rows; r++) {
-            if (table == null) {
-                rotate(r, rope.angles(pos[r]), 0, q, k);
+        for (int r = 0; r < pos.length; r++) {
+            double[] cs = table == null ? rope.angles(pos[r]) : table;
+            int csOff = table == null ? 0 : r * d;
+            if (transpose) {
+                rope.applyTranspose(q, r * c.qWidth(), c.heads(), cs, csOff);
+                rope.applyTranspose(k, r * c.kvWidth(), c.kvHeads(), cs, csOff);
             } else {
-                rotate(r, table, r * d, q, k);
+                rotate(r, cs, csOff, q, k);
             }
         }
     }

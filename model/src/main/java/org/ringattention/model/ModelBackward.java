@@ -21,6 +21,8 @@ import org.ringattention.tensor.Tensor;
  *   dq, dk, dv = the engine's gradients;  RoPE backward (the transposed rotation)
  *   da = dq W_q + dk W_k + dv W_v (and their dW);  dx_in = dx_mid + RMSNorm'(da)
  * </pre>
+ * RoPE's angles come from one {@link RopeTables} per call, as in the forward pass, shared by every
+ * layer's recomputation and backward pass.
  * Weight gradients are summed block after block in a fixed order (devices, batch rows, blocks), on
  * one thread, so the bits do not depend on the thread count; the attention engine has its own
  * threads. With tied embeddings the embedding gradient is the LM head's plus the input's.
@@ -64,8 +66,12 @@ public final class ModelBackward {
                 System.arraycopy(w.embed(), token * h, xs[0][bl[0]], rowOff(bl, p, r, h), h);
             }
         }
+        RopeTables tables;
+        try (Tasks tasks = new Tasks(model.threads())) {
+            tables = model.ropeTables(shards, blocks, tasks); // one call's angles, for every layer's passes
+        }
         for (int l = 0; l < c.layers(); l++) {
-            LayerPass pass = new LayerPass(model, l, xs[l], shards, blocks, batch, n, engine);
+            LayerPass pass = new LayerPass(model, l, xs[l], shards, blocks, tables, batch, n, engine);
             xs[l + 1] = pass.output();
         }
         InMemoryWeights grads = zeros(c);
@@ -93,7 +99,7 @@ public final class ModelBackward {
             RowMath.rmsNormBackward(x, off, rows, h, w.norm(), c.rmsNormEps(), da, dx[bl[0]], off, dNorm);
         }
         for (int l = c.layers() - 1; l >= 0; l--) {
-            LayerPass pass = new LayerPass(model, l, xs[l], shards, blocks, batch, n, engine);
+            LayerPass pass = new LayerPass(model, l, xs[l], shards, blocks, tables, batch, n, engine);
             dx = pass.backward(dx, grads);
         }
         float[] dEmbed = grads.floats(LlamaWeights.EMBED);
@@ -150,6 +156,7 @@ public final class ModelBackward {
         final float[][] xIn;
         final Positions[] shards;
         final int[][] blocks;
+        final RopeTables tables;
         final int n;
         final AttentionEngine engine;
         final Tensor q;
@@ -158,27 +165,29 @@ public final class ModelBackward {
         final AttentionOutput att;
         final float[][] xMid;
 
-        LayerPass(LlamaModel m, int l, float[][] xIn, Positions[] shards, int[][] blocks, int batch, int n,
-                AttentionEngine engine) {
+        LayerPass(LlamaModel m, int l, float[][] xIn, Positions[] shards, int[][] blocks, RopeTables tables,
+                int batch, int n, AttentionEngine engine) {
             this.m = m;
             this.c = m.config();
             this.l = l;
             this.xIn = xIn;
             this.shards = shards;
             this.blocks = blocks;
+            this.tables = tables;
             this.n = n;
             this.engine = engine;
             int h = c.hiddenSize();
             q = Tensor.zeros(batch, c.heads(), n, c.headDim());
             k = Tensor.zeros(batch, c.kvHeads(), n, c.headDim());
             v = Tensor.zeros(batch, c.kvHeads(), n, c.headDim());
-            for (int[] bl : blocks) {
+            for (int t = 0; t < blocks.length; t++) {
+                int[] bl = blocks[t];
                 int rows = bl[3];
                 float[] qb = new float[rows * c.qWidth()];
                 float[] kb = new float[rows * c.kvWidth()];
                 float[] vb = new float[rows * c.kvWidth()];
                 int[] pos = positions(bl);
-                m.project(l, xIn[bl[0]], rowOff(bl, shards[bl[0]], 0, h), rows, pos, qb, kb, vb);
+                m.project(l, xIn[bl[0]], rowOff(bl, shards[bl[0]], 0, h), rows, pos, tables.of(t), qb, kb, vb);
                 for (int r = 0; r < rows; r++) {
                     scatter(qb, r, q, bl[1], pos[r]);
                     scatter(kb, r, k, bl[1], pos[r]);
@@ -289,18 +298,15 @@ public final class ModelBackward {
             float[] dV = grads.floats(LlamaWeights.layerName(l, "self_attn.v_proj.weight"));
             float[] dIn = grads.floats(LlamaWeights.layerName(l, "input_layernorm.weight"));
             float[][] dx = dMid; // the residual carries dx_mid into dx_in
-            for (int[] bl : blocks) {
+            for (int t = 0; t < blocks.length; t++) {
+                int[] bl = blocks[t];
                 int rows = bl[3];
                 int off = rowOff(bl, shards[bl[0]], 0, h);
                 int[] pos = positions(bl);
                 float[] dq = gather(ga.dq(), bl, pos);
                 float[] dk = gather(ga.dk(), bl, pos);
                 float[] dv = gather(ga.dv(), bl, pos);
-                for (int r = 0; r < rows; r++) {
-                    double[] cs = m.rope().angles(pos[r]);
-                    m.rope().applyTranspose(dq, r * c.qWidth(), c.heads(), cs);
-                    m.rope().applyTranspose(dk, r * c.kvWidth(), c.kvHeads(), cs);
-                }
+                m.unrotate(pos, tables.of(t), dq, dk);
                 float[] a = new float[rows * h];
                 RowMath.rmsNorm(xIn[bl[0]], off, rows, h, lw.inputNorm(), c.rmsNormEps(), a, 0);
                 RowMath.linearWeightGrad(kk, dq, rows, c.qWidth(), a, h, dQ);

@@ -43,12 +43,7 @@ final class Rope {
         return dim;
     }
 
-    /** Rotates {@code heads} head vectors of d floats from {@code x[off]} by the angles {@code cs}. */
-    void apply(float[] x, int off, int heads, double[] cs) {
-        apply(x, off, heads, cs, 0);
-    }
-
-    /** The same with the angles at {@code cs[c ..]}. */
+    /** Rotates {@code heads} head vectors of d floats from {@code x[off]} by the angles at {@code cs[c ..]}. */
     void apply(float[] x, int off, int heads, double[] cs, int c) {
         int half = dim / 2;
         for (int h = 0; h < heads; h++) {
@@ -64,13 +59,9 @@ final class Rope {
 
     /**
      * The backward pass: the gradient of a rotated vector, {@code g} in place, becomes the gradient
-     * of the vector before the rotation (the rotation's transpose, an angle of −t·f_i).
+     * of the vector before the rotation (the rotation's transpose, an angle of −t·f_i); angles at
+     * {@code cs[c ..]}.
      */
-    void applyTranspose(float[] g, int off, int heads, double[] cs) {
-        applyTranspose(g, off, heads, cs, 0);
-    }
-
-    /** The same with the angles at {@code cs[c ..]}. */
     void applyTranspose(float[] g, int off, int heads, double[] cs, int c) {
         int half = dim / 2;
         for (int h = 0; h < heads; h++) {
@@ -84,7 +75,7 @@ final class Rope {
         }
     }
 
-    /** The same in float64. */
+    /** {@link #apply} in float64, with the angles at {@code cs[0 ..]}. */
     void apply(double[] x, int off, int heads, double[] cs) {
         int half = dim / 2;
         for (int h = 0; h < heads; h++) {

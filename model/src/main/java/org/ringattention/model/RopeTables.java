@@ -3,9 +3,10 @@ package org.ringattention.model;
 import org.ringattention.attention.Positions;
 
 /**
- * The RoPE angles of one forward call, computed once per block of rows and shared by every layer
- * (and by every batch row, which sits at the same positions): the cosines and sines are the same
- * for each layer, and recomputing them per layer was a few per cent of a prefill.
+ * The RoPE angles of one forward or backward call ({@link LlamaModel#forward},
+ * {@link ModelBackward#backward}), computed once per block of rows and shared by every layer and
+ * pass (and by every batch row, which sits at the same positions): the cosines and sines are the
+ * same for each layer, and recomputing them per layer was a few per cent of a prefill.
  *
  * <p>Memory is bounded: tables are kept, in block order, only while their total stays within
  * {@code capDoubles} doubles ({@link #DEFAULT_CAP}, 16 MiB: N·d ≤ 2^21, e.g. N = 16384 at d = 128);
@@ -14,13 +15,13 @@ import org.ringattention.attention.Positions;
  */
 final class RopeTables {
 
-    /** At most this many doubles of tables per forward call. */
+    /** At most this many doubles of tables per call. */
     static final int DEFAULT_CAP = 1 << 21;
 
     private final double[][] byBlock;
 
     /**
-     * @param blocks the forward call's blocks, {device, batch row, first row, rows} ({@link LlamaModel#blocks})
+     * @param blocks the call's blocks, {device, batch row, first row, rows} ({@link LlamaModel#blocks})
      */
     RopeTables(Rope rope, Positions[] shards, int[][] blocks, long capDoubles, Tasks tasks) {
         int d = rope.dim();

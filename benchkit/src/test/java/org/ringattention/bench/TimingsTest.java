@@ -35,7 +35,8 @@ class TimingsTest {
 
     @Test
     void timesARun() {
-        assertThat(Timings.time(() -> { })).isGreaterThanOrEqualTo(0).isLessThan(1);
+        // no upper bound: a JVM stopped for a minute during the empty run would break one
+        assertThat(Timings.time(() -> { })).isGreaterThanOrEqualTo(0).isFinite();
     }
 
     @Test

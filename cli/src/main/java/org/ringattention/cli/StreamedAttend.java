@@ -45,8 +45,12 @@ final class StreamedAttend {
      */
     static final int MAX_AUTO_CHUNK = 16384;
 
-    /** Test hook: milliseconds to sleep after each key/value chunk, so a test can interrupt a run part-way. */
-    static final String DELAY_PROPERTY = "ring-attention.test.chunk-delay-millis";
+    /**
+     * Test hook: once this many query chunks are recorded, the run holds in its next key/value chunk
+     * until the JVM exits, so a test can stop it part-way and see that the stop does not wait for
+     * the computation (it would wait forever).
+     */
+    static final String HOLD_PROPERTY = "ring-attention.test.hold-after-chunks";
 
     /** The exit code of a run stopped by a signal (128 + SIGINT's number, what shells report). */
     static final int STOPPED = 130;
@@ -219,7 +223,7 @@ final class StreamedAttend {
             note(path + (firstChunk > 0 ? ", resuming at query chunk " + (firstChunk + 1) + " of " + chunks
                     : ", " + chunks + " query chunks"));
         }
-        long delay = Long.getLong(DELAY_PROPERTY, 0);
+        int holdAfter = Integer.getInteger(HOLD_PROPERTY, -1);
         java.util.concurrent.atomic.AtomicReference<Progress> bar = new java.util.concurrent.atomic.AtomicReference<>();
         StopSignal signal = new StopSignal(firstChunk, doneChunks -> {
             Progress p = bar.get();
@@ -258,12 +262,8 @@ final class StreamedAttend {
                 @Override
                 public void kvChunkDone(int c) {
                     progress.message(" chunk " + (c + 1) + "/" + chunks);
-                    if (delay > 0) {
-                        try {
-                            Thread.sleep(delay);
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                        }
+                    if (holdAfter >= 0 && c >= holdAfter) {
+                        holdUntilExit();
                     }
                 }
             }, signal::stopRequested);
@@ -402,6 +402,17 @@ final class StreamedAttend {
         }
     }
 
+
+    /** The test hook's hold: sleeps until the JVM exits (interrupts included). */
+    private static void holdUntilExit() {
+        while (true) {
+            try {
+                Thread.sleep(java.time.Duration.ofHours(1));
+            } catch (InterruptedException e) {
+                // held all the same: only the JVM's exit ends the hold
+            }
+        }
+    }
 
     /** A piece of work that may fail with an I/O error. */
     @FunctionalInterface

@@ -1,6 +1,7 @@
 package org.ringattention.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -9,7 +10,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,6 +35,15 @@ class ConformCommandTest {
         script = CliRun.goldenDir().getParent().resolve("examples/numpy_attention.py");
     }
 
+    /**
+     * {@code conform} with a case timeout of 600 s unless the test sets one: a hang guard that a JVM
+     * stopped for a minute or two cannot reach (the default, 60 s, could time out a healthy case).
+     */
+    private static CliRun conform(String... args) {
+        String[] all = CliRun.concat(new String[] {"conform"}, args);
+        return CliRun.of(List.of(args).contains("--timeout") ? all : CliRun.concat(all, "--timeout", "600"));
+    }
+
     private static String impl(String extra) {
         assumeTrue(python != null, "no Python with NumPy found");
         return ConformRunner.shellQuote(python) + " " + ConformRunner.shellQuote(script.toString()) + " {case}"
@@ -41,7 +53,7 @@ class ConformCommandTest {
     @Test
     void correctImplementationPassesTheQuickGridWithGradients(@TempDir Path dir) throws IOException {
         Path junit = dir.resolve("conform.xml");
-        CliRun r = CliRun.of("conform", "--impl", impl(""), "--gradients", "--junit", junit.toString());
+        CliRun r = conform("--impl", impl(""), "--gradients", "--junit", junit.toString());
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         assertThat(r.out()).contains("PASS: 68 of 68 cases pass").doesNotContain("FAIL").doesNotContain("diagnosis");
         for (String f : ConformCase.FEATURES) {
@@ -63,8 +75,8 @@ class ConformCommandTest {
         "gqa-dk;full+batch,full+n=1;--gradients;dK/dV fail only with GQA/MQA",
         "sink-grad-kv-head;sinks;--gradients;one sink per key/value head instead of per query head?"})
     void eachBuggyVariantFailsWithItsBugNamed(String bug, String only, String gradients, String diagnosis) {
-        String[] args = {"conform", "--impl", impl(" --bug " + bug), "--only", only};
-        CliRun r = CliRun.of(gradients == null ? args : CliRun.concat(args, gradients));
+        String[] args = {"--impl", impl(" --bug " + bug), "--only", only};
+        CliRun r = conform(gradients == null ? args : CliRun.concat(args, gradients));
         assertThat(r.code()).as(r.out() + r.err()).isEqualTo(4);
         List<String> diagnoses = r.out().lines().filter(l -> l.startsWith("diagnosis: ")).toList();
         assertThat(diagnoses).as(r.out()).hasSize(1);
@@ -75,14 +87,14 @@ class ConformCommandTest {
     @Test
     void theSameSelectionPassesWithoutTheBug() {
         // the buggy runs above fail because of the bug, not because of the selection
-        CliRun r = CliRun.of("conform", "--impl", impl(""), "--only",
+        CliRun r = conform("--impl", impl(""), "--only",
                 "causal+nq<nk,window+gqa+batch,softcap,empty-rows+batch,odd-d+full,full+n=1,sinks", "--gradients");
         assertThat(r.code()).as(r.out() + r.err()).isZero();
     }
 
     @Test
     void caseDirectoriesHoldTheFilesCaseJsonNames(@TempDir Path dir) throws IOException {
-        CliRun r = CliRun.of("conform", "--impl", impl(""), "--only", "varlen+sinks,alibi+top-left", "--keep",
+        CliRun r = conform("--impl", impl(""), "--only", "varlen+sinks,alibi+top-left", "--keep",
                 dir.toString());
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         int seen = 0;
@@ -111,7 +123,7 @@ class ConformCommandTest {
 
     @Test
     void tokensFirstLayoutIsWrittenAndJudgedTransposed(@TempDir Path dir) throws IOException {
-        CliRun r = CliRun.of("conform", "--impl", impl(""), "--tensor-layout", "bnhd", "--gradients", "--only",
+        CliRun r = conform("--impl", impl(""), "--tensor-layout", "bnhd", "--gradients", "--only",
                 "batch+gqa+causal,varlen+gqa", "--keep", dir.toString());
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         try (var s = Files.list(dir)) {
@@ -122,18 +134,18 @@ class ConformCommandTest {
                     .isEqualTo("bnhd");
         }
         // O in [B, H, N, d] order under the [B, N, H, d] shape fails: the judge reads the file's order
-        CliRun wrong = CliRun.of("conform", "--impl", impl("") + " && mv {case}/out.npy {case}/o.npy && "
+        CliRun wrong = conform("--impl", impl("") + " && mv {case}/out.npy {case}/o.npy && "
                 + ConformRunner.shellQuote(python) + " -c 'import numpy as n,sys; a=n.load(sys.argv[1]);"
                 + " n.save(sys.argv[2], n.ascontiguousarray(a.transpose(0, 2, 1, 3)).reshape(a.shape))'"
                 + " {case}/o.npy {case}/out.npy", "--tensor-layout", "bnhd", "--only", "batch+gqa+causal");
         assertThat(wrong.code()).as(wrong.out() + wrong.err()).isEqualTo(4);
-        CliRun.of("conform", "--impl", impl(""), "--tensor-layout", "nhbd").assertOneLineError(2, "--tensor-layout");
+        conform("--impl", impl(""), "--tensor-layout", "nhbd").assertOneLineError(2, "--tensor-layout");
     }
 
     @ParameterizedTest
     @CsvSource({"bfloat16", "float16"})
     void lowPrecisionInputsAreJudgedAgainstTheEmulatedBaseline(String dtype, @TempDir Path dir) throws IOException {
-        CliRun r = CliRun.of("conform", "--impl", impl(""), "--dtype", dtype, "--gradients", "--only",
+        CliRun r = conform("--impl", impl(""), "--dtype", dtype, "--gradients", "--only",
                 "n=1+causal,batch+window", "--keep", dir.toString());
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         try (var s = Files.list(dir)) {
@@ -150,17 +162,17 @@ class ConformCommandTest {
     void lowPrecisionImplementationPassesAtItsDtypeAndFailsAtFloat32(String dtype) {
         String emulated = impl(" --emulate " + dtype);
         // forward and backward by the documented rounding points, judged against the engine's emulated path
-        CliRun own = CliRun.of("conform", "--impl", emulated, "--dtype", dtype, "--only", "n=1,batch+causal,varlen",
+        CliRun own = conform("--impl", emulated, "--dtype", dtype, "--only", "n=1,batch+causal,varlen",
                 "--gradients");
         assertThat(own.code()).as(own.out() + own.err()).isZero();
-        CliRun f32 = CliRun.of("conform", "--impl", emulated, "--only", "n=1+full");
+        CliRun f32 = conform("--impl", emulated, "--only", "n=1+full");
         assertThat(f32.code()).as(f32.out()).isEqualTo(4);
         assertThat(f32.out()).contains("errors at the level of " + dtype).contains("try --dtype " + dtype);
     }
 
     @Test
     void jsonReportIsOneObject() throws IOException {
-        CliRun r = CliRun.of("conform", "--impl", impl(" --bug lse-empty"), "--only", "empty-rows+n=1", "--json");
+        CliRun r = conform("--impl", impl(" --bug lse-empty"), "--only", "empty-rows+n=1", "--json");
         assertThat(r.code()).as(r.err()).isEqualTo(4);
         JsonNode j = new ObjectMapper().readTree(r.out());
         assertThat(j.get("pass").asBoolean()).isFalse();
@@ -173,7 +185,7 @@ class ConformCommandTest {
 
     @Test
     void missingLseIsAllowedAndReported(@TempDir Path dir) throws IOException {
-        CliRun r = CliRun.of("conform", "--impl", impl(" && rm {case}/lse.npy"), "--only", "n=1+causal", "--keep",
+        CliRun r = conform("--impl", impl(" && rm {case}/lse.npy"), "--only", "n=1+causal", "--keep",
                 dir.toString());
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         assertThat(r.out()).contains("missing (allowed)").contains("lse.npy missing in");
@@ -193,7 +205,7 @@ class ConformCommandTest {
 
     @Test
     void sinkGradientIsJudgedWhenWrittenAndReportedWhenMissing(@TempDir Path dir) throws IOException {
-        CliRun r = CliRun.of("conform", "--impl", impl(""), "--only", "sinks+batch", "--gradients", "--keep",
+        CliRun r = conform("--impl", impl(""), "--only", "sinks+batch", "--gradients", "--keep",
                 dir.toString());
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         assertThat(r.out()).containsPattern("(?m)^ +dsinks +\\S+ +\\S+ +\\S+ +pass$");
@@ -203,12 +215,12 @@ class ConformCommandTest {
             assertThat(outputs.toString()).contains("\"dsinks.npy\"");
             assertThat(org.ringattention.tensor.Npy.read(c.resolve("dsinks.npy")).shape()).containsExactly(4);
         }
-        CliRun missing = CliRun.of("conform", "--impl", impl(" && rm {case}/dsinks.npy"), "--only", "sinks+batch",
+        CliRun missing = conform("--impl", impl(" && rm {case}/dsinks.npy"), "--only", "sinks+batch",
                 "--gradients");
         assertThat(missing.code()).as(missing.out() + missing.err()).isZero();
         assertThat(missing.out()).contains("note: dsinks.npy missing in 1 case(s)");
         // the sign flipped: named
-        CliRun flipped = CliRun.of("conform", "--impl", impl(" && " + ConformRunner.shellQuote(python)
+        CliRun flipped = conform("--impl", impl(" && " + ConformRunner.shellQuote(python)
                 + " -c 'import numpy as n,sys; n.save(sys.argv[1], -n.load(sys.argv[1]))' {case}/dsinks.npy"),
                 "--only", "sinks+batch", "--gradients");
         assertThat(flipped.code()).as(flipped.out() + flipped.err()).isEqualTo(4);
@@ -216,28 +228,49 @@ class ConformCommandTest {
     }
 
     @Test
-    void crashMissingOutputWrongShapeAndTimeoutFailTheirCases() {
-        CliRun crash = CliRun.of("conform", "--impl", "echo boom >&2; exit 3 # {case}", "--only", "n=1+causal");
+    void crashMissingOutputWrongShapeAndTimeoutFailTheirCases(@TempDir Path dir) throws Exception {
+        CliRun crash = conform("--impl", "echo boom >&2; exit 3 # {case}", "--only", "n=1+causal");
         assertThat(crash.code()).isEqualTo(4);
         assertThat(crash.out()).contains("exit code 3: boom").contains("exited with an error");
 
-        CliRun none = CliRun.of("conform", "--impl", "true {case}", "--only", "n=1+causal");
+        CliRun none = conform("--impl", "true {case}", "--only", "n=1+causal");
         assertThat(none.code()).isEqualTo(4);
         assertThat(none.out()).contains("no out.npy written");
 
         assumeTrue(python != null, "no Python with NumPy found");
-        CliRun shape = CliRun.of("conform", "--impl", ConformRunner.shellQuote(python)
+        CliRun shape = conform("--impl", ConformRunner.shellQuote(python)
                 + " -c 'import numpy, sys; numpy.save(sys.argv[1] + \"/out.npy\", numpy.zeros(3))' {case}", "--only",
                 "n=1+causal");
         assertThat(shape.code()).isEqualTo(4);
         assertThat(shape.out()).contains("out.npy has shape [3], want [");
 
-        long start = System.nanoTime();
-        CliRun slow = CliRun.of("conform", "--impl", "sleep 30 # {case}", "--only", "n=1+causal+nq>nk", "--timeout",
-                "0.5");
+        // the case writes its pid and sleeps for an hour: conform must kill it at the timeout and go on (one
+        // that waited for it would hang until JUnit's guard), and the process must be gone afterwards
+        Path pidFile = dir.resolve("pid");
+        CliRun slow;
+        try {
+            slow = assertTimeoutPreemptively(Duration.ofMinutes(5), () -> conform("--impl", "echo $$ > "
+                    + ConformRunner.shellQuote(pidFile.toString()) + " && exec sleep 3600 # {case}", "--only",
+                    "n=1+causal+nq>nk", "--timeout", "0.5"));
+        } finally {
+            pidOf(pidFile).flatMap(ProcessHandle::of).ifPresent(ProcessHandle::destroyForcibly);
+        }
         assertThat(slow.code()).isEqualTo(4);
         assertThat(slow.out()).contains("timed out after 0.5 s").contains("timed out: raise --timeout");
-        assertThat((System.nanoTime() - start) / 1e9).isLessThan(25);
+        assertThat(pidOf(pidFile)).as("the case started").isPresent();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60); // a hang guard: it was killed
+        while (ProcessHandle.of(pidOf(pidFile).orElseThrow()).map(ProcessHandle::isAlive).orElse(false)
+                && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertThat(ProcessHandle.of(pidOf(pidFile).orElseThrow()).map(ProcessHandle::isAlive).orElse(false))
+                .as("the timed-out case's process is gone").isFalse();
+    }
+
+    /** The pid a case wrote to {@code file}, if it did. */
+    private static java.util.Optional<Long> pidOf(Path file) throws IOException {
+        String s = Files.exists(file) ? Files.readString(file).trim() : "";
+        return s.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(Long.parseLong(s));
     }
 
     @Test

@@ -24,7 +24,7 @@ class ProgressTest {
     void drawsFramesOnATerminalAfterTheDelay() throws InterruptedException {
         StringWriter err = new StringWriter();
         try (Progress p = Progress.start(new PrintWriter(err), "work", 3, true, 0)) {
-            long deadline = System.nanoTime() + 10_000_000_000L;
+            long deadline = System.nanoTime() + 120_000_000_000L; // a hang guard: the bar appears at once
             while (!err.toString().contains("work") && System.nanoTime() < deadline) {
                 Thread.sleep(10); // the bar appears from a timer thread
             }
@@ -37,7 +37,8 @@ class ProgressTest {
     @Test
     void quickWorkShowsNothingEvenOnATerminal() {
         StringWriter err = new StringWriter();
-        try (Progress p = Progress.start(new PrintWriter(err), "work", 1, true, 60_000)) {
+        // a delay of an hour: a JVM stopped between start and close must not let the bar appear
+        try (Progress p = Progress.start(new PrintWriter(err), "work", 1, true, 3_600_000)) {
             p.step("done");
         }
         assertThat(err.toString()).isEmpty();

@@ -9,6 +9,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntFunction;
+import java.util.function.LongSupplier;
 import org.ringattention.attention.Positions;
 import org.ringattention.attention.ShardAttention;
 import org.ringattention.tasks.TaskScheduler;
@@ -42,7 +43,9 @@ final class Ring {
         }
     }
 
-    private static final long JOIN_MILLIS = 2000;
+    /** How long a run's threads may take to stop once it ended, counted while the joiner was awake. */
+    static final long JOIN_MILLIS = 2000;
+    private static final long JOIN_POLL_MILLIS = 50;
 
     private final Device[] devices;
     private final int ringSize;
@@ -118,7 +121,7 @@ final class Ring {
             start.countDown();
             supervision.awaitEnd(devices);
             scheduler.stop(); // every device has ended: the workers have nothing left to do
-            joinAll(threads, supervision);
+            joinAll(threads, supervision, System::nanoTime);
         } finally {
             for (Link l : opened) {
                 l.close();
@@ -154,17 +157,18 @@ final class Ring {
         }
     }
 
-    private static void joinAll(List<Thread> threads, Supervision supervision) {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(JOIN_MILLIS);
+    /**
+     * Waits for {@code threads} to end, failing the run for each still alive after {@link #JOIN_MILLIS}
+     * of awake time ({@link AwakeTime}): a JVM stopped while it joins does not make a thread late.
+     */
+    static void joinAll(List<Thread> threads, Supervision supervision, LongSupplier clock) {
+        AwakeTime waited = new AwakeTime(clock, TimeUnit.MILLISECONDS.toNanos(JOIN_POLL_MILLIS));
+        long limit = TimeUnit.MILLISECONDS.toNanos(JOIN_MILLIS);
         boolean interrupted = false;
         for (Thread t : threads) {
-            while (t.isAlive()) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    break;
-                }
+            while (t.isAlive() && waited.read() < limit) {
                 try {
-                    t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                    t.join(JOIN_POLL_MILLIS);
                 } catch (InterruptedException e) {
                     interrupted = true;
                 }

@@ -15,15 +15,14 @@ import java.util.function.LongSupplier;
  * furthest behind and what it waits for.
  *
  * <p>The stall clock counts only time in which this supervisor was awake: a poll that returns more
- * than {@link #OVERSLEEP_NANOS} late (the process was stopped, or the host starved it) counts as one
- * poll interval, so a healthy ring is not failed for time in which nobody ran.
+ * than {@link AwakeTime#OVERSLEEP_NANOS} late (the process was stopped, or the host starved it)
+ * counts as one poll interval, so a healthy ring is not failed for time in which nobody ran.
  *
  * <p>Thread-safe: any thread may call any method.
  */
 final class Supervision {
 
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
-    static final long OVERSLEEP_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     /** Thrown inside a thread of a failed ring to unwind it; carries no stack. */
     static final class Stopped extends RuntimeException {
@@ -103,18 +102,14 @@ final class Supervision {
     void awaitEnd(Device[] devices) {
         try {
             synchronized (this) {
-                long lastPoll = clock.getAsLong();
-                long still = 0; // awake nanoseconds since the last progress seen
+                AwakeTime since = new AwakeTime(clock, POLL_NANOS); // since the last progress seen
                 while (running > 0 && !failed()) {
                     TimeUnit.NANOSECONDS.timedWait(this, POLL_NANOS);
-                    long now = clock.getAsLong();
-                    long slept = now - lastPoll;
-                    lastPoll = now;
+                    long still = since.read();
                     if (moved) {
                         moved = false;
+                        since.restart();
                         still = 0;
-                    } else {
-                        still += slept > POLL_NANOS + OVERSLEEP_NANOS ? POLL_NANOS : slept;
                     }
                     if (!failed() && running > 0 && still > stallNanos) {
                         Device slow = furthestBehind(devices);

@@ -36,14 +36,14 @@ class MpiRingTest {
     }
 
     @Test
-    @Timeout(120)
+    @Timeout(300)
     void oneRankIsTheInProcessRingOfOne() throws Exception {
         check(1, "vader", List.of(
                 new RingCase(1, 2, 1, 37, 8, true, 0, false, Layout.ZIGZAG, 8, 16, true, 1)));
     }
 
     @Test
-    @Timeout(120)
+    @Timeout(300)
     void twoRanksOverSharedMemory() throws Exception {
         check(2, "vader", List.of(
                 new RingCase(1, 2, 2, 64, 16, false, 0, false, Layout.CONTIGUOUS, 16, 16, false, 2),
@@ -52,7 +52,7 @@ class MpiRingTest {
     }
 
     @Test
-    @Timeout(120)
+    @Timeout(300)
     void threeRanks() throws Exception {
         check(3, "vader", List.of(
                 new RingCase(1, 2, 1, 61, 8, true, 0, true, Layout.ZIGZAG, 8, 8, true, 5),
@@ -60,7 +60,7 @@ class MpiRingTest {
     }
 
     @Test
-    @Timeout(120)
+    @Timeout(300)
     void fourRanksOverTcp() throws Exception {
         check(4, "tcp", List.of(
                 new RingCase(2, 2, 1, 45, 8, false, 0, true, Layout.STRIPED, 4, 8, true, 7),
@@ -70,7 +70,7 @@ class MpiRingTest {
     private void check(int ranks, String btl, List<RingCase> cases) throws Exception {
         List<String> args = new ArrayList<>(List.of(dir.toString(), "2"));
         cases.forEach(c -> args.add(c.token()));
-        MpiRun.Result r = MpiRun.run(ranks, btl, 90, List.of(), RankMain.class, args);
+        MpiRun.Result r = MpiRun.run(ranks, btl, MpiRun.GUARD_SECONDS, List.of(), RankMain.class, args);
         assertThat(r.exitCode()).as("mpirun exit code; output:%n%s", r.output()).isZero();
         for (int c = 0; c < cases.size(); c++) {
             RingCase rc = cases.get(c);

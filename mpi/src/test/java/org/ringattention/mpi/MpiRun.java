@@ -22,6 +22,13 @@ final class MpiRun {
     record Result(int exitCode, String output, double seconds, boolean timedOut) {
     }
 
+    /**
+     * How long a test lets mpirun run before it kills the job as hung: the jobs take seconds, this
+     * leaves room for a loaded machine and a JVM stopped for a minute or two. A hang guard, not a
+     * speed limit; tests give JUnit's {@code @Timeout} more than this.
+     */
+    static final int GUARD_SECONDS = 180;
+
     private MpiRun() {
     }
 
@@ -67,14 +74,19 @@ final class MpiRun {
         Result await(int timeoutSeconds) throws IOException, InterruptedException {
             boolean done = process.waitFor(timeoutSeconds, TimeUnit.SECONDS);
             if (!done) {
-                process.descendants().forEach(ProcessHandle::destroyForcibly);
-                process.destroyForcibly();
-                process.waitFor(10, TimeUnit.SECONDS);
+                kill();
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             String out = Files.readString(log, StandardCharsets.UTF_8);
             Files.deleteIfExists(log);
             return new Result(done ? process.exitValue() : -1, out, seconds, !done);
+        }
+
+        /** Kills mpirun and its ranks if they still run (a test that failed before the job ended). */
+        void kill() throws InterruptedException {
+            process.descendants().forEach(ProcessHandle::destroyForcibly);
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
         }
     }
 

@@ -69,7 +69,8 @@ public final class RankMain {
                 }
                 case "pause" -> {
                     Files.writeString(dir.resolve("paused-rank" + rank), "");
-                    Thread.sleep(60_000);
+                    // until the test kills it: a test JVM stopped for minutes must still find it here
+                    Thread.sleep(Duration.ofHours(1));
                 }
                 default -> throw new IllegalArgumentException("unknown fault " + spec);
             }

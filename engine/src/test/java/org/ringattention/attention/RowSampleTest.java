@@ -92,6 +92,46 @@ class RowSampleTest {
         assertArrayEquals(new int[] {0}, RowSample.choose(shape, D.withWindow(300), 1, 3));
     }
 
+    /**
+     * The edge rows in range, first occurrence only, in the order the class comment gives them:
+     * that order decides which rows a small sample takes, and no edge row may be added that the
+     * rules do not name. Each list is worked out by hand in its comment (p = i + offset).
+     */
+    @Test
+    void edgesComeInTheOrderOfTheClassComment() {
+        // offset −100: rows 99 | 100 see no key | the first; block edges p = 127 (227), p = 0, 128 (100, 228)
+        assertEdges(List.of(0, 299, 99, 100, 227, 228), 300, 200, D.withCausal(true));
+        // offset −1700: 1699 | 1700; p = 127, 255 (1827, 1955); p = 0, 128, 256 (1700, 1828, 1956)
+        assertEdges(List.of(0, 1999, 1699, 1700, 1827, 1955, 1828, 1956), 2000, 300, D.withCausal(true));
+        // L = 4, offset −100: as causal, then p − L = 1 (105), p − L = 0 (104); every row sees a key;
+        // right block edges 227; 100, 228; left block edges p − L = 0, 128 (104, 232)
+        assertEdges(List.of(0, 299, 99, 100, 105, 104, 227, 228, 232), 300, 200, D.withWindow(5));
+        // top-left, L = 4: p − L = 1 (5), 0 (4); row 100 is the last to see key 96, 101 sees none;
+        // right block edges p = 127 + 128k (127, 511, 1023), p = 128k (0, 512, 1024); left p − 4 = 128k (4, 388, 900)
+        assertEdges(List.of(0, 1024, 5, 4, 100, 101, 127, 511, 1023, 512, 388, 900), 1025, 97,
+                D.withWindow(5).withCausalAlign(CausalAlign.TOP_LEFT));
+        // (0, 5): every row sees a key; p − L = 1 (1); right block edges p + 5 = 127, 255 (122, 250), 128, 256
+        // (123, 251); left block edges p = 0, 128, 256
+        assertEdges(List.of(0, 299, 1, 122, 250, 123, 251, 128, 256), 300, 300, D.withWindow(0, 5));
+        // segments of 100 rows: the first two starts and the rows before them, then every start
+        long[] ids = new long[400];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = i / 100;
+        }
+        assertEdges(List.of(0, 399, 100, 99, 200, 199, 300, 299), 400, 400,
+                D.withSegments(SegmentIds.of(ids, 1, 400)));
+    }
+
+    private static void assertEdges(List<Integer> want, int nq, int nk, AttentionSpec spec) {
+        List<Integer> got = new ArrayList<>();
+        for (int e : RowSample.edges(new AttentionShape(1, 1, 1, nq, nk, 4), spec)) {
+            if (e >= 0 && e < nq && !got.contains(e)) {
+                got.add(e);
+            }
+        }
+        assertEquals(want, got, nq + " x " + nk + " " + spec);
+    }
+
     /** Rows the class comment names, found by brute force; all in [0, N_q). */
     private static List<Integer> expectedEdges(AttentionShape shape, AttentionSpec spec) {
         int nq = shape.qLen();

@@ -168,6 +168,20 @@ class RowSampleTest {
                 D.withWindow(100, -1).withVarlen(longOne));
     }
 
+    @Test
+    void packedSequencesNameOnlyTheirOwnRows() {
+        // one sequence of 20 queries over 5 keys, top-left, window (2, −1): rows 3, 2 drop and hold
+        // key 0; row 6 is the last to see key 4, row 7 the first to see none
+        assertEdges(List.of(0, 19, 3, 2, 6, 7), 20, 5, D.withWindow(2, -1).withCausalAlign(CausalAlign.TOP_LEFT)
+                .withVarlen(SequenceLengths.of(longs(0, 20), longs(0, 5))));
+        // ten sequences of 32 × 32, W = 1, eight chosen (not the fifth nor the ninth): first and last
+        // rows, second rows, and no block edge, though the block edge after sequences 3 and 7 (p = 128,
+        // 256) is the first row of a sequence that was not chosen
+        long[] c = longs(0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320);
+        assertEdges(List.of(0, 319, 31, 32, 63, 64, 95, 96, 127, 160, 191, 192, 223, 224, 255, 288, 1, 33, 65, 97, 161,
+                193, 225, 289), 320, 320, D.withWindow(1).withVarlen(SequenceLengths.of(c, c)));
+    }
+
     private static SequenceLengths cu(long... both) {
         return SequenceLengths.of(both, both);
     }

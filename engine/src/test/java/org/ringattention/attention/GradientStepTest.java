@@ -11,7 +11,8 @@ import org.ringattention.tensor.Tensor;
 /**
  * What a {@link GradientStep} refuses before it makes a task: row statistics not yet computed
  * (gradients cannot start from a D that is missing), a forward buffer, and a query head outside
- * the group it is restricted to.
+ * the group it is restricted to; and a query shard given with its forward result that does not
+ * fit the problem.
  */
 class GradientStepTest {
 
@@ -23,6 +24,10 @@ class GradientStepTest {
         Tensor q = Tensor.zeros(1, 2, 8, 4);
         Tensor kv = Tensor.zeros(1, 1, 8, 4);
         QueryShard qs = sa.queryShard(0, q, Positions.range(0, 8), Tensor.zeros(1, 2, 8, 4), new float[2 * 8]);
+        Tensor wrongHeads = Tensor.zeros(1, 1, 8, 4);
+        IllegalArgumentException misfit = assertThrows(IllegalArgumentException.class,
+                () -> sa.queryShard(1, wrongHeads, Positions.range(0, 8), wrongHeads, new float[8]));
+        assertEquals("query shard " + wrongHeads.shape() + " does not fit " + shape, misfit.getMessage());
         RowStatistics stats = sa.rowStatistics(qs, Tensor.zeros(1, 2, 8, 4));
         KvShard backward = sa.kvBuffer(8, true);
         sa.load(backward, 0, kv, kv, Positions.range(0, 8));

@@ -28,6 +28,9 @@ class GradientStepTest {
         IllegalArgumentException misfit = assertThrows(IllegalArgumentException.class,
                 () -> sa.queryShard(1, wrongHeads, Positions.range(0, 8), wrongHeads, new float[8]));
         assertEquals("query shard " + wrongHeads.shape() + " does not fit " + shape, misfit.getMessage());
+        IllegalArgumentException forForward = assertThrows(IllegalArgumentException.class,
+                () -> sa.queryShard(1, wrongHeads, Positions.range(0, 8)));
+        assertEquals(misfit.getMessage(), forForward.getMessage(), "and the same without a forward result");
         RowStatistics stats = sa.rowStatistics(qs, Tensor.zeros(1, 2, 8, 4));
         KvShard backward = sa.kvBuffer(8, true);
         sa.load(backward, 0, kv, kv, Positions.range(0, 8));

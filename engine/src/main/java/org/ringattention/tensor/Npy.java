@@ -30,6 +30,14 @@ public final class Npy {
     /** Largest element count loaded onto the heap: the usual maximum Java array length. */
     public static final long MAX_HEAP_ELEMENTS = Integer.MAX_VALUE - 8;
 
+    /**
+     * Whether {@code elements} values fit one heap array ({@link #MAX_HEAP_ELEMENTS} do): the one
+     * place the limit is compared, so that its boundary is tested without an 8 GiB array.
+     */
+    static boolean fitsHeap(long elements) {
+        return elements <= MAX_HEAP_ELEMENTS;
+    }
+
     /** I/O is done in pieces of this many bytes so no buffer grows with the array. */
     private static final int CHUNK_BYTES = 1 << 20;
 
@@ -50,7 +58,7 @@ public final class Npy {
         }
         try (FileChannel ch = open(file)) {
             NpyHeader header = NpyHeader.parse(file, ch);
-            if (header.size() > MAX_HEAP_ELEMENTS) {
+            if (!fitsHeap(header.size())) {
                 throw new NpyFormatException(file, "too large to load on the heap (" + header.size()
                         + " elements, shape " + NpyHeader.shapeString(header.shape()) + ")");
             }

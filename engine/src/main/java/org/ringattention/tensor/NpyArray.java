@@ -27,7 +27,7 @@ public final class NpyArray {
     private final MemorySegment data;
 
     NpyArray(Path source, NpyHeader header, MemorySegment data) {
-        if (header.size() > Npy.MAX_HEAP_ELEMENTS || data.byteSize() != header.dataBytes()) {
+        if (!Npy.fitsHeap(header.size()) || data.byteSize() != header.dataBytes()) {
             throw new IllegalArgumentException("data does not match " + header);
         }
         this.source = source;
@@ -41,7 +41,7 @@ public final class NpyArray {
 
     /** A little-endian C-order array of {@code shape} held in {@code data}: a tensor of another file format. */
     NpyArray(Path source, long[] shape, DType dtype, long size, MemorySegment data) {
-        if (size > Npy.MAX_HEAP_ELEMENTS || data.byteSize() != size * dtype.bytes()) {
+        if (!Npy.fitsHeap(size) || data.byteSize() != size * dtype.bytes()) {
             throw new IllegalArgumentException("data does not match " + dtype + " " + NpyHeader.shapeString(shape));
         }
         this.source = source;

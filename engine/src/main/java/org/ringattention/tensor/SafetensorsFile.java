@@ -276,7 +276,7 @@ public final class SafetensorsFile {
     }
 
     private int heapSize(SafetensorsHeader.Entry e) throws SafetensorsFormatException {
-        if (e.size() > Npy.MAX_HEAP_ELEMENTS) {
+        if (!Npy.fitsHeap(e.size())) {
             throw new SafetensorsFormatException(file, "tensor " + SafetensorsHeader.name(e.name())
                     + ": too large to load on the heap (" + e.size() + " elements, shape "
                     + SafetensorsHeader.shapeString(e.shape()) + ")");

@@ -55,7 +55,7 @@ public final class Tensor {
     public static Tensor zeros(int batch, int heads, int rows, int dim) {
         requireNonNegative(batch, heads, rows, dim); // before the allocation, which would throw its own error
         long size = (long) batch * heads * rows * dim;
-        if (size > Integer.MAX_VALUE - 8) {
+        if (!Npy.fitsHeap(size)) {
             throw new IllegalArgumentException("too large for a heap tensor: " + shapeString(batch, heads, rows, dim));
         }
         return new Tensor(batch, heads, rows, dim, new float[(int) size], null);
@@ -137,7 +137,7 @@ public final class Tensor {
 
     /** A copy of all elements in row-major order. */
     public float[] toArray() {
-        if (size() > Integer.MAX_VALUE - 8) {
+        if (!Npy.fitsHeap(size())) {
             throw new IllegalStateException("too large for one array: " + shape());
         }
         float[] out = new float[(int) size()];

@@ -116,6 +116,37 @@ class AttentionSpecTest {
         assertEquals("sinks[2]", sinks.toString());
     }
 
+    @Test
+    void aWindowGivenWithItsOwnLeftSideIsAccepted() {
+        AttentionSpec both = new AttentionSpec(Double.NaN, false, 3, null, CausalAlign.BOTTOM_RIGHT, 2, -1, 0, null,
+                null, null, null, null);
+        assertEquals(D.withWindow(3), both, "W = 3 with L = 2 says the same twice");
+        assertMessage("window 3 means window left 2, not 4", () -> new AttentionSpec(Double.NaN, false, 3, null,
+                CausalAlign.BOTTOM_RIGHT, 4, -1, 0, null, null, null, null, null));
+    }
+
+    @Test
+    void aLeftSideOfZeroIsAWindow() {
+        // (0, −1): each query sees its own key and every later one; a boundary of isFull and toString
+        AttentionSpec onlyLater = D.withWindow(0, -1);
+        assertFalse(onlyLater.causal());
+        assertFalse(onlyLater.isFull());
+        assertEquals("window=(0, -1)", onlyLater.toString());
+    }
+
+    @Test
+    void packedSequencesComeOneWayOnly() {
+        SequenceLengths varlen = SequenceLengths.of(new long[] {0, 2, 3}, new long[] {0, 1, 3});
+        AttentionSpec packed = D.withVarlen(varlen);
+        assertEquals(varlen, packed.varlen());
+        assertFalse(packed.isFull());
+        assertEquals("full+varlen(2)", packed.toString());
+        SegmentIds segments = SegmentIds.of(new long[] {0, 0, 1}, 1, 3);
+        assertEquals(segments, D.withSegments(segments).segments());
+        assertMessage("segments and cu_seqlens both pack sequences: give one of them",
+                () -> packed.withSegments(segments));
+    }
+
     private static void assertMessage(String message, Runnable r) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, r::run);
         assertEquals(message, e.getMessage());

@@ -34,6 +34,23 @@ class BlockwiseAttentionTest {
     }
 
     @Test
+    void aBlockSplitInHalvesCountsItsTilesAsOneBlock() {
+        // causal, N = 8, blocks 8 × 4: one query block, the last of the pass, so it runs as two tasks
+        // of rows 0..3 and 4..7. Key block 4..7 is hidden from rows 0..3 but not from the block:
+        // both tiles are computed, none skipped, whichever half computed them
+        Tensor x = Tensor.zeros(1, 1, 8, 3);
+        for (int i = 0; i < 8; i++) {
+            x.set(0, 0, i, i % 3, 0.5f * i);
+        }
+        AttentionSpec causal = AttentionSpec.DEFAULT.withCausal(true);
+        for (int threads : new int[] {1, 2}) {
+            AttentionOutput o = new BlockwiseAttention(Kernels.scalar(), 8, 4, threads).forward(x, x, x, causal);
+            assertEquals(2, o.tilesComputed(), threads + " threads");
+            assertEquals(0, o.tilesSkipped(), threads + " threads");
+        }
+    }
+
+    @Test
     void describesItsBlocksKernelsAndThreads() {
         BlockwiseAttention b = new BlockwiseAttention(Kernels.scalar(), 64, 32, 3);
         assertEquals("blockwise float32, blocks 64x32, " + Kernels.scalar().name() + " kernels, 3 threads",

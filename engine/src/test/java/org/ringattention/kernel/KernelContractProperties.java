@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
@@ -32,6 +33,26 @@ class KernelContractProperties {
     void scoresAreScaledFmaDotProductsInIncreasingOrder(@ForAll("kernels") Kernels kernels,
             @ForAll @IntRange(min = 1, max = 12) int rows, @ForAll @IntRange(min = 1, max = 70) int cols,
             @ForAll @IntRange(min = 1, max = 70) int d, @ForAll boolean withMax, @ForAll long seed) {
+        checkScores(kernels, rows, cols, d, withMax, seed);
+    }
+
+    /**
+     * Shapes that reach every tile of the vector kernels on every run, whatever the random draws
+     * of the properties: two 4-row groups and a row left over; two whole 4 × 4 tiles of keys, one
+     * whole vector and a masked tail; at d = 130 more than one strip of keys.
+     */
+    @Example
+    void scoresOfShapesThatReachEveryTile() {
+        int tile = 4 * VectorKernels.lanes();
+        for (Kernels kernels : List.of(Kernels.scalar(), Kernels.vector())) {
+            for (int d : new int[] {5, 130}) {
+                checkScores(kernels, 9, 2 * tile + VectorKernels.lanes() + 3, d, true, 31 + d);
+                checkScores(kernels, 9, 2 * tile + VectorKernels.lanes() + 3, d, false, 37 + d);
+            }
+        }
+    }
+
+    private static void checkScores(Kernels kernels, int rows, int cols, int d, boolean withMax, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         int qOff = rnd.nextInt(5);
         int kOff = rnd.nextInt(5);
@@ -130,6 +151,58 @@ class KernelContractProperties {
     void productsSumTheirTermsInChunks(@ForAll("kernels") Kernels kernels,
             @ForAll @IntRange(min = 1, max = 12) int rows, @ForAll @IntRange(min = 1, max = 300) int inner,
             @ForAll @IntRange(min = 1, max = 72) int n, @ForAll long seed) {
+        checkProducts(kernels, rows, inner, n, seed);
+    }
+
+    /**
+     * Shapes that reach every tile of the vector products on every run: 19 output rows (two 8-row
+     * tiles, then rows alone; in the masked tail four 4-row tiles, then rows alone), two strips of
+     * two vectors, one whole vector and a masked tail along n, and a long sum of two chunks.
+     */
+    @Example
+    void productsOfShapesThatReachEveryTile() {
+        int lanes = VectorKernels.lanes();
+        for (Kernels kernels : List.of(Kernels.scalar(), Kernels.vector())) {
+            checkProducts(kernels, 19, Kernels.CHUNK + 9, 4 * lanes + lanes + 3, 41);
+            checkProducts(kernels, 19, 2 * Kernels.CHUNK, 4 * lanes, 43);
+        }
+    }
+
+    /**
+     * C += P B of products that all round to −0 (−1e−30 · 1e−20), into C = −0: every chunk's sum
+     * is −0 and −0 + −0 stays −0, so C keeps its sign bit. A chunk summed once too often (+0 from
+     * no terms) would flip it to +0.
+     */
+    @Example
+    void productsKeepTheSignOfZero() {
+        int lanes = VectorKernels.lanes();
+        int rows = 19;
+        int n = 4 * lanes + lanes + 3;
+        for (Kernels kernels : List.of(Kernels.scalar(), Kernels.vector())) {
+            for (int inner : new int[] {Kernels.CHUNK, 2 * Kernels.CHUNK}) {
+                float[] p = new float[rows * inner];
+                Arrays.fill(p, -1e-30f);
+                float[] b = new float[inner * n];
+                Arrays.fill(b, 1e-20f);
+                float[] c = new float[rows * n];
+                Arrays.fill(c, -0f);
+                float[] want = c.clone();
+                kernels.accumulateProduct(p, rows, inner, b, 0, n, c, 0);
+                assertArrayEquals(want, c, kernels.name() + " C += P B, inner " + inner);
+                // Pᵀ B with P [inner × rows]: the long sum runs over P's rows
+                kernels.accumulateTransposedProduct(p, inner, rows, b, 0, n, c, 0);
+                assertArrayEquals(want, c, kernels.name() + " C += Pᵀ B, inner " + inner);
+            }
+        }
+    }
+
+    @Example
+    void namesSayWhichKernelsRan() {
+        assertEquals("scalar", Kernels.scalar().name());
+        assertEquals("vector-" + 32 * VectorKernels.lanes(), Kernels.vector().name());
+    }
+
+    private static void checkProducts(Kernels kernels, int rows, int inner, int n, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         int bOff = rnd.nextInt(6);
         int cOff = rnd.nextInt(6);

@@ -2,7 +2,9 @@ package org.ringattention.tensor;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -27,6 +29,16 @@ class TensorTest {
         MemorySegment seg = arena.allocate((long) x.length * Float.BYTES);
         MemorySegment.copy(x, 0, seg, Tensor.LE_FLOAT, 0, x.length);
         return List.of(Tensor.wrap(x.clone(), 2, 3, 4, 5), Tensor.of(seg, 2, 3, 4, 5));
+    }
+
+    @Test
+    void theHeapLimitItselfFits() {
+        // the limit every heap tensor, .npy and safetensors load compares with; its boundary would
+        // otherwise need an array of 2^31 − 9 floats (8 GiB) to test
+        assertEquals(Integer.MAX_VALUE - 8, Npy.MAX_HEAP_ELEMENTS, "the usual largest Java array");
+        assertTrue(Npy.fitsHeap(Npy.MAX_HEAP_ELEMENTS));
+        assertFalse(Npy.fitsHeap(Npy.MAX_HEAP_ELEMENTS + 1));
+        assertTrue(Npy.fitsHeap(0));
     }
 
     @Test

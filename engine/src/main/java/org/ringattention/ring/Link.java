@@ -82,6 +82,17 @@ public interface Link {
 
     // ---------------------------------------------------------------- any thread
 
+    /**
+     * Gives the transport a chance to move data from a worker thread, called after each of the
+     * ring's tasks on this process: with as many workers as cores, the device thread that calls
+     * {@link #progress} must take a worker's core to run, and a transport that moves only inside
+     * its own calls (MPI over TCP) then stalls for as long as the device thread waits for one.
+     * Thread-safe, cheap when there is nothing to do, and touching no state the device thread
+     * reads; the link decides how often it acts. Does nothing by default.
+     */
+    default void assist() {
+    }
+
     /** Who is at the other end, for messages: "device 3", "rank 3". */
     default String peer(boolean consumerSide) {
         return consumerSide ? "the previous device" : "the next device";

@@ -81,25 +81,26 @@ final class Ring {
     /** Runs every step on every local device; returns a record per device and step, by device then step. */
     List<StepRecord> run() {
         Supervision supervision = new Supervision(stallNanos);
-        TaskScheduler<ShardAttention.Workspace> scheduler = new TaskScheduler<>(workspaces, devices.length,
-                new TaskSupervisor(faults, supervision));
         StepLog log = new StepLog();
         CountDownLatch start = new CountDownLatch(1);
         boolean sends = DeviceProtocol.sendsPerPass(ringSize, gradients) > 0;
         Set<Link> opened = Collections.newSetFromMap(new IdentityHashMap<>());
         List<Thread> threads = new ArrayList<>();
         try {
+            Link[] ins = new Link[devices.length];
+            Link[] outs = new Link[devices.length];
+            for (int x = 0; sends && x < devices.length; x++) {
+                ins[x] = links.link(Math.floorMod(devices[x].id - 1, ringSize), pass);
+                opened.add(ins[x]);
+                outs[x] = links.link(devices[x].id, pass);
+                opened.add(outs[x]);
+            }
+            TaskScheduler<ShardAttention.Workspace> scheduler = new TaskScheduler<>(workspaces, devices.length,
+                    new TaskSupervisor(faults, supervision, opened.toArray(Link[]::new)));
             for (int x = 0; x < devices.length; x++) {
-                Device d = devices[x];
-                Link in = sends ? links.link(Math.floorMod(d.id - 1, ringSize), pass) : null;
-                Link out = sends ? links.link(d.id, pass) : null;
-                if (sends) {
-                    opened.add(in);
-                    opened.add(out);
-                }
-                DeviceProtocol protocol = new DeviceProtocol(d, x, ringSize, gradients, in, out, work, scheduler,
-                        supervision, log, keyPositions, start);
-                threads.add(Thread.ofPlatform().daemon().name("ring-device-" + d.id).unstarted(protocol));
+                DeviceProtocol protocol = new DeviceProtocol(devices[x], x, ringSize, gradients, ins[x], outs[x],
+                        work, scheduler, supervision, log, keyPositions, start);
+                threads.add(Thread.ofPlatform().daemon().name("ring-device-" + devices[x].id).unstarted(protocol));
             }
             for (int w = 0; w < workspaces.length; w++) {
                 int worker = w;
@@ -134,10 +135,12 @@ final class Ring {
     }
 
     /**
-     * The ring's view of its tasks: the fault hook before each, progress after each, and a failure
-     * named by device and step.
+     * The ring's view of its tasks: the fault hook before each; after each, progress and a chance
+     * for every link of the pass to move data ({@link Link#assist}); a failure named by device and
+     * step.
      */
-    private record TaskSupervisor(FaultInjector faults, Supervision supervision) implements TaskScheduler.Supervisor {
+    private record TaskSupervisor(FaultInjector faults, Supervision supervision, Link[] links)
+            implements TaskScheduler.Supervisor {
 
         @Override
         public void beforeTask(TaskScheduler.Batch batch, int task) throws Exception {
@@ -147,6 +150,9 @@ final class Ring {
         @Override
         public void taskEnded(TaskScheduler.Batch batch) {
             supervision.progress();
+            for (Link l : links) {
+                l.assist();
+            }
         }
 
         @Override

@@ -39,6 +39,9 @@ public final class Mpi {
     static final int STATUS_BYTES = 24;
     static final int MAX_ERROR_STRING = 256;
     static final int ANY_TAG = -1;
+    static final int ANY_SOURCE = -1;
+    /** At most one {@link #poke} per this many nanoseconds and process. */
+    static final long POKE_INTERVAL_NANOS = 250_000;
 
     private static volatile Mpi instance;
 
@@ -53,6 +56,9 @@ public final class Mpi {
     private final MethodHandle isend;
     private final MethodHandle irecv;
     private final MethodHandle test;
+    private final MethodHandle iprobe;
+    private final ThreadLocal<MemorySegment> pokeFlag = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(JAVA_INT));
+    private volatile long lastPoke;
     private final MethodHandle waitOne;
     private final MethodHandle cancel;
     private final MethodHandle barrier;
@@ -88,6 +94,9 @@ public final class Mpi {
         test = linker.downcallHandle(lib.findOrThrow("MPI_Test"),
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
         waitOne = linker.downcallHandle(lib.findOrThrow("MPI_Wait"), FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        // int MPI_Iprobe(int source, int tag, MPI_Comm, int *flag, MPI_Status *)
+        iprobe = linker.downcallHandle(lib.findOrThrow("MPI_Iprobe"),
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
         cancel = linker.downcallHandle(lib.findOrThrow("MPI_Cancel"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
         barrier = linker.downcallHandle(lib.findOrThrow("MPI_Barrier"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
         // int MPI_Bcast(void *buffer, int count, MPI_Datatype, int root, MPI_Comm)
@@ -200,6 +209,27 @@ public final class Mpi {
             throw new MpiException("MPI_Test: " + t);
         }
         return flag.get(JAVA_INT, 0) != 0;
+    }
+
+    /**
+     * Lets Open MPI progress every transfer of this process, from any thread, at most once per
+     * {@link #POKE_INTERVAL_NANOS}: an MPI_Iprobe for any message, whose result is ignored (Open
+     * MPI's probe runs its progress engine when nothing matches, and a probe consumes nothing).
+     */
+    void poke() {
+        long now = System.nanoTime();
+        if (now - lastPoke < POKE_INTERVAL_NANOS) {
+            return;
+        }
+        lastPoke = now;
+        try {
+            check((int) iprobe.invokeExact(ANY_SOURCE, ANY_TAG, commWorld, pokeFlag.get(), MemorySegment.NULL),
+                    "MPI_Iprobe");
+        } catch (MpiException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new MpiException("MPI_Iprobe: " + t);
+        }
     }
 
     /** MPI_Cancel then MPI_Wait: a posted receive that will not be needed. */

@@ -28,7 +28,8 @@ import org.ringattention.ring.Link;
  * source and tag in order, and a pass's credits bound the messages in flight to one shard.
  *
  * <p>Concurrency: as {@link Link}; each end is used by its device's thread only, except
- * {@link #abort} (any thread), which only sets a flag.
+ * {@link #abort} (any thread), which only sets a flag, and {@link #assist} (the workers), which
+ * only calls MPI's progress.
  */
 final class MpiLink implements Link {
 
@@ -232,6 +233,14 @@ final class MpiLink implements Link {
             sent();
         } else if (granted != null) {
             arrived();
+        }
+    }
+
+    /** From a worker, between tasks: MPI's progress engine, so that TCP transfers move while the device thread waits for a core. */
+    @Override
+    public void assist() {
+        if (!aborted) {
+            mpi.poke();
         }
     }
 

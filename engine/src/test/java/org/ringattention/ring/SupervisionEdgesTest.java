@@ -24,6 +24,11 @@ class SupervisionEdgesTest {
 
     /** The clock reads 0, then advances by {@code steps[i]} at each reading; past them, the one device ends. */
     private static Supervision scripted(long stallNanos, long... steps) {
+        return scripted(stallNanos, false, steps);
+    }
+
+    /** As above; with {@code endInLast}, the device ends during the last step instead of after it. */
+    private static Supervision scripted(long stallNanos, boolean endInLast, long... steps) {
         Supervision[] s = new Supervision[1];
         s[0] = new Supervision(stallNanos, new LongSupplier() {
             private int reading = -1;
@@ -33,6 +38,9 @@ class SupervisionEdgesTest {
             public long getAsLong() {
                 if (reading >= 0 && reading < steps.length) {
                     now += steps[reading];
+                    if (endInLast && reading == steps.length - 1) {
+                        s[0].deviceEnded();
+                    }
                 } else if (reading >= steps.length) {
                     s[0].deviceEnded();
                 }
@@ -77,6 +85,13 @@ class SupervisionEdgesTest {
     @Test
     void exactlyTheStallTimeoutWithoutProgressIsNotYetAStall() {
         Supervision s = scripted(200 * MS, polls(4, 50 * MS));
+        s.awaitEnd(new Device[] {device(0, 0, false)});
+        assertFalse(s.failed(), () -> "failed: " + s.failure().getMessage());
+    }
+
+    @Test
+    void aRingWhoseLastDeviceEndsInThePollThatPassesTheTimeoutHasNotStalled() {
+        Supervision s = scripted(200 * MS, true, polls(5, 50 * MS)); // 250 ms, but the device ended
         s.awaitEnd(new Device[] {device(0, 0, false)});
         assertFalse(s.failed(), () -> "failed: " + s.failure().getMessage());
     }

@@ -162,6 +162,21 @@ class InProcessLinkTest {
         }
     }
 
+    /** What Link leaves to a transport by default, as the in-process link keeps it. */
+    @Test
+    void theDefaultsOfALinkInProcess() {
+        InProcessLink link = new InProcessLink(76, LinkModel.UNTHROTTLED);
+        try {
+            assertEquals("the previous device", link.peer(true));
+            assertEquals("the next device", link.peer(false));
+            assertFalse(link.transferring(), "it moves on its own thread: a waiting device may park");
+            link.progress(); // nothing to do
+            assertTrue(link.sent());
+        } finally {
+            link.close();
+        }
+    }
+
     /** The failure {@code end} throws once the link has failed (at most {@link #HANG} later). */
     private static RuntimeException awaitFailure(BooleanSupplier end) {
         long deadline = System.nanoTime() + HANG;

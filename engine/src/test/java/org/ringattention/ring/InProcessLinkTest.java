@@ -52,7 +52,9 @@ class InProcessLinkTest {
 
     @Test
     void aHopCarriesTheShardAndReportsItsBytesAndBusyTime() {
-        LinkModel model = new LinkModel(1e5, 0.002); // 2 ms, then 10 µs a byte
+        // 240 bytes of K, V then 240 of dK, dV at 1200 bytes/s: 200 ms each, so that a K, V phase
+        // overslept on a loaded machine does not make up for a dK, dV phase left out
+        LinkModel model = new LinkModel(1200, 0);
         InProcessLink link = new InProcessLink(70, model);
         try {
             KvShard src = shard(3, 5, true);
@@ -160,6 +162,19 @@ class InProcessLinkTest {
         } finally {
             link.close();
         }
+    }
+
+    /** A caller interrupted while close waits for the transfer thread keeps its interrupt; the thread still ends. */
+    @Test
+    void closeKeepsTheCallersInterrupt() {
+        InProcessLink link = new InProcessLink(77, AN_HOUR);
+        Thread transfer = transferThread(77);
+        link.grant(attention.kvBuffer(8, false), 2, Positions.range(0, 4));
+        link.sendKeysValues(shard(2, 4, false));
+        Thread.currentThread().interrupt();
+        link.close();
+        assertTrue(Thread.interrupted(), "the interrupt is kept (and cleared here)");
+        assertFalse(transfer.isAlive());
     }
 
     /** What Link leaves to a transport by default, as the in-process link keeps it. */

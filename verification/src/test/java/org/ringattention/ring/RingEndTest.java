@@ -32,6 +32,20 @@ class RingEndTest {
         }
     }
 
+    /** The same for the shortest pass: one device, forward only, where the check follows the join most closely. */
+    @Test
+    void aPassOfOneDeviceHasEndedItsWorkersWhenItReturns() {
+        Problem p = Problem.random(new AttentionShape(1, 1, 1, 16, 16, 4), AttentionSpec.DEFAULT, 5, 1);
+        RingAttention ring = RingProperties.ring(8, 8, 2, 1, Layout.CONTIGUOUS);
+        for (int run = 0; run < 20; run++) {
+            Set<Thread> before = ringThreads();
+            ring.forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec());
+            Set<Thread> after = ringThreads();
+            after.removeAll(before);
+            assertThat(after).as("run %d: ring threads alive after the pass returned", run).isEmpty();
+        }
+    }
+
     private static Set<Thread> ringThreads() {
         return Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.getName().startsWith("ring-") && t.isAlive())

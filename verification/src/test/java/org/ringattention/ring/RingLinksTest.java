@@ -9,12 +9,14 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.ringattention.attention.AttentionShape;
 import org.ringattention.attention.AttentionSpec;
 import org.ringattention.attention.KvShard;
 import org.ringattention.attention.Positions;
 import org.ringattention.attention.Problem;
+import org.ringattention.kernel.Kernels;
 
 /**
  * What a ring asks of its links, seen through links that record each call (and pass it on to
@@ -114,6 +116,27 @@ class RingLinksTest {
         assertThat(r.forward().steps()).hasSize(1);
         assertThat(r.backward().steps()).hasSize(1);
         assertThat(links.links).as("links asked for").isEmpty();
+    }
+
+    /**
+     * The default stall timeout is 30 s plus twice the model's time for a hop: a link of 16 s
+     * latency gives 62 s, and a ring of one device, which never uses its link, is not failed as
+     * stalled however slow its link. Its first task holds the pass for 300 ms, so that the
+     * supervisor looks several times before the pass ends.
+     */
+    @Test
+    void aSlowLinkDoesNotShortenTheDefaultStallTimeout() {
+        Problem p = problem(40);
+        AtomicBoolean held = new AtomicBoolean();
+        RingAttention ring = new RingAttention(Kernels.preferred(), 16, 16, 1, 1, Layout.CONTIGUOUS,
+                new LinkModel(Double.POSITIVE_INFINITY, 16)).withFaults((d, s) -> {
+                    if (held.compareAndSet(false, true)) {
+                        Thread.sleep(300);
+                    }
+                });
+        RingAttention.Forward f = ring.forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec());
+        assertThat(held).isTrue();
+        assertThat(f.report().steps()).hasSize(1);
     }
 
     @Test

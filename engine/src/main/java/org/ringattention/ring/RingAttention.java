@@ -56,6 +56,11 @@ public final class RingAttention implements AttentionEngine {
 
     private static final long MIN_STALL_NANOS = TimeUnit.SECONDS.toNanos(30);
 
+    /** 30 s plus twice a hop's time, saturating: a link too slow for a long has no stall timeout. */
+    static long defaultStallNanos(long hopNanos) {
+        return hopNanos >= (Long.MAX_VALUE - MIN_STALL_NANOS) / 2 ? Long.MAX_VALUE : MIN_STALL_NANOS + 2 * hopNanos;
+    }
+
     private final Kernels kernels;
     private final int blockQ;
     private final int blockKv;
@@ -329,7 +334,7 @@ public final class RingAttention implements AttentionEngine {
                 }
             }
             long hopBytes = hopRows * shape.batch() * shape.kvHeads() * shape.dim() * Float.BYTES;
-            long stall = stallNanos > 0 ? stallNanos : MIN_STALL_NANOS + 2 * link.nanosFor(hopBytes);
+            long stall = stallNanos > 0 ? stallNanos : defaultStallNanos(link.nanosFor(hopBytes));
             Device[] mine = new Device[local.length];
             for (int x = 0; x < local.length; x++) {
                 mine[x] = devs[local[x]];

@@ -126,10 +126,20 @@ class RingLinksTest {
      */
     @Test
     void aSlowLinkDoesNotShortenTheDefaultStallTimeout() {
+        assertPassOutlivesPolls(new LinkModel(Double.POSITIVE_INFINITY, 16));
+    }
+
+    /** A link so slow that twice its hop time does not fit a long: the timeout saturates instead of wrapping negative. */
+    @Test
+    void aLinkTooSlowToCountGivesNoStallTimeoutRatherThanANegativeOne() {
+        assertPassOutlivesPolls(new LinkModel(1e-9, 0));
+    }
+
+    private static void assertPassOutlivesPolls(LinkModel link) {
         Problem p = problem(40);
         AtomicBoolean held = new AtomicBoolean();
         RingAttention ring = new RingAttention(Kernels.preferred(), 16, 16, 1, 1, Layout.CONTIGUOUS,
-                new LinkModel(Double.POSITIVE_INFINITY, 16)).withFaults((d, s) -> {
+                link).withFaults((d, s) -> {
                     if (held.compareAndSet(false, true)) {
                         Thread.sleep(300);
                     }

@@ -2,7 +2,6 @@ package org.ringattention.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -41,18 +40,10 @@ class GradientHashTest {
         MessageDigest md = MessageDigest.getInstance("SHA-256");
         for (var e : new TreeMap<>(g.weights().entries()).entrySet()) {
             md.update(e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            update(md, e.getValue().data());
+            ModelFixtures.digest(md, e.getValue().data());
         }
-        update(md, g.inputGradient());
+        ModelFixtures.digest(md, g.inputGradient());
         return HexFormat.of().formatHex(md.digest());
-    }
-
-    private static void update(MessageDigest md, float[] x) {
-        ByteBuffer b = ByteBuffer.allocate(4 * x.length);
-        for (float f : x) {
-            b.putInt(Float.floatToRawIntBits(f));
-        }
-        md.update(b.array());
     }
 
     @Test

@@ -2,7 +2,6 @@ package org.ringattention.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -34,19 +33,11 @@ class LogitsHashTest {
         Decoder dec = new Decoder(model, devices == 1 ? ModelFixtures.blockwise(2)
                 : ModelFixtures.ring(devices, Layout.ZIGZAG, 2), s);
         MessageDigest md = MessageDigest.getInstance("SHA-256");
-        update(md, dec.prefill(ModelFixtures.tokens(BATCH * 23, vocab, 62), BATCH));
+        ModelFixtures.digest(md, dec.prefill(ModelFixtures.tokens(BATCH * 23, vocab, 62), BATCH));
         for (int step = 0; step < 4; step++) {
-            update(md, dec.step(ModelFixtures.tokens(BATCH, vocab, 200 + step)));
+            ModelFixtures.digest(md, dec.step(ModelFixtures.tokens(BATCH, vocab, 200 + step)));
         }
         return HexFormat.of().formatHex(md.digest());
-    }
-
-    private static void update(MessageDigest md, float[] x) {
-        ByteBuffer b = ByteBuffer.allocate(4 * x.length);
-        for (float f : x) {
-            b.putInt(Float.floatToRawIntBits(f));
-        }
-        md.update(b.array());
     }
 
     @Test

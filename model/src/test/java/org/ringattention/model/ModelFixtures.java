@@ -2,6 +2,8 @@ package org.ringattention.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
 import java.util.SplittableRandom;
 import org.ringattention.attention.AttentionEngine;
 import org.ringattention.attention.BlockwiseAttention;
@@ -16,6 +18,15 @@ import org.ringattention.ring.RingAttention;
 final class ModelFixtures {
 
     private ModelFixtures() {
+    }
+
+    /** Adds the raw bits of {@code x} to a digest, for tests that pin results by their hash. */
+    static void digest(MessageDigest md, float[] x) {
+        ByteBuffer b = ByteBuffer.allocate(4 * x.length);
+        for (float f : x) {
+            b.putInt(Float.floatToRawIntBits(f));
+        }
+        md.update(b.array());
     }
 
     /** GQA (4 query heads over 2), head_dim 6 with hidden 20 (Hq·d ≠ h), two layers, odd sizes. */

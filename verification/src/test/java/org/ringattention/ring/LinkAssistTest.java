@@ -30,26 +30,7 @@ class LinkAssistTest {
         Set<String> threads = ConcurrentHashMap.newKeySet();
         Links inProcess = Links.inProcess(LinkModel.UNTHROTTLED);
         Links counted = (from, pass) -> counting(inProcess.link(from, pass), assists, threads);
-        Throwable[] failures = assertTimeoutPreemptively(Duration.ofMinutes(10), () -> {
-            Throwable[] failed = new Throwable[devices];
-            Thread[] runs = new Thread[devices];
-            for (int i = 0; i < devices; i++) {
-                int device = i;
-                runs[i] = Thread.ofPlatform().start(() -> {
-                    try {
-                        ring.runDevice(device, p.qTensor(), p.kTensor(), p.vTensor(), p.dOutTensor(), p.spec(),
-                                counted);
-                    } catch (Throwable t) {
-                        failed[device] = t;
-                    }
-                });
-            }
-            for (Thread t : runs) {
-                t.join();
-            }
-            return failed;
-        });
-        assertThat(failures).containsOnlyNulls();
+        assertTimeoutPreemptively(Duration.ofMinutes(10), () -> DeviceThreads.run(ring, p, devices, true, counted));
         // 96 rows in 2 shards of 48, blocks of 16: at least 3 query-block tasks per device and step,
         // 2 steps a pass, forward and backward; each task's end assists both links of its device
         assertThat(assists.get()).isGreaterThanOrEqualTo(2 * 2 * 2 * 3 * 2);

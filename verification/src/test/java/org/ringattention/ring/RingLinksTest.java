@@ -156,7 +156,7 @@ class RingLinksTest {
         Problem p = problem(n);
         RingAttention ring = RingProperties.ring(16, 8, 1, devices, Layout.ZIGZAG);
         RecordingLinks links = new RecordingLinks();
-        assertTimeoutPreemptively(HANG, () -> runDevices(ring, p, devices, links));
+        assertTimeoutPreemptively(HANG, () -> DeviceThreads.run(ring, p, devices, true, links));
 
         Positions[] keys = Layout.ZIGZAG.split(n, devices);
         assertThat(links.links.keySet()).as("forward is pass 0, backward pass 1")
@@ -181,28 +181,6 @@ class RingLinksTest {
         }
     }
 
-    private static void runDevices(RingAttention ring, Problem p, int devices, Links links) throws Exception {
-        Throwable[] failures = new Throwable[devices];
-        Thread[] threads = new Thread[devices];
-        for (int i = 0; i < devices; i++) {
-            int device = i;
-            threads[i] = Thread.ofPlatform().name("test-device-" + i).start(() -> {
-                try {
-                    ring.runDevice(device, p.qTensor(), p.kTensor(), p.vTensor(), p.dOutTensor(), p.spec(), links);
-                } catch (Throwable t) {
-                    failures[device] = t;
-                }
-            });
-        }
-        for (Thread t : threads) {
-            t.join();
-        }
-        for (Throwable t : failures) {
-            if (t != null) {
-                throw new AssertionError("a device failed", t);
-            }
-        }
-    }
 
     private static Problem problem(int n) {
         return Problem.random(new AttentionShape(1, 2, 2, n, n, 8), AttentionSpec.DEFAULT.withCausal(true), 7, 1);

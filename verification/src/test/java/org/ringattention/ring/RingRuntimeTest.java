@@ -291,7 +291,8 @@ class RingRuntimeTest {
         RingAttention.Backward whole = ring.backward(p.qTensor(), p.kTensor(), p.vTensor(), p.dOutTensor(),
                 p.spec());
         for (boolean backward : new boolean[] {true, false}) {
-            DeviceResult[] results = assertTimeoutPreemptively(HANG, () -> runDevices(ring, p, devices, backward));
+            DeviceResult[] results = assertTimeoutPreemptively(HANG,
+                    () -> DeviceThreads.run(ring, p, devices, backward, Links.inProcess(LinkModel.UNTHROTTLED)));
             for (int i = 0; i < devices; i++) {
                 DeviceResult r = results[i];
                 String at = "device " + i + (backward ? " backward" : " forward");
@@ -481,34 +482,6 @@ class RingRuntimeTest {
                 p.spec())).hasMessageStartingWith("the forward result O " + shortO.out().shape() + " with 60 LSE");
     }
 
-    /** Runs device i of a ring on thread i, all joined by one set of in-process links. */
-    private static DeviceResult[] runDevices(RingAttention ring, Problem p, int devices, boolean backward)
-            throws Exception {
-        Links links = Links.inProcess(LinkModel.UNTHROTTLED);
-        DeviceResult[] results = new DeviceResult[devices];
-        Throwable[] failures = new Throwable[devices];
-        Thread[] threads = new Thread[devices];
-        for (int i = 0; i < devices; i++) {
-            int device = i;
-            threads[i] = Thread.ofPlatform().name("test-device-" + i).start(() -> {
-                try {
-                    results[device] = ring.runDevice(device, p.qTensor(), p.kTensor(), p.vTensor(),
-                            backward ? p.dOutTensor() : null, p.spec(), links);
-                } catch (Throwable t) {
-                    failures[device] = t;
-                }
-            });
-        }
-        for (Thread t : threads) {
-            t.join();
-        }
-        for (Throwable t : failures) {
-            if (t != null) {
-                throw new AssertionError("a device failed", t);
-            }
-        }
-        return results;
-    }
 
     private static void run(RingAttention ring, Problem p, boolean backward) {
         if (backward) {

@@ -1,0 +1,41 @@
+package org.ringattention.ring;
+
+import org.ringattention.attention.Problem;
+
+/** Runs device i of a ring on thread "test-device-i", all joined by one set of links, as separate processes would. */
+final class DeviceThreads {
+
+    private DeviceThreads() {
+    }
+
+    /**
+     * Each device's result (forward, and backward when {@code backward}); an AssertionError with the
+     * first device's failure as its cause when any device failed.
+     */
+    static DeviceResult[] run(RingAttention ring, Problem p, int devices, boolean backward, Links links)
+            throws InterruptedException {
+        DeviceResult[] results = new DeviceResult[devices];
+        Throwable[] failures = new Throwable[devices];
+        Thread[] threads = new Thread[devices];
+        for (int i = 0; i < devices; i++) {
+            int device = i;
+            threads[i] = Thread.ofPlatform().name("test-device-" + i).start(() -> {
+                try {
+                    results[device] = ring.runDevice(device, p.qTensor(), p.kTensor(), p.vTensor(),
+                            backward ? p.dOutTensor() : null, p.spec(), links);
+                } catch (Throwable t) {
+                    failures[device] = t;
+                }
+            });
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        for (int i = 0; i < devices; i++) {
+            if (failures[i] != null) {
+                throw new AssertionError("device " + i + " failed", failures[i]);
+            }
+        }
+        return results;
+    }
+}

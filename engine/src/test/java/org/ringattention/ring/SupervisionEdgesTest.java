@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.LongSupplier;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,24 +29,7 @@ class SupervisionEdgesTest {
     /** As above; with {@code endInLast}, the device ends during the last step instead of after it. */
     private static Supervision scripted(long stallNanos, boolean endInLast, long... steps) {
         Supervision[] s = new Supervision[1];
-        s[0] = new Supervision(stallNanos, new LongSupplier() {
-            private int reading = -1;
-            private long now;
-
-            @Override
-            public long getAsLong() {
-                if (reading >= 0 && reading < steps.length) {
-                    now += steps[reading];
-                    if (endInLast && reading == steps.length - 1) {
-                        s[0].deviceEnded();
-                    }
-                } else if (reading >= steps.length) {
-                    s[0].deviceEnded();
-                }
-                reading++;
-                return now;
-            }
-        });
+        s[0] = new Supervision(stallNanos, SupervisionTest.script(s, endInLast, steps));
         s[0].expect(1);
         return s[0];
     }

@@ -16,6 +16,11 @@ class SupervisionTest {
 
     /** A clock that advances by {@code steps[i]} at its i-th reading after the first, then ends the device. */
     private static LongSupplier script(Supervision[] s, long... steps) {
+        return script(s, false, steps);
+    }
+
+    /** As above; with {@code endInLast}, the device ends during the last step instead of after it. */
+    static LongSupplier script(Supervision[] s, boolean endInLast, long... steps) {
         return new LongSupplier() {
             private int reading = -1;
             private long now;
@@ -24,6 +29,9 @@ class SupervisionTest {
             public long getAsLong() {
                 if (reading >= 0 && reading < steps.length) {
                     now += steps[reading];
+                    if (endInLast && reading == steps.length - 1) {
+                        s[0].deviceEnded();
+                    }
                 } else if (reading >= steps.length) {
                     s[0].deviceEnded();
                 }

@@ -331,24 +331,8 @@ class RingRuntimeTest {
             badDo.set(0, 1, Layout.ZIGZAG.split(100, devices)[i].at(2), 3, Float.NaN);
         }
         Links links = Links.inProcess(LinkModel.UNTHROTTLED);
-        Throwable[] refused = assertTimeoutPreemptively(HANG, () -> {
-            Throwable[] failures = new Throwable[devices];
-            Thread[] threads = new Thread[devices];
-            for (int i = 0; i < devices; i++) {
-                int device = i;
-                threads[i] = Thread.ofPlatform().name("test-device-" + i).start(() -> {
-                    try {
-                        ring.runDevice(device, p.qTensor(), p.kTensor(), p.vTensor(), badDo, p.spec(), links);
-                    } catch (Throwable t) {
-                        failures[device] = t;
-                    }
-                });
-            }
-            for (Thread t : threads) {
-                t.join();
-            }
-            return failures;
-        });
+        Throwable[] refused = assertTimeoutPreemptively(HANG,
+                () -> DeviceThreads.attempt(ring, p, devices, badDo, links, new DeviceResult[devices]));
         for (int i = 0; i < devices; i++) {
             assertThat(refused[i]).as("device %d", i).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("dO (rows of device " + i + ") contains NaN at [0, 1, 2, 3] (inputs must be finite)");

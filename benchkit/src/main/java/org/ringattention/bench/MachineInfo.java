@@ -15,7 +15,7 @@ public final class MachineInfo {
      * architecture and processor count.
      */
     public static String cpuModel() {
-        String model = cpuinfo("model name");
+        String model = CpuInfo.system().field("model name");
         return model != null ? model
                 : System.getProperty("os.arch") + " (" + Runtime.getRuntime().availableProcessors() + " processors)";
     }
@@ -25,7 +25,7 @@ public final class MachineInfo {
      * or null when the system does not say.
      */
     public static Integer cpuFamily() {
-        String family = cpuinfo("cpu family");
+        String family = CpuInfo.system().field("cpu family");
         try {
             return family == null ? null : Integer.valueOf(family);
         } catch (NumberFormatException e) {
@@ -40,10 +40,6 @@ public final class MachineInfo {
     public static String cpuDescription() {
         Integer family = cpuFamily();
         return family == null ? cpuModel() : cpuModel() + " (family " + family + ")";
-    }
-
-    private static String cpuinfo(String key) {
-        return CpuInfo.system().field(key);
     }
 
     /** For example "25.0.1+8-LTS (OpenJDK 64-Bit Server VM, Eclipse Adoptium)". */

@@ -8,7 +8,9 @@ record PairGrid(int batch, int heads, int rows, int cols) {
 
     PairGrid {
         if (batch < 1 || heads < 1 || rows < 1 || cols < 1) {
-            throw new IllegalArgumentException("a mask or bias needs every dimension >= 1, got " + this);
+            // not "+ this": a compact constructor's fields are still 0 here
+            throw new IllegalArgumentException("a mask or bias needs every dimension >= 1, got "
+                    + text(batch, heads, rows, cols));
         }
     }
 
@@ -32,6 +34,10 @@ record PairGrid(int batch, int heads, int rows, int cols) {
 
     @Override
     public String toString() {
-        return "[" + batch + ", " + heads + ", " + rows + ", " + cols + "]";
+        return text(batch, heads, rows, cols);
+    }
+
+    private static String text(int b, int h, int r, int c) {
+        return "[" + b + ", " + h + ", " + r + ", " + c + "]";
     }
 }

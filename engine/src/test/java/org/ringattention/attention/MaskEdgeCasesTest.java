@@ -119,6 +119,65 @@ class MaskEdgeCasesTest {
         }
     }
 
+    /**
+     * Packed sequences (cu_seqlens), empty ones on either side included: a query sees only keys of
+     * its own sequence, through the window aligned on that sequence's own lengths, and ALiBi
+     * measures |p(i) − j| from that alignment.
+     */
+    @Test
+    void packedSequencesAreMaskedEachOnItsOwnAlignment() {
+        long[][][] packs = {
+            {{0, 2, 2, 5}, {0, 3, 4, 7}}, // a sequence without queries in the middle
+            {{0, 3, 3, 6}, {0, 0, 4, 6}}, // one without keys, one without queries
+            {{0, 4, 6}, {0, 2, 6}}, // more queries than keys, then fewer
+            {{0, 5}, {0, 5}}, // one sequence
+        };
+        AttentionSpec[] specs = {D, D.withCausal(true), D.withWindow(2), D.withWindow(0, 1), D.withWindow(1, -1),
+            D.withWindow(-1, 1), D.withWindow(2, 1)};
+        for (long[][] pack : packs) {
+            long[] cq = pack[0], ck = pack[1];
+            int nq = (int) cq[cq.length - 1], nk = (int) ck[ck.length - 1];
+            SequenceLengths lengths = SequenceLengths.of(cq, ck);
+            AttentionShape shape = new AttentionShape(1, 1, 1, nq, nk, 2);
+            for (AttentionSpec base : specs) {
+                for (AttentionSpec.CausalAlign align : AttentionSpec.CausalAlign.values()) {
+                    AttentionSpec spec = base.withCausalAlign(align).withVarlen(lengths);
+                    boolean bottomRight = align == AttentionSpec.CausalAlign.BOTTOM_RIGHT;
+                    int left = spec.windowLeft(), right = spec.windowRight();
+                    Rule rule = (i, j) -> {
+                        int s = 0;
+                        while (!(cq[s] <= i && i < cq[s + 1])) {
+                            s++;
+                        }
+                        long p = ck[s] + (i - cq[s]) + (bottomRight ? (ck[s + 1] - ck[s]) - (cq[s + 1] - cq[s]) : 0);
+                        return ck[s] <= j && j < ck[s + 1] && (left < 0 || j >= p - left)
+                                && (right < 0 || j <= p + right);
+                    };
+                    Mask mask = Mask.of(spec, shape);
+                    checkAgainstRule(mask, nq, nk, rule, java.util.Arrays.toString(cq) + " " + java.util.Arrays.toString(ck)
+                            + " " + spec);
+                }
+            }
+            // ALiBi inside a sequence: −slope · |p(i) − j|, p on the sequence's bottom-right alignment
+            Mask alibi = Mask.of(D.withVarlen(lengths).withAlibi(AlibiSlopes.perHead(new double[] {0.5})), shape);
+            double[] s = new double[nq * nk];
+            alibi.adjust(0, 0, 0, nq, 0, nk, s, null, false);
+            for (int i = 0; i < nq; i++) {
+                int q = 0;
+                while (!(cq[q] <= i && i < cq[q + 1])) {
+                    q++;
+                }
+                long p = ck[q] + (i - cq[q]) + (ck[q + 1] - ck[q]) - (cq[q + 1] - cq[q]);
+                for (int j = 0; j < nk; j++) {
+                    assertEquals(0 - 0.5 * Math.abs(p - j), s[i * nk + j], "ALiBi of pair " + i + "," + j);
+                }
+            }
+        }
+        SpecValuesTest.assertMessage("cu_seqlens_q must end at the query length 6, got 5",
+                () -> Mask.of(D.withVarlen(SequenceLengths.of(new long[] {0, 5}, new long[] {0, 6})),
+                        new AttentionShape(1, 1, 1, 6, 6, 2)));
+    }
+
     private interface Rule {
         boolean visible(int i, int j);
     }

@@ -118,6 +118,7 @@ class SpecValuesTest {
         assertEquals(KeepMask.of(new boolean[] {true, false, true, true}, 1, 1, 2, 2).hashCode(), m.hashCode());
         assertNotEquals(KeepMask.of(new boolean[] {true, false, true, true}, 1, 1, 1, 4), m, "another shape");
         assertNotEquals(KeepMask.of(new boolean[] {true, true, true, true}, 1, 1, 2, 2), m, "other values");
+        assertNotEquals(KeepMask.of(new boolean[] {true, true, true, true}, 1, 1, 2, 2).hashCode(), m.hashCode());
 
         double[] values = {1, 2, 3, 4};
         ScoreBias s = ScoreBias.of(values, 1, 1, 2, 2);
@@ -127,6 +128,7 @@ class SpecValuesTest {
         assertEquals(ScoreBias.of(new double[] {1, 2, 3, 4}, 1, 1, 2, 2).hashCode(), s.hashCode());
         assertNotEquals(ScoreBias.of(new double[] {1, 2, 3, 4}, 1, 2, 1, 2), s, "another shape");
         assertNotEquals(ScoreBias.of(new double[] {1, 2, 3, 5}, 1, 1, 2, 2), s, "other values");
+        assertNotEquals(ScoreBias.of(new double[] {1, 2, 3, 5}, 1, 1, 2, 2).hashCode(), s.hashCode());
     }
 
     @Test
@@ -148,6 +150,7 @@ class SpecValuesTest {
         assertNotEquals(SegmentIds.of(new long[] {7, 7, 8, 1, 2, 2}, 3, 2), s, "another batch");
         assertNotEquals(SegmentIds.of(new long[] {7, 7, 8, 1, 2, 2}, 1, 6), s, "another length");
         assertNotEquals(SegmentIds.of(new long[] {7, 7, 8, 1, 2, 3}, 2, 3), s, "other ids");
+        assertNotEquals(SegmentIds.of(new long[] {7, 7, 8, 1, 2, 3}, 2, 3).hashCode(), s.hashCode());
         assertMessage("segment ids hold 5 values, not [2, 3]", () -> SegmentIds.of(new long[5], 2, 3));
 
         AttentionShape shape = new AttentionShape(2, 1, 1, 3, 3, 1);

@@ -50,7 +50,11 @@ public record BlockSizes(int blockQ, int blockKv) {
 
     /** The rule for these cores in one line, for {@code info}. */
     public static String describeRule() {
-        CoreClass cores = CoreClass.detected();
+        return describeRule(CoreClass.detected());
+    }
+
+    /** {@link #describeRule()} for {@code cores}: a seam for testing both forms on any machine. */
+    static String describeRule(CoreClass cores) {
         if (cores == CoreClass.HALF_WIDTH_512) {
             return defaultFor(128, false, cores) + " for every head dimension and pass (" + cores + " cores)";
         }

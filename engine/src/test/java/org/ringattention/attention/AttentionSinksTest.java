@@ -61,6 +61,8 @@ class AttentionSinksTest {
         for (int h = 0; h < H; h++) {
             assertEquals((float) want[h], gf[h], "head " + h + " of a float32 result");
         }
+        SpecValuesTest.assertMessage("sinks have shape [2], expected [3] (one logit per query head)",
+                () -> sinks.gradient(new AttentionShape(B, 3, 1, NQ, 5, D), lse, out, dOut, false));
         SpecValuesTest.assertMessage("dO has shape [2, 2, 2, 2], O [2, 2, 3, 2]",
                 () -> sinks.gradient(fwd, Tensor.zeros(B, H, 2, D)));
     }

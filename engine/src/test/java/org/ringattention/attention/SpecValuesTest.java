@@ -132,6 +132,14 @@ class SpecValuesTest {
     }
 
     @Test
+    void alibiSlopesOfOtherValuesHashApart() {
+        AlibiSlopes a = AlibiSlopes.perHead(new double[] {0.5, 0.25});
+        assertEquals(AlibiSlopes.perHead(new double[] {0.5, 0.25}).hashCode(), a.hashCode());
+        assertNotEquals(AlibiSlopes.perHead(new double[] {0.5, 0.125}).hashCode(), a.hashCode());
+        assertNotEquals(a, "alibi[2]");
+    }
+
+    @Test
     void segmentIdsIndexByBatchAndToken() {
         long[] ids = {7, 7, 8, 1, 2, 2};
         SegmentIds s = SegmentIds.of(ids, 2, 3);
@@ -174,6 +182,36 @@ class SpecValuesTest {
         assertEquals(1, new BlockSizes(128, 1).blockKv());
         assertMessage("block sizes must be >= 1, got block-q 1, block-kv 0", () -> new BlockSizes(1, 0));
         assertMessage("block sizes must be >= 1, got block-q 0, block-kv 1", () -> new BlockSizes(0, 1));
+    }
+
+    @Test
+    void theRuleIsDescribedForEitherCoreClass() {
+        assertEquals("128 x 128 for every head dimension and pass (Zen 4 class (AMD family 25) cores)",
+                BlockSizes.describeRule(CoreClass.HALF_WIDTH_512));
+        assertEquals("forward 128 x 128 up to d = 64, 128 x 64 above; backward 128 x 128 up to d = 64, 64 x 64 above"
+                + " (full-width 512-bit or other cores)", BlockSizes.describeRule(CoreClass.FULL_WIDTH_512));
+        assertEquals(BlockSizes.describeRule(CoreClass.detected()), BlockSizes.describeRule());
+    }
+
+    @Test
+    void sampledRowsOfTensorsOfAnotherShapeAreRefusedByName() {
+        AttentionShape shape = new AttentionShape(1, 2, 1, 3, 4, 2);
+        SampledAttention sampled = new SampledAttention(VanillaAttention.Precision.FLOAT64);
+        Tensor q = Tensor.zeros(1, 2, 3, 2);
+        Tensor kv = Tensor.zeros(1, 1, 4, 2);
+        int[] rows = {0, 2};
+        assertEquals(2, sampled.forward(shape, D, q, kv, kv, rows).rows().length);
+        assertMessage("q [1, 1, 3, 2] does not match " + shape,
+                () -> sampled.forward(shape, D, Tensor.zeros(1, 1, 3, 2), kv, kv, rows));
+        assertMessage("k [1, 1, 5, 2] does not match " + shape,
+                () -> sampled.forward(shape, D, q, Tensor.zeros(1, 1, 5, 2), kv, rows));
+        assertMessage("v [1, 2, 4, 2] does not match " + shape,
+                () -> sampled.forward(shape, D, q, kv, Tensor.zeros(1, 2, 4, 2), rows));
+        assertMessage("q [2, 2, 3, 2] does not match " + shape,
+                () -> sampled.forward(shape, D, Tensor.zeros(2, 2, 3, 2), kv, kv, rows));
+        assertMessage("k [1, 1, 4, 3] does not match " + shape,
+                () -> sampled.forward(shape, D, q, Tensor.zeros(1, 1, 4, 3), kv, rows));
+        assertMessage("row 3 is beyond Nq = 3", () -> sampled.forward(shape, D, q, kv, kv, new int[] {1, 3}));
     }
 
     static void assertMessage(String message, Runnable r) {

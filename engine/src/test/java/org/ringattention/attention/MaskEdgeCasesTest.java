@@ -130,6 +130,7 @@ class MaskEdgeCasesTest {
             {{0, 2, 2, 5}, {0, 3, 4, 7}}, // a sequence without queries in the middle
             {{0, 3, 3, 6}, {0, 0, 4, 6}}, // one without keys, one without queries
             {{0, 4, 6}, {0, 2, 6}}, // more queries than keys, then fewer
+            {{0, 2, 4, 6}, {0, 2, 2, 6}}, // one without keys in the middle
             {{0, 5}, {0, 5}}, // one sequence
         };
         AttentionSpec[] specs = {D, D.withCausal(true), D.withWindow(2), D.withWindow(0, 1), D.withWindow(1, -1),

@@ -257,6 +257,29 @@ class StreamingAttentionEdgesTest {
                 "dO contains a non-finite value at [1, 1, 140, 0]");
     }
 
+    @Test
+    void backwardRefusesTensorsOfAnotherShapeByName() {
+        AttentionShape shape = new AttentionShape(1, 2, 1, 130, 140, 8);
+        Problem p = Problem.random(shape, AttentionSpec.DEFAULT, 5, 1);
+        AttentionOutput fwd = p.blockwise(32, 32);
+        StreamingAttention s = new StreamingAttention(Kernels.preferred(), 32, 32, 1, 128, 128);
+        assertThat(s.chunkQ()).isEqualTo(128);
+        assertThat(s.chunkKv()).isEqualTo(128);
+        Tensor lse = Tensor.wrap(fwd.lse().clone(), 1, 2, 130, 1);
+        Tensor[] ok = {fwd.out(), p.dOutTensor(), Tensor.zeros(1, 2, 130, 8), Tensor.zeros(1, 1, 140, 8),
+            Tensor.zeros(1, 1, 140, 8)};
+        String[] names = {"O", "dO", "dQ", "dK", "dV"};
+        for (int t = 0; t < 5; t++) {
+            Tensor[] args = ok.clone();
+            Tensor good = ok[t];
+            args[t] = Tensor.zeros(good.batch(), good.heads(), good.rows() - 1, good.dim());
+            String like = t < 3 ? "[1, 2, 130, 8]" : "[1, 1, 140, 8]";
+            assertThatThrownBy(() -> s.backward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec(), args[0], lse, args[1],
+                    args[2], args[3], args[4], null, null)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage(names[t] + " " + args[t].shape() + " does not have the shape " + like);
+        }
+    }
+
     private static void forward(StreamingAttention s, Tensor q, Tensor k, Tensor v) {
         s.forward(q, k, v, CAUSAL, Tensor.zeros(2, 2, 300, 8), null, 0, null, null);
     }

@@ -11,7 +11,9 @@ import org.ringattention.tensor.Tensor;
  * The low-precision backward pass clears the score row of a query that sees no key, and that
  * row only: with hidden rows between visible ones (rows 1, 4 and 7 of head 1), the rows before
  * a hidden one keep their terms, and nothing of head 0 reaches head 1. Head 1 of a two-head run
- * must give the bits of head 1 run alone.
+ * must give the bits of head 1 run alone (the same code, so this alone cannot see a row cleared
+ * too wide), and every gradient must be within the format's bound of the float64 oracle (which
+ * can: a visible row's terms cleared are an error of order one).
  */
 class LowPrecisionHiddenRowsTest {
 
@@ -46,6 +48,24 @@ class LowPrecisionHiddenRowsTest {
         assertThat(secondHead(g.dq()).toArray()).as("dQ").isEqualTo(g1.dq().toArray());
         assertThat(secondHead(g.dk()).toArray()).as("dK").isEqualTo(g1.dk().toArray());
         assertThat(secondHead(g.dv()).toArray()).as("dV").isEqualTo(g1.dv().toArray());
+
+        VanillaAttention.Grads ref = p.vanillaGrads(VanillaAttention.Precision.FLOAT64);
+        double bound = 16 * f.unitRoundoff(); // LowPrecisionAttentionTest's bound for the gradients
+        assertThat(maxError(ref.dq(), g.dq())).as("dQ against the oracle").isLessThan(bound);
+        assertThat(maxError(ref.dk(), g.dk())).as("dK against the oracle").isLessThan(bound);
+        assertThat(maxError(ref.dv(), g.dv())).as("dV against the oracle").isLessThan(bound);
+    }
+
+    /** max |ref − got| / max |ref|. */
+    private static double maxError(double[] ref, Tensor got) {
+        float[] g = got.toArray();
+        double err = 0;
+        double scale = 0;
+        for (int i = 0; i < ref.length; i++) {
+            err = Math.max(err, Math.abs(ref[i] - g[i]));
+            scale = Math.max(scale, Math.abs(ref[i]));
+        }
+        return err / scale;
     }
 
     /** Head 1 of a [1, 2, n, d] tensor as a [1, 1, n, d] one. */

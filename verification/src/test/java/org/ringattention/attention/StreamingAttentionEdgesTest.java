@@ -208,6 +208,29 @@ class StreamingAttentionEdgesTest {
     }
 
     @Test
+    void aStopIsAskedBeforeEveryLoadBlockAndTileAndBeforeAChunkIsWritten() {
+        // one query chunk of two blocks against two key/value chunks of two blocks, one head: per
+        // key/value chunk one ask before its load, 2 + 2 before the blocks of K and V and 2 × 2 × 2
+        // before the tiles (the last blocks of a step run as two halves, ForwardStep.SPLIT_BLOCKS);
+        // one more before the chunk is written
+        AttentionShape shape = new AttentionShape(1, 1, 1, 128, 256, 8);
+        Problem p = Problem.random(shape, AttentionSpec.DEFAULT, 10, 1);
+        StreamingAttention s = new StreamingAttention(Kernels.preferred(), 64, 64, 1, 128, 128);
+        AtomicInteger asks = new AtomicInteger();
+        s.forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec(), Tensor.zeros(1, 1, 128, 8), null, 0, null,
+                () -> asks.incrementAndGet() < 0);
+        assertThat(asks.get()).isEqualTo(2 * (1 + 4 + 8) + 1);
+
+        // a stop at the last tile of the first key/value chunk: that chunk is never reported done
+        asks.set(0);
+        List<String> heard = new ArrayList<>();
+        assertThatThrownBy(() -> s.forward(p.qTensor(), p.kTensor(), p.vTensor(), p.spec(),
+                Tensor.zeros(1, 1, 128, 8), null, 0, recording(heard, new AtomicLong()),
+                () -> asks.incrementAndGet() >= 1 + 4 + 8)).isInstanceOf(StreamingAttention.Stopped.class);
+        assertThat(heard).noneMatch(e -> e.startsWith("kv") || e.startsWith("chunk"));
+    }
+
+    @Test
     void aBackwardStopIsSeenAfterALoadAndBeforeDkIsScaled() {
         AttentionShape shape = new AttentionShape(1, 1, 1, 256, 256, 8);
         Problem p = Problem.random(shape, AttentionSpec.DEFAULT, 9, 1);

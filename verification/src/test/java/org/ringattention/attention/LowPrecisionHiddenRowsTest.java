@@ -1,10 +1,13 @@
 package org.ringattention.attention;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.ringattention.attention.LowPrecisionAttention.Format;
+import org.ringattention.tensor.DType;
 import org.ringattention.tensor.Tensor;
 
 /**
@@ -54,6 +57,16 @@ class LowPrecisionHiddenRowsTest {
         assertThat(maxError(ref.dq(), g.dq())).as("dQ against the oracle").isLessThan(bound);
         assertThat(maxError(ref.dk(), g.dk())).as("dK against the oracle").isLessThan(bound);
         assertThat(maxError(ref.dv(), g.dv())).as("dV against the oracle").isLessThan(bound);
+    }
+
+    @Test
+    void formatsAreNamedAsNumpyNamesTheirTypes() {
+        assertThat(Format.BFLOAT16.dtype()).isEqualTo(DType.BFLOAT16);
+        assertThat(Format.FLOAT16.dtype()).isEqualTo(DType.FLOAT16);
+        assertThat(Format.parse("float16")).isSameAs(Format.FLOAT16);
+        assertThat(Format.parse(Format.BFLOAT16.toString())).isSameAs(Format.BFLOAT16);
+        assertThatThrownBy(() -> Format.parse("float8")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("unknown low-precision format 'float8' (bfloat16 or float16)");
     }
 
     /** max |ref − got| / max |ref|. */

@@ -61,6 +61,20 @@ class NpyHeaderTest {
         assertTrue(e.reason().contains("header length " + (max + 1) + " exceeds the limit of " + max), e.reason());
     }
 
+    @Test
+    void aParsedHeaderDescribesItself() throws IOException {
+        NpyHeader h = parse("small.npy", concat(NpyHeader.encode(new long[] {2, 3}, DType.FLOAT32), new byte[24]));
+        assertEquals(2, h.rank());
+        assertEquals("NpyHeader[shape=(2, 3), dtype=float32, byteOrder=LITTLE_ENDIAN, fortranOrder=false,"
+                + " dataOffset=128]", h.toString());
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
     /**
      * A shape of size 0 whose dict, as {@code encode} writes it, is exactly {@code length}
      * characters: (0, 1, ..., 1, L) with L of 1 to 3 digits.

@@ -91,4 +91,11 @@ class SafetensorsBoundsTest {
         String cut = parseFails("{\"t\":{\"dtype\":\"F32\",\"shape\":\"" + s78 + "a\",\"data_offsets\":[0,4]}}");
         assertTrue(cut.endsWith("got \"" + "a".repeat(76) + "..."), cut);
     }
+
+    @Test
+    void aNestedListIsShownAsBadValuesAre() {
+        // inside a bad value, a list is cut after 8 items like the value itself; a string is shown bare
+        String m = parseFails("{\"t\":{\"dtype\":\"F32\",\"shape\":[[1,2,3,4,5,6,7,8,9],\"x\"],\"data_offsets\":[0,4]}}");
+        assertTrue(m.endsWith("got [[1, 2, 3, 4, 5, 6, 7, 8, ...], x]"), m);
+    }
 }

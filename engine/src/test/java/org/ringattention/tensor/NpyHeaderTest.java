@@ -37,7 +37,7 @@ class NpyHeaderTest {
     }
 
     /** A version-2.0 file whose header is {@code headerLength} bytes: the dict, spaces, '\n'; then {@code data}. */
-    private static byte[] version2(String dict, int headerLength, byte[] data) {
+    static byte[] version2(String dict, int headerLength, byte[] data) {
         ByteBuffer b = ByteBuffer.allocate(12 + headerLength + data.length).order(ByteOrder.LITTLE_ENDIAN);
         b.put(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0}).putInt(headerLength);
         b.put(dict.getBytes(StandardCharsets.ISO_8859_1));

@@ -1,5 +1,6 @@
 package org.ringattention.tensor;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -73,6 +74,27 @@ class NpyHeaderTest {
         byte[] out = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
+    }
+
+    @Test
+    void shortReadsGiveTheSameHeader() throws IOException {
+        byte[] bytes = concat(NpyHeader.encode(new long[] {3, 2}, DType.FLOAT32), new byte[24]);
+        Path f = Files.write(dir.resolve("short.npy"), bytes);
+        try (FileChannel ch = new ShortReadChannel(FileChannel.open(f))) {
+            NpyHeader h = NpyHeader.parse(f, ch);
+            assertArrayEquals(new long[] {3, 2}, h.shape());
+            assertEquals(128, h.dataOffset());
+        }
+    }
+
+    @Test
+    void anEightByteFileIsCheckedForItsVersionFirst() throws IOException {
+        byte[] v9 = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 9, 0};
+        NpyFormatException e = assertThrows(NpyFormatException.class, () -> parse("v9.npy", v9));
+        assertEquals("unsupported .npy format version 9.0 (supported: 1.0, 2.0, 3.0)", e.reason());
+        byte[] v1 = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+        e = assertThrows(NpyFormatException.class, () -> parse("v1.npy", v1));
+        assertEquals("truncated preamble: file ends after 8 bytes", e.reason());
     }
 
     /**

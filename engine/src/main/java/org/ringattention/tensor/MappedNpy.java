@@ -55,8 +55,8 @@ public final class MappedNpy {
 
     private static boolean mappable(NpyHeader h) {
         long[] s = h.shape();
-        return h.dtype() == DType.FLOAT32 && !h.fortranOrder()
-                && (h.byteOrder() == ByteOrder.LITTLE_ENDIAN || h.size() <= 1)
+        // little-endian only, even for one element: its four bytes are read in place as they lie
+        return h.dtype() == DType.FLOAT32 && !h.fortranOrder() && h.byteOrder() == ByteOrder.LITTLE_ENDIAN
                 && s.length >= 1 && s.length <= 4 && Arrays.stream(s).allMatch(n -> n >= 1 && n <= Integer.MAX_VALUE);
     }
 

@@ -139,8 +139,9 @@ public final class Npy {
             int perChunk = CHUNK_BYTES / dtype.bytes();
             ByteBuffer buf = arena.allocate((long) Math.min(perChunk, Math.max(length, 1)) * dtype.bytes())
                     .asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-            for (int from = 0; from < length; from += perChunk) {
-                int count = Math.min(perChunk, length - from);
+            // from += count, never past length: from += perChunk overflowed an int near 2^31 elements
+            for (int from = 0, count; from < length; from += count) {
+                count = Math.min(perChunk, length - from);
                 buf.clear();
                 filler.fill(buf, from, count);
                 buf.limit(count * dtype.bytes());

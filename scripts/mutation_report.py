@@ -7,8 +7,9 @@ then every surviving mutant of the packages that have a score target, for the tr
     mutation_report.py MUTATIONS.xml [MUTATIONS.xml ...] OUT.md [--note TEXT]
 
 Several inputs (the slices of one or more packages, each run into its own -Dmutation.reportDir)
-are merged; a mutant found in more than one (slices that overlap) counts once, killed if any run
-killed it. PIT writes mutations.xml as it goes: the file of a run that was stopped ends inside
+are merged; a mutant found in more than one (slices that overlap) counts once, with the strongest
+status any run gave it: KILLED, then MEMORY_ERROR, TIMED_OUT, SURVIVED, NO_COVERAGE (so a kill of a
+confirming rerun is not hidden by a timeout of the first run, nor a survivor by no coverage). PIT writes mutations.xml as it goes: the file of a run that was stopped ends inside
 a mutant, and is read up to its last complete one (the summary says so).
 
 Killed counts KILLED, TIMED_OUT and MEMORY_ERROR (the tests noticed the mutant); NO_COVERAGE is
@@ -23,6 +24,7 @@ import xml.etree.ElementTree as ET
 
 TARGETS = {"attention": 0.90, "ring": 0.90, "kernel": 0.85, "tensor": 0.85}
 KILLED = {"KILLED", "TIMED_OUT", "MEMORY_ERROR"}
+RANK = {"KILLED": 5, "MEMORY_ERROR": 4, "TIMED_OUT": 3, "SURVIVED": 2, "NO_COVERAGE": 1}
 
 
 def package_of(cls):
@@ -52,7 +54,7 @@ def main(argv):
             key = tuple("".join(m.find(k).itertext()) if m.find(k) is not None else None
                         for k in ("mutatedClass", "mutatedMethod", "methodDescription", "lineNumber", "mutator",
                                   "indexes", "blocks"))
-            if key not in mutants or (m.get("status") in KILLED and mutants[key].get("status") not in KILLED):
+            if key not in mutants or RANK.get(m.get("status"), 0) > RANK.get(mutants[key].get("status"), 0):
                 mutants[key] = m
     counts = collections.defaultdict(collections.Counter)
     survivors = collections.defaultdict(list)

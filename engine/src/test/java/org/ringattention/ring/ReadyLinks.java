@@ -36,6 +36,7 @@ final class ReadyLinks implements Links {
         private final boolean failing;
         volatile int grants;
         volatile int sends;
+        volatile int gradientSends;
         volatile boolean aborted;
         volatile boolean closed;
 
@@ -68,6 +69,7 @@ final class ReadyLinks implements Links {
 
         @Override
         public void sendGradients(KvShard shard) {
+            gradientSends++;
         }
 
         @Override

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
 import org.junit.jupiter.api.Test;
 import org.ringattention.attention.ShardAttention;
@@ -85,6 +86,42 @@ class RingStallTest {
         assertEquals(2, ds[0].step, "device 0 went through its steps");
         assertEquals(2, ds[2].step, "device 2 went through its steps");
         assertEquals(0, release.getCount(), "the failure stopped the work");
+    }
+
+    /**
+     * A task that throws fails the ring at once, naming its device and step. The stall clock moves
+     * only once the worker that ran the task has ended, so a ring that did not hear of the failure
+     * would stall instead (after 3 s) and say so.
+     */
+    @Test
+    void aTaskThatThrowsFailsTheRingNamingItsDeviceAndStep() {
+        Device[] ds = devices(3);
+        AtomicReference<Thread> thrower = new AtomicReference<>();
+        Ring.Work work = (device, step) -> Tasks.<ShardAttention.Workspace>of(2, (w, task) -> {
+            if (device.id == 2 && step == 1 && task == 1) {
+                thrower.set(Thread.currentThread());
+                throw new IllegalStateException("injected task fault");
+            }
+            return 1;
+        });
+        LongSupplier clock = new LongSupplier() {
+            private long now;
+
+            @Override
+            public long getAsLong() {
+                Thread t = thrower.get();
+                if (t != null && !t.isAlive()) {
+                    now += SECOND;
+                }
+                return now;
+            }
+        };
+        RingFailure f = assertTimeoutPreemptively(HANG, () -> assertThrows(RingFailure.class,
+                () -> ring(ds, new ReadyLinks(-1), work).run(new Supervision(3 * SECOND, clock))));
+
+        assertEquals("device 2 failed at step 1: injected task fault", f.getMessage());
+        assertEquals(2, f.device());
+        assertEquals(1, f.step());
     }
 
     @Test

@@ -22,9 +22,10 @@ import org.ringattention.tasks.Tasks;
  * and a transfer under way while the device waits for its tasks needs a few progress calls. So the
  * pass completes only if each device progresses both its links while it waits for a credit, a send
  * or a shard, and while its tasks run with a transfer under way. An end asked "not yet" four times,
- * or "transferring" three times, without a progress call in between throws, which fails the ring
- * ("link failed") instead of hanging it. Each step's task waits until its device's ends have moved,
- * so that the device does wait for its tasks with a transfer under way. Devices without shards.
+ * or "transferring" three times, without a progress call in between throws, as does asking whether
+ * a send is done with none under way, which fails the ring ("link failed") instead of hanging it.
+ * Each step's task waits until its device waits for it and its device's ends have moved, so that
+ * the device does wait for its tasks with a transfer under way. Devices without shards.
  */
 class RingLinkProgressTest {
 
@@ -34,6 +35,7 @@ class RingLinkProgressTest {
     static final class End implements Link {
         volatile int owner = -1;
         volatile int sends;
+        private int sendsSeen; // sends whose end was seen
         volatile int grants;
         volatile int toMove; // progress calls the transfer under way still needs
         volatile int progressCalls;
@@ -127,7 +129,14 @@ class RingLinkProgressTest {
 
         @Override
         public synchronized boolean sent() {
-            return answer(sent);
+            if (sends == sendsSeen) {
+                throw new IllegalStateException("asked whether a send is done, with none under way");
+            }
+            if (answer(sent)) {
+                sendsSeen = sends;
+                return true;
+            }
+            return false;
         }
 
         @Override
@@ -179,7 +188,7 @@ class RingLinkProgressTest {
             @Override
             public Tasks<ShardAttention.Workspace> tasks(Device device, int step) {
                 return Tasks.of(1, (w, task) -> {
-                    while (step < sends && !stopped.get() && !moved(links.of(device.id), step)) {
+                    while (step < sends && !stopped.get() && !moved(device, links.of(device.id))) {
                         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
                     }
                     return 1;
@@ -211,14 +220,13 @@ class RingLinkProgressTest {
         }
     }
 
-    /** Both ends of the step's transfers have moved: its send began and its grant was made, and neither needs more. */
-    private static boolean moved(List<End> ends, int step) {
-        if (ends.size() < 2) {
+    /** The device waits for its tasks (its step's send began before), and neither of its ends needs more progress. */
+    private static boolean moved(Device device, List<End> ends) {
+        if (ends.size() < 2 || !"its tasks".equals(device.waitingFor)) {
             return false;
         }
         for (End e : ends) {
-            boolean begun = e.sends > step || e.grants > step;
-            if (!begun || e.toMove > 0) {
+            if (e.toMove > 0) {
                 return false;
             }
         }

@@ -1,11 +1,14 @@
 package org.ringattention.ring;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import org.junit.jupiter.api.Test;
 import org.ringattention.attention.ShardAttention;
 import org.ringattention.tasks.Tasks;
@@ -19,15 +22,35 @@ import org.ringattention.tasks.Tasks;
  */
 class RingProgressTest {
 
+    private static final Duration HANG = Duration.ofMinutes(5);
     private static final int TASKS = 2;
     private static final int WORKERS = 2;
+    private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
 
     /** A supervision that counts the progress reports by the kind of thread that made them. */
     static final class Counting extends Supervision {
         private final Map<String, Integer> byThread = new TreeMap<>();
 
-        Counting() {
-            super(TimeUnit.MINUTES.toNanos(10));
+        /**
+         * A stall timeout of 3 s on a clock that moves 1 s a look only once every device thread of
+         * {@code devices} has ended: a ring whose ended devices were not all counted as ended stalls
+         * then, rather than waiting for ever.
+         */
+        Counting(Device[] devices) {
+            super(3 * SECOND, new LongSupplier() {
+                private long now;
+
+                @Override
+                public long getAsLong() {
+                    for (Device d : devices) {
+                        Thread t = d.thread;
+                        if (t == null || t.isAlive()) {
+                            return now;
+                        }
+                    }
+                    return now += SECOND;
+                }
+            });
         }
 
         @Override
@@ -47,19 +70,20 @@ class RingProgressTest {
         }
     }
 
-    private static Ring ring(int devices, boolean gradients) {
-        Device[] ds = new Device[devices];
-        for (int i = 0; i < devices; i++) {
-            ds[i] = new Device(i, null, null, null);
-        }
+    private static Ring ring(Device[] ds, boolean gradients) {
+        int devices = ds.length;
         Ring.Work work = (device, step) -> Tasks.<ShardAttention.Workspace>of(TASKS, (w, task) -> 1);
         return new Ring(ds, devices, gradients, new ReadyLinks(-1), 0, FaultInjector.NONE, work,
                 new ShardAttention.Workspace[WORKERS], TimeUnit.MINUTES.toNanos(10), owner -> null);
     }
 
     private static void assertReports(int devices, boolean gradients) {
-        Counting supervision = new Counting();
-        List<StepRecord> steps = ring(devices, gradients).run(supervision);
+        Device[] ds = new Device[devices];
+        for (int i = 0; i < devices; i++) {
+            ds[i] = new Device(i, null, null, null);
+        }
+        Counting supervision = new Counting(ds);
+        List<StepRecord> steps = assertTimeoutPreemptively(HANG, () -> ring(ds, gradients).run(supervision));
 
         assertEquals(devices * devices, steps.size(), "a record per device and step");
         Map<String, Integer> expected = new TreeMap<>();

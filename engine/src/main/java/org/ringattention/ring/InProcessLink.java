@@ -4,6 +4,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
 import org.ringattention.attention.KvShard;
 import org.ringattention.attention.Positions;
 
@@ -23,9 +24,10 @@ final class InProcessLink implements Link {
 
     private final int from;
     private final LinkModel model;
-    private final ReentrantLock lock = new ReentrantLock();
+    final ReentrantLock lock = new ReentrantLock(); // package-private for InProcessLinkCloseTest
     private final Condition request = lock.newCondition();
     private final Thread transfer;
+    private final LongSupplier clock;
 
     // guarded by lock
     private KvShard granted;
@@ -47,8 +49,14 @@ final class InProcessLink implements Link {
     private RuntimeException failure;
 
     InProcessLink(int from, LinkModel model) {
+        this(from, model, System::nanoTime);
+    }
+
+    /** With {@code clock} as the source of nanoseconds for close's bound (tests script it). */
+    InProcessLink(int from, LinkModel model, LongSupplier clock) {
         this.from = from;
         this.model = model;
+        this.clock = clock;
         this.transfer = Thread.ofPlatform().daemon().name("ring-link-" + from).start(this::transfers);
     }
 
@@ -176,8 +184,8 @@ final class InProcessLink implements Link {
         }
         transfer.interrupt();
         boolean interrupted = false;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-        while (transfer.isAlive() && System.nanoTime() < deadline) {
+        long deadline = clock.getAsLong() + TimeUnit.SECONDS.toNanos(2);
+        while (transfer.isAlive() && clock.getAsLong() < deadline) {
             try {
                 transfer.join(100);
             } catch (InterruptedException e) {

@@ -80,7 +80,11 @@ final class Ring {
 
     /** Runs every step on every local device; returns a record per device and step, by device then step. */
     List<StepRecord> run() {
-        Supervision supervision = new Supervision(stallNanos);
+        return run(new Supervision(stallNanos));
+    }
+
+    /** As {@link #run()}, supervised by {@code supervision} (tests give a scripted clock or count progress). */
+    List<StepRecord> run(Supervision supervision) {
         StepLog log = new StepLog();
         CountDownLatch start = new CountDownLatch(1);
         boolean sends = DeviceProtocol.sendsPerPass(ringSize, gradients) > 0;

@@ -127,6 +127,19 @@ public final class RingAttention implements AttentionEngine {
         return layout != null ? layout : Layout.defaultFor(spec.causal());
     }
 
+    /**
+     * The stall timeout of a pass whose key/value shards hold at most {@code kvCapacity} rows: the
+     * one set by {@link #withStallTimeout}, else the default for the link's time of one hop.
+     */
+    long stallNanosFor(AttentionShape shape, int kvCapacity, boolean gradients) {
+        if (stallNanos > 0) {
+            return stallNanos;
+        }
+        long hopRows = gradients ? 4 * kvCapacity : 2 * kvCapacity; // K and V; backward also dK and dV
+        long hopBytes = hopRows * shape.batch() * shape.kvHeads() * shape.dim() * Float.BYTES;
+        return defaultStallNanos(link.nanosFor(hopBytes));
+    }
+
     /** O and LSE of softmax(scale · Q Kᵀ, masked) V, computed round the ring. Inputs must be finite. */
     public Forward forward(Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
         Setup s = new Setup(q, k, v, spec, allDevices(), Links.inProcess(link));
@@ -264,7 +277,7 @@ public final class RingAttention implements AttentionEngine {
                 devs[i] = new Device(i, qs, ownShard(i, false), sa.kvBuffer(kvCapacity, false));
             }
             Ring.Work work = (d, step) -> sa.forwardStep(d.queries, d.current, step == 0, step == devices - 1);
-            return run(work, false, 2 * kvCapacity); // a hop carries K and V
+            return run(work, false);
         }
 
         /** The devices' query shards with their rows of a forward result computed before (no forward pass). */
@@ -306,7 +319,7 @@ public final class RingAttention implements AttentionEngine {
                     }
                 }
             };
-            RingReport report = run(work, true, 4 * kvCapacity); // K, V, dK and dV
+            RingReport report = run(work, true);
             for (int i : local) {
                 Device d = devs[i];
                 if (d.current.owner() != d.id) {
@@ -325,16 +338,15 @@ public final class RingAttention implements AttentionEngine {
             return own;
         }
 
-        /** Runs the ring; {@code hopRows} rows of d floats per head travel on each hop (for the stall timeout). */
-        private RingReport run(Ring.Work work, boolean gradients, long hopRows) {
+        /** Runs the ring (the backward pass when {@code gradients}). */
+        private RingReport run(Ring.Work work, boolean gradients) {
             if (workspaces == null) {
                 workspaces = new ShardAttention.Workspace[threads];
                 for (int t = 0; t < threads; t++) {
                     workspaces[t] = sa.workspace(qCapacity, kvCapacity);
                 }
             }
-            long hopBytes = hopRows * shape.batch() * shape.kvHeads() * shape.dim() * Float.BYTES;
-            long stall = stallNanos > 0 ? stallNanos : defaultStallNanos(link.nanosFor(hopBytes));
+            long stall = stallNanosFor(shape, kvCapacity, gradients);
             Device[] mine = new Device[local.length];
             for (int x = 0; x < local.length; x++) {
                 mine[x] = devs[local[x]];

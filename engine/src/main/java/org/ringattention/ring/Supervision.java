@@ -18,9 +18,10 @@ import java.util.function.LongSupplier;
  * than {@link AwakeTime#OVERSLEEP_NANOS} late (the process was stopped, or the host starved it)
  * counts as one poll interval, so a healthy ring is not failed for time in which nobody ran.
  *
- * <p>Thread-safe: any thread may call any method.
+ * <p>Thread-safe: any thread may call any method. Not final only so that tests can count the
+ * {@link #progress} reports a ring makes (RingProgressTest).
  */
-final class Supervision {
+class Supervision {
 
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 

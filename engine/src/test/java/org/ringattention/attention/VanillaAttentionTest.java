@@ -34,24 +34,53 @@ class VanillaAttentionTest {
         }
     }
 
+    // B = Hq = Hkv = 1, Nq = 2, Nk = 3, d = 2, scale 0.7: the problem the magnitudes are worked out for by hand
+    private static final AttentionShape SMALL = new AttentionShape(1, 1, 1, 2, 3, 2);
+    private static final double[] Q = {0.5, -1, 2, 0.25};
+    private static final double[] K = {1, 0.5, -0.75, 2, 0.3, -0.2};
+    private static final double[] V = {0.2, -0.4, 1.5, 0.1, -1, 0.6};
+    private static final double[] D_OUT = {-0.3, 0.8, 0.45, -1.2};
+
     @Test
     void gradientMagnitudesFollowTheirFormula() {
-        // B = Hq = Hkv = 1, Nq = 2, Nk = 3, d = 2, scale 0.7
-        AttentionShape shape = new AttentionShape(1, 1, 1, 2, 3, 2);
         AttentionSpec spec = AttentionSpec.DEFAULT.withScale(0.7);
-        double[] q = {0.5, -1, 2, 0.25};
-        double[] k = {1, 0.5, -0.75, 2, 0.3, -0.2};
-        double[] v = {0.2, -0.4, 1.5, 0.1, -1, 0.6};
-        double[] dOut = {-0.3, 0.8, 0.45, -1.2};
-        VanillaAttention.Grads m = VanillaAttention.oracle().gradientMagnitudes(shape, spec, q, k, v, dOut);
+        VanillaAttention.Grads m = VanillaAttention.oracle().gradientMagnitudes(SMALL, spec, Q, K, V, D_OUT);
+        double[][] want = magnitudesByHand(0);
+        assertClose(want[0], m.dq(), "|dQ|");
+        assertClose(want[1], m.dk(), "|dK|");
+        assertClose(want[2], m.dv(), "|dV|");
+        assertEquals("gradient magnitudes come from the float64 oracle", assertThrows(IllegalStateException.class,
+                () -> new VanillaAttention(Precision.FLOAT32).gradientMagnitudes(SMALL, spec, Q, K, V, D_OUT))
+                .getMessage());
+    }
+
+    @Test
+    void gradientMagnitudesUnderASoftCapCarryItsDerivative() {
+        AttentionSpec spec = AttentionSpec.DEFAULT.withScale(0.7).withSoftcap(1.5);
+        VanillaAttention.Grads m = VanillaAttention.oracle().gradientMagnitudes(SMALL, spec, Q, K, V, D_OUT);
+        double[][] want = magnitudesByHand(1.5);
+        assertClose(want[0], m.dq(), "|dQ|");
+        assertClose(want[1], m.dk(), "|dK|");
+    }
+
+    /**
+     * |dQ|, |dK|, |dV| magnitudes of the small problem, term by term as gradientMagnitudes' comment
+     * states them; {@code softcap} 0 for none, else s = cap·tanh(scale·q·k / cap) and each dS term
+     * carries the derivative 1 − tanh².
+     */
+    private static double[][] magnitudesByHand(double softcap) {
         double[] mq = new double[4];
         double[] mk = new double[6];
         double[] mv = new double[6];
         for (int i = 0; i < 2; i++) {
             double[] s = new double[3];
+            double[] cap = new double[3];
             double max = Double.NEGATIVE_INFINITY;
             for (int j = 0; j < 3; j++) {
-                s[j] = 0.7 * (q[2 * i] * k[2 * j] + q[2 * i + 1] * k[2 * j + 1]);
+                double raw = 0.7 * (Q[2 * i] * K[2 * j] + Q[2 * i + 1] * K[2 * j + 1]);
+                double t = softcap == 0 ? 0 : Math.tanh(raw / softcap);
+                s[j] = softcap == 0 ? raw : softcap * t;
+                cap[j] = softcap == 0 ? 1 : 1 - t * t;
                 max = Math.max(max, s[j]);
             }
             double l = 0;
@@ -63,24 +92,19 @@ class VanillaAttentionTest {
             double delta = 0;
             for (int j = 0; j < 3; j++) {
                 p[j] = Math.exp(s[j] - max) / l;
-                dp[j] = dOut[2 * i] * v[2 * j] + dOut[2 * i + 1] * v[2 * j + 1];
+                dp[j] = D_OUT[2 * i] * V[2 * j] + D_OUT[2 * i + 1] * V[2 * j + 1];
                 delta += p[j] * dp[j];
             }
             for (int j = 0; j < 3; j++) {
-                double w = p[j] * (Math.abs(dp[j]) + Math.abs(delta));
+                double w = p[j] * (Math.abs(dp[j]) + Math.abs(delta)) * cap[j];
                 for (int x = 0; x < 2; x++) {
-                    mq[2 * i + x] += 0.7 * w * Math.abs(k[2 * j + x]);
-                    mk[2 * j + x] += 0.7 * w * Math.abs(q[2 * i + x]);
-                    mv[2 * j + x] += p[j] * Math.abs(dOut[2 * i + x]);
+                    mq[2 * i + x] += 0.7 * w * Math.abs(K[2 * j + x]);
+                    mk[2 * j + x] += 0.7 * w * Math.abs(Q[2 * i + x]);
+                    mv[2 * j + x] += p[j] * Math.abs(D_OUT[2 * i + x]);
                 }
             }
         }
-        assertClose(mq, m.dq(), "|dQ|");
-        assertClose(mk, m.dk(), "|dK|");
-        assertClose(mv, m.dv(), "|dV|");
-        assertEquals("gradient magnitudes come from the float64 oracle", assertThrows(IllegalStateException.class,
-                () -> new VanillaAttention(Precision.FLOAT32).gradientMagnitudes(shape, spec, q, k, v, dOut))
-                .getMessage());
+        return new double[][] {mq, mk, mv};
     }
 
     @Test

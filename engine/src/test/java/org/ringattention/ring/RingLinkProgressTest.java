@@ -3,8 +3,8 @@ package org.ringattention.ring;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.ringattention.ring.ShardlessRing.HANG;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -29,7 +29,6 @@ import org.ringattention.tasks.Tasks;
  */
 class RingLinkProgressTest {
 
-    private static final Duration HANG = Duration.ofMinutes(5);
 
     /** One end of a link, used by one device in one role; its device is the thread that first used it. */
     static final class End implements Link {
@@ -200,13 +199,8 @@ class RingLinkProgressTest {
                 stopped.set(true);
             }
         };
-        Device[] ds = new Device[devices];
-        for (int i = 0; i < devices; i++) {
-            ds[i] = new Device(i, null, null, null);
-        }
-        List<StepRecord> steps = assertTimeoutPreemptively(HANG, () -> new Ring(ds, devices, gradients, links, 0,
-                FaultInjector.NONE, work, new ShardAttention.Workspace[2], TimeUnit.MINUTES.toNanos(10),
-                owner -> null).run());
+        List<StepRecord> steps = assertTimeoutPreemptively(HANG,
+                () -> ShardlessRing.ring(ShardlessRing.devices(devices), gradients, links, work, 2).run());
 
         assertEquals(devices * devices, steps.size());
         assertEquals(2 * devices, links.made.size());

@@ -2,8 +2,8 @@ package org.ringattention.ring;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.ringattention.ring.ShardlessRing.HANG;
 
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -22,7 +22,6 @@ import org.ringattention.tasks.Tasks;
  */
 class RingProgressTest {
 
-    private static final Duration HANG = Duration.ofMinutes(5);
     private static final int TASKS = 2;
     private static final int WORKERS = 2;
     private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
@@ -71,17 +70,12 @@ class RingProgressTest {
     }
 
     private static Ring ring(Device[] ds, boolean gradients) {
-        int devices = ds.length;
         Ring.Work work = (device, step) -> Tasks.<ShardAttention.Workspace>of(TASKS, (w, task) -> 1);
-        return new Ring(ds, devices, gradients, new ReadyLinks(-1), 0, FaultInjector.NONE, work,
-                new ShardAttention.Workspace[WORKERS], TimeUnit.MINUTES.toNanos(10), owner -> null);
+        return ShardlessRing.ring(ds, gradients, new ReadyLinks(-1), work, WORKERS);
     }
 
     private static void assertReports(int devices, boolean gradients) {
-        Device[] ds = new Device[devices];
-        for (int i = 0; i < devices; i++) {
-            ds[i] = new Device(i, null, null, null);
-        }
+        Device[] ds = ShardlessRing.devices(devices);
         Counting supervision = new Counting(ds);
         List<StepRecord> steps = assertTimeoutPreemptively(HANG, () -> ring(ds, gradients).run(supervision));
 

@@ -2,12 +2,11 @@ package org.ringattention.ring;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.ringattention.ring.ShardlessRing.HANG;
 
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.ringattention.attention.ShardAttention;
 import org.ringattention.tasks.Tasks;
@@ -20,7 +19,6 @@ import org.ringattention.tasks.Tasks;
  */
 class RingProtocolOrderTest {
 
-    private static final Duration HANG = Duration.ofMinutes(5);
 
     private static void assertPass(int devices, boolean gradients) {
         ReadyLinks links = new ReadyLinks(-1);
@@ -33,13 +31,8 @@ class RingProtocolOrderTest {
             }
             return Tasks.<ShardAttention.Workspace>of(1, (w, task) -> 1);
         };
-        Device[] ds = new Device[devices];
-        for (int i = 0; i < devices; i++) {
-            ds[i] = new Device(i, null, null, null);
-        }
-        List<StepRecord> steps = assertTimeoutPreemptively(HANG, () -> new Ring(ds, devices, gradients, links, 0,
-                FaultInjector.NONE, work, new ShardAttention.Workspace[2], TimeUnit.MINUTES.toNanos(10),
-                owner -> null).run());
+        List<StepRecord> steps = assertTimeoutPreemptively(HANG,
+                () -> ShardlessRing.ring(ShardlessRing.devices(devices), gradients, links, work, 2).run());
 
         assertEquals(devices * devices, steps.size());
         Map<String, Integer> expected = new TreeMap<>();

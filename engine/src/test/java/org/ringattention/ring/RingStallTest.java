@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.ringattention.ring.ShardlessRing.HANG;
 
-import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -25,25 +25,15 @@ import org.ringattention.tasks.Tasks;
  */
 class RingStallTest {
 
-    private static final Duration HANG = Duration.ofMinutes(5);
     private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
 
-    private static Device[] devices(int count) {
-        Device[] ds = new Device[count];
-        for (int i = 0; i < count; i++) {
-            ds[i] = new Device(i, null, null, null);
-        }
-        return ds;
-    }
-
     private static Ring ring(Device[] ds, Links links, Ring.Work work) {
-        return new Ring(ds, ds.length, false, links, 0, FaultInjector.NONE, work, new ShardAttention.Workspace[2],
-                TimeUnit.MINUTES.toNanos(10), owner -> null);
+        return ShardlessRing.ring(ds, false, links, work, 2);
     }
 
     @Test
     void aStallNamesTheDeviceFurthestBehindWhenThatIsNotTheFirst() {
-        Device[] ds = devices(3);
+        Device[] ds = ShardlessRing.devices(3);
         CountDownLatch release = new CountDownLatch(1);
         AtomicBoolean held = new AtomicBoolean();
         Ring.Work work = new Ring.Work() {
@@ -95,7 +85,7 @@ class RingStallTest {
      */
     @Test
     void aTaskThatThrowsFailsTheRingNamingItsDeviceAndStep() {
-        Device[] ds = devices(3);
+        Device[] ds = ShardlessRing.devices(3);
         AtomicReference<Thread> thrower = new AtomicReference<>();
         Ring.Work work = (device, step) -> Tasks.<ShardAttention.Workspace>of(2, (w, task) -> {
             if (device.id == 2 && step == 1 && task == 1) {
@@ -126,7 +116,7 @@ class RingStallTest {
 
     @Test
     void aLinkThatThrowsFailsTheRingNamingItsDeviceAndIsAbortedThenClosed() {
-        Device[] ds = devices(2);
+        Device[] ds = ShardlessRing.devices(2);
         ReadyLinks links = new ReadyLinks(0);
         Ring.Work work = (device, step) -> Tasks.<ShardAttention.Workspace>of(2, (w, task) -> 1);
         RingFailure f = assertTimeoutPreemptively(HANG, () -> assertThrows(RingFailure.class,

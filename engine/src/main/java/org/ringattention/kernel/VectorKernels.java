@@ -30,7 +30,9 @@ import jdk.incubator.vector.VectorSpecies;
  *       range checks.
  *   <li>{@link #expShifted}: {@link PolynomialExp}'s operations lane by lane; partial sums in
  *       16 / lanes accumulators so that value t lands in partial sum t mod 16 at every width,
- *       then the fixed tree of {@link Kernels#expShifted} by lane rotations.
+ *       then the fixed tree of {@link Kernels#expShifted} by lane rotations. A vector whose
+ *       lanes all lie in [−86, 87] (in attention, all but masked or very distant scores) takes a
+ *       short path, one scale factor 2ⁿ and no clamps, with the same bits ({@link #exp(FloatVector)}).
  * </ul>
  * Tails (rows not a multiple of the tile height, lengths not a multiple of the lane count) use narrower tiles
  * and masked loads and stores. Every element is computed with the operations and order that
@@ -290,6 +292,8 @@ public final class VectorKernels implements Kernels {
             // about 20% slower here, loaded from their boxes in the loop).
             FloatVector lowest = FloatVector.broadcast(F, PolynomialExp.LOWEST);
             FloatVector highest = FloatVector.broadcast(F, PolynomialExp.HIGHEST);
+            FloatVector safeLo = FloatVector.broadcast(F, EXP_SAFE_LO);
+            FloatVector safeHi = FloatVector.broadcast(F, EXP_SAFE_HI);
             FloatVector log2e = FloatVector.broadcast(F, PolynomialExp.LOG2E);
             FloatVector round = FloatVector.broadcast(F, PolynomialExp.ROUND);
             FloatVector minusLn2Hi = FloatVector.broadcast(F, -PolynomialExp.LN2_HI);
@@ -306,8 +310,8 @@ public final class VectorKernels implements Kernels {
             for (; t + L <= len; t += L) {
                 // exp(x − shift), written out: a call of exp() that C2 does not inline boxes vectors
                 FloatVector y = FloatVector.fromArray(F, x, off + t).sub(sh);
-                VectorMask<Float> under = y.compare(VectorOperators.LT, lowest);
-                VectorMask<Float> over = y.compare(VectorOperators.GT, highest);
+                VectorMask<Float> safe = y.compare(VectorOperators.GE, safeLo)
+                        .and(y.compare(VectorOperators.LE, safeHi)); // false for NaN
                 FloatVector tt = y.fma(log2e, round);
                 FloatVector n = tt.sub(round);
                 FloatVector r = n.fma(minusLn2Hi, y);
@@ -319,13 +323,20 @@ public final class VectorKernels implements Kernels {
                 p = p.fma(r, c2);
                 p = p.fma(r, one);
                 p = p.fma(r, one);
-                IntVector e = tt.viewAsIntegralLanes().sub(PolynomialExp.ROUND_BITS)
-                        .blend(0, under.or(over).cast(I)); // no subnormal factors in clamped lanes
-                IntVector e1 = e.lanewise(VectorOperators.ASHR, 1);
-                IntVector e2 = e.sub(e1);
-                p = p.mul(e1.add(127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes())
-                        .mul(e2.add(127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes());
-                p = p.blend(zero, under).blend(top, over);
+                if (safe.allTrue()) { // the short path of exp(FloatVector): p · 2ⁿ, exact
+                    p = p.mul(tt.viewAsIntegralLanes().add(127 - PolynomialExp.ROUND_BITS)
+                            .lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes());
+                } else {
+                    VectorMask<Float> under = y.compare(VectorOperators.LT, lowest);
+                    VectorMask<Float> over = y.compare(VectorOperators.GT, highest);
+                    IntVector e = tt.viewAsIntegralLanes().sub(PolynomialExp.ROUND_BITS)
+                            .blend(0, under.or(over).cast(I)); // no subnormal factors in clamped lanes
+                    IntVector e1 = e.lanewise(VectorOperators.ASHR, 1);
+                    IntVector e2 = e.sub(e1);
+                    p = p.mul(e1.add(127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes())
+                            .mul(e2.add(127).lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes());
+                    p = p.blend(zero, under).blend(top, over);
+                }
                 p.intoArray(x, off + t);
                 s0 = s0.add(p);
             }
@@ -379,6 +390,12 @@ public final class VectorKernels implements Kernels {
     private static final FloatVector ONE = FloatVector.broadcast(F, 1f);
     private static final float EXP_HIGHEST = PolynomialExp.exp(PolynomialExp.HIGHEST);
 
+    /** Bounds of the short path of the vector exp, where n ∈ [−124, 126]: see {@link #exp(FloatVector)}. */
+    static final float EXP_SAFE_LO = -86f;
+    static final float EXP_SAFE_HI = 87f;
+    private static final FloatVector SAFE_LO = FloatVector.broadcast(F, EXP_SAFE_LO);
+    private static final FloatVector SAFE_HI = FloatVector.broadcast(F, EXP_SAFE_HI);
+
     /**
      * {@link PolynomialExp#exp} lane by lane, with the same results. Constants are vectors:
      * scalar operands of lanewise operations measured several times slower here. The clamp of x to
@@ -390,10 +407,17 @@ public final class VectorKernels implements Kernels {
      * exponent would be garbage, often subnormal, and a multiplication with a subnormal operand or
      * result takes a microcode assist (docs/performance.md). Lanes whose true result is
      * subnormal, [LOWEST, −87.3], still take it: their bits are kept.
+     *
+     * <p>Short path: when every lane lies in [{@link #EXP_SAFE_LO}, {@link #EXP_SAFE_HI}] = [−86, 87]
+     * (NaN fails both compares and takes the full path), n = round(x·log₂e) ∈ [−124, 126]
+     * (−86·log₂e = −124.07, 87·log₂e = 125.51), so t = 1.5·2²³ + n has bits ROUND_BITS + n and
+     * 2ⁿ is the normal float of bits (bits(t) − ROUND_BITS + 127) &lt;&lt; 23: one add, one shift, one
+     * multiply, and no blends (the clamps do not apply inside [LOWEST, HIGHEST]). The same bits as
+     * the full path: p ∈ [0.70, 1.42] (|r| ≤ ln2/2), so p·2^⌊n/2⌋ and p·2ⁿ are normal floats and
+     * multiplying by a power of two with a normal result is exact, in either order.
      */
     private static FloatVector exp(FloatVector x) {
-        VectorMask<Float> under = x.compare(VectorOperators.LT, LOWEST);
-        VectorMask<Float> over = x.compare(VectorOperators.GT, HIGHEST);
+        VectorMask<Float> safe = x.compare(VectorOperators.GE, SAFE_LO).and(x.compare(VectorOperators.LE, SAFE_HI));
         FloatVector t = x.fma(LOG2E, ROUND);
         FloatVector n = t.sub(ROUND);
         FloatVector r = n.fma(MINUS_LN2_HI, x);
@@ -405,6 +429,12 @@ public final class VectorKernels implements Kernels {
         p = p.fma(r, C2);
         p = p.fma(r, ONE);
         p = p.fma(r, ONE);
+        if (safe.allTrue()) {
+            return p.mul(t.viewAsIntegralLanes().add(127 - PolynomialExp.ROUND_BITS)
+                    .lanewise(VectorOperators.LSHL, 23).viewAsFloatingLanes());
+        }
+        VectorMask<Float> under = x.compare(VectorOperators.LT, LOWEST);
+        VectorMask<Float> over = x.compare(VectorOperators.GT, HIGHEST);
         IntVector e = t.viewAsIntegralLanes().sub(PolynomialExp.ROUND_BITS)
                 .blend(0, under.or(over).cast(I)); // no subnormal factors in clamped lanes
         IntVector e1 = e.lanewise(VectorOperators.ASHR, 1);

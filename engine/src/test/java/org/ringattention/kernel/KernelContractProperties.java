@@ -3,6 +3,7 @@ package org.ringattention.kernel;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -119,6 +120,91 @@ class KernelContractProperties {
         float sum = kernels.expShifted(x, off, len, shift);
         assertArrayEquals(want, x, kernels.name());
         assertEquals(lanes[0], sum, kernels.name() + " sum");
+    }
+
+    /**
+     * The vector exp takes a short path (one scale factor, no clamps) when every lane of a vector
+     * lies in [{@link VectorKernels#EXP_SAFE_LO}, {@link VectorKernels#EXP_SAFE_HI}] and the full
+     * one otherwise. Every float within 1 of either threshold, the clamps and their neighbours, ±∞,
+     * NaNs of several payloads, ±0 and the extremes, laid out three ways (sorted: whole vectors on
+     * either side and one across; shuffled: both sides mixed in most vectors; a rare value at every
+     * 17th place among safe ones: one odd lane in every lane position), with a masked tail, against
+     * the scalar twin bit for bit (raw bits: NaN payloads count too; of the sum, NaN is enough). Reads the thresholds, so a
+     * changed threshold is swept where it is.
+     */
+    @Example
+    void expShiftedEqualsTheScalarTwinBitForBitAroundTheShortPathThresholds() {
+        float lo = VectorKernels.EXP_SAFE_LO;
+        float hi = VectorKernels.EXP_SAFE_HI;
+        List<Float> values = new ArrayList<>();
+        for (float y = lo - 1; y <= lo + 1; y = Math.nextUp(y)) {
+            values.add(y);
+        }
+        for (float y = hi - 1; y <= hi + 1; y = Math.nextUp(y)) {
+            values.add(y);
+        }
+        List<Float> special = new ArrayList<>(List.of(Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, 0f, -0f,
+                Float.MIN_VALUE, -Float.MIN_VALUE, Float.MAX_VALUE, -Float.MAX_VALUE, -1e-30f, 1e-30f));
+        for (int bits : new int[] {0x7fc00000, 0xffc00000, 0x7fc00001, 0x7fa00000, 0xff812345, 0x7fffffff}) {
+            special.add(Float.intBitsToFloat(bits));
+        }
+        for (float c : new float[] {PolynomialExp.LOWEST, PolynomialExp.HIGHEST}) {
+            float below = c;
+            float above = c;
+            special.add(c);
+            for (int k = 0; k < 4; k++) {
+                below = Math.nextDown(below);
+                above = Math.nextUp(above);
+                special.add(below);
+                special.add(above);
+            }
+        }
+        values.addAll(special);
+        List<Float> safe = new ArrayList<>();
+        List<Float> rare = new ArrayList<>(special);
+        for (float y : values) {
+            if (y >= lo && y <= hi) {
+                safe.add(y);
+            } else if (!Float.isNaN(y)) {
+                rare.add(y);
+            }
+        }
+
+        float[] sorted = new float[values.size()];
+        for (int i = 0; i < sorted.length; i++) {
+            sorted[i] = values.get(i);
+        }
+        float[] shuffled = sorted.clone();
+        SplittableRandom rnd = new SplittableRandom(47);
+        for (int i = shuffled.length - 1; i > 0; i--) {
+            int j = rnd.nextInt(i + 1);
+            float tmp = shuffled[i];
+            shuffled[i] = shuffled[j];
+            shuffled[j] = tmp;
+        }
+        float[] oddLane = new float[safe.size()];
+        for (int i = 0, s = 0, r = 0; i < oddLane.length; i++) {
+            oddLane[i] = i % 17 == 0 ? rare.get(r++ % rare.size()) : safe.get(s++);
+        }
+
+        for (float[] ys : List.of(sorted, shuffled, oddLane)) {
+            int off = 3;
+            int len = ys.length / Kernels.SUM_LANES * Kernels.SUM_LANES + 5; // a masked tail of 5
+            float[] x = new float[off + ys.length + 1];
+            System.arraycopy(ys, 0, x, off, ys.length);
+            float[] want = x.clone();
+            float wantSum = Kernels.scalar().expShifted(want, off, len, 0f);
+            float sum = Kernels.vector().expShifted(x, off, len, 0f);
+            for (int i = 0; i < x.length; i++) {
+                if (Float.floatToRawIntBits(x[i]) != Float.floatToRawIntBits(want[i])) {
+                    throw new AssertionError(Kernels.vector().name() + ": exp(" + ys[Math.max(0, i - off)] + ") at "
+                            + (i - off) + " = " + Integer.toHexString(Float.floatToRawIntBits(x[i])) + ", scalar "
+                            + Integer.toHexString(Float.floatToRawIntBits(want[i])));
+                }
+            }
+            // which NaN a sum of several keeps depends on operand order, unspecified: NaN is NaN here
+            assertEquals(wantSum, sum, "sum");
+        }
     }
 
     @Property(tries = 40)

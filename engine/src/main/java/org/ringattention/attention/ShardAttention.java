@@ -218,7 +218,6 @@ public final class ShardAttention {
         final ForwardStep.QueryBlock[] groupBlocks;
         final ChunkedSum dkSum;
         final ChunkedSum dvSum;
-        private PendingQueryTerms pendingQueryTerms; // a backward task's, made at its first use
         long tilesComputed;
         long tilesSkipped;
 
@@ -243,14 +242,6 @@ public final class ShardAttention {
             dvSum = new ChunkedSum(bkv * d);
         }
 
-        /** The buffers of a backward task's dQ terms that wait for their turn. */
-        PendingQueryTerms pendingQueryTerms(int blockRows, int d) {
-            if (pendingQueryTerms == null) {
-                pendingQueryTerms = new PendingQueryTerms(Math.min(blockRows, o.length / d), d);
-            }
-            return pendingQueryTerms;
-        }
-
         /** Tiles computed and skipped by this workspace so far. */
         public long tilesComputed() {
             return tilesComputed;
@@ -264,8 +255,7 @@ public final class ShardAttention {
         public long bytes() {
             long floats = (long) groupQ.length * q.length + dOut.length + o.length + s.length + ds.length
                     + rowMax.length + (dCap == null ? 0 : dCap.length) + 2L * (dkSum.total.length + dvSum.total.length)
-                    + (long) groupSoftmax.length * softmax.floats()
-                    + (pendingQueryTerms == null ? 0 : pendingQueryTerms.floats());
+                    + (long) groupSoftmax.length * softmax.floats();
             return floats * Float.BYTES;
         }
     }

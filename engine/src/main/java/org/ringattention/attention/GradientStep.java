@@ -14,8 +14,10 @@ import org.ringattention.tensor.Tensor;
  * and sums them over the shard's query blocks in increasing order (and, with GQA, over the query
  * heads of the group, in increasing head order) into the shard's running dK, dV; it adds
  * dS_ij K_j to each dQ_i in its turn, after the tasks of the key blocks before it
- * ({@link QueryGradients}: this is why tasks must start in increasing order). All before the
- * factor scale, applied once after the last shard.
+ * ({@link QueryGradients}: this is why tasks must start in increasing order). When the turn has
+ * not come yet, the product goes to a buffer and is added later ({@link PendingQueryTerms}), so a
+ * task waits only when a few are pending. All before the factor scale, applied once after the
+ * last shard.
  *
  * <p>A step may be restricted to one query head of each group ({@code groupHead}): the streaming
  * backward pass runs the heads of a group one after the other over all query chunks, so that dK and
@@ -95,23 +97,59 @@ final class GradientStep implements Tasks<ShardAttention.Workspace> {
         long pairs = 0;
         int hFrom = g * shape.group() + Math.max(0, groupHead);
         int hTo = groupHead < 0 ? (g + 1) * shape.group() : hFrom + 1;
+        PendingQueryTerms pending = w.pendingQueryTerms(d);
+        pending.clear();
         for (int h = hFrom; h < hTo; h++) {
             for (int i0 = 0; i0 < qs.length; i0 += qs.blockRows) {
                 int rows = Math.min(qs.blockRows, qs.length - i0);
                 long tile = keyValueTile(w, m, b, h, i0, rows, j0, cols, qHeap, dHeap);
                 int slot = qs.grads.slot(b * shape.qHeads() + h, i0);
-                ChunkedSum dq = qs.grads.awaitTurn(slot, jb);
-                if (tile > 0) { // not hidden by the mask
-                    kernels.accumulateProduct(w.ds, rows, cols, keyRows, off, d,
-                            dq.target(kv.owner, j0, cols, kv.length), dq.base);
+                addReady(pending, jb, j0, cols, last, false);
+                if (pending.isEmpty() && qs.grads.isTurn(slot, jb)) {
+                    if (tile > 0) { // not hidden by the mask
+                        ChunkedSum dq = qs.grads.sum(slot);
+                        kernels.accumulateProduct(w.ds, rows, cols, keyRows, off, d,
+                                dq.target(kv.owner, j0, cols, kv.length), dq.base);
+                    }
+                    qs.grads.pass(slot, jb, last);
+                } else {
+                    if (pending.isFull()) {
+                        addOldest(pending, jb, j0, cols, last);
+                    }
+                    int at = pending.add(slot, tile > 0 ? rows * d : 0);
+                    if (tile > 0) {
+                        kernels.accumulateProduct(w.ds, rows, cols, keyRows, off, d, pending.buffers(), at);
+                    }
                 }
-                qs.grads.pass(slot, jb, last);
                 pairs += tile;
             }
         }
+        addReady(pending, jb, j0, cols, last, true);
         w.dkSum.store(kv.dk, off, cols * d);
         w.dvSum.store(kv.dv, off, cols * d);
         return pairs;
+    }
+
+    /**
+     * Adds the pending dQ terms whose turn has come, oldest first; with {@code all}, waits for the
+     * turns of every one.
+     */
+    private void addReady(PendingQueryTerms pending, int jb, int j0, int cols, boolean last, boolean all) {
+        while (!pending.isEmpty() && (all || qs.grads.isTurn(pending.oldestSlot(), jb))) {
+            addOldest(pending, jb, j0, cols, last);
+        }
+    }
+
+    /** Waits for the turn of the oldest pending dQ term, adds it and passes the turn on. */
+    private void addOldest(PendingQueryTerms pending, int jb, int j0, int cols, boolean last) {
+        int slot = pending.oldestSlot();
+        ChunkedSum dq = qs.grads.awaitTurn(slot, jb);
+        if (pending.oldestIsEmpty()) {
+            pending.dropOldest();
+        } else {
+            pending.addOldestTo(dq.target(kv.owner, j0, cols, kv.length), dq.base);
+        }
+        qs.grads.pass(slot, jb, last);
     }
 
     /**

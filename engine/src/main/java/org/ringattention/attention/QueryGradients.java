@@ -15,8 +15,9 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * then passes the turn on (back to 0 after the shard's last key block, which also folds the sum:
  * the next shard's tasks start after all of these have ended). Workers start tasks in increasing
  * order, so the task whose turn a slot waits for has started and never waits for a later one: the
- * lowest running task always proceeds. Two workers on neighbouring key blocks settle into running
- * one tile product apart.
+ * lowest running task always proceeds. A task whose turn has not come keeps a few products
+ * aside ({@link PendingQueryTerms}) and adds them when it has, so that neighbouring tasks need not
+ * run in lockstep.
  *
  * <p>A task that fails, or a ring that stops, {@link #abandon}s the turns: waiting tasks then throw
  * instead of waiting for a turn that will not come.
@@ -68,6 +69,16 @@ final class QueryGradients {
                 Thread.yield(); // the task whose turn it is may be waiting for this core
             }
         }
+        return blocks[slot];
+    }
+
+    /** Whether it is key block {@code keyBlock}'s turn at {@code slot} now. */
+    boolean isTurn(int slot, int keyBlock) {
+        return turn.getAcquire(slot) == keyBlock;
+    }
+
+    /** The sum of {@code slot}, to be added to only in a turn. */
+    ChunkedSum sum(int slot) {
         return blocks[slot];
     }
 

@@ -218,6 +218,7 @@ public final class ShardAttention {
         final ForwardStep.QueryBlock[] groupBlocks;
         final ChunkedSum dkSum;
         final ChunkedSum dvSum;
+        private PendingQueryTerms pendingQueryTerms; // a backward task's, made at its first use
         long tilesComputed;
         long tilesSkipped;
 
@@ -242,6 +243,17 @@ public final class ShardAttention {
             dvSum = new ChunkedSum(bkv * d);
         }
 
+        /**
+         * The buffers of a backward task's dQ terms that wait for their turn, sized by this
+         * workspace's query block (every shard's query blocks fit it; shards differ in length).
+         */
+        PendingQueryTerms pendingQueryTerms(int d) {
+            if (pendingQueryTerms == null) {
+                pendingQueryTerms = new PendingQueryTerms(o.length / d, d);
+            }
+            return pendingQueryTerms;
+        }
+
         /** Tiles computed and skipped by this workspace so far. */
         public long tilesComputed() {
             return tilesComputed;
@@ -255,7 +267,8 @@ public final class ShardAttention {
         public long bytes() {
             long floats = (long) groupQ.length * q.length + dOut.length + o.length + s.length + ds.length
                     + rowMax.length + (dCap == null ? 0 : dCap.length) + 2L * (dkSum.total.length + dvSum.total.length)
-                    + (long) groupSoftmax.length * softmax.floats();
+                    + (long) groupSoftmax.length * softmax.floats()
+                    + (pendingQueryTerms == null ? 0 : pendingQueryTerms.floats());
             return floats * Float.BYTES;
         }
     }
